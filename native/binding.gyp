@@ -1,0 +1,1 @@
+{ "targets": [ { "target_name": "bpf_loader", "sources": [], "libraries": [] } ] }
