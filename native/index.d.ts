@@ -1,0 +1,50 @@
+// Raw binding to libbpf. Use it through src/loader.ts, which validates
+// arguments and turns these errors into weaver's typed errors.
+
+/** Opaque handle to one opened BPF object. */
+export type ObjectHandle = { readonly __brand: 'bpf-loader-node.ObjectHandle' };
+
+/** What every failed libbpf/kernel call throws. */
+export interface NativeBpfError extends Error {
+  /** Positive errno, e.g. 1 for EPERM. */
+  errno: number;
+  /** Errno name, e.g. 'EPERM'. */
+  code: string;
+  /** The call that failed, e.g. 'bpf_object__load', 'attach_uprobe'. */
+  operation: string;
+  /** What libbpf printed during the call (includes the verifier log); '' when nothing. */
+  log: string;
+}
+
+/** Misuse (closed object, wrong order) throws an Error with code 'ERR_BPF_STATE' and `operation`. */
+
+/** Opens an ELF BPF object from memory; `name` is the libbpf object name. */
+export function openObject(bytes: Uint8Array, name: string): ObjectHandle;
+/** Sets a map's max_entries (a ring buffer's size in bytes); only before load. */
+export function setMapMaxEntries(h: ObjectHandle, map: string, entries: number): void;
+/** Loads programs (verifier) and creates maps. */
+export function load(h: ObjectHandle): void;
+export function programNames(h: ObjectHandle): string[];
+export function mapNames(h: ObjectHandle): string[];
+/**
+ * Attaches program `program` as an entry uprobe at `fileOffset` in
+ * `binaryPath`, for process `pid` or every process (-1). Returns a link id (>= 1).
+ */
+export function attachUprobe(h: ObjectHandle, program: string, binaryPath: string, fileOffset: number, pid: number): number;
+export function detach(h: ObjectHandle, linkId: number): void;
+export function attachedCount(h: ObjectHandle): number;
+/**
+ * Starts a poll thread on ring-buffer map `map`. `onBatch` receives many
+ * records at once; each is `[u32 length][u32 reserved][length bytes][pad to 8]`.
+ */
+export function startRingBuffer(h: ObjectHandle, map: string, onBatch: (batch: Buffer, count: number) => void): void;
+/** Positive errno the poll thread stopped on, or 0. */
+export function ringBufferError(h: ObjectHandle): number;
+/** Element `key` of a per-CPU array of u64, summed over all possible CPUs. */
+export function sumPerCpuU64(h: ObjectHandle, map: string, key: number): bigint;
+/** Element `key` of an array of u64. */
+export function readArrayU64(h: ObjectHandle, map: string, key: number): bigint;
+/** Stops the poll thread, destroys every link, closes the object. Idempotent. */
+export function close(h: ObjectHandle): void;
+/** CLOCK_REALTIME − CLOCK_MONOTONIC in ns: add it to bpf_ktime_get_ns() for epoch time. */
+export function monotonicToRealtimeOffsetNs(): bigint;

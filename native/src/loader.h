@@ -1,0 +1,76 @@
+/* Shared state of one BPF object opened from JavaScript. */
+#ifndef BPF_LOADER_H
+#define BPF_LOADER_H
+
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct bpf_object;
+struct bpf_link;
+struct ring_buffer;
+
+/* A batch of ring-buffer records handed to JavaScript in one call:
+ * each record is [u32 len][u32 reserved = 0][len bytes][pad to 8]. */
+typedef struct {
+  uint8_t *data;
+  size_t used;
+  size_t capacity;
+  uint32_t count;
+} record_batch;
+
+typedef struct {
+  struct bpf_object *obj;
+  void *object_bytes; /* libbpf may keep pointers into the ELF image until close */
+  bool loaded;
+  bool closed;
+
+  /* Link ids are 1-based indexes into this array; a detached slot is NULL. */
+  struct bpf_link **links;
+  size_t links_len;
+  size_t links_cap;
+  size_t attached;
+
+  struct ring_buffer *rb;
+  napi_threadsafe_function tsfn;
+  pthread_t poll_thread;
+  bool poll_thread_running;
+  atomic_bool stop;
+  atomic_int poll_errno; /* first error the poll thread hit, positive errno */
+  record_batch batch;
+
+  napi_env env;
+  bool cleanup_hook_registered;
+  /* Owners of this struct: the JS handle, and the TSFN until its finalizer
+   * has run (it may still hold queued batches pointing here). */
+  int owners;
+} bpf_loader;
+
+/* libbpf print capture (log.c). */
+void log_install(void);
+void log_clear(void);
+/* Returns a malloc'd copy of what libbpf printed since log_clear(). */
+char *log_take(void);
+
+/* Errors (errors.c): throw a JS Error with errno, code, operation and log. */
+void throw_errno(napi_env env, const char *operation, int err, const char *detail, const char *log);
+void throw_type(napi_env env, const char *message);
+void throw_state(napi_env env, const char *operation, const char *message);
+
+/* Ring buffer (ringbuf.c). */
+napi_status ringbuf_start(napi_env env, bpf_loader *l, const char *map_name, napi_value callback);
+/* Stops the poll thread, releases the TSFN and frees the ring buffer. Idempotent. */
+void ringbuf_stop(bpf_loader *l);
+
+/* Drops one owner and frees the struct when none is left (main.c). */
+void loader_release(bpf_loader *l);
+
+/* Close everything (main.c); idempotent and safe from finalizers and cleanup hooks. */
+void loader_close(bpf_loader *l);
+
+#endif

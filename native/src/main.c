@@ -1,0 +1,574 @@
+/* N-API entry points: open/load a BPF object, attach uprobes, read maps,
+ * start the ring-buffer reader, close. Each JS-visible function takes the
+ * handle returned by openObject() as its first argument. */
+#define _GNU_SOURCE
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "loader.h"
+
+/* Tags our externals so that a foreign object passed as a handle is refused. */
+static const napi_type_tag HANDLE_TAG = {0x7765617665726270ULL, 0x662d6c6f61646572ULL};
+
+/* Open loaders, so that links are destroyed even when the process exits
+ * without running environment cleanup hooks (process.exit, fatal errors). */
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static bpf_loader **open_list;
+static size_t open_len, open_cap;
+
+static void open_list_add(bpf_loader *l) {
+  pthread_mutex_lock(&open_lock);
+  if (open_len == open_cap) {
+    size_t cap = open_cap ? open_cap * 2 : 8;
+    bpf_loader **grown = realloc(open_list, cap * sizeof *grown);
+    if (grown) {
+      open_list = grown;
+      open_cap = cap;
+    }
+  }
+  if (open_len < open_cap) open_list[open_len++] = l;
+  pthread_mutex_unlock(&open_lock);
+}
+
+static void open_list_remove(bpf_loader *l) {
+  pthread_mutex_lock(&open_lock);
+  for (size_t i = 0; i < open_len; i++)
+    if (open_list[i] == l) {
+      open_list[i] = open_list[--open_len];
+      break;
+    }
+  pthread_mutex_unlock(&open_lock);
+}
+
+static void destroy_links(bpf_loader *l) {
+  for (size_t i = 0; i < l->links_len; i++)
+    if (l->links[i]) {
+      bpf_link__destroy(l->links[i]);
+      l->links[i] = NULL;
+    }
+  l->attached = 0;
+}
+
+/* At exit() the JS thread is the caller, so nothing else touches links;
+ * the poll thread and TSFN are left alone (the loop is gone). */
+static void destroy_links_at_exit(void) {
+  pthread_mutex_lock(&open_lock);
+  for (size_t i = 0; i < open_len; i++)
+    if (!open_list[i]->closed) destroy_links(open_list[i]);
+  pthread_mutex_unlock(&open_lock);
+}
+
+static void on_env_cleanup(void *arg) {
+  bpf_loader *l = arg;
+  l->cleanup_hook_registered = false; /* this hook is being run: don't remove it */
+  loader_close(l);
+}
+
+void loader_close(bpf_loader *l) {
+  if (l->closed) return;
+  l->closed = true;
+  ringbuf_stop(l);
+  destroy_links(l);
+  if (l->obj) bpf_object__close(l->obj);
+  l->obj = NULL;
+  free(l->object_bytes);
+  l->object_bytes = NULL;
+  free(l->links);
+  l->links = NULL;
+  l->links_len = l->links_cap = 0;
+  if (l->cleanup_hook_registered) {
+    napi_remove_env_cleanup_hook(l->env, on_env_cleanup, l);
+    l->cleanup_hook_registered = false;
+  }
+}
+
+void loader_release(bpf_loader *l) {
+  if (--l->owners > 0) return;
+  open_list_remove(l);
+  free(l);
+}
+
+static void on_handle_finalized(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  bpf_loader *l = data;
+  loader_close(l);
+  loader_release(l);
+}
+
+/* ---- argument helpers; each throws and returns false on a bad argument ---- */
+
+static bool get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return false;
+  if (argc < want) {
+    throw_type(env, "missing arguments");
+    return false;
+  }
+  return true;
+}
+
+static bool get_loader(napi_env env, napi_value v, bpf_loader **out) {
+  bool tagged = false;
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (t == napi_external) napi_check_object_type_tag(env, v, &HANDLE_TAG, &tagged);
+  if (!tagged) {
+    throw_type(env, "first argument must be a handle from openObject()");
+    return false;
+  }
+  napi_get_value_external(env, v, (void **)out);
+  return true;
+}
+
+static bool get_open_loader(napi_env env, napi_value v, const char *operation, bpf_loader **out) {
+  if (!get_loader(env, v, out)) return false;
+  if ((*out)->closed) {
+    throw_state(env, operation, "the BPF object is closed");
+    return false;
+  }
+  return true;
+}
+
+/* Returns a malloc'd UTF-8 copy, or NULL after throwing. */
+static char *get_string(napi_env env, napi_value v, const char *what) {
+  size_t len;
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "%s must be a string", what);
+    throw_type(env, msg);
+    return NULL;
+  }
+  char *s = malloc(len + 1);
+  if (!s) return NULL;
+  napi_get_value_string_utf8(env, v, s, len + 1, &len);
+  return s;
+}
+
+static bool get_integer(napi_env env, napi_value v, const char *what, double min, double max, double *out) {
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok || d != (double)(int64_t)d || d < min || d > max) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "%s must be an integer from %.0f to %.0f", what, min, max);
+    throw_type(env, msg);
+    return false;
+  }
+  *out = d;
+  return true;
+}
+
+static napi_value undefined_value(napi_env env) {
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+static void throw_with_log(napi_env env, const char *operation, int err, const char *detail) {
+  char *log = log_take();
+  throw_errno(env, operation, err, detail, log);
+  free(log);
+}
+
+/* ---- exported functions ---- */
+
+/* openObject(bytes: Uint8Array, name: string): handle */
+static napi_value js_open_object(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  bool is_typed = false;
+  napi_is_typedarray(env, argv[0], &is_typed);
+  if (!is_typed) {
+    throw_type(env, "object bytes must be a Uint8Array");
+    return NULL;
+  }
+  napi_typedarray_type type;
+  size_t length, offset;
+  void *data;
+  napi_value arraybuffer;
+  napi_get_typedarray_info(env, argv[0], &type, &length, &data, &arraybuffer, &offset);
+  if (type != napi_uint8_array) {
+    throw_type(env, "object bytes must be a Uint8Array");
+    return NULL;
+  }
+  char *name = get_string(env, argv[1], "object name");
+  if (!name) return NULL;
+
+  bpf_loader *l = calloc(1, sizeof *l);
+  void *copy = malloc(length ? length : 1);
+  if (!l || !copy) {
+    free(l);
+    free(copy);
+    free(name);
+    throw_errno(env, "bpf_object__open_mem", ENOMEM, NULL, NULL);
+    return NULL;
+  }
+  memcpy(copy, data, length);
+  LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = name);
+  log_clear();
+  errno = 0;
+  struct bpf_object *obj = bpf_object__open_mem(copy, length, &opts);
+  int err = errno;
+  free(name);
+  if (!obj) {
+    free(copy);
+    free(l);
+    throw_with_log(env, "bpf_object__open_mem", err, NULL);
+    return NULL;
+  }
+  l->obj = obj;
+  l->object_bytes = copy;
+  l->env = env;
+  l->owners = 1;
+  napi_value handle;
+  if (napi_create_external(env, l, on_handle_finalized, NULL, &handle) != napi_ok) {
+    bpf_object__close(obj);
+    free(copy);
+    free(l);
+    return NULL;
+  }
+  napi_type_tag_object(env, handle, &HANDLE_TAG);
+  open_list_add(l);
+  if (napi_add_env_cleanup_hook(env, on_env_cleanup, l) == napi_ok) l->cleanup_hook_registered = true;
+  return handle;
+}
+
+static struct bpf_map *find_map(napi_env env, bpf_loader *l, napi_value name_value, const char *operation) {
+  char *name = get_string(env, name_value, "map name");
+  if (!name) return NULL;
+  struct bpf_map *map = bpf_object__find_map_by_name(l->obj, name);
+  if (!map) {
+    char detail[300];
+    snprintf(detail, sizeof detail, "no map named '%s' in the object", name);
+    throw_errno(env, operation, ENOENT, detail, NULL);
+  }
+  free(name);
+  return map;
+}
+
+/* setMapMaxEntries(h, map: string, entries: number) */
+static napi_value js_set_map_max_entries(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  bpf_loader *l;
+  double entries;
+  if (!get_args(env, info, 3, argv) || !get_open_loader(env, argv[0], "bpf_map__set_max_entries", &l)) return NULL;
+  if (!get_integer(env, argv[2], "max entries", 1, 4294967295.0, &entries)) return NULL;
+  if (l->loaded) {
+    throw_state(env, "bpf_map__set_max_entries", "map sizes can only be set before load");
+    return NULL;
+  }
+  struct bpf_map *map = find_map(env, l, argv[1], "bpf_map__set_max_entries");
+  if (!map) return NULL;
+  log_clear();
+  int err = bpf_map__set_max_entries(map, (uint32_t)entries);
+  if (err) {
+    throw_with_log(env, "bpf_map__set_max_entries", err, NULL);
+    return NULL;
+  }
+  return undefined_value(env);
+}
+
+/* load(h) */
+static napi_value js_load(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  bpf_loader *l;
+  if (!get_args(env, info, 1, argv) || !get_open_loader(env, argv[0], "bpf_object__load", &l)) return NULL;
+  if (l->loaded) {
+    throw_state(env, "bpf_object__load", "the BPF object is already loaded");
+    return NULL;
+  }
+  log_clear();
+  int err = bpf_object__load(l->obj);
+  if (err) {
+    throw_with_log(env, "bpf_object__load", err, NULL);
+    return NULL;
+  }
+  log_clear();
+  l->loaded = true;
+  return undefined_value(env);
+}
+
+/* programNames(h): string[] ; mapNames(h): string[] */
+static napi_value js_program_names(napi_env env, napi_callback_info info) {
+  napi_value argv[1], array, name;
+  bpf_loader *l;
+  if (!get_args(env, info, 1, argv) || !get_open_loader(env, argv[0], "programNames", &l)) return NULL;
+  napi_create_array(env, &array);
+  uint32_t i = 0;
+  struct bpf_program *prog;
+  bpf_object__for_each_program(prog, l->obj) {
+    napi_create_string_utf8(env, bpf_program__name(prog), NAPI_AUTO_LENGTH, &name);
+    napi_set_element(env, array, i++, name);
+  }
+  return array;
+}
+
+static napi_value js_map_names(napi_env env, napi_callback_info info) {
+  napi_value argv[1], array, name;
+  bpf_loader *l;
+  if (!get_args(env, info, 1, argv) || !get_open_loader(env, argv[0], "mapNames", &l)) return NULL;
+  napi_create_array(env, &array);
+  uint32_t i = 0;
+  struct bpf_map *map;
+  bpf_object__for_each_map(map, l->obj) {
+    napi_create_string_utf8(env, bpf_map__name(map), NAPI_AUTO_LENGTH, &name);
+    napi_set_element(env, array, i++, name);
+  }
+  return array;
+}
+
+/* attachUprobe(h, program, binaryPath, fileOffset, pid): linkId
+ * Entry probes only: there is deliberately no way to ask for a uretprobe
+ * (Go moves goroutine stacks, which breaks return probes). */
+static napi_value js_attach_uprobe(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  bpf_loader *l;
+  double offset, pid;
+  if (!get_args(env, info, 5, argv) || !get_open_loader(env, argv[0], "attach_uprobe", &l)) return NULL;
+  if (!get_integer(env, argv[3], "file offset", 0, 9007199254740991.0, &offset)) return NULL;
+  if (!get_integer(env, argv[4], "pid", -1, 2147483647.0, &pid)) return NULL;
+  if (!l->loaded) {
+    throw_state(env, "attach_uprobe", "the BPF object must be loaded before attaching");
+    return NULL;
+  }
+  char *prog_name = get_string(env, argv[1], "program name");
+  if (!prog_name) return NULL;
+  char *path = get_string(env, argv[2], "binary path");
+  if (!path) {
+    free(prog_name);
+    return NULL;
+  }
+  napi_value result = NULL;
+  struct bpf_program *prog = bpf_object__find_program_by_name(l->obj, prog_name);
+  if (!prog) {
+    char detail[300];
+    snprintf(detail, sizeof detail, "no program named '%s' in the object", prog_name);
+    throw_errno(env, "attach_uprobe", ENOENT, detail, NULL);
+    goto out;
+  }
+  if (l->links_len == l->links_cap) {
+    size_t cap = l->links_cap ? l->links_cap * 2 : 16;
+    struct bpf_link **grown = realloc(l->links, cap * sizeof *grown);
+    if (!grown) {
+      throw_errno(env, "attach_uprobe", ENOMEM, NULL, NULL);
+      goto out;
+    }
+    l->links = grown;
+    l->links_cap = cap;
+  }
+  /* func_name NULL: the offset is a file offset, used as given. */
+  LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = false, .func_name = NULL);
+  log_clear();
+  errno = 0;
+  struct bpf_link *link = bpf_program__attach_uprobe_opts(prog, (pid_t)pid, path, (size_t)offset, &opts);
+  if (!link) {
+    throw_with_log(env, "attach_uprobe", errno, path);
+    goto out;
+  }
+  l->links[l->links_len++] = link;
+  l->attached++;
+  napi_create_uint32(env, (uint32_t)l->links_len, &result);
+out:
+  free(prog_name);
+  free(path);
+  return result;
+}
+
+/* detach(h, linkId) */
+static napi_value js_detach(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  bpf_loader *l;
+  double id;
+  if (!get_args(env, info, 2, argv) || !get_open_loader(env, argv[0], "bpf_link__destroy", &l)) return NULL;
+  if (!get_integer(env, argv[1], "link id", 1, 4294967295.0, &id)) return NULL;
+  size_t i = (size_t)id - 1;
+  if (i >= l->links_len || !l->links[i]) {
+    throw_errno(env, "bpf_link__destroy", ENOENT, "no attached link with that id", NULL);
+    return NULL;
+  }
+  log_clear();
+  int err = bpf_link__destroy(l->links[i]);
+  l->links[i] = NULL;
+  l->attached--;
+  if (err) {
+    throw_with_log(env, "bpf_link__destroy", err, NULL);
+    return NULL;
+  }
+  return undefined_value(env);
+}
+
+/* attachedCount(h): number */
+static napi_value js_attached_count(napi_env env, napi_callback_info info) {
+  napi_value argv[1], n;
+  bpf_loader *l;
+  if (!get_args(env, info, 1, argv) || !get_loader(env, argv[0], &l)) return NULL;
+  napi_create_uint32(env, l->closed ? 0 : (uint32_t)l->attached, &n);
+  return n;
+}
+
+/* startRingBuffer(h, map, onBatch(batch: Buffer, count: number)) */
+static napi_value js_start_ring_buffer(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  bpf_loader *l;
+  napi_valuetype t;
+  if (!get_args(env, info, 3, argv) || !get_open_loader(env, argv[0], "ring_buffer__new", &l)) return NULL;
+  napi_typeof(env, argv[2], &t);
+  if (t != napi_function) {
+    throw_type(env, "batch callback must be a function");
+    return NULL;
+  }
+  if (!l->loaded) {
+    throw_state(env, "ring_buffer__new", "the BPF object must be loaded before reading its ring buffer");
+    return NULL;
+  }
+  if (l->rb) {
+    throw_state(env, "ring_buffer__new", "a ring buffer reader is already running for this object");
+    return NULL;
+  }
+  char *map = get_string(env, argv[1], "map name");
+  if (!map) return NULL;
+  napi_status st = ringbuf_start(env, l, map, argv[2]);
+  free(map);
+  if (st != napi_ok) return NULL;
+  /* Cleanup hooks run newest first; re-adding ours after the TSFN was
+   * created makes it run before Node tears the TSFN down, so the poll
+   * thread is joined while the TSFN is still valid. */
+  if (l->cleanup_hook_registered) napi_remove_env_cleanup_hook(env, on_env_cleanup, l);
+  l->cleanup_hook_registered = napi_add_env_cleanup_hook(env, on_env_cleanup, l) == napi_ok;
+  return undefined_value(env);
+}
+
+/* ringBufferError(h): errno the poll thread stopped on, 0 when none */
+static napi_value js_ring_buffer_error(napi_env env, napi_callback_info info) {
+  napi_value argv[1], n;
+  bpf_loader *l;
+  if (!get_args(env, info, 1, argv) || !get_loader(env, argv[0], &l)) return NULL;
+  napi_create_int32(env, atomic_load(&l->poll_errno), &n);
+  return n;
+}
+
+static struct bpf_map *find_u64_array(napi_env env, bpf_loader *l, napi_value name, enum bpf_map_type want,
+                                      const char *operation) {
+  if (!l->loaded) {
+    throw_state(env, operation, "the BPF object must be loaded before reading its maps");
+    return NULL;
+  }
+  struct bpf_map *map = find_map(env, l, name, operation);
+  if (!map) return NULL;
+  if (bpf_map__type(map) != want || bpf_map__key_size(map) != 4 || bpf_map__value_size(map) != 8) {
+    throw_errno(env, operation, EINVAL,
+                want == BPF_MAP_TYPE_PERCPU_ARRAY ? "map is not a per-CPU array of u64"
+                                                  : "map is not an array of u64",
+                NULL);
+    return NULL;
+  }
+  return map;
+}
+
+/* sumPerCpuU64(h, map, key): bigint — the element summed over all CPUs */
+static napi_value js_sum_percpu_u64(napi_env env, napi_callback_info info) {
+  napi_value argv[3], result;
+  bpf_loader *l;
+  double key_d;
+  const char *op = "bpf_map__lookup_elem";
+  if (!get_args(env, info, 3, argv) || !get_open_loader(env, argv[0], op, &l)) return NULL;
+  if (!get_integer(env, argv[2], "key", 0, 4294967295.0, &key_d)) return NULL;
+  struct bpf_map *map = find_u64_array(env, l, argv[1], BPF_MAP_TYPE_PERCPU_ARRAY, op);
+  if (!map) return NULL;
+  int ncpus = libbpf_num_possible_cpus();
+  if (ncpus <= 0) {
+    throw_errno(env, "libbpf_num_possible_cpus", -ncpus, NULL, NULL);
+    return NULL;
+  }
+  uint64_t *values = calloc((size_t)ncpus, sizeof *values);
+  uint32_t key = (uint32_t)key_d;
+  int err = values ? bpf_map__lookup_elem(map, &key, sizeof key, values, (size_t)ncpus * 8, 0) : -ENOMEM;
+  if (err) {
+    free(values);
+    throw_errno(env, op, err, NULL, NULL);
+    return NULL;
+  }
+  uint64_t sum = 0;
+  for (int i = 0; i < ncpus; i++) sum += values[i];
+  free(values);
+  napi_create_bigint_uint64(env, sum, &result);
+  return result;
+}
+
+/* readArrayU64(h, map, key): bigint */
+static napi_value js_read_array_u64(napi_env env, napi_callback_info info) {
+  napi_value argv[3], result;
+  bpf_loader *l;
+  double key_d;
+  const char *op = "bpf_map__lookup_elem";
+  if (!get_args(env, info, 3, argv) || !get_open_loader(env, argv[0], op, &l)) return NULL;
+  if (!get_integer(env, argv[2], "key", 0, 4294967295.0, &key_d)) return NULL;
+  struct bpf_map *map = find_u64_array(env, l, argv[1], BPF_MAP_TYPE_ARRAY, op);
+  if (!map) return NULL;
+  uint32_t key = (uint32_t)key_d;
+  uint64_t value = 0;
+  int err = bpf_map__lookup_elem(map, &key, sizeof key, &value, sizeof value, 0);
+  if (err) {
+    throw_errno(env, op, err, NULL, NULL);
+    return NULL;
+  }
+  napi_create_bigint_uint64(env, value, &result);
+  return result;
+}
+
+/* close(h): idempotent */
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  bpf_loader *l;
+  if (!get_args(env, info, 1, argv) || !get_loader(env, argv[0], &l)) return NULL;
+  loader_close(l);
+  return undefined_value(env);
+}
+
+/* monotonicToRealtimeOffsetNs(): bigint — add to bpf_ktime_get_ns() for epoch ns */
+static napi_value js_mono_to_realtime(napi_env env, napi_callback_info info) {
+  (void)info;
+  struct timespec mono1, real, mono2;
+  /* Bracket the realtime read with two monotonic reads and use their
+   * midpoint, which halves the error from being preempted in between. */
+  clock_gettime(CLOCK_MONOTONIC, &mono1);
+  clock_gettime(CLOCK_REALTIME, &real);
+  clock_gettime(CLOCK_MONOTONIC, &mono2);
+  int64_t m1 = (int64_t)mono1.tv_sec * 1000000000 + mono1.tv_nsec;
+  int64_t m2 = (int64_t)mono2.tv_sec * 1000000000 + mono2.tv_nsec;
+  int64_t r = (int64_t)real.tv_sec * 1000000000 + real.tv_nsec;
+  napi_value result;
+  napi_create_bigint_int64(env, r - (m1 + (m2 - m1) / 2), &result);
+  return result;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  static bool process_setup_done;
+  if (!process_setup_done) {
+    process_setup_done = true;
+    log_install();
+    atexit(destroy_links_at_exit);
+  }
+  napi_property_descriptor props[] = {
+      {"openObject", NULL, js_open_object, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setMapMaxEntries", NULL, js_set_map_max_entries, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"load", NULL, js_load, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"programNames", NULL, js_program_names, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"mapNames", NULL, js_map_names, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"attachUprobe", NULL, js_attach_uprobe, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"detach", NULL, js_detach, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"attachedCount", NULL, js_attached_count, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"startRingBuffer", NULL, js_start_ring_buffer, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"ringBufferError", NULL, js_ring_buffer_error, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sumPerCpuU64", NULL, js_sum_percpu_u64, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"readArrayU64", NULL, js_read_array_u64, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"monotonicToRealtimeOffsetNs", NULL, js_mono_to_realtime, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,201 @@
+/* Ring-buffer reader: a poll thread drains the BPF ring buffer into
+ * batches and hands each batch to JavaScript with one threadsafe-function
+ * call. The call blocks while the (small) queue is full, so a slow consumer
+ * stalls the poll thread, the BPF ring buffer fills up, and the BPF program
+ * counts the records it could not reserve: memory here stays bounded. */
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "loader.h"
+
+#define BATCH_CAP (1u << 20) /* hand over a batch once it holds 1 MiB */
+#define QUEUE_MAX 2          /* batches waiting for JS; beyond this the poll thread blocks */
+#define POLL_TIMEOUT_MS 50   /* bounds how long close() waits for the poll thread */
+/* After a wake-up, let records accumulate this long before draining, so a
+ * steady trickle becomes a few large batches instead of one JS call per
+ * record (the kernel wakes the reader on each record while it is caught up). */
+#define LINGER_NS 2000000
+
+static size_t record_space(size_t len) { return 8 + ((len + 7) & ~(size_t)7); }
+
+static void free_bytes(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  free(data);
+}
+
+/* Runs on the JS thread; env is NULL when the TSFN is torn down with
+ * batches still queued (after close): those are dropped. */
+static void deliver_batch(napi_env env, napi_value js_cb, void *context, void *data) {
+  record_batch *b = data;
+  bpf_loader *l = context;
+  uint8_t *bytes = b->data;
+  size_t used = b->used;
+  uint32_t n = b->count;
+  free(b);
+  if (env == NULL || js_cb == NULL || l->closed) {
+    free(bytes);
+    return;
+  }
+  napi_value argv[2], undefined, ignored;
+  napi_status st = napi_create_external_buffer(env, used, bytes, free_bytes, NULL, &argv[0]);
+  if (st != napi_ok) {
+    /* External buffers can be disallowed (pointer-compressed builds): copy. */
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) {
+      napi_value e;
+      napi_get_and_clear_last_exception(env, &e);
+    }
+    st = napi_create_buffer_copy(env, used, bytes, NULL, &argv[0]);
+    free(bytes);
+    if (st != napi_ok) return;
+  }
+  napi_create_uint32(env, n, &argv[1]);
+  napi_get_undefined(env, &undefined);
+  if (napi_call_function(env, undefined, js_cb, 2, argv, &ignored) != napi_ok) {
+    /* An exception thrown by the callback must not vanish: make it uncaught. */
+    napi_value e;
+    if (napi_get_and_clear_last_exception(env, &e) == napi_ok) napi_fatal_exception(env, e);
+  }
+}
+
+/* Hands the current batch to JS. Returns false when the TSFN is closing. */
+static bool flush_batch(bpf_loader *l) {
+  record_batch *b = &l->batch;
+  if (b->count == 0) return true;
+  record_batch *item = malloc(sizeof *item);
+  if (!item) {
+    atomic_store(&l->poll_errno, ENOMEM);
+    return false;
+  }
+  *item = *b;
+  memset(b, 0, sizeof *b);
+  napi_status st = napi_call_threadsafe_function(l->tsfn, item, napi_tsfn_blocking);
+  if (st != napi_ok) {
+    free(item->data);
+    free(item);
+    return false;
+  }
+  return true;
+}
+
+/* libbpf calls this for each record during ring_buffer__poll. */
+static int on_record(void *ctx, void *data, size_t len) {
+  bpf_loader *l = ctx;
+  record_batch *b = &l->batch;
+  size_t need = record_space(len);
+  if (b->count && b->used + need > BATCH_CAP && !flush_batch(l)) return -ECANCELED;
+  if (b->used + need > b->capacity) {
+    size_t cap = need > BATCH_CAP ? need : BATCH_CAP;
+    uint8_t *grown = realloc(b->data, cap);
+    if (!grown) {
+      atomic_store(&l->poll_errno, ENOMEM);
+      return -ENOMEM;
+    }
+    b->data = grown;
+    b->capacity = cap;
+  }
+  uint8_t *p = b->data + b->used;
+  uint32_t header[2] = {(uint32_t)len, 0};
+  memcpy(p, header, 8);
+  memcpy(p + 8, data, len);
+  memset(p + 8 + len, 0, need - 8 - len);
+  b->used += need;
+  b->count++;
+  return 0;
+}
+
+static void *poll_main(void *arg) {
+  bpf_loader *l = arg;
+  while (!atomic_load(&l->stop)) {
+    int n = ring_buffer__poll(l->rb, POLL_TIMEOUT_MS);
+    if (n == -EINTR) continue;
+    if (n == -ECANCELED) break; /* TSFN closing */
+    if (n > 0 && l->batch.used < BATCH_CAP / 2 && !atomic_load(&l->stop)) {
+      struct timespec linger = {0, LINGER_NS};
+      nanosleep(&linger, NULL);
+      n = ring_buffer__consume(l->rb);
+      if (n == -ECANCELED) break;
+    }
+    if (n < 0) {
+      int expected = 0;
+      atomic_compare_exchange_strong(&l->poll_errno, &expected, -n);
+      break;
+    }
+    if (!flush_batch(l)) break;
+  }
+  free(l->batch.data);
+  memset(&l->batch, 0, sizeof l->batch);
+  return NULL;
+}
+
+static void tsfn_finalized(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  loader_release(data);
+}
+
+napi_status ringbuf_start(napi_env env, bpf_loader *l, const char *map_name, napi_value callback) {
+  struct bpf_map *map = bpf_object__find_map_by_name(l->obj, map_name);
+  if (!map) {
+    throw_errno(env, "ring_buffer__new", ENOENT, "no map with that name in the object", NULL);
+    return napi_pending_exception;
+  }
+  if (bpf_map__type(map) != BPF_MAP_TYPE_RINGBUF) {
+    throw_errno(env, "ring_buffer__new", EINVAL, "map is not a BPF_MAP_TYPE_RINGBUF", NULL);
+    return napi_pending_exception;
+  }
+  log_clear();
+  l->rb = ring_buffer__new(bpf_map__fd(map), on_record, l, NULL);
+  if (!l->rb) {
+    int err = errno;
+    char *log = log_take();
+    throw_errno(env, "ring_buffer__new", err, NULL, log);
+    free(log);
+    return napi_pending_exception;
+  }
+  napi_value name;
+  napi_create_string_utf8(env, "bpf-ring-buffer", NAPI_AUTO_LENGTH, &name);
+  napi_status st = napi_create_threadsafe_function(env, callback, NULL, name, QUEUE_MAX, 1, l, tsfn_finalized, l,
+                                                   deliver_batch, &l->tsfn);
+  if (st != napi_ok) {
+    ring_buffer__free(l->rb);
+    l->rb = NULL;
+    throw_errno(env, "napi_create_threadsafe_function", EINVAL, NULL, NULL);
+    return napi_pending_exception;
+  }
+  l->owners++; /* released by tsfn_finalized */
+  atomic_store(&l->stop, false);
+  atomic_store(&l->poll_errno, 0);
+  int err = pthread_create(&l->poll_thread, NULL, poll_main, l);
+  if (err) {
+    napi_release_threadsafe_function(l->tsfn, napi_tsfn_abort);
+    l->tsfn = NULL;
+    ring_buffer__free(l->rb);
+    l->rb = NULL;
+    throw_errno(env, "pthread_create", err, NULL, NULL);
+    return napi_pending_exception;
+  }
+  l->poll_thread_running = true;
+  return napi_ok;
+}
+
+void ringbuf_stop(bpf_loader *l) {
+  atomic_store(&l->stop, true);
+  /* Abort first: a poll thread blocked on a full queue wakes with
+   * napi_closing. The TSFN itself is freed later on the JS thread, which
+   * is busy here, so the poll thread can still touch it until joined. */
+  if (l->tsfn) napi_release_threadsafe_function(l->tsfn, napi_tsfn_abort);
+  if (l->poll_thread_running) {
+    pthread_join(l->poll_thread, NULL);
+    l->poll_thread_running = false;
+  }
+  l->tsfn = NULL;
+  if (l->rb) {
+    ring_buffer__free(l->rb);
+    l->rb = NULL;
+  }
+}
