@@ -1,0 +1,35 @@
+// What `weaver --types` prints: every type the functions file accepts, with
+// how a captured value is shown.
+
+export interface SupportedType {
+  /** How it is written in a functions file. */
+  syntax: string;
+  description: string;
+}
+
+export const SUPPORTED_TYPES: readonly SupportedType[] = [
+  { syntax: 'bool', description: 'true or false' },
+  { syntax: 'int, int8, int16, int32, int64', description: 'signed integers (int is 64-bit)' },
+  { syntax: 'uint, uint8, uint16, uint32, uint64, uintptr', description: 'unsigned integers' },
+  { syntax: 'byte, rune', description: 'aliases of uint8 and int32' },
+  { syntax: 'float32, float64', description: 'floating point; unavailable when passed in an XMM register (register ABI, Go 1.17+)' },
+  { syntax: 'complex64, complex128', description: 'complex numbers; unavailable when passed in XMM registers (register ABI)' },
+  { syntax: 'string', description: 'the bytes, up to --string-size, and the length' },
+  { syntax: '*T', description: 'the address, and the value it points to when T is known' },
+  { syntax: '[N]T', description: 'an array: its elements' },
+  { syntax: '[]T', description: 'a slice: length, capacity and up to --max-elements elements' },
+  { syntax: 'struct{A int; B string}', description: 'a struct written out: its fields, laid out as Go does' },
+  { syntax: 'map[K]V', description: 'a map: its address' },
+  { syntax: 'chan T', description: 'a channel (also chan<- T, <-chan T): its address' },
+  { syntax: 'func(...)', description: 'a func value: its address' },
+  { syntax: 'interface{}, any, error', description: 'an interface: its type and data words' },
+  { syntax: 'unsafe.Pointer', description: 'an address' },
+  { syntax: 'pkg.Name', description: 'a named type from the binary\'s debug info (DWARF); without it, only *pkg.Name (an address)' },
+  { syntax: 'name T', description: 'parameters may be named: main.f(x int, xs ...int); a ...T parameter is a []T' },
+] as const;
+
+/** The list as `weaver --types` prints it: aligned columns, one type per line. */
+export function formatSupportedTypes(): string {
+  const width = Math.max(...SUPPORTED_TYPES.map((t) => t.syntax.length));
+  return SUPPORTED_TYPES.map((t) => `${t.syntax.padEnd(width)}  ${t.description}`).join('\n') + '\n';
+}
