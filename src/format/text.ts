@@ -1,0 +1,284 @@
+/*
+ * Text output, for people (strace / dlv trace style):
+ *
+ *   12:03:04.512345 server[4123] g17 main.handler(path="/api", code=200)
+ *   12:03:04.512399 server[4123] g17 main.div(a=7, b=2) = 3, <nil>  [1.2µs]
+ *
+ * Timestamp (local time, `+0.001234` seconds since the first event, or
+ * none), comm[pid], goroutine (omitted when unknown), function, arguments
+ * as name=value (`(?)` when argument values are unknown), then results and
+ * duration when the event has them. Values use Go syntax:
+ *
+ *   int, bool         7, -3, true
+ *   float             Go's %v: 0.1 (float32 shortest), 1e+06, -0, NaN, +Inf, -Inf
+ *   complex           (1+2i)
+ *   string            "a\tb\x1b[31m", printable Unicode as is; captured prefix of a
+ *                     longer string: "abc"…(len=5000)
+ *   pointer           0xc000012345, nil, followed: &{ID:7 Owner:"carol"}, &42
+ *   array / slice     [1 2 3]; nil slice: nil; fewer elements than len: [1 2 3 …](len=100)
+ *   struct            {ID:7 Owner:"carol"}
+ *   map               map["a":1 "b":2], map[…](len=3) when only the length is known,
+ *                     nil, or the address when nothing else is known
+ *   interface         <nil>, main.T(value), (*main.T)(&{…}), main.T(0xc0000a) when the
+ *                     value was not decoded, iface(type=0x…, data=0x…) when the type is unknown
+ *   chan / func       0xc000012345 (chan with (len=1 cap=4) when known), nil
+ *   opaque            <sync.Mutex at 0xc000012345>
+ *   unavailable       <unavailable: reason>
+ *
+ * Each argument's value is cut after maxValueChars characters, ending in `…`.
+ * Every control character, DEL, C1 control, invisible format character
+ * (bidi overrides, zero-width joiners) and non-ASCII separator from the
+ * traced program — in strings, but also in comm and names — is escaped, so
+ * output can never move the cursor, change colours or set a window title.
+ */
+
+import type { CallEvent, DecodedArg, Value } from '../model.js';
+import { goComplex, goFloat } from './floats.js';
+import { goQuoteBytes, terminalSafe } from './strings.js';
+
+export const DEFAULT_MAX_VALUE_CHARS = 200;
+
+/** Accumulates one value's text; stops growing once past its limit. */
+class Out {
+  s = '';
+  elided = false;
+  constructor(readonly limit: number) {}
+  get full(): boolean {
+    return this.elided || this.s.length >= this.limit;
+  }
+  get room(): number {
+    return this.limit - this.s.length;
+  }
+  finish(): string {
+    if (!this.elided && this.s.length <= this.limit) return this.s;
+    let cut = this.limit;
+    // Never split a surrogate pair.
+    const c = this.s.charCodeAt(cut - 1);
+    if (c >= 0xd800 && c <= 0xdbff) cut--;
+    return `${this.s.slice(0, cut)}…`;
+  }
+}
+
+function hex(a: bigint): string {
+  return `0x${a.toString(16)}`;
+}
+
+function writeElems(out: Out, elems: Value[], more: boolean, len: bigint | number | undefined): void {
+  out.s += '[';
+  for (let i = 0; i < elems.length; i++) {
+    if (out.full) { out.elided = true; return; }
+    if (i) out.s += ' ';
+    write(out, elems[i]!);
+  }
+  out.s += more ? (elems.length ? ' …]' : '…]') : ']';
+  if (more && len !== undefined) out.s += `(len=${len})`;
+}
+
+function write(out: Out, v: Value): void {
+  switch (v.kind) {
+    case 'bool':
+      out.s += v.value ? 'true' : 'false';
+      return;
+    case 'int':
+      out.s += v.value.toString();
+      return;
+    case 'float':
+      out.s += goFloat(v.value, v.bits);
+      return;
+    case 'complex':
+      out.s += goComplex(v.real, v.imag, v.bits);
+      return;
+    case 'string': {
+      const q = goQuoteBytes(v.bytes, v.truncated, out.room);
+      out.s += q.text;
+      if (!q.complete) out.elided = true;
+      else if (v.truncated) out.s += `…(len=${v.len})`;
+      return;
+    }
+    case 'pointer':
+      if (v.address === 0n) out.s += 'nil';
+      else if (v.target === undefined) out.s += hex(v.address);
+      else {
+        out.s += '&';
+        write(out, v.target);
+      }
+      return;
+    case 'array':
+      writeElems(out, v.elems, false, undefined);
+      return;
+    case 'slice':
+      if (v.address === 0n && v.len === 0n) out.s += 'nil';
+      else writeElems(out, v.elems, v.truncated || BigInt(v.elems.length) < v.len, v.len);
+      return;
+    case 'struct':
+      out.s += '{';
+      for (let i = 0; i < v.fields.length; i++) {
+        if (out.full) { out.elided = true; return; }
+        const f = v.fields[i]!;
+        out.s += `${i ? ' ' : ''}${terminalSafe(f.name)}:`;
+        write(out, f.value);
+      }
+      out.s += '}';
+      return;
+    case 'map':
+      writeMap(out, v);
+      return;
+    case 'interface':
+      writeInterface(out, v);
+      return;
+    case 'chan':
+      if (v.address === 0n) { out.s += 'nil'; return; }
+      out.s += hex(v.address);
+      if (v.len !== undefined || v.cap !== undefined) {
+        const parts: string[] = [];
+        if (v.len !== undefined) parts.push(`len=${v.len}`);
+        if (v.cap !== undefined) parts.push(`cap=${v.cap}`);
+        out.s += `(${parts.join(' ')})`;
+      }
+      return;
+    case 'func':
+      out.s += v.address === 0n ? 'nil' : hex(v.address);
+      return;
+    case 'opaque':
+      out.s += `<${terminalSafe(v.typeName)}${v.address !== undefined ? ` at ${hex(v.address)}` : ''}>`;
+      return;
+    case 'unavailable':
+      out.s += `<unavailable: ${terminalSafe(v.reason)}>`;
+      return;
+  }
+}
+
+function writeMap(out: Out, v: Extract<Value, { kind: 'map' }>): void {
+  if (v.address === 0n) { out.s += 'nil'; return; }
+  if (v.entries === undefined) {
+    out.s += v.len !== undefined ? `map[…](len=${v.len})` : hex(v.address);
+    return;
+  }
+  out.s += 'map[';
+  for (let i = 0; i < v.entries.length; i++) {
+    if (out.full) { out.elided = true; return; }
+    const [k, val] = v.entries[i]!;
+    if (i) out.s += ' ';
+    write(out, k);
+    out.s += ':';
+    write(out, val);
+  }
+  const more = v.truncated === true || (v.len !== undefined && BigInt(v.entries.length) < v.len);
+  out.s += more ? (v.entries.length ? ' …]' : '…]') : ']';
+  if (more && v.len !== undefined) out.s += `(len=${v.len})`;
+}
+
+function writeInterface(out: Out, v: Extract<Value, { kind: 'interface' }>): void {
+  if (v.typeAddress === 0n) { out.s += '<nil>'; return; }
+  if (v.typeName === undefined) {
+    out.s += `iface(type=${hex(v.typeAddress)}, data=${hex(v.dataAddress)})`;
+    return;
+  }
+  const name = terminalSafe(v.typeName);
+  // Go conversion syntax: a pointer type needs parentheses, (*main.T)(…).
+  out.s += name.startsWith('*') ? `(${name})(` : `${name}(`;
+  if (v.value !== undefined) write(out, v.value);
+  else out.s += hex(v.dataAddress);
+  out.s += ')';
+}
+
+/** A value in Go-like syntax, cut after `maxChars` characters with `…`. */
+export function textValue(v: Value, maxChars: number = DEFAULT_MAX_VALUE_CHARS): string {
+  const out = new Out(maxChars);
+  write(out, v);
+  return out.finish();
+}
+
+/** Go's time.Duration style for durations under a minute: 350ns, 1.2µs, 15.25ms, 2.000123s. */
+export function formatDuration(ns: bigint): string {
+  const neg = ns < 0n;
+  const abs = neg ? -ns : ns;
+  const sign = neg ? '-' : '';
+  if (abs < 1000n) return `${sign}${abs}ns`;
+  const [unit, scale, digits] =
+    abs < 1_000_000n ? ['µs', 1000n, 3] : abs < 1_000_000_000n ? ['ms', 1_000_000n, 6] : ['s', 1_000_000_000n, 9];
+  const whole = abs / scale;
+  const frac = (abs % scale).toString().padStart(digits as number, '0').replace(/0+$/, '');
+  return `${sign}${whole}${frac ? `.${frac}` : ''}${unit}`;
+}
+
+export type TimestampMode = 'absolute' | 'relative' | 'none';
+
+export interface TextStyle {
+  dim(s: string): string;
+  fn(name: string): string;
+}
+
+const PLAIN_STYLE: TextStyle = { dim: (s) => s, fn: (s) => s };
+
+export interface TextFormatterOptions {
+  timestamps: TimestampMode;
+  maxValueChars?: number;
+  style?: TextStyle;
+}
+
+function pad2(n: number): string {
+  return n < 10 ? `0${n}` : `${n}`;
+}
+
+/** Formats events as text lines; keeps the state that relative timestamps need. */
+export class TextFormatter {
+  private readonly maxChars: number;
+  private readonly style: TextStyle;
+  private firstTs: bigint | undefined;
+  private cachedSecond = -1n;
+  private cachedClock = '';
+
+  constructor(private readonly opts: TextFormatterOptions) {
+    this.maxChars = opts.maxValueChars ?? DEFAULT_MAX_VALUE_CHARS;
+    this.style = opts.style ?? PLAIN_STYLE;
+  }
+
+  /** `12:03:04.512345` local time, `+0.001234`, or '' for none. */
+  timestamp(ts: bigint): string {
+    switch (this.opts.timestamps) {
+      case 'none':
+        return '';
+      case 'relative': {
+        if (this.firstTs === undefined) this.firstTs = ts;
+        const d = ts - this.firstTs;
+        const abs = d < 0n ? -d : d;
+        const micros = (abs / 1000n) % 1_000_000n;
+        return `${d < 0n ? '-' : '+'}${abs / 1_000_000_000n}.${micros.toString().padStart(6, '0')}`;
+      }
+      case 'absolute': {
+        const second = ts / 1_000_000_000n;
+        if (second !== this.cachedSecond) {
+          const d = new Date(Number(second) * 1000);
+          this.cachedClock = `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+          this.cachedSecond = second;
+        }
+        const micros = (ts / 1000n) % 1_000_000n;
+        return `${this.cachedClock}.${micros.toString().padStart(6, '0')}`;
+      }
+    }
+  }
+
+  private values(args: DecodedArg[], named: boolean): string {
+    let out = '';
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i]!;
+      if (i) out += ', ';
+      if (named) out += `${terminalSafe(a.name)}=`;
+      out += textValue(a.value, this.maxChars);
+    }
+    return out;
+  }
+
+  format(ev: CallEvent): string {
+    const ts = this.timestamp(ev.ts);
+    let prefix = `${terminalSafe(ev.comm)}[${ev.pid}]`;
+    if (ev.goid !== 0n) prefix += ` g${ev.goid}`;
+    let line = `${ts ? `${this.style.dim(ts)} ` : ''}${this.style.dim(prefix)} ${this.style.fn(terminalSafe(ev.function))}(`;
+    line += ev.args === null ? '?' : this.values(ev.args, true);
+    line += ')';
+    if (ev.returns !== undefined && ev.returns.length > 0) line += ` = ${this.values(ev.returns, false)}`;
+    if (ev.durationNs !== undefined) line += `  ${this.style.dim(`[${formatDuration(ev.durationNs)}]`)}`;
+    return line;
+  }
+}
