@@ -1,0 +1,163 @@
+// Linear decoding of one Go function's machine code into plain records.
+// Go emits no data inside function bodies, so a linear sweep from the entry
+// sees exactly the instructions the CPU can execute; the iced-x86 objects
+// live in WASM memory and are freed here, never handed out.
+
+import { Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic, OpKind, Register } from 'iced-x86';
+import { InputError, NotSupportedError } from '../errors.js';
+
+export type Operand =
+  | { kind: 'reg'; reg: string }
+  | {
+      kind: 'mem';
+      /** Explicit segment prefix (`fs` for Go's TLS access), null when none. */
+      segment: string | null;
+      base: string | null;
+      index: string | null;
+      scale: number;
+      /** Signed displacement; for RIP-relative operands the absolute address. */
+      displacement: number;
+    }
+  | { kind: 'imm'; value: bigint }
+  | { kind: 'branch'; target: number }
+  | { kind: 'other' };
+
+export type Flow =
+  | 'next'
+  | 'return'
+  | 'jump'
+  | 'conditional-jump'
+  | 'call'
+  | 'indirect-jump'
+  | 'indirect-call'
+  | 'interrupt'
+  | 'other';
+
+export interface X86Instruction {
+  address: number;
+  length: number;
+  /** Lower-case mnemonic: `cmp`, `jbe`, `ret`. */
+  mnemonic: string;
+  flow: Flow;
+  /** Direct branch/call target, when the instruction has one. */
+  target?: number;
+  /** Condition of a `jcc`/`setcc`/`cmovcc`: `be`, `b`, `e`…; absent otherwise. */
+  condition?: string;
+  operands: Operand[];
+  /** The raw encoding (a view into the input). */
+  bytes: Uint8Array;
+}
+
+const FLOW: Record<number, Flow> = {
+  [FlowControl.Next]: 'next',
+  [FlowControl.Return]: 'return',
+  [FlowControl.UnconditionalBranch]: 'jump',
+  [FlowControl.ConditionalBranch]: 'conditional-jump',
+  [FlowControl.Call]: 'call',
+  [FlowControl.IndirectBranch]: 'indirect-jump',
+  [FlowControl.IndirectCall]: 'indirect-call',
+  [FlowControl.Interrupt]: 'interrupt',
+};
+
+const CONDITION_NAMES = ['', 'o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'];
+
+function registerName(reg: Register): string | null {
+  return reg === Register.None ? null : Register[reg].toLowerCase();
+}
+
+function toNumber(value: bigint): number {
+  return Number(BigInt.asIntN(64, value));
+}
+
+function operandOf(insn: Instruction, index: number): Operand {
+  const kind = insn.opKind(index);
+  switch (kind) {
+    case OpKind.Register:
+      return { kind: 'reg', reg: registerName(insn.opRegister(index)) ?? 'none' };
+    case OpKind.Memory:
+      return {
+        kind: 'mem',
+        segment: registerName(insn.segmentPrefix),
+        base: registerName(insn.memoryBase),
+        index: registerName(insn.memoryIndex),
+        scale: insn.memoryIndexScale,
+        displacement: toNumber(insn.memoryDisplacement),
+      };
+    case OpKind.NearBranch16:
+    case OpKind.NearBranch32:
+    case OpKind.NearBranch64:
+      return { kind: 'branch', target: toNumber(insn.nearBranchTarget) };
+    case OpKind.Immediate8:
+    case OpKind.Immediate16:
+    case OpKind.Immediate32:
+    case OpKind.Immediate64:
+    case OpKind.Immediate8to16:
+    case OpKind.Immediate8to32:
+    case OpKind.Immediate8to64:
+    case OpKind.Immediate32to64:
+      return { kind: 'imm', value: BigInt.asIntN(64, insn.immediate(index)) };
+    default:
+      return { kind: 'other' };
+  }
+}
+
+function hex(n: number): string {
+  return '0x' + n.toString(16);
+}
+
+/** Checks what every analysis entry point receives; one sentence per problem. */
+export function checkCodeInput(code: Uint8Array, entryAddress: number): void {
+  if (!(code instanceof Uint8Array)) {
+    throw new InputError('machine code must be given as a Uint8Array');
+  }
+  if (!Number.isSafeInteger(entryAddress) || entryAddress < 0) {
+    throw new InputError(`entry address ${String(entryAddress)} is not a non-negative integer`);
+  }
+  if (code.length === 0) {
+    throw new InputError(`the function at ${hex(entryAddress)} has no machine code to analyse`);
+  }
+}
+
+/**
+ * Decodes every instruction of `code`, which starts at `entryAddress`.
+ * Inter-function padding (int3) decodes like any other instruction. An
+ * undecodable or truncated instruction is an error: a partial listing would
+ * silently miss return sites.
+ */
+export function decodeFunction(code: Uint8Array, entryAddress: number): X86Instruction[] {
+  checkCodeInput(code, entryAddress);
+  const decoder = new Decoder(64, code, DecoderOptions.None);
+  const insn = new Instruction();
+  const out: X86Instruction[] = [];
+  try {
+    decoder.ip = BigInt(entryAddress);
+    while (decoder.canDecode) {
+      const offset = decoder.position;
+      decoder.decodeOut(insn);
+      const address = entryAddress + offset;
+      if (insn.isInvalid) {
+        throw new NotSupportedError(
+          `the instruction at ${hex(address)} (offset ${offset} in the function at ${hex(entryAddress)}) cannot be decoded as x86-64`,
+        );
+      }
+      const operands: Operand[] = [];
+      for (let i = 0; i < insn.opCount; i++) operands.push(operandOf(insn, i));
+      const branch = operands.find((op) => op.kind === 'branch');
+      const condition = CONDITION_NAMES[insn.conditionCode];
+      out.push({
+        address,
+        length: insn.length,
+        mnemonic: Mnemonic[insn.mnemonic].toLowerCase(),
+        flow: FLOW[insn.flowControl] ?? 'other',
+        ...(branch && branch.kind === 'branch' ? { target: branch.target } : {}),
+        ...(condition ? { condition } : {}),
+        operands,
+        bytes: code.subarray(offset, offset + insn.length),
+      });
+    }
+  } finally {
+    insn.free();
+    decoder.free();
+  }
+  return out;
+}

@@ -1,0 +1,199 @@
+// Where to attach a function's entry uprobe. Most Go functions start with a
+// stack-bound check: `cmp rsp, [g+0x10]; jbe morestack`. The kernel
+// single-steps most probed instructions out of line (two traps) but
+// emulates relative jumps, so a probe on that `jbe` costs one trap. SP and
+// the argument registers are still those of the entry there, so arguments
+// are read exactly as at the entry.
+
+import { decodeFunction, type X86Instruction } from './decode.js';
+import { kernelEmulates } from './emulation.js';
+import type { GoAbi } from '../model.js';
+
+/** EFLAGS bits as saved in pt_regs->flags. */
+export const CF = 0x1;
+export const ZF = 0x40;
+
+/** Conditions Go uses for its stack-check jumps, and the flags that make each taken. */
+const TAKEN_IF_ANY: Record<string, number> = { be: CF | ZF, b: CF, e: ZF };
+
+export interface StackGuardCheck {
+  /** Mnemonic of the probed jump to the morestack call: `jbe` in every form seen. */
+  jump: string;
+  /**
+   * EFLAGS bits of which any set (in pt_regs->flags at the probe) means the
+   * jump is taken: the check failed, the function will call morestack and
+   * restart from its entry, so the probe fires again. The check passed iff
+   * `(flags & failFlagsMask) === 0`. Exact for every prologue form,
+   * because the probe is on the instruction that consumes these flags.
+   */
+  failFlagsMask: number;
+  /**
+   * The comparison that set the flags, when it is `cmp reg, [g+guardOffset]`
+   * (all forms except Go ≤1.16's huge-frame one): the check passed iff
+   * `reg > stackguard0` as unsigned 64-bit values. Register names are
+   * pt_regs names (`sp`, `r12`, `ax`, `r14`, `cx`).
+   */
+  comparison?: {
+    /** Register compared with stackguard0: `sp`, or `r12`/`ax` holding sp + spOffset. */
+    register: string;
+    /** `register` equals SP plus this (0 for SP, -framesize for the lea/sub forms). */
+    spOffset: number;
+    /** Register holding the current g at the probe: `r14` (register ABI) or the one loaded from TLS (`cx`). */
+    gRegister: string;
+    /** Offset of stackguard0 in g. */
+    guardOffset: number;
+  };
+}
+
+export interface ProbePoint {
+  /** Virtual address to attach the entry probe at. */
+  address: number;
+  /** `address` minus the function's entry: `uprobe:BIN:main.f+offset`. */
+  offset: number;
+  kind: 'after-stack-check' | 'entry';
+  /** One sentence: why this address. */
+  reason: string;
+  /** Present for 'after-stack-check': how the BPF program tells the pass that runs the body. */
+  stackGuardCheck?: StackGuardCheck;
+}
+
+/** Instructions looked at for the stack check; Go's longest form has 8. */
+const PROLOGUE_LIMIT = 16;
+/** Instructions followed from a jump target looking for `call morestack; jmp entry` (register spills included). */
+const MORESTACK_BLOCK_LIMIT = 80;
+/** Offset of stackguard0 in runtime.g (after stack.lo, stack.hi), the same in every Go version. */
+const STACKGUARD0_OFFSET = 0x10;
+
+const PT_REGS_NAMES: Record<string, string> = {
+  rax: 'ax', rbx: 'bx', rcx: 'cx', rdx: 'dx', rsi: 'si', rdi: 'di', rbp: 'bp', rsp: 'sp',
+};
+
+function ptRegs(reg: string): string {
+  return PT_REGS_NAMES[reg] ?? reg;
+}
+
+function hex(n: number): string {
+  return '0x' + n.toString(16);
+}
+
+/**
+ * True when the instructions from `target` call something (morestack) and
+ * then jump back to the function entry: the slow path of a stack check.
+ */
+function isMorestackPath(insns: X86Instruction[], byAddress: Map<number, number>, target: number, entry: number): boolean {
+  const start = byAddress.get(target);
+  if (start === undefined) return false;
+  let sawCall = false;
+  for (let i = start; i < insns.length && i < start + MORESTACK_BLOCK_LIMIT; i++) {
+    const insn = insns[i];
+    if (insn.flow === 'call') sawCall = true;
+    else if (insn.flow === 'jump') return sawCall && insn.target === entry;
+    else if (insn.flow !== 'next') return false;
+  }
+  return false;
+}
+
+function writesRsp(insn: X86Instruction): boolean {
+  if (insn.mnemonic === 'push' || insn.mnemonic === 'pop' || insn.mnemonic === 'enter' || insn.mnemonic === 'leave') return true;
+  const dst = insn.operands[0];
+  return dst !== undefined && dst.kind === 'reg' && dst.reg === 'rsp' && insn.mnemonic !== 'cmp' && insn.mnemonic !== 'test';
+}
+
+/** Register values the prologue derives: g, and registers holding SP plus a constant. */
+interface PrologueState {
+  gRegister: string | null;
+  spRelative: Map<string, number>;
+}
+
+/** Updates `state` for one non-branch prologue instruction. */
+function track(state: PrologueState, insn: X86Instruction): void {
+  const [dst, src] = insn.operands;
+  if (dst?.kind !== 'reg') return;
+  const reg = dst.reg;
+  const wasSpRelative = state.spRelative.get(reg);
+  if (insn.mnemonic === 'cmp' || insn.mnemonic === 'test') return;
+  state.spRelative.delete(reg);
+  if (state.gRegister === reg) state.gRegister = null;
+  if (insn.mnemonic === 'mov' && src?.kind === 'mem' && src.segment === 'fs') {
+    // Stack ABI: g is loaded from thread-local storage, either at a fixed
+    // offset (`mov rcx, fs:[-8]`) or through a register (PIE/external link).
+    state.gRegister = reg;
+  } else if (insn.mnemonic === 'mov' && src?.kind === 'reg' && state.spRelative.has(src.reg)) {
+    state.spRelative.set(reg, state.spRelative.get(src.reg)!);
+  } else if (insn.mnemonic === 'lea' && src?.kind === 'mem' && src.segment === null && src.index === null && src.base !== null && state.spRelative.has(src.base)) {
+    state.spRelative.set(reg, state.spRelative.get(src.base)! + src.displacement);
+  } else if ((insn.mnemonic === 'sub' || insn.mnemonic === 'add') && src?.kind === 'imm' && wasSpRelative !== undefined) {
+    const delta = Number(src.value);
+    state.spRelative.set(reg, wasSpRelative + (insn.mnemonic === 'sub' ? -delta : delta));
+  }
+}
+
+/** `cmp reg, [g+0x10]` with reg = SP + constant: the comparison a BPF program can redo. */
+function guardComparison(state: PrologueState, insn: X86Instruction | undefined): StackGuardCheck['comparison'] {
+  if (!insn || insn.mnemonic !== 'cmp' || state.gRegister === null) return undefined;
+  const [a, b] = insn.operands;
+  if (a?.kind !== 'reg' || b?.kind !== 'mem') return undefined;
+  if (b.base !== state.gRegister || b.index !== null || b.segment !== null || b.displacement !== STACKGUARD0_OFFSET) return undefined;
+  const spOffset = state.spRelative.get(a.reg);
+  if (spOffset === undefined) return undefined;
+  return { register: ptRegs(a.reg), spOffset, gRegister: ptRegs(state.gRegister), guardOffset: STACKGUARD0_OFFSET };
+}
+
+function entryPoint(entryAddress: number, reason: string): ProbePoint {
+  return { address: entryAddress, offset: 0, kind: 'entry', reason };
+}
+
+/**
+ * The address for a function's entry probe: the last conditional jump of
+ * the stack check to the morestack path when the kernel emulates it, else
+ * the entry. A jump counts as the stack check when its target calls
+ * something and then jumps back to the entry, so no symbol is needed.
+ */
+export function chooseEntryProbe(code: Uint8Array, entryAddress: number, abi: GoAbi): ProbePoint {
+  const insns = decodeFunction(code, entryAddress);
+  const byAddress = new Map(insns.map((insn, i) => [insn.address, i]));
+  const state: PrologueState = {
+    // Register ABI: R14 holds g at entry. Stack ABI: loaded from TLS.
+    gRegister: abi === 'register' ? 'r14' : null,
+    spRelative: new Map([['rsp', 0]]),
+  };
+
+  let check: { index: number; comparison: StackGuardCheck['comparison'] } | null = null;
+  for (let i = 0; i < insns.length && i < PROLOGUE_LIMIT; i++) {
+    const insn = insns[i];
+    if (insn.flow === 'conditional-jump') {
+      if (insn.target === undefined || !isMorestackPath(insns, byAddress, insn.target, entryAddress)) break;
+      check = { index: i, comparison: guardComparison(state, insns[i - 1]) };
+      continue;
+    }
+    if (insn.flow !== 'next' || writesRsp(insn)) break;
+    track(state, insn);
+  }
+
+  if (check === null) {
+    return entryPoint(entryAddress, 'no stack check in the prologue (a leaf function with a small frame, or a NOSPLIT function)');
+  }
+  const jump = insns[check.index];
+  const failFlagsMask = jump.condition === undefined ? undefined : TAKEN_IF_ANY[jump.condition];
+  if (failFlagsMask === undefined) {
+    return entryPoint(
+      entryAddress,
+      `the stack check jump at ${hex(jump.address)} (${jump.mnemonic}) tests a condition the probe cannot evaluate from CF and ZF`,
+    );
+  }
+  const emulation = kernelEmulates(jump.bytes);
+  if (!emulation.emulated) {
+    return entryPoint(entryAddress, `the stack check jump at ${hex(jump.address)} would be single-stepped by the kernel: ${emulation.why}`);
+  }
+  return {
+    address: jump.address,
+    offset: jump.address - entryAddress,
+    kind: 'after-stack-check',
+    reason: `${jump.mnemonic} at ${hex(jump.address)} ends the stack check; the kernel emulates it (${emulation.why})`,
+    stackGuardCheck: {
+      jump: jump.mnemonic,
+      failFlagsMask,
+      ...(check.comparison ? { comparison: check.comparison } : {}),
+    },
+  };
+}

@@ -1,0 +1,195 @@
+// RET sites, deferreturn call sites and entry probe points of real Go
+// builds, checked against `go tool objdump` of the same binary.
+
+import { rmSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findCallSites, findReturnSites } from '../../src/x86/returns.js';
+import { chooseEntryProbe, type ProbePoint } from '../../src/x86/prologue.js';
+import type { GoAbi } from '../../src/model.js';
+import { TinyElf, availableToolchains, buildFixture, gnuObjdumpReturns, objdump, type ObjdumpLine, type Toolchain } from './x86-fixture.js';
+
+/** What Go's disassembler says about one function. */
+interface Oracle {
+  rets: number[];
+  deferreturnCalls: number[];
+  probe: { kind: 'entry' } | { kind: 'after-stack-check'; address: number; jump: string; comparison?: { register: string; spOffset: number; gRegister: string } };
+}
+
+/** x86 semantics of the jumps Go uses: flags of which any set makes the jump taken. */
+const TAKEN_IF_ANY: Record<string, number> = { JBE: 0x41, JLS: 0x41, JB: 0x01, JCS: 0x01, JE: 0x40, JEQ: 0x40 };
+
+const GO_REGS: Record<string, string> = { SP: 'sp', AX: 'ax', CX: 'cx', R12: 'r12', R14: 'r14', SI: 'si' };
+
+/** objdump prints `-0x60` or, in some versions, the 32-bit two's complement `0xffffffa0`. */
+function int32(text: string): number {
+  return text.startsWith('-') ? -parseInt(text.slice(1), 16) : parseInt(text, 16) | 0;
+}
+
+function oracleOf(lines: ObjdumpLine[], entry: number): Oracle {
+  const rets = lines.filter((l) => /^RET\b/.test(l.text)).map((l) => l.address);
+  const deferreturnCalls = lines.filter((l) => /^CALL runtime\.deferreturn(\.abi0)?\(SB\)$/.test(l.text)).map((l) => l.address);
+  const morestack = lines.findIndex((l) => /^CALL runtime\.morestack(_noctxt|c)?(\.abi0)?\(SB\)$/.test(l.text));
+  if (morestack < 0) return { rets, deferreturnCalls, probe: { kind: 'entry' } };
+  // The slow path is the call, after register spills (MOV*) and alignment
+  // padding (NOP*); the stack check jumps somewhere into that run.
+  const slowPath = new Set([lines[morestack].address]);
+  for (let i = morestack - 1; i >= 0 && /^(MOV|NOP)/.test(lines[i].text); i--) slowPath.add(lines[i].address);
+  const checkIndex = lines.findLastIndex((l) => {
+    const m = /^(J(?!MP)[A-Z]+) 0x([0-9a-f]+)$/.exec(l.text);
+    return m !== null && slowPath.has(parseInt(m[2], 16));
+  });
+  if (checkIndex < 0) throw new Error(`no jump to the morestack call at 0x${lines[morestack].address.toString(16)}`);
+  const jumpText = lines[checkIndex].text.split(' ')[0];
+  const probe: Oracle['probe'] = { kind: 'after-stack-check', address: lines[checkIndex].address, jump: jumpText };
+  // Go syntax: CMPQ 0x10(R14), SP (≤1.21) or CMPQ SP, 0x10(R14) (1.22+).
+  const cmp = /^CMPQ (\S+), (\S+)$/.exec(lines[checkIndex - 1].text);
+  if (cmp) {
+    const ops = [cmp[1], cmp[2]];
+    const guard = ops.map((o) => /^0x10\((\w+)\)$/.exec(o)).find((m) => m !== null);
+    const reg = ops.find((o) => /^[A-Z][A-Z0-9]*$/.test(o));
+    if (guard && reg) {
+      let spOffset = 0;
+      if (reg !== 'SP') {
+        // Follow how the prologue derived the compared register from SP.
+        for (const l of lines.slice(0, checkIndex - 1)) {
+          const lea = new RegExp(`^LEAQ (-?0x[0-9a-f]+)?\\(SP\\), ${reg}$`).exec(l.text);
+          const mov = new RegExp(`^MOVQ SP, ${reg}$`).exec(l.text);
+          const sub = new RegExp(`^SUBQ \\$0x([0-9a-f]+), ${reg}$`).exec(l.text);
+          if (lea) spOffset = lea[1] ? int32(lea[1].replace('0x', '')) : 0;
+          else if (mov) spOffset = 0;
+          else if (sub) spOffset -= parseInt(sub[1], 16);
+        }
+      }
+      probe.comparison = { register: GO_REGS[reg], spOffset, gRegister: GO_REGS[guard[1]] };
+    }
+  }
+  return { rets, deferreturnCalls, probe };
+}
+
+function expectProbeMatches(actual: ProbePoint, oracle: Oracle['probe'], entry: number): void {
+  if (oracle.kind === 'entry') {
+    expect(actual).toMatchObject({ kind: 'entry', address: entry, offset: 0 });
+    return;
+  }
+  expect(actual.kind).toBe('after-stack-check');
+  expect(actual.address).toBe(oracle.address);
+  expect(actual.offset).toBe(oracle.address - entry);
+  expect(actual.stackGuardCheck?.failFlagsMask).toBe(TAKEN_IF_ANY[oracle.jump]);
+  if (oracle.comparison) {
+    expect(actual.stackGuardCheck?.comparison).toEqual({ ...oracle.comparison, guardOffset: 0x10 });
+  } else {
+    expect(actual.stackGuardCheck?.comparison).toBeUndefined();
+  }
+}
+
+/** The prologue form Go emits for each fixture function; `null` when there is no stack check. */
+type Form = { register: string; spOffsetSign: 'zero' | 'negative' } | 'flags-only' | null;
+const FORMS: Record<string, (abi: GoAbi) => Form> = {
+  'main.multiRet': () => null,
+  'main.leaf': () => null,
+  'main.withDefer': () => ({ register: 'sp', spOffsetSign: 'zero' }),
+  'main.c3Imm': () => ({ register: 'sp', spOffsetSign: 'zero' }),
+  // Frames over 128 bytes: lea reg, [rsp-(frame-128)]; cmp reg, [g+0x10].
+  'main.manyArgs': (abi) => ({ register: abi === 'register' ? 'r12' : 'ax', spOffsetSign: 'negative' }),
+  'main.medFrame': (abi) => ({ register: abi === 'register' ? 'r12' : 'ax', spOffsetSign: 'negative' }),
+  // Frames over 4 KiB: mov r12, rsp; sub r12, N; jb; cmp r12, [r14+0x10] (register ABI);
+  // Go ≤1.16 compares sp - stackguard0 with a constant instead.
+  'main.bigFrame': (abi) => (abi === 'register' ? { register: 'r12', spOffsetSign: 'negative' } : 'flags-only'),
+};
+
+const toolchains = availableToolchains();
+
+describe.each(toolchains)('Go $version build', (tc: Toolchain) => {
+  const abi: GoAbi = Number(tc.version.split('.')[1]) >= 17 ? 'register' : 'stack';
+  let elf: TinyElf;
+  let dump: Map<string, ObjdumpLine[]>;
+
+  let gnuReturns: Map<string, number[]> | null;
+  let bin = '';
+
+  beforeAll(() => {
+    bin = buildFixture(tc);
+    elf = new TinyElf(bin);
+    dump = objdump(tc, bin);
+    gnuReturns = gnuObjdumpReturns(bin);
+  });
+  afterAll(() => {
+    if (bin) rmSync(dirname(bin), { recursive: true, force: true });
+  });
+
+  it.each(Object.keys(FORMS))('%s: RETs, deferreturn calls and probe point match objdump', (name) => {
+    const { address, code } = elf.function(name);
+    const oracle = oracleOf(dump.get(name)!, address);
+    expect(findReturnSites(code, address)).toEqual(oracle.rets);
+    expect(findCallSites(code, address, elf.address('runtime.deferreturn'))).toEqual(oracle.deferreturnCalls);
+    const probe = chooseEntryProbe(code, address, abi);
+    expectProbeMatches(probe, oracle.probe, address);
+
+    // The fixture must exercise the form it is meant to, or the match above proves little.
+    const form = FORMS[name](abi);
+    if (form === null) {
+      expect(probe.kind).toBe('entry');
+    } else if (form === 'flags-only') {
+      expect(probe.stackGuardCheck).toEqual({ jump: 'jbe', failFlagsMask: 0x41 });
+    } else {
+      const cmp = probe.stackGuardCheck?.comparison;
+      expect(cmp?.register).toBe(form.register);
+      expect(cmp?.gRegister).toBe(abi === 'register' ? 'r14' : 'cx');
+      if (form.spOffsetSign === 'zero') expect(cmp?.spOffset).toBe(0);
+      else expect(cmp?.spOffset).toBeLessThan(0);
+    }
+  });
+
+  it('main.multiRet has several RETs and main.withDefer calls deferreturn', () => {
+    const multi = elf.function('main.multiRet');
+    expect(findReturnSites(multi.code, multi.address).length).toBe(5);
+    const withDefer = elf.function('main.withDefer');
+    expect(findCallSites(withDefer.code, withDefer.address, elf.address('runtime.deferreturn'))).toHaveLength(1);
+  });
+
+  it('main.c3Imm holds 0xc3 bytes that are not RETs, and none is reported', () => {
+    const { address, code } = elf.function('main.c3Imm');
+    const c3Bytes = [...code].filter((b) => b === 0xc3).length;
+    const rets = findReturnSites(code, address);
+    expect(c3Bytes).toBeGreaterThan(rets.length);
+    expect(rets).toEqual(oracleOf(dump.get('main.c3Imm')!, address).rets);
+  });
+
+  it('every function in the binary: RET sites match GNU objdump, probe points match go tool objdump', () => {
+    if (gnuReturns === null) throw new Error('GNU objdump (binutils) is needed as the RET oracle for assembly functions');
+    let compared = 0;
+    let probedAfterCheck = 0;
+    const mismatches: string[] = [];
+    for (const [name, lines] of dump) {
+      const sym = elf.symbols.get(name);
+      if (!sym || sym.size === 0 || lines.length === 0) continue;
+      const { address, code } = elf.function(name);
+      const oracle = oracleOf(lines, address);
+      const rets = findReturnSites(code, address);
+      const expectedRets = gnuReturns.get(name);
+      if (expectedRets === undefined) mismatches.push(`${name}: not in GNU objdump's listing`);
+      else if (JSON.stringify(rets) !== JSON.stringify(expectedRets)) mismatches.push(`${name}: RETs ${rets} vs ${expectedRets}`);
+      // Assembly (ABI0) functions in register-ABI binaries load g from TLS: their stack ABI applies.
+      const probe = chooseEntryProbe(code, address, name.endsWith('.abi0') ? 'stack' : abi);
+      const o = oracle.probe;
+      const same =
+        o.kind === 'entry'
+          ? probe.kind === 'entry'
+          : probe.kind === 'after-stack-check' && probe.address === o.address && probe.stackGuardCheck?.failFlagsMask === TAKEN_IF_ANY[o.jump];
+      if (!same) mismatches.push(`${name}: probe ${JSON.stringify(probe)} vs ${JSON.stringify(o)}`);
+      if (probe.kind === 'after-stack-check') probedAfterCheck++;
+      compared++;
+    }
+    if (process.env.X86_DEBUG) console.log(mismatches.join('\n'));
+    expect(mismatches).toEqual([]);
+    expect(compared).toBeGreaterThan(1000);
+    expect(probedAfterCheck).toBeGreaterThan(compared / 3);
+  });
+});
+
+describe('toolchains', () => {
+  it('at least Debian 12 Go 1.19 is available to build the fixtures', () => {
+    expect(toolchains.map((t) => t.version)).toContain('1.19');
+  });
+});
