@@ -120,6 +120,8 @@ function scanFunctionName(line: string, start: number, fail: (m: string, pos: nu
         else if (line[j] === close && --depth === 0) break;
       }
       if (j >= line.length) throw fail(`expected "${close}" to match "${c}" in function name`, i);
+      // `pkg.(int)`: no "." after the group, so it is the parameter list of a nameless function.
+      if (c === '(' && line[j + 1] !== '.') break;
       i = j + 1;
     } else {
       break;

@@ -15,7 +15,7 @@ export const SUPPORTED_TYPES: readonly SupportedType[] = [
   { syntax: 'float32, float64', description: 'floating point; unavailable when passed in an XMM register (register ABI, Go 1.17+)' },
   { syntax: 'complex64, complex128', description: 'complex numbers; unavailable when passed in XMM registers (register ABI)' },
   { syntax: 'string', description: 'the bytes, up to --string-size, and the length' },
-  { syntax: '*T', description: 'the address, and the value it points to when T is known' },
+  { syntax: '*T', description: 'a pointer: its address (T may be an unknown named type)' },
   { syntax: '[N]T', description: 'an array: its elements' },
   { syntax: '[]T', description: 'a slice: length, capacity and up to --max-elements elements' },
   { syntax: 'struct{A int; B string}', description: 'a struct written out: its fields, laid out as Go does' },

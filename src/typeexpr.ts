@@ -220,7 +220,7 @@ export function parseParamList(lex: Lexer, depth: number, what: 'parameter' | 'r
     } else {
       type = parseTypeNode(lex, depth + 1);
       const next = lex.peek();
-      if (!isPunct(next, ',') && !isPunct(next, ')') && next.kind !== 'eof') {
+      if (startsType(next) || isPunct(next, '...')) {
         // The "type" just read was the parameter's name.
         if (type.k !== 'name' || type.name.includes('.') || type.name.includes('/')) {
           throw lex.error(`expected "," or ")" in ${what} list, found ${describe(next)}`, next.pos);
@@ -236,7 +236,8 @@ export function parseParamList(lex: Lexer, depth: number, what: 'parameter' | 'r
     entries.push({ nameTok, type, variadic, variadicPos });
     const sep = lex.peek();
     if (isPunct(sep, ',')) lex.next();
-    else if (!isPunct(sep, ')')) throw lex.error(`expected ")" after ${what} list, found ${describe(sep)}`, sep.pos);
+    else if (sep.kind === 'eof') throw lex.error(`expected ")" after ${what} list`, sep.pos);
+    else if (!isPunct(sep, ')')) throw lex.error(`expected "," or ")" in ${what} list, found ${describe(sep)}`, sep.pos);
   }
   lex.next();
 
