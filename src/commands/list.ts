@@ -1,0 +1,72 @@
+// `weaver list <binary>`: the traceable functions of some packages, one
+// signature a line in functions-file syntax, so that
+// `weaver list ./bin -p main > f.txt && weaver ./bin -f f.txt` works.
+
+import type { ListFlags } from '../cli.js';
+import { readDwarfFunctions } from '../dwarf/index.js';
+import { openGoBinary } from '../elf/gobinary.js';
+import { InputError } from '../errors.js';
+import { inPackages } from '../gonames.js';
+import type { FunctionSpec, Param } from '../gotypes.js';
+
+/** Packages whose functions run so often that tracing all of them would hurt the program; only when asked for by name. */
+const HOT_PACKAGES = ['runtime', 'internal/', 'sync/atomic', 'runtime/internal/'];
+
+export function isHotPackageFunction(name: string): boolean {
+  return HOT_PACKAGES.some((p) => (p.endsWith('/') ? name.startsWith(p) : name.startsWith(`${p}.`)));
+}
+
+function paramList(params: Param[]): string {
+  return params.map((p) => `${p.name} ${p.type.name}`).join(', ');
+}
+
+export function signatureLine(spec: FunctionSpec): string {
+  const results = spec.results && spec.results.length ? ` (${paramList(spec.results)})` : '';
+  return `${spec.name}(${paramList(spec.params)})${results}`;
+}
+
+export async function runList(flags: ListFlags): Promise<void> {
+  const { info, elf } = openGoBinary(flags.binary);
+  const packages = flags.packages ?? ['main'];
+  const wanted = new Set(packages);
+  const askedForHot = packages.some((p) => isHotPackageFunction(`${p}.x`));
+  let skipped = 0;
+  const symbols = [...info.functions.values()]
+    .filter((f) => inPackages(f.name, wanted))
+    .filter((f) => {
+      const unsafe = f.abi0 === true || (!askedForHot && isHotPackageFunction(f.name));
+      if (unsafe) skipped++;
+      return !unsafe;
+    })
+    .sort((a, b) => a.name.localeCompare(b.name));
+  if (symbols.length === 0 && skipped === 0) {
+    throw new InputError(`no functions of package${packages.length > 1 ? 's' : ''} ${packages.join(', ')} are in ${info.path}`);
+  }
+
+  let dwarf: ReturnType<typeof readDwarfFunctions> | null = null;
+  if (info.hasDwarf) {
+    try {
+      dwarf = readDwarfFunctions(elf, { packages });
+    } catch (err) {
+      process.stderr.write(`weaver: ${(err as Error).message}; listing names only\n`);
+    }
+  } else {
+    process.stderr.write(
+      `weaver: ${info.path} has no DWARF debug information: names only, commented out; write each function's parameter types to trace its arguments\n`,
+    );
+  }
+
+  const lines: string[] = [];
+  for (const sym of symbols) {
+    const fn = dwarf?.get(sym.name);
+    if (fn && !fn.spec.hiddenDictionary) lines.push(signatureLine(fn.spec));
+    else if (fn) lines.push(`# ${signatureLine(fn.spec)}   # generic shape function: not supported in a functions file yet`);
+    else lines.push(`# ${sym.name}(?)`);
+  }
+  process.stdout.write(lines.join('\n') + (lines.length ? '\n' : ''));
+  if (skipped) {
+    process.stderr.write(
+      `weaver: left out ${skipped} function${skipped === 1 ? '' : 's'} that cannot be traced safely (assembly ABI0 wrappers, hot runtime functions; name runtime packages with -p to list theirs)\n`,
+    );
+  }
+}

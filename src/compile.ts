@@ -1,0 +1,119 @@
+// Compiles generated C to a BPF object with clang, caching objects by a
+// hash of everything that determines them (the C text, the shared header,
+// the clang version), so a second start with the same functions does not
+// compile again. An unwritable cache directory only costs the cache.
+
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { EnvironmentError, WeaverError } from './errors.js';
+
+const run = promisify(execFile);
+
+/** The directory with weaver.h, shipped beside dist/ and src/. */
+export const BPF_INCLUDE_DIR = fileURLToPath(new URL('../bpf/', import.meta.url));
+
+export interface CompileResult {
+  object: Buffer;
+  cached: boolean;
+  /** The cache file, or null when the cache could not be used. */
+  cachePath: string | null;
+}
+
+export interface CompileOptions {
+  clang?: string;
+  /** Overrides the cache directory (default: $XDG_CACHE_HOME/weaver or ~/.cache/weaver). */
+  cacheDir?: string | null;
+  /** Called with a reason when the cache cannot be used. */
+  warn?: (message: string) => void;
+}
+
+export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_CACHE_HOME && env.XDG_CACHE_HOME.startsWith('/') ? env.XDG_CACHE_HOME : join(homedir(), '.cache');
+  return join(base, 'weaver', 'bpf');
+}
+
+let clangVersionMemo: Promise<string> | null = null;
+
+async function clangVersion(clang: string): Promise<string> {
+  clangVersionMemo ??= run(clang, ['--version']).then(
+    (r) => r.stdout.split('\n')[0],
+    (err: NodeJS.ErrnoException) => {
+      clangVersionMemo = null;
+      if (err.code === 'ENOENT') {
+        throw new EnvironmentError('clang is not installed, and weaver needs it to compile its BPF programs', {
+          hint: 'run npm run setup, or apt-get install clang',
+          cause: err,
+        });
+      }
+      throw new EnvironmentError(`could not run ${clang}: ${err.message}`, { cause: err });
+    },
+  );
+  return clangVersionMemo;
+}
+
+export function clangArgs(source: string, output: string): string[] {
+  return [
+    '-O2', '-g', '-target', 'bpf', '-D__TARGET_ARCH_x86',
+    '-Wall', '-Wno-unused-function', '-Werror=implicit-function-declaration',
+    '-I', BPF_INCLUDE_DIR, '-I', '/usr/include/x86_64-linux-gnu',
+    '-c', source, '-o', output,
+  ];
+}
+
+export async function compileBpf(cSource: string, options: CompileOptions = {}): Promise<CompileResult> {
+  const clang = options.clang ?? 'clang';
+  const version = await clangVersion(clang);
+  const header = readFileSync(join(BPF_INCLUDE_DIR, 'weaver.h'));
+  const key = createHash('sha256').update(version).update('\0').update(header).update('\0').update(cSource).digest('hex');
+
+  const cacheDir = options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir;
+  const cachePath = cacheDir ? join(cacheDir, `${key}.o`) : null;
+  if (cachePath) {
+    try {
+      return { object: readFileSync(cachePath), cached: true, cachePath };
+    } catch {
+      // Not cached yet (or unreadable): compile.
+    }
+  }
+
+  const work = mkdtempSync(join(tmpdir(), 'weaver-cc-'));
+  try {
+    const src = join(work, 'weaver.bpf.c');
+    const obj = join(work, 'weaver.bpf.o');
+    writeFileSync(src, cSource);
+    try {
+      await run(clang, clangArgs(src, obj), { maxBuffer: 16 * 1024 * 1024 });
+    } catch (err) {
+      const stderr = String((err as { stderr?: string }).stderr ?? '').trim();
+      const firstError = stderr.split('\n').find((l) => l.includes('error:')) ?? stderr.split('\n')[0] ?? '';
+      throw new WeaverError(`clang could not compile the generated BPF program: ${firstError.replace(/^.*?error: /, '')}`, {
+        hint: 'run with --emit c to see the generated program, and -v for the full compiler output',
+        cause: Object.assign(new Error(stderr), { name: 'ClangOutput' }),
+      });
+    }
+    const object = readFileSync(obj);
+    return { object, cached: false, cachePath: storeInCache(cachePath, object, options.warn) };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function storeInCache(cachePath: string | null, object: Buffer, warn?: (m: string) => void): string | null {
+  if (!cachePath) return null;
+  try {
+    mkdirSync(join(cachePath, '..'), { recursive: true });
+    // Write then rename, so a concurrent weaver never reads half an object.
+    const tmp = `${cachePath}.${process.pid}.tmp`;
+    writeFileSync(tmp, object);
+    renameSync(tmp, cachePath);
+    return cachePath;
+  } catch (err) {
+    warn?.(`compile cache ${join(cachePath, '..')} is not writable (${(err as Error).message}); compiling without it`);
+    return null;
+  }
+}

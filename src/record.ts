@@ -1,0 +1,102 @@
+// The one description of the record header every BPF program writes. The
+// code generator emits the C struct from HEADER_FIELDS (with static asserts
+// on each offset), and the decoder reads records with the same offsets, so
+// the two sides cannot disagree.
+
+export type CFieldType = 'u32' | 's32' | 'u64' | 'char16';
+
+export interface RecordField {
+  name: string;
+  type: CFieldType;
+  offset: number;
+}
+
+const FIELD_SIZES: Record<CFieldType, number> = { u32: 4, s32: 4, u64: 8, char16: 16 };
+
+/** Record kinds, the first word of every record. */
+export const RECORD_KIND = { call: 1, return: 2 } as const;
+
+/** Header flags. */
+export const HEADER_FLAG = {
+  /** The stack area with stack-assigned arguments could not be read. */
+  stackReadFailed: 1,
+} as const;
+
+export const HEADER_FIELDS: readonly RecordField[] = layout([
+  ['kind', 'u32'],
+  ['func_id', 'u32'],
+  ['ktime_ns', 'u64'],
+  ['pid', 'u32'],
+  ['tid', 'u32'],
+  ['ppid', 'u32'],
+  ['flags', 'u32'],
+  ['goid', 'u64'],
+  ['sp', 'u64'],
+  ['comm', 'char16'],
+]);
+
+export const HEADER_SIZE = 64;
+
+function layout(fields: [string, CFieldType][]): RecordField[] {
+  let offset = 0;
+  return fields.map(([name, type]) => {
+    const f = { name, type, offset };
+    offset += FIELD_SIZES[type];
+    return f;
+  });
+}
+
+const C_TYPES: Record<CFieldType, (name: string) => string> = {
+  u32: (n) => `__u32 ${n};`,
+  s32: (n) => `__s32 ${n};`,
+  u64: (n) => `__u64 ${n};`,
+  char16: (n) => `char ${n}[16];`,
+};
+
+/** The C declaration of the header, with compile-time checks of every offset. */
+export function headerCDeclaration(): string {
+  const lines = ['struct weaver_header {'];
+  for (const f of HEADER_FIELDS) lines.push(`\t${C_TYPES[f.type](f.name)}`);
+  lines.push('};');
+  for (const f of HEADER_FIELDS) {
+    lines.push(`_Static_assert(__builtin_offsetof(struct weaver_header, ${f.name}) == ${f.offset}, "header field ${f.name}");`);
+  }
+  lines.push(`_Static_assert(sizeof(struct weaver_header) == ${HEADER_SIZE}, "header size");`);
+  return lines.join('\n');
+}
+
+export interface RecordHeader {
+  kind: number;
+  funcId: number;
+  ktimeNs: bigint;
+  pid: number;
+  tid: number;
+  ppid: number;
+  flags: number;
+  goid: bigint;
+  sp: bigint;
+  comm: string;
+}
+
+const OFF = Object.fromEntries(HEADER_FIELDS.map((f) => [f.name, f.offset])) as Record<string, number>;
+const utf8 = new TextDecoder('utf-8');
+
+/** Reads the header of the record at `base`; the caller has checked that HEADER_SIZE bytes are there. */
+export function readHeader(view: DataView, base: number): RecordHeader {
+  const commStart = view.byteOffset + base + OFF.comm;
+  const commBytes = new Uint8Array(view.buffer, commStart, 16);
+  let end = commBytes.indexOf(0);
+  if (end < 0) end = 16;
+  return {
+    kind: view.getUint32(base + OFF.kind, true),
+    funcId: view.getUint32(base + OFF.func_id, true),
+    ktimeNs: view.getBigUint64(base + OFF.ktime_ns, true),
+    pid: view.getUint32(base + OFF.pid, true),
+    tid: view.getUint32(base + OFF.tid, true),
+    ppid: view.getUint32(base + OFF.ppid, true),
+    flags: view.getUint32(base + OFF.flags, true),
+    goid: view.getBigUint64(base + OFF.goid, true),
+    sp: view.getBigUint64(base + OFF.sp, true),
+    comm: utf8.decode(commBytes.subarray(0, end)),
+  };
+}

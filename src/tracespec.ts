@@ -1,0 +1,146 @@
+// What to load: from a binary and the user's selection to plans, generated
+// C and attach points. Deterministic and free of privileges, so --emit c
+// and the unit tests run it without root; src/session.ts turns a spec into
+// loaded, attached programs.
+
+import { readFileSync } from 'node:fs';
+import { argumentLocations } from './abi/index.js';
+import { generateC, programName } from './codegen.js';
+import { dwarfTypeByName, readDwarfFunctions } from './dwarf/index.js';
+import { openGoBinary } from './elf/gobinary.js';
+import type { ElfFile } from './elf/file.js';
+import { InputError, SymbolNotFoundError, WeaverError } from './errors.js';
+import { parseFunctionsFile } from './funcfile.js';
+import { goidOffsetFor } from './goid.js';
+import { inPackages } from './gonames.js';
+import type { FunctionSpec, GoType } from './gotypes.js';
+import type { FunctionSymbol, GoBinaryInfo } from './model.js';
+import { PlanTooLargeError, planFunction, type FunctionPlan, type PlanOptions } from './plan.js';
+import { closestNames } from './suggest.js';
+
+export interface TraceRequest {
+  binaryPath: string;
+  /** Functions-file mode when set; package mode otherwise. */
+  functionsFile?: string;
+  packages: string[];
+  plan: PlanOptions;
+}
+
+export interface TraceTarget {
+  plan: FunctionPlan;
+  symbol: FunctionSymbol;
+  program: string;
+  /** File offset the uprobe is attached at. */
+  attachOffset: number;
+}
+
+export interface TraceSpec {
+  binary: GoBinaryInfo;
+  targets: TraceTarget[];
+  cSource: string;
+  /** True when no argument values are captured (package mode without DWARF). */
+  namesOnly: boolean;
+  /** Things the user should know, printed once on stderr. */
+  notes: string[];
+}
+
+export function buildTraceSpec(req: TraceRequest): TraceSpec {
+  const { info, elf } = openGoBinary(req.binaryPath);
+  const notes: string[] = [];
+  const specs = req.functionsFile ? specsFromFile(req.functionsFile, info, elf) : specsFromPackages(req.packages, info, elf, notes);
+  const namesOnly = specs.every((s) => s.params === null);
+
+  const targets: TraceTarget[] = specs.map((s, id) => {
+    const symbol = info.functions.get(s.spec.name)!;
+    let plan: FunctionPlan;
+    try {
+      const locations = s.params === null ? null : argumentLocations(s.params, info.abi, { hiddenDictionary: s.spec.hiddenDictionary });
+      plan = planFunction(id, s.spec, info.abi, locations, req.plan);
+    } catch (err) {
+      if (err instanceof PlanTooLargeError) throw new WeaverError(err.message, { hint: 'raise --max-event-size or lower --string-size and --max-elements' });
+      throw err;
+    }
+    const program = programName(plan);
+    return { plan, symbol, program, attachOffset: symbol.fileOffset };
+  });
+
+  const cSource = generateC(
+    targets.map((t) => t.plan),
+    {
+      abi: info.abi,
+      goidOffset: goidOffsetFor(info, elf),
+      description: `${info.path} (${info.goVersion ?? 'unknown Go version'})`,
+    },
+  );
+  return { binary: info, targets, cSource, namesOnly, notes };
+}
+
+interface SelectedSpec {
+  spec: FunctionSpec;
+  /** null: trace by name only. */
+  params: FunctionSpec['params'] | null;
+}
+
+function specsFromFile(file: string, info: GoBinaryInfo, elf: ElfFile): SelectedSpec[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'does not exist' : code === 'EISDIR' ? 'is a directory' : `cannot be read (${code})`;
+    throw new InputError(`functions file ${file} ${why}`, { cause: err });
+  }
+  const dwarfTypes = lazyDwarfTypes(elf, info);
+  const specs = parseFunctionsFile(text, file, { resolveType: dwarfTypes });
+  if (specs.length === 0) throw new InputError(`functions file ${file} lists no functions`);
+  const names = [...info.functions.keys()];
+  for (const spec of specs) {
+    if (!info.functions.has(spec.name)) {
+      const where = spec.origin ? `${spec.origin.file}:${spec.origin.line}: ` : '';
+      throw new SymbolNotFoundError(spec.name, closestNames(spec.name, names, 3), {
+        hint: `${where}check the name with: weaver list ${info.path}`,
+      });
+    }
+  }
+  return specs.map((spec) => ({ spec, params: spec.params }));
+}
+
+/** Named types in a functions file (main.Account) resolve through DWARF, read only if one is used. */
+function lazyDwarfTypes(elf: ElfFile, info: GoBinaryInfo) {
+  return (name: string): GoType | undefined => {
+    if (!info.hasDwarf) return undefined;
+    try {
+      return dwarfTypeByName(elf, name) ?? undefined;
+    } catch {
+      // A corrupt DWARF section: the parser then reports the type as unknown.
+      return undefined;
+    }
+  };
+}
+
+function specsFromPackages(packages: string[], info: GoBinaryInfo, elf: ElfFile, notes: string[]): SelectedSpec[] {
+  const wanted = new Set(packages);
+  const symbols = [...info.functions.values()].filter((f) => inPackages(f.name, wanted));
+  if (symbols.length === 0) {
+    throw new InputError(`no functions of package${packages.length > 1 ? 's' : ''} ${packages.join(', ')} are in ${info.path}`, {
+      hint: `see which functions it has with: weaver list ${info.path} -p <package>`,
+    });
+  }
+  let dwarf: ReturnType<typeof readDwarfFunctions> | null = null;
+  if (info.hasDwarf) {
+    try {
+      dwarf = readDwarfFunctions(elf, { packages });
+    } catch (err) {
+      notes.push(`${(err as Error).message}; tracing by name only`);
+    }
+  } else {
+    notes.push(`${info.path} has no DWARF debug information: tracing calls by name only (argument values need DWARF or a functions file given with -f)`);
+  }
+  return symbols
+    .sort((a, b) => a.address - b.address)
+    .map((sym) => {
+      const d = dwarf?.get(sym.name);
+      if (d) return { spec: d.spec, params: d.spec.params };
+      return { spec: { name: sym.name, params: [], results: null }, params: null };
+    });
+}
