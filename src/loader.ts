@@ -152,6 +152,8 @@ type Stage = 'opened' | 'loaded' | 'closed';
 export class BpfObject {
   private stage: Stage = 'opened';
   private programs: string[] | undefined;
+  private maps: string[] | undefined;
+  private readonly links = new Set<number>();
   private ringBufferRunning = false;
 
   private constructor(
@@ -200,7 +202,7 @@ export class BpfObject {
   setMapMaxEntries(map: string, entries: number): void {
     const op = 'bpf_map__set_max_entries';
     this.requireStage('opened', op, `resize map ${map}`);
-    checkName(map, 'the map name', op);
+    this.checkMap(map, op);
     if (!Number.isSafeInteger(entries) || entries < 1 || entries > 0xffffffff) {
       throw invalid(`the size of map ${map} must be an integer from 1 to ${0xffffffff}, got ${entries}`, op);
     }
@@ -222,7 +224,14 @@ export class BpfObject {
 
   mapNames(): string[] {
     if (this.stage === 'closed') throw new BpfError('cannot list maps: the BPF object is closed', 'mapNames', EINVAL);
-    return call('could not list maps', () => native().mapNames(this.handle));
+    this.maps ??= call('could not list maps', () => native().mapNames(this.handle));
+    return [...this.maps];
+  }
+
+  private checkMap(map: unknown, operation: string): asserts map is string {
+    checkName(map, 'the map name', operation);
+    const maps = this.mapNames();
+    if (!maps.includes(map)) throw invalid(`the BPF object has no map ${map}; it has ${maps.join(', ') || 'none'}`, operation);
   }
 
   /** Attaches an entry uprobe (never a return probe); returns the link id for detach(). */
@@ -248,16 +257,20 @@ export class BpfObject {
       throw new InputError(`no process has pid ${t.pid}`, { hint: 'check the pid with ps' });
     }
     const where = `${t.binaryPath} at file offset 0x${t.fileOffset.toString(16)}`;
+    let link: number;
     try {
-      return native().attachUprobe(this.handle, t.program, t.binaryPath, t.fileOffset, t.pid ?? -1);
+      link = native().attachUprobe(this.handle, t.program, t.binaryPath, t.fileOffset, t.pid ?? -1);
     } catch (err) {
       throw convertAttach(err, `could not attach ${t.program} to ${where}`, t.pid);
     }
+    this.links.add(link);
+    return link;
   }
 
   detach(linkId: number): void {
     this.requireStage('loaded', 'bpf_link__destroy', `detach link ${linkId}`);
-    checkUint(linkId, 'the link id', 'bpf_link__destroy', 0xffffffff);
+    if (!this.links.has(linkId)) throw invalid(`cannot detach link ${linkId}: no probe is attached with that link id`, 'bpf_link__destroy');
+    this.links.delete(linkId);
     call(`could not detach link ${linkId}`, () => native().detach(this.handle, linkId));
   }
 
@@ -274,7 +287,7 @@ export class BpfObject {
   startRingBuffer(map: string, onBatch: (batch: Buffer, count: number) => void): void {
     const op = 'ring_buffer__new';
     this.requireStage('loaded', op, `read ring buffer ${map}`);
-    checkName(map, 'the map name', op);
+    this.checkMap(map, op);
     if (typeof onBatch !== 'function') throw invalid('the batch callback must be a function', op);
     if (this.ringBufferRunning) throw invalid('a ring buffer reader is already running for this object', op);
     call(`could not read ring buffer ${map}`, () => native().startRingBuffer(this.handle, map, onBatch));
@@ -292,7 +305,7 @@ export class BpfObject {
   sumPerCpuCounter(map: string, key: number): bigint {
     const op = 'bpf_map__lookup_elem';
     this.requireStage('loaded', op, `read map ${map}`);
-    checkName(map, 'the map name', op);
+    this.checkMap(map, op);
     checkUint(key, 'the key', op, 0xffffffff);
     return call(`could not read map ${map}`, () => native().sumPerCpuU64(this.handle, map, key));
   }
@@ -301,7 +314,7 @@ export class BpfObject {
   readArrayCounter(map: string, key: number): bigint {
     const op = 'bpf_map__lookup_elem';
     this.requireStage('loaded', op, `read map ${map}`);
-    checkName(map, 'the map name', op);
+    this.checkMap(map, op);
     checkUint(key, 'the key', op, 0xffffffff);
     return call(`could not read map ${map}`, () => native().readArrayU64(this.handle, map, key));
   }
@@ -310,6 +323,7 @@ export class BpfObject {
   close(): void {
     if (this.stage === 'closed') return;
     this.stage = 'closed';
+    this.links.clear();
     native().close(this.handle);
   }
 }

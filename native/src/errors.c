@@ -1,6 +1,7 @@
 /* JS errors carry machine-readable fields so that src/loader.ts can turn
  * them into BpfError / EnvironmentError with a useful next step. */
 #define _GNU_SOURCE
+#include <bpf/libbpf.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,12 +14,28 @@ static void set_string(napi_env env, napi_value obj, const char *key, const char
     napi_set_named_property(env, obj, key, v);
 }
 
+/* libbpf's own error numbers (4000+), by name. */
+static const char *const LIBBPF_CODES[] = {
+    "LIBBPF_ERRNO__LIBELF", "LIBBPF_ERRNO__FORMAT", "LIBBPF_ERRNO__KVERSION", "LIBBPF_ERRNO__ENDIAN",
+    "LIBBPF_ERRNO__INTERNAL", "LIBBPF_ERRNO__RELOC", "LIBBPF_ERRNO__LOAD", "LIBBPF_ERRNO__VERIFY",
+    "LIBBPF_ERRNO__PROG2BIG", "LIBBPF_ERRNO__KVER", "LIBBPF_ERRNO__PROGTYPE", "LIBBPF_ERRNO__WRNGPID",
+    "LIBBPF_ERRNO__INVSEQ", "LIBBPF_ERRNO__NLPARSE",
+};
+
 void throw_errno(napi_env env, const char *operation, int err, const char *detail, const char *log) {
   if (err < 0) err = -err;
   if (err == 0) err = EINVAL; /* libbpf sometimes fails without errno; never report 0 */
-  const char *code = strerrorname_np(err);
+  const char *code;
+  char reason[256];
+  if (err >= __LIBBPF_ERRNO__START && err < __LIBBPF_ERRNO__END) {
+    code = LIBBPF_CODES[err - __LIBBPF_ERRNO__START];
+    libbpf_strerror(err, reason, sizeof reason);
+  } else {
+    code = strerrorname_np(err);
+    snprintf(reason, sizeof reason, "%s", strerror(err));
+  }
   char message[1024];
-  snprintf(message, sizeof message, "%s failed: %s%s%s", operation, strerror(err),
+  snprintf(message, sizeof message, "%s failed: %s%s%s", operation, reason,
            detail && *detail ? ": " : "", detail ? detail : "");
   napi_value msg, error, num;
   napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg);

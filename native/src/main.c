@@ -364,7 +364,7 @@ static napi_value js_attach_uprobe(napi_env env, napi_callback_info info) {
   errno = 0;
   struct bpf_link *link = bpf_program__attach_uprobe_opts(prog, (pid_t)pid, path, (size_t)offset, &opts);
   if (!link) {
-    throw_with_log(env, "attach_uprobe", errno, path);
+    throw_with_log(env, "attach_uprobe", errno, NULL);
     goto out;
   }
   l->links[l->links_len++] = link;
