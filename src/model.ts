@@ -14,6 +14,12 @@ export interface FunctionSymbol {
   size: number;
   /** Where the entry point is in the file: what a uprobe is attached at. */
   fileOffset: number;
+  /**
+   * An assembly function or ABI wrapper (`pkg.f.abi0` in .symtab): it takes
+   * its arguments on the stack whatever the Go version. Only known with a
+   * .symtab; absent for Go functions.
+   */
+  abi0?: true;
 }
 
 /** What the ELF stage learns about a Go binary. */
