@@ -281,8 +281,10 @@ export class BpfObject {
 
   /**
    * Starts reading ring-buffer map `map` on a background thread. `onBatch`
-   * gets many records per call; walk them with forEachRecord. The buffer is
-   * only valid during the call unless copied.
+   * gets many records per call; walk them with forEachRecord. The Buffer
+   * owns its bytes (no copy was made) and may be kept. The poll thread keeps
+   * the process alive until close(). An exception thrown by `onBatch`
+   * becomes an uncaught exception.
    */
   startRingBuffer(map: string, onBatch: (batch: Buffer, count: number) => void): void {
     const op = 'ring_buffer__new';
