@@ -17,6 +17,7 @@ export interface TraceFlags {
   bufferSize: number;
   types: boolean;
   emit?: 'c';
+  probePlacement: 'auto' | 'entry';
   verbose: boolean;
   color?: boolean;
 }
@@ -79,6 +80,11 @@ export function buildCli(handlers: CliHandlers): Command {
     .option('--max-elements <n>', 'elements of each slice or array to capture', integer('--max-elements', 0, 1024), 16)
     .option('--max-event-size <bytes>', 'upper bound on the bytes one call may capture', byteSize('--max-event-size', 256, 65536), 16384)
     .option('--buffer-size <bytes>', 'size of the kernel ring buffer (a power of two)', byteSize('--buffer-size', 4096, 1 << 30), 8 << 20)
+    .addOption(
+      new Option('--probe-placement <where>', 'auto: after Go\'s stack check when the kernel emulates the jump there (one trap a call); entry: the first instruction')
+        .choices(['auto', 'entry'])
+        .default('auto'),
+    )
     .option('--no-color', 'no colours in text output (also: NO_COLOR set, or not a terminal)')
     .option('--types', 'list the argument types weaver can decode, and exit')
     .addOption(new Option('--emit <stage>', 'print the output of a pipeline stage and exit').choices(['c']))
@@ -99,6 +105,7 @@ export function buildCli(handlers: CliHandlers): Command {
         bufferSize: opts.bufferSize,
         types: Boolean(opts.types),
         emit: opts.emit,
+        probePlacement: opts.probePlacement,
         verbose: Boolean(opts.verbose),
         color: opts.color === false ? false : undefined,
       });

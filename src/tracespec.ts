@@ -17,6 +17,7 @@ import type { FunctionSpec, GoType } from './gotypes.js';
 import type { FunctionSymbol, GoBinaryInfo } from './model.js';
 import { PlanTooLargeError, planFunction, type FunctionPlan, type PlanOptions } from './plan.js';
 import { closestNames } from './suggest.js';
+import { chooseEntryProbe } from './x86/prologue.js';
 
 export interface TraceRequest {
   binaryPath: string;
@@ -24,6 +25,8 @@ export interface TraceRequest {
   functionsFile?: string;
   packages: string[];
   plan: PlanOptions;
+  /** auto: after Go's stack check when the kernel can emulate the jump there (one trap); entry: the first instruction. */
+  probePlacement?: 'auto' | 'entry';
 }
 
 export interface TraceTarget {
@@ -32,6 +35,8 @@ export interface TraceTarget {
   program: string;
   /** File offset the uprobe is attached at. */
   attachOffset: number;
+  /** Where the probe sits in the function, and why (shown with -v). */
+  probe: { offset: number; kind: 'after-stack-check' | 'entry'; reason: string; stackCheckFailFlags?: number };
 }
 
 export interface TraceSpec {
@@ -61,11 +66,12 @@ export function buildTraceSpec(req: TraceRequest): TraceSpec {
       throw err;
     }
     const program = programName(plan);
-    return { plan, symbol, program, attachOffset: symbol.fileOffset };
+    const probe = probePoint(elf, symbol, info, req.probePlacement ?? 'auto');
+    return { plan, symbol, program, attachOffset: symbol.fileOffset + probe.offset, probe };
   });
 
   const cSource = generateC(
-    targets.map((t) => t.plan),
+    targets.map((t) => ({ plan: t.plan, stackCheckFailFlags: t.probe.stackCheckFailFlags })),
     {
       abi: info.abi,
       goidOffset: goidOffsetFor(info, elf),
@@ -143,4 +149,20 @@ function specsFromPackages(packages: string[], info: GoBinaryInfo, elf: ElfFile,
       if (d) return { spec: d.spec, params: d.spec.params };
       return { spec: { name: sym.name, params: [], results: null }, params: null };
     });
+}
+
+function probePoint(elf: ElfFile, symbol: FunctionSymbol, info: GoBinaryInfo, placement: 'auto' | 'entry'): TraceTarget['probe'] {
+  if (placement === 'entry') return { offset: 0, kind: 'entry', reason: 'asked for with --probe-placement entry' };
+  if (symbol.size <= 0) return { offset: 0, kind: 'entry', reason: 'the function\'s size is unknown' };
+  try {
+    const p = chooseEntryProbe(elf.readVirtual(symbol.address, symbol.size), symbol.address, info.abi);
+    return {
+      offset: p.offset,
+      kind: p.kind,
+      reason: p.reason,
+      ...(p.stackGuardCheck ? { stackCheckFailFlags: p.stackGuardCheck.failFlagsMask } : {}),
+    };
+  } catch (err) {
+    return { offset: 0, kind: 'entry', reason: `its code could not be decoded (${(err as Error).message})` };
+  }
 }

@@ -35,6 +35,7 @@ export async function runTrace(flags: TraceFlags): Promise<void> {
     binaryPath: flags.binary,
     functionsFile: flags.functionsFile,
     packages: flags.packages,
+    probePlacement: flags.probePlacement,
     plan: { stringSize: flags.stringSize, maxElements: flags.maxElements, maxRecordSize: flags.maxEventSize },
   });
   for (const note of spec.notes) say(`weaver: ${note}`);
@@ -79,7 +80,9 @@ export async function runTrace(flags: TraceFlags): Promise<void> {
       `Tracing ${total} function${total === 1 ? '' : 's'} in ${b.path} (${b.goVersion ?? 'unknown Go version'}, ${b.abi} ABI${flags.pid ? `, pid ${flags.pid}` : ''}) in ${ms.toFixed(0)} ms. Ctrl-C to end.`,
     );
     if (flags.verbose) {
-      for (const t of spec.targets) say(`  ${t.plan.name} at file offset 0x${t.attachOffset.toString(16)} (${t.plan.recordSize}-byte records)`);
+      for (const t of spec.targets) {
+        say(`  ${t.plan.name}+0x${t.probe.offset.toString(16)} (file offset 0x${t.attachOffset.toString(16)}, ${t.plan.recordSize}-byte records): ${t.probe.reason}`);
+      }
     }
     const reason = await Promise.race([waitForSignal(), output.closed]);
     verbose(`weaver: stopping (${reason})`);
