@@ -4,10 +4,13 @@
 // so each comparison is a banded computation that gives up as soon as the
 // distance exceeds the limit.
 
-/** Largest distance still worth suggesting for a name of this length. */
+/** Largest distance still worth suggesting: a third of the name, at most 5 edits. */
 function distanceLimit(name: string): number {
-  return Math.max(1, Math.floor(name.length / 3));
+  return Math.max(1, Math.min(5, Math.floor(name.length / 3)));
 }
+
+// Rows reused between calls: a comparison allocates nothing.
+let rows: Int32Array[] = [new Int32Array(64), new Int32Array(64), new Int32Array(64)];
 
 /**
  * Optimal-string-alignment distance (insertions, deletions, substitutions and
@@ -15,28 +18,53 @@ function distanceLimit(name: string): number {
  */
 export function boundedEditDistance(a: string, b: string, limit: number): number {
   if (Math.abs(a.length - b.length) > limit) return limit + 1;
-  const n = b.length;
-  let prev2 = new Array<number>(n + 1).fill(0);
-  let prev = new Array<number>(n + 1);
-  let cur = new Array<number>(n + 1);
+  // A shared prefix and suffix cost nothing; names in one package share a lot.
+  let lo = 0;
+  while (lo < a.length && lo < b.length && a.charCodeAt(lo) === b.charCodeAt(lo)) lo++;
+  let ea = a.length;
+  let eb = b.length;
+  while (ea > lo && eb > lo && a.charCodeAt(ea - 1) === b.charCodeAt(eb - 1)) {
+    ea--;
+    eb--;
+  }
+  // Keep one character of context before the difference so a swap across the boundary still counts 1.
+  if (lo > 0) lo--;
+  const n = eb - lo;
+  const m = ea - lo;
+  if (n === 0 || m === 0) return Math.min(Math.max(n, m), limit + 1);
+  if (rows[0]!.length < n + 1) rows = [new Int32Array(n + 1), new Int32Array(n + 1), new Int32Array(n + 1)];
+  let [prev2, prev, cur] = rows as [Int32Array, Int32Array, Int32Array];
+  const big = limit + 1;
   for (let j = 0; j <= n; j++) prev[j] = j;
-  for (let i = 1; i <= a.length; i++) {
+  for (let i = 1; i <= m; i++) {
+    // Cells farther than `limit` from the diagonal cannot be within the limit.
+    const from = Math.max(1, i - limit);
+    const to = Math.min(n, i + limit);
     cur[0] = i;
-    let rowMin = i;
-    const ca = a.charCodeAt(i - 1);
-    for (let j = 1; j <= n; j++) {
-      const cb = b.charCodeAt(j - 1);
-      let d = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (ca === cb ? 0 : 1));
-      if (i > 1 && j > 1 && ca === b.charCodeAt(j - 2) && a.charCodeAt(i - 2) === cb) {
-        d = Math.min(d, prev2[j - 2]! + 1);
+    if (from > 1) cur[from - 1] = big;
+    let rowMin = from === 1 ? i : big;
+    const ca = a.charCodeAt(lo + i - 1);
+    for (let j = from; j <= to; j++) {
+      const cb = b.charCodeAt(lo + j - 1);
+      let d = prev[j - 1]! + (ca === cb ? 0 : 1);
+      const del = prev[j]! + 1;
+      if (del < d) d = del;
+      const ins = cur[j - 1]! + 1;
+      if (ins < d) d = ins;
+      if (i > 1 && j > 1 && ca === b.charCodeAt(lo + j - 2) && a.charCodeAt(lo + i - 2) === cb && prev2[j - 2]! + 1 < d) {
+        d = prev2[j - 2]! + 1;
       }
       cur[j] = d;
       if (d < rowMin) rowMin = d;
     }
-    if (rowMin > limit) return limit + 1;
-    [prev2, prev, cur] = [prev, cur, prev2];
+    if (to < n) cur[to + 1] = big;
+    if (rowMin > limit) return big;
+    const spare = prev2;
+    prev2 = prev;
+    prev = cur;
+    cur = spare;
   }
-  return Math.min(prev[n]!, limit + 1);
+  return Math.min(prev[n]!, big);
 }
 
 /**
