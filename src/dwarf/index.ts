@@ -1,0 +1,128 @@
+// The DWARF reader: Go functions with parameter names and types, so that
+// ordinary (unstripped) binaries need no functions file.
+//
+//   readDwarfFunctions(elf, { packages: ['main'] }).get('main.(*Cart).Add')
+//   dwarfTypeByName(elf, 'main.Account')
+
+import type { GoType } from '../gotypes.js';
+import { AT, TAG, UT } from './constants.js';
+import { DwarfError } from './errors.js';
+import { collectUnitFunctions, type DwarfFunction } from './functions.js';
+import { DwarfInfo } from './info.js';
+import { DwarfSections, type ElfLike } from './sections.js';
+import { TypeBuilder } from './types.js';
+
+export { DwarfError } from './errors.js';
+export type { DwarfFunction } from './functions.js';
+export type { ElfLike, ElfSectionLike } from './sections.js';
+
+export interface ReadDwarfOptions {
+  /**
+   * Package paths (`main`, `github.com/acme/shop/cart`) whose compile units
+   * are read; the others are skipped after their header. Generic
+   * instantiations live in the unit of the package that instantiates them,
+   * so `pkg.F[go.shape.int]` may need the caller's package too.
+   */
+  packages?: string[];
+}
+
+const TYPE_TAGS = new Set<number>([
+  TAG.base_type, TAG.pointer_type, TAG.structure_type, TAG.typedef, TAG.array_type, TAG.subroutine_type,
+]);
+
+/** One binary's DWARF, read lazily and cached: units, decoded types, the type-name index. */
+export class DwarfReader {
+  private readonly dw: DwarfInfo;
+  private readonly types: TypeBuilder;
+  private typeIndex?: Map<string, number>;
+  private readonly unitFunctions = new Map<number, Map<string, DwarfFunction>>();
+
+  constructor(elf: ElfLike) {
+    this.dw = guard(() => new DwarfInfo(new DwarfSections(elf)));
+    this.types = new TypeBuilder(this.dw);
+  }
+
+  functions(options: ReadDwarfOptions = {}): Map<string, DwarfFunction> {
+    return guard(() => {
+      const wanted = options.packages ? new Set(options.packages) : null;
+      const out = new Map<string, DwarfFunction>();
+      for (const unit of this.dw.units()) {
+        if (unit.unitType !== UT.compile) continue;
+        if (wanted && !wanted.has(this.dw.str(this.dw.root(unit), AT.name) ?? '')) continue;
+        let fns = this.unitFunctions.get(unit.offset);
+        if (!fns) {
+          fns = new Map();
+          collectUnitFunctions(this.dw, this.types, unit, fns);
+          this.unitFunctions.set(unit.offset, fns);
+        }
+        for (const [name, fn] of fns) if (!out.has(name)) out.set(name, fn);
+      }
+      return out;
+    });
+  }
+
+  /** The named type as DWARF describes it (`main.Account`, `time.Duration`, `[]string`), or null. */
+  typeByName(name: string): GoType | null {
+    return guard(() => {
+      const offset = this.typesByName().get(name);
+      return offset === undefined ? null : this.types.typeAt(offset);
+    });
+  }
+
+  /** Names of every type the binary describes, for suggestions. */
+  typeNames(): string[] {
+    return guard(() => [...this.typesByName().keys()]);
+  }
+
+  private typesByName(): Map<string, number> {
+    if (this.typeIndex) return this.typeIndex;
+    const index = new Map<string, number>();
+    for (const unit of this.dw.units()) {
+      const root = this.dw.root(unit);
+      for (const die of this.dw.childrenWithTag(root, TYPE_TAGS)) {
+        const name = this.dw.str(die, AT.name);
+        // A named struct is written twice (the struct and a typedef of it): either gives the same type.
+        if (name && !index.has(name)) index.set(name, die.offset);
+      }
+    }
+    this.typeIndex = index;
+    return index;
+  }
+}
+
+const readers = new WeakMap<object, DwarfReader>();
+
+/** The reader of `elf`, shared by every call about the same file. */
+export function dwarfReader(elf: ElfLike): DwarfReader {
+  let reader = readers.get(elf);
+  if (!reader) {
+    reader = new DwarfReader(elf);
+    readers.set(elf, reader);
+  }
+  return reader;
+}
+
+/**
+ * Every function with code in the binary, by Go name: `main.f`,
+ * `main.(*T).M`, `main.T.M`, `main.main.func1`, `main.F[go.shape.int_0]`.
+ */
+export function readDwarfFunctions(elf: ElfLike, options: ReadDwarfOptions = {}): Map<string, DwarfFunction> {
+  return dwarfReader(elf).functions(options);
+}
+
+/** A named type from the binary's DWARF, for the functions-file parser; null when absent. */
+export function dwarfTypeByName(elf: ElfLike, name: string): GoType | null {
+  return dwarfReader(elf).typeByName(name);
+}
+
+/** Turns an unexpected exception (a bug, or input no check foresaw) into a DwarfError. */
+function guard<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof DwarfError) throw err;
+    throw new DwarfError(`DWARF section .debug_info could not be read: ${(err as Error).message}`, '.debug_info', undefined, {
+      cause: err,
+    });
+  }
+}
