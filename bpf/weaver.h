@@ -44,11 +44,16 @@ struct task_struct {
 char LICENSE[] SEC("license") = "GPL";
 
 /* Records go to user space through one ring buffer; its size is set by the
- * loader before load (--buffer-size). */
+ * loader before load (--buffer-size). Programs take a record with
+ * WEAVER_RESERVE(size) and hand it over with WEAVER_SUBMIT(ctx, rec, size),
+ * so the transport can change without touching the generated code. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 22);
 } weaver_events SEC(".maps");
+
+#define WEAVER_RESERVE(size) ((u8 *)bpf_ringbuf_reserve(&weaver_events, (size), 0))
+#define WEAVER_SUBMIT(ctx, rec, size) bpf_ringbuf_submit((rec), 0)
 
 /* Records that did not fit in the ring buffer, counted per CPU. */
 struct {

@@ -69,7 +69,7 @@ function functionProgram(unit: ProgramUnit): string {
     b.push(`\tif (ctx->flags & 0x${unit.stackCheckFailFlags.toString(16)})`);
     b.push('\t\treturn 0;');
   }
-  b.push(`\tu8 *rec = bpf_ringbuf_reserve(&weaver_events, ${plan.recordSize}, 0);`);
+  b.push(`\tu8 *rec = WEAVER_RESERVE(${plan.recordSize});`);
   b.push('\tif (!rec) {');
   b.push('\t\tweaver_count_drop();');
   b.push('\t\treturn 0;');
@@ -84,7 +84,7 @@ function functionProgram(unit: ProgramUnit): string {
   for (const arg of plan.args ?? []) {
     b.push(...argumentCode(arg));
   }
-  b.push('\tbpf_ringbuf_submit(rec, 0);');
+  b.push(`\tWEAVER_SUBMIT(ctx, rec, ${plan.recordSize});`);
   b.push('\treturn 0;');
   b.push('}');
   return b.join('\n');
