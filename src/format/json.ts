@@ -68,8 +68,18 @@ function hexAddress(a: bigint): string {
   return `"0x${a.toString(16)}"`;
 }
 
+// Function names, comm, argument names and types repeat on every event:
+// quoting each once saves most of a JSON line's cost.
+const quotedNames = new Map<string, string>();
+
 function jsonString(s: string): string {
-  return JSON.stringify(s);
+  let q = quotedNames.get(s);
+  if (q === undefined) {
+    q = JSON.stringify(s);
+    if (quotedNames.size >= 4096) quotedNames.clear();
+    quotedNames.set(s, q);
+  }
+  return q;
 }
 
 /** The keys an ARG carries beside `value`, each as `,"key":…`; '' when none. */
