@@ -36,15 +36,20 @@ export function parseGoVersion(goVersion: string | null): { major: number; minor
   return m ? { major: Number(m[1]), minor: Number(m[2]) } : null;
 }
 
-/** The blob from its section, or searched for in the first writable data segment. */
+/**
+ * The blob from its section, or searched for in the writable data segments:
+ * the first one, as Go's reader does, then the others, because PIE builds
+ * put .data.rel.ro in a writable segment before it.
+ */
 function findBuildInfo(elf: ElfFile): Buffer | undefined {
   const sec = elf.section('.go.buildinfo');
   if (sec) return sec.data.length > 0 ? sec.data : undefined;
-  const seg = elf.segments.find((s) => s.type === PT_LOAD && (s.flags & PF_W) !== 0 && (s.flags & PF_X) === 0);
-  if (!seg || seg.filesz === 0) return undefined;
-  const data = elf.readVirtual(seg.vaddr, seg.filesz);
-  for (let off = data.indexOf(BUILDINFO_MAGIC); off >= 0; off = data.indexOf(BUILDINFO_MAGIC, off + 1)) {
-    if ((seg.vaddr + off) % BUILDINFO_ALIGN === 0) return data.subarray(off);
+  for (const seg of elf.segments) {
+    if (seg.type !== PT_LOAD || (seg.flags & PF_W) === 0 || (seg.flags & PF_X) !== 0 || seg.filesz === 0) continue;
+    const data = elf.readVirtual(seg.vaddr, seg.filesz);
+    for (let off = data.indexOf(BUILDINFO_MAGIC); off >= 0; off = data.indexOf(BUILDINFO_MAGIC, off + 1)) {
+      if ((seg.vaddr + off) % BUILDINFO_ALIGN === 0) return data.subarray(off);
+    }
   }
   return undefined;
 }

@@ -111,8 +111,10 @@ function readWord(data: Buffer, off: number): number {
 
 /** Decodes the function list; throws InputError on any out-of-range offset. */
 export function parsePclntab(table: Pclntab, path: string): PclnFunction[] {
-  const { data, magic } = table;
+  const { data } = table;
   const corrupt = (why: string) => new InputError(`${path} has a corrupt .gopclntab: ${why}`);
+  if (data.length < 16) throw corrupt(`it is only ${data.length} bytes long`);
+  const magic = data.readUInt32LE(0);
   if (!MAGICS.includes(magic)) {
     throw corrupt(`unknown header magic 0x${magic.toString(16)}`);
   }
