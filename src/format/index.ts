@@ -1,5 +1,6 @@
 // Entry point of the formatting stage: CallEvent in, one output line out.
 
+import { UsageError } from '../errors.js';
 import type { CallEvent } from '../model.js';
 import { colorStyle } from './color.js';
 import { jsonEvent } from './json.js';
@@ -28,6 +29,10 @@ export interface Formatter {
 }
 
 export function createFormatter(opts: FormatOptions): Formatter {
+  const max = opts.maxValueChars;
+  if (max !== undefined && !(Number.isInteger(max) && max >= 1)) {
+    throw new UsageError(`the value length limit must be a whole number of characters, at least 1 (got ${max})`);
+  }
   if (opts.format === 'json') return { format: jsonEvent };
   return new TextFormatter({
     timestamps: opts.timestamps,

@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { CallEvent, DecodedArg, Value } from '../../src/model.js';
+import { UsageError } from '../../src/errors.js';
 import { createFormatter, resolveFormat, shouldUseColor, textValue, jsonValue, formatDuration } from '../../src/format/index.js';
 
 beforeAll(() => {
@@ -172,6 +173,15 @@ describe('colour', () => {
   ];
   it.each(envCases)('shouldUseColor: %s', (_l, stream, env, want) => {
     expect(shouldUseColor(stream, env)).toBe(want);
+  });
+});
+
+describe('createFormatter options', () => {
+  it.each([0, -5, 2.5, NaN])('rejects maxValueChars %s with a UsageError', (n) => {
+    expect(() => createFormatter({ format: 'text', color: false, timestamps: 'none', maxValueChars: n })).toThrow(
+      new UsageError(`the value length limit must be a whole number of characters, at least 1 (got ${n})`),
+    );
+    expect(() => createFormatter({ format: 'text', color: false, timestamps: 'none', maxValueChars: n })).toThrow(UsageError);
   });
 });
 
