@@ -43,10 +43,48 @@ struct task_struct {
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Records go to user space through one ring buffer; its size is set by the
- * loader before load (--buffer-size). Programs take a record with
- * WEAVER_RESERVE(size) and hand it over with WEAVER_SUBMIT(ctx, rec, size),
- * so the transport can change without touching the generated code. */
+/* Records go to user space through one map, weaver_events. Programs take a
+ * record with WEAVER_RESERVE(size) and hand it over with
+ * WEAVER_SUBMIT(ctx, rec, size), so the transport is chosen here, by a
+ * #define the generator emits before including this file, without touching
+ * the generated code. */
+#ifdef WEAVER_TRANSPORT_PERF
+/* Per-CPU perf buffers (kernels before 5.8, or --transport perf). A record
+ * is built in a per-CPU scratch area and copied out by
+ * bpf_perf_event_output; the copy is the price of this transport. Records
+ * the perf buffer has no room for are counted by the kernel and reported to
+ * the reader as lost samples, so WEAVER_SUBMIT ignores the result. A
+ * per-CPU map value is at most 32 KiB, which bounds a record's size. */
+#define WEAVER_PERF_MAX_RECORD 32768
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+	__uint(key_size, sizeof(u32));
+	__uint(value_size, sizeof(u32));
+} weaver_events SEC(".maps");
+
+struct weaver_scratch {
+	u8 bytes[WEAVER_PERF_MAX_RECORD];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct weaver_scratch);
+} weaver_scratch SEC(".maps");
+
+static __always_inline u8 *weaver_perf_scratch(void)
+{
+	u32 key = 0;
+	return (u8 *)bpf_map_lookup_elem(&weaver_scratch, &key);
+}
+
+#define WEAVER_RESERVE(size) weaver_perf_scratch()
+#define WEAVER_SUBMIT(ctx, rec, size) bpf_perf_event_output((ctx), &weaver_events, BPF_F_CURRENT_CPU, (rec), (size))
+#else
+/* The BPF ring buffer (the default): records are written in place, no
+ * copy; its size in bytes is set by the loader before load (--buffer-size). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 22);
@@ -54,6 +92,7 @@ struct {
 
 #define WEAVER_RESERVE(size) ((u8 *)bpf_ringbuf_reserve(&weaver_events, (size), 0))
 #define WEAVER_SUBMIT(ctx, rec, size) bpf_ringbuf_submit((rec), 0)
+#endif
 
 /* Records that did not fit in the ring buffer, counted per CPU. */
 struct {

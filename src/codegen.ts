@@ -14,6 +14,8 @@ export interface CodegenOptions {
   goidOffset: number;
   /** A line for the top comment, e.g. the binary and its Go version. */
   description?: string;
+  /** How records reach user space: the BPF ring buffer (default) or per-CPU perf buffers (bpf/weaver.h). */
+  transport?: 'ring' | 'perf';
 }
 
 /** One uprobe program: a function's plan and where its probe sits. */
@@ -39,6 +41,7 @@ export function generateC(units: ProgramUnit[], options: CodegenOptions): string
   out.push('');
   out.push(headerCDeclaration());
   out.push('');
+  if (options.transport === 'perf') out.push('#define WEAVER_TRANSPORT_PERF 1');
   out.push('#include "weaver.h"');
   out.push('');
   out.push(`#define WEAVER_GOID_OFFSET ${options.goidOffset}`);
