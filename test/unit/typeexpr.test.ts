@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { ParseError } from '../../src/errors.js';
 import { makeStruct, basic, type GoType } from '../../src/gotypes.js';
+import { formatSupportedTypes, SUPPORTED_TYPES } from '../../src/supported.js';
 import { parseTypeExpr } from '../../src/typeexpr.js';
 
 /** The parts of a GoType a test cares about, without object cycles. */
@@ -185,5 +186,20 @@ describe('errors point at the offending token', () => {
   test('format() shows the line and a caret under the column', () => {
     const err = parseError(() => parseTypeExpr('[]int65', { file: 'f.txt', line: 3 }));
     expect(err.format()).toBe('f.txt:3:3: unknown type "int65"; did you mean "int64"?\n  []int65\n    ^');
+  });
+});
+
+describe('the --types list', () => {
+  test('every concrete type it names parses', () => {
+    const concrete = SUPPORTED_TYPES.flatMap((t) => t.syntax.split(', ')).filter((s) => !/\bT\b|\bK\b|\bV\b|\bN\b|pkg\.Name|\.\.\./.test(s));
+    expect(concrete).toEqual(expect.arrayContaining(['bool', 'int8', 'uintptr', 'rune', 'complex128', 'string', 'struct{A int; B string}', 'interface{}', 'any', 'error', 'unsafe.Pointer']));
+    for (const text of concrete) expect(() => parseTypeExpr(text), text).not.toThrow();
+  });
+
+  test('is printed one type a line, descriptions aligned', () => {
+    const lines = formatSupportedTypes().trimEnd().split('\n');
+    expect(lines).toHaveLength(SUPPORTED_TYPES.length);
+    expect(lines[0]).toMatch(/^bool {2,}true or false$/);
+    expect(new Set(lines.map((l, i) => l.indexOf(SUPPORTED_TYPES[i]!.description))).size).toBe(1);
   });
 });
