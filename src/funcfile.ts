@@ -30,7 +30,8 @@ export type FunctionsFileOptions = TypeOptions;
 export function parseFunctionsFile(text: string, file: string, options: FunctionsFileOptions = {}): FunctionSpec[] {
   const specs: FunctionSpec[] = [];
   const firstLine = new Map<string, number>();
-  const lines = text.split(/\r\n|\n|\r/);
+  // A byte-order mark some editors write is not part of the first line.
+  const lines = text.replace(/^\uFEFF/, '').split(/\r\n|\n|\r/);
   lines.forEach((line, i) => {
     const lineNo = i + 1;
     const spec = parseFunctionLine(line, { file, line: lineNo }, options);

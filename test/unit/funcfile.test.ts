@@ -103,6 +103,10 @@ describe('lines that parse', () => {
     expect(specs[0]!.results).toBeNull();
   });
 
+  test('a byte-order mark before the first line is ignored', () => {
+    expect(parseFunctionsFile('\uFEFFmain.f(int)\n', 'f').map(summary)).toEqual(['main.f(arg0:int)']);
+  });
+
   test('an empty file has no functions', () => {
     expect(parseFunctionsFile('\n# nothing\n\n', 'f')).toEqual([]);
   });
