@@ -26,7 +26,7 @@ export class TypeBuilder {
   typeAt(offset: number): GoType {
     const known = this.memo.get(offset);
     if (known) return known;
-    if (this.active.has(offset)) return { kind: 'opaque', name: '?', size: 0, align: 1 };
+    if (this.active.has(offset)) return this.reentered(offset);
     this.active.add(offset);
     try {
       const t = this.convert(this.dw.die(offset));
@@ -35,6 +35,20 @@ export class TypeBuilder {
     } finally {
       this.active.delete(offset);
     }
+  }
+
+  /**
+   * A cycle came back to a DIE that has no shell in the memo yet. Only
+   * typedefs do that (`main.Node` the typedef → `main.Node` the struct →
+   * `*main.Node` → the typedef again): answer with what the typedef names,
+   * whose shell exists by now.
+   */
+  private reentered(offset: number): GoType {
+    const die = this.dw.die(offset);
+    const under = die.tag === TAG.typedef ? this.dw.ref(die, AT.type) : undefined;
+    if (under !== undefined && !this.active.has(under)) return this.typeAt(under);
+    const known = under === undefined ? undefined : this.memo.get(under);
+    return known ?? { kind: 'opaque', name: this.dw.str(die, AT.name) ?? '?', size: 0, align: 1 };
   }
 
   /** The type referenced by `die`'s `at` attribute; null when it has none. */
