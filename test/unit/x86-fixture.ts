@@ -122,12 +122,12 @@ export function availableToolchains(): Toolchain[] {
 }
 
 /** Builds GO_SOURCE with one toolchain into a fresh temp dir; returns the binary path. */
-export function buildFixture(tc: Toolchain): string {
+export function buildFixture(tc: Toolchain, buildArgs: string[] = []): string {
   const dir = mkdtempSync(join(tmpdir(), `weaver-x86-${tc.version}-`));
   writeFileSync(join(dir, 'main.go'), GO_SOURCE);
   writeFileSync(join(dir, 'go.mod'), 'module example.com/x86fixture\n\ngo 1.15\n');
   const out = join(dir, 'prog');
-  execFileSync(tc.goBinary, ['build', '-o', out, '.'], {
+  execFileSync(tc.goBinary, ['build', ...buildArgs, '-o', out, '.'], {
     cwd: dir,
     env: { ...process.env, GOFLAGS: '-mod=mod', GOCACHE: join(tmpdir(), `weaver-x86-gocache-${tc.version}`), HOME: tmpdir(), GO111MODULE: 'on', GOTOOLCHAIN: 'local' },
     stdio: ['ignore', 'ignore', 'pipe'],

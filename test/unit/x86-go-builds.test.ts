@@ -99,8 +99,16 @@ const FORMS: Record<string, (abi: GoAbi) => Form> = {
 };
 
 const toolchains = availableToolchains();
+/**
+ * Default builds with every toolchain, plus a PIE build with the stack ABI,
+ * where g is loaded from TLS through a register (`mov rcx, -8; mov rcx, fs:[rcx]`).
+ */
+const builds = [
+  ...toolchains.map((tc) => ({ ...tc, label: 'default', buildArgs: [] as string[] })),
+  ...toolchains.filter((tc) => tc.version === '1.15').map((tc) => ({ ...tc, label: 'PIE', buildArgs: ['-buildmode=pie'] })),
+];
 
-describe.each(toolchains)('Go $version build', (tc: Toolchain) => {
+describe.each(builds)('Go $version $label build', (tc: Toolchain & { buildArgs: string[] }) => {
   const abi: GoAbi = Number(tc.version.split('.')[1]) >= 17 ? 'register' : 'stack';
   let elf: TinyElf;
   let dump: Map<string, ObjdumpLine[]>;
@@ -109,7 +117,7 @@ describe.each(toolchains)('Go $version build', (tc: Toolchain) => {
   let bin = '';
 
   beforeAll(() => {
-    bin = buildFixture(tc);
+    bin = buildFixture(tc, tc.buildArgs);
     elf = new TinyElf(bin);
     dump = objdump(tc, bin);
     gnuReturns = gnuObjdumpReturns(bin);
