@@ -96,8 +96,9 @@ function specsFromFile(file: string, info: GoBinaryInfo, elf: ElfFile): Selected
     const why = code === 'ENOENT' ? 'does not exist' : code === 'EISDIR' ? 'is a directory' : `cannot be read (${code})`;
     throw new InputError(`functions file ${file} ${why}`, { cause: err });
   }
-  const dwarfTypes = lazyDwarfTypes(elf, info);
-  const specs = parseFunctionsFile(text, file, { resolveType: dwarfTypes });
+  // Without DWARF the parser says a named type needs debug info; with it,
+  // named types (main.Account) resolve through the binary's own description.
+  const specs = parseFunctionsFile(text, file, info.hasDwarf ? { resolveType: dwarfTypeResolver(elf) } : {});
   if (specs.length === 0) throw new InputError(`functions file ${file} lists no functions`);
   const names = [...info.functions.keys()];
   for (const spec of specs) {
@@ -111,10 +112,9 @@ function specsFromFile(file: string, info: GoBinaryInfo, elf: ElfFile): Selected
   return specs.map((spec) => ({ spec, params: spec.params }));
 }
 
-/** Named types in a functions file (main.Account) resolve through DWARF, read only if one is used. */
-function lazyDwarfTypes(elf: ElfFile, info: GoBinaryInfo) {
+/** Named types in a functions file resolve through DWARF, which is read only if one is used. */
+function dwarfTypeResolver(elf: ElfFile) {
   return (name: string): GoType | undefined => {
-    if (!info.hasDwarf) return undefined;
     try {
       return dwarfTypeByName(elf, name) ?? undefined;
     } catch {
