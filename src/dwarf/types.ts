@@ -5,7 +5,10 @@
 
 import { type GoType, type StructField, BASIC_TYPE_NAMES, type BasicKind, alignOf, sizeOf } from '../gotypes.js';
 import { AT, ATE, GO_KIND, TAG } from './constants.js';
+import { corrupt } from './errors.js';
 import type { Die, DwarfInfo } from './info.js';
+
+const MAX_NESTING = 2000;
 
 const KIND_BY_GO_KIND: Record<number, BasicKind> = {
   [GO_KIND.bool]: 'bool', [GO_KIND.int]: 'int', [GO_KIND.int8]: 'int8', [GO_KIND.int16]: 'int16',
@@ -27,6 +30,8 @@ export class TypeBuilder {
     const known = this.memo.get(offset);
     if (known) return known;
     if (this.active.has(offset)) return this.reentered(offset);
+    // Real Go types nest a few dozen levels at most; corrupt references could chain without end.
+    if (this.active.size >= MAX_NESTING) throw corrupt(this.dw.infoName, offset, `types nest more than ${MAX_NESTING} levels deep`);
     this.active.add(offset);
     try {
       const t = this.convert(this.dw.die(offset));
