@@ -38,6 +38,15 @@ export function attachedCount(h: ObjectHandle): number;
  * records at once; each is `[u32 length][u32 reserved][length bytes][pad to 8]`.
  */
 export function startRingBuffer(h: ObjectHandle, map: string, onBatch: (batch: Buffer, count: number) => void): void;
+/**
+ * Starts a poll thread on perf-event-array map `map`, with a per-CPU perf
+ * buffer of `pagesPerCpu` pages (a power of two). Batches are laid out as
+ * for startRingBuffer; a record's length includes the kernel's padding to 8.
+ * At most one reader (ring or perf) runs per object.
+ */
+export function startPerfBuffer(h: ObjectHandle, map: string, pagesPerCpu: number, onBatch: (batch: Buffer, count: number) => void): void;
+/** Samples the perf buffers had no room for (reported by the kernel), since startPerfBuffer. */
+export function lostSamples(h: ObjectHandle): bigint;
 /** Positive errno the poll thread stopped on, or 0. */
 export function ringBufferError(h: ObjectHandle): number;
 /** Element `key` of a per-CPU array of u64, summed over all possible CPUs. */

@@ -18,6 +18,7 @@ export interface TraceFlags {
   types: boolean;
   emit?: 'c';
   probePlacement: 'auto' | 'entry';
+  transport: 'auto' | 'ring' | 'perf';
   verbose: boolean;
   color?: boolean;
 }
@@ -85,6 +86,11 @@ export function buildCli(handlers: CliHandlers): Command {
         .choices(['auto', 'entry'])
         .default('auto'),
     )
+    .addOption(
+      new Option('--transport <kind>', 'how events leave the kernel: ring (BPF ring buffer, Linux 5.8+), perf (per-CPU perf buffers), auto (ring when the kernel has it)')
+        .choices(['auto', 'ring', 'perf'])
+        .default('auto'),
+    )
     .option('--no-color', 'no colours in text output (also: NO_COLOR set, or not a terminal)')
     .option('--types', 'list the argument types weaver can decode, and exit')
     .addOption(new Option('--emit <stage>', 'print the output of a pipeline stage and exit').choices(['c']))
@@ -106,6 +112,7 @@ export function buildCli(handlers: CliHandlers): Command {
         types: Boolean(opts.types),
         emit: opts.emit,
         probePlacement: opts.probePlacement,
+        transport: opts.transport,
         verbose: Boolean(opts.verbose),
         color: opts.color === false ? false : undefined,
       });

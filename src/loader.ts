@@ -154,7 +154,7 @@ export class BpfObject {
   private programs: string[] | undefined;
   private maps: string[] | undefined;
   private readonly links = new Set<number>();
-  private ringBufferRunning = false;
+  private readerRunning = false;
 
   private constructor(
     private readonly handle: Native.ObjectHandle,
@@ -291,16 +291,40 @@ export class BpfObject {
     this.requireStage('loaded', op, `read ring buffer ${map}`);
     this.checkMap(map, op);
     if (typeof onBatch !== 'function') throw invalid('the batch callback must be a function', op);
-    if (this.ringBufferRunning) throw invalid('a ring buffer reader is already running for this object', op);
+    if (this.readerRunning) throw invalid('a reader is already running for this object', op);
     call(`could not read ring buffer ${map}`, () => native().startRingBuffer(this.handle, map, onBatch));
-    this.ringBufferRunning = true;
+    this.readerRunning = true;
   }
 
-  /** Why the ring-buffer reader stopped on its own, if it did. */
+  /**
+   * Like startRingBuffer, for a BPF_MAP_TYPE_PERF_EVENT_ARRAY map: one perf
+   * buffer of `pagesPerCpu` pages (a power of two) per CPU. Records the
+   * kernel had no room for are counted by lostSamples().
+   */
+  startPerfBuffer(map: string, pagesPerCpu: number, onBatch: (batch: Buffer, count: number) => void): void {
+    const op = 'perf_buffer__new';
+    this.requireStage('loaded', op, `read perf buffer ${map}`);
+    this.checkMap(map, op);
+    if (!Number.isSafeInteger(pagesPerCpu) || pagesPerCpu < 1 || pagesPerCpu > 1 << 20 || (pagesPerCpu & (pagesPerCpu - 1)) !== 0) {
+      throw invalid(`the perf buffer's pages per CPU must be a power of two from 1 to ${1 << 20}, got ${pagesPerCpu}`, op);
+    }
+    if (typeof onBatch !== 'function') throw invalid('the batch callback must be a function', op);
+    if (this.readerRunning) throw invalid('a reader is already running for this object', op);
+    call(`could not read perf buffer ${map}`, () => native().startPerfBuffer(this.handle, map, pagesPerCpu, onBatch));
+    this.readerRunning = true;
+  }
+
+  /** Perf samples lost because a CPU's perf buffer was full (0 for a ring buffer). */
+  lostSamples(): bigint {
+    if (this.stage === 'closed') return 0n;
+    return native().lostSamples(this.handle);
+  }
+
+  /** Why the record reader (ring or perf buffer) stopped on its own, if it did. */
   ringBufferError(): BpfError | undefined {
     if (this.stage === 'closed') return undefined;
     const errno = native().ringBufferError(this.handle);
-    return errno ? new BpfError(`reading the ring buffer stopped: errno ${errno}`, 'ring_buffer__poll', errno) : undefined;
+    return errno ? new BpfError(`reading the events stopped: errno ${errno}`, 'ring_buffer__poll', errno) : undefined;
   }
 
   /** Element `key` of a per-CPU array of u64, summed over all CPUs (e.g. a drop counter). */

@@ -1,8 +1,10 @@
 // What is loaded: a TraceSpec's compiled object, opened, loaded, attached
 // and streaming records, in libbpf's fixed order (open → size → load →
-// attach → ring buffer → poll) with one cleanup path, close().
+// attach → ring/perf buffer → poll) with one cleanup path, close().
 
+import { cpus, release } from 'node:os';
 import { RecordDecoder, MalformedRecordError } from './decode.js';
+import { WeaverError } from './errors.js';
 import { BpfObject, forEachRecord, monotonicToRealtimeOffsetNs } from './loader.js';
 import type { CallEvent } from './model.js';
 import type { TraceSpec } from './tracespec.js';
@@ -10,10 +12,42 @@ import type { TraceSpec } from './tracespec.js';
 export const EVENTS_MAP = 'weaver_events';
 export const DROPS_MAP = 'weaver_drops';
 
+/** How records reach user space; the object must be generated for the same one (CodegenOptions.transport). */
+export type Transport = 'ring' | 'perf';
+
+/** The BPF ring buffer came with Linux 5.8. */
+const RING_BUFFER_SINCE: [number, number] = [5, 8];
+/** bpf/weaver.h builds perf records in a per-CPU map value, which the kernel caps at 32 KiB. */
+export const PERF_MAX_RECORD_SIZE = 32768;
+const PAGE_SIZE = 4096;
+
+/**
+ * `--transport auto`: the ring buffer on kernels that have it (5.8 and
+ * later), per-CPU perf buffers before. An unparsable release counts as new.
+ */
+export function resolveTransport(choice: Transport | 'auto', kernelRelease: string = release()): Transport {
+  if (choice !== 'auto') return choice;
+  const m = /^(\d+)\.(\d+)/.exec(kernelRelease);
+  if (!m) return 'ring';
+  const [major, minor] = [Number(m[1]), Number(m[2])];
+  const [wantMajor, wantMinor] = RING_BUFFER_SINCE;
+  return major > wantMajor || (major === wantMajor && minor >= wantMinor) ? 'ring' : 'perf';
+}
+
+/** Pages per CPU for perf buffers sharing `bufferSize` bytes: a power of two, at least 1. */
+export function perfPagesPerCpu(bufferSize: number, cpuCount: number): number {
+  const pages = Math.floor(bufferSize / PAGE_SIZE / Math.max(1, cpuCount));
+  let p = 1;
+  while (p * 2 <= pages) p *= 2;
+  return p;
+}
+
 export interface SessionOptions {
   pid?: number;
-  /** Ring buffer size in bytes (a power of two, a multiple of the page size). */
+  /** Kernel buffer size in bytes (a power of two, a multiple of the page size); perf buffers share it among CPUs. */
   bufferSize: number;
+  /** Must match the transport the object was generated for (default ring). */
+  transport?: Transport;
   /** Receives decoded events, a batch at a time. */
   onEvents(events: CallEvent[]): void;
   /** A record that did not match its plan (counted, reported with -v). */
@@ -24,7 +58,7 @@ export interface SessionOptions {
 
 export interface SessionStats {
   events: number;
-  /** Records the kernel could not put in the ring buffer. */
+  /** Records the kernel could not put in the ring or perf buffer. */
   dropped: bigint;
   malformed: number;
 }
@@ -37,10 +71,13 @@ export class TraceSession {
   private constructor(private readonly object: BpfObject) {}
 
   static start(spec: TraceSpec, objectBytes: Uint8Array, options: SessionOptions): TraceSession {
+    const transport = options.transport ?? 'ring';
+    if (transport === 'perf') checkPerfRecordSizes(spec);
     const object = BpfObject.open(objectBytes, 'weaver');
     const session = new TraceSession(object);
     try {
-      object.setMapMaxEntries(EVENTS_MAP, options.bufferSize);
+      // A perf event array has one entry per CPU, which libbpf sets itself.
+      if (transport === 'ring') object.setMapMaxEntries(EVENTS_MAP, options.bufferSize);
       object.load();
       const total = spec.targets.length;
       spec.targets.forEach((t, i) => {
@@ -51,7 +88,7 @@ export class TraceSession {
         spec.targets.map((t) => t.plan),
         monotonicToRealtimeOffsetNs(),
       );
-      object.startRingBuffer(EVENTS_MAP, (batch) => {
+      const onBatch = (batch: Buffer) => {
         const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
         const out: CallEvent[] = [];
         forEachRecord(batch, (offset, length) => {
@@ -65,7 +102,9 @@ export class TraceSession {
         });
         session.events += out.length;
         if (out.length) options.onEvents(out);
-      });
+      };
+      if (transport === 'ring') object.startRingBuffer(EVENTS_MAP, onBatch);
+      else object.startPerfBuffer(EVENTS_MAP, perfPagesPerCpu(options.bufferSize, cpus().length), onBatch);
     } catch (err) {
       session.close();
       throw err;
@@ -77,7 +116,7 @@ export class TraceSession {
     let dropped = 0n;
     if (!this.closed) {
       try {
-        dropped = this.object.sumPerCpuCounter(DROPS_MAP, 0);
+        dropped = this.object.sumPerCpuCounter(DROPS_MAP, 0) + this.object.lostSamples();
       } catch {
         // The map is gone only if the object is closed; report what we have.
       }
@@ -90,5 +129,15 @@ export class TraceSession {
     if (this.closed) return;
     this.closed = true;
     this.object.close();
+  }
+}
+
+function checkPerfRecordSizes(spec: TraceSpec): void {
+  const big = spec.targets.find((t) => t.plan.recordSize > PERF_MAX_RECORD_SIZE);
+  if (big) {
+    throw new WeaverError(
+      `a call of ${big.plan.name} takes ${big.plan.recordSize} bytes, more than the ${PERF_MAX_RECORD_SIZE} one record can hold with --transport perf`,
+      { hint: `lower --max-event-size to ${PERF_MAX_RECORD_SIZE} or less, or use --transport ring on Linux 5.8 and later` },
+    );
   }
 }

@@ -27,6 +27,8 @@ export interface TraceRequest {
   plan: PlanOptions;
   /** auto: after Go's stack check when the kernel can emulate the jump there (one trap); entry: the first instruction. */
   probePlacement?: 'auto' | 'entry';
+  /** How records reach user space (default ring); the session must use the same. */
+  transport?: 'ring' | 'perf';
 }
 
 export interface TraceTarget {
@@ -76,6 +78,7 @@ export function buildTraceSpec(req: TraceRequest): TraceSpec {
       abi: info.abi,
       goidOffset: goidOffsetFor(info, elf),
       description: `${info.path} (${info.goVersion ?? 'unknown Go version'})`,
+      transport: req.transport,
     },
   );
   return { binary: info, targets, cSource, namesOnly, notes };

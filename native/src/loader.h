@@ -14,6 +14,7 @@
 struct bpf_object;
 struct bpf_link;
 struct ring_buffer;
+struct perf_buffer;
 
 /* A batch of ring-buffer records handed to JavaScript in one call:
  * each record is [u32 len][u32 reserved = 0][len bytes][pad to 8]. */
@@ -36,7 +37,11 @@ typedef struct {
   size_t links_cap;
   size_t attached;
 
+  /* At most one of rb and pb is set: the reader of the events map. */
   struct ring_buffer *rb;
+  struct perf_buffer *pb;
+  atomic_bool cancelled;   /* a perf sample could not be queued: end the poll loop */
+  atomic_ullong lost;      /* samples the perf buffer had no room for */
   napi_threadsafe_function tsfn;
   pthread_t poll_thread;
   bool poll_thread_running;
@@ -62,9 +67,10 @@ void throw_errno(napi_env env, const char *operation, int err, const char *detai
 void throw_type(napi_env env, const char *message);
 void throw_state(napi_env env, const char *operation, const char *message);
 
-/* Ring buffer (ringbuf.c). */
+/* Record readers (reader.c). */
 napi_status ringbuf_start(napi_env env, bpf_loader *l, const char *map_name, napi_value callback);
-/* Stops the poll thread, releases the TSFN and frees the ring buffer. Idempotent. */
+napi_status perfbuf_start(napi_env env, bpf_loader *l, const char *map_name, size_t pages_per_cpu, napi_value callback);
+/* Stops the poll thread, releases the TSFN and frees the ring or perf buffer. Idempotent. */
 void ringbuf_stop(bpf_loader *l);
 
 /* Drops one owner and frees the struct when none is left (main.c). */

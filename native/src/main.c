@@ -423,8 +423,8 @@ static napi_value js_start_ring_buffer(napi_env env, napi_callback_info info) {
     throw_state(env, "ring_buffer__new", "the BPF object must be loaded before reading its ring buffer");
     return NULL;
   }
-  if (l->rb) {
-    throw_state(env, "ring_buffer__new", "a ring buffer reader is already running for this object");
+  if (l->rb || l->pb) {
+    throw_state(env, "ring_buffer__new", "a reader is already running for this object");
     return NULL;
   }
   char *map = get_string(env, argv[1], "map name");
@@ -446,6 +446,52 @@ static napi_value js_ring_buffer_error(napi_env env, napi_callback_info info) {
   bpf_loader *l;
   if (!get_args(env, info, 1, argv) || !get_loader(env, argv[0], &l)) return NULL;
   napi_create_int32(env, atomic_load(&l->poll_errno), &n);
+  return n;
+}
+
+/* startPerfBuffer(h, map, pagesPerCpu, onBatch(batch: Buffer, count: number)) */
+static napi_value js_start_perf_buffer(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  bpf_loader *l;
+  napi_valuetype t;
+  double pages;
+  const char *op = "perf_buffer__new";
+  if (!get_args(env, info, 4, argv) || !get_open_loader(env, argv[0], op, &l)) return NULL;
+  if (!get_integer(env, argv[2], "pages per CPU", 1, 1 << 20, &pages)) return NULL;
+  if (((uint64_t)pages & ((uint64_t)pages - 1)) != 0) {
+    throw_type(env, "pages per CPU must be a power of two");
+    return NULL;
+  }
+  napi_typeof(env, argv[3], &t);
+  if (t != napi_function) {
+    throw_type(env, "batch callback must be a function");
+    return NULL;
+  }
+  if (!l->loaded) {
+    throw_state(env, op, "the BPF object must be loaded before reading its perf buffer");
+    return NULL;
+  }
+  if (l->rb || l->pb) {
+    throw_state(env, op, "a reader is already running for this object");
+    return NULL;
+  }
+  char *map = get_string(env, argv[1], "map name");
+  if (!map) return NULL;
+  napi_status st = perfbuf_start(env, l, map, (size_t)pages, argv[3]);
+  free(map);
+  if (st != napi_ok) return NULL;
+  /* As for the ring buffer: our cleanup hook must run before the TSFN's. */
+  if (l->cleanup_hook_registered) napi_remove_env_cleanup_hook(env, on_env_cleanup, l);
+  l->cleanup_hook_registered = napi_add_env_cleanup_hook(env, on_env_cleanup, l) == napi_ok;
+  return undefined_value(env);
+}
+
+/* lostSamples(h): bigint — perf samples the kernel had no room for */
+static napi_value js_lost_samples(napi_env env, napi_callback_info info) {
+  napi_value argv[1], n;
+  bpf_loader *l;
+  if (!get_args(env, info, 1, argv) || !get_loader(env, argv[0], &l)) return NULL;
+  napi_create_bigint_uint64(env, atomic_load(&l->lost), &n);
   return n;
 }
 
@@ -562,6 +608,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"attachedCount", NULL, js_attached_count, NULL, NULL, NULL, napi_enumerable, NULL},
       {"startRingBuffer", NULL, js_start_ring_buffer, NULL, NULL, NULL, napi_enumerable, NULL},
       {"ringBufferError", NULL, js_ring_buffer_error, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"startPerfBuffer", NULL, js_start_perf_buffer, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"lostSamples", NULL, js_lost_samples, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sumPerCpuU64", NULL, js_sum_percpu_u64, NULL, NULL, NULL, napi_enumerable, NULL},
       {"readArrayU64", NULL, js_read_array_u64, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},

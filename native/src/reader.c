@@ -1,8 +1,10 @@
-/* Ring-buffer reader: a poll thread drains the BPF ring buffer into
- * batches and hands each batch to JavaScript with one threadsafe-function
- * call. The call blocks while the (small) queue is full, so a slow consumer
- * stalls the poll thread, the BPF ring buffer fills up, and the BPF program
- * counts the records it could not reserve: memory here stays bounded. */
+/* Record reader: a poll thread drains the BPF ring buffer, or the per-CPU
+ * perf buffers, into batches and hands each batch to JavaScript with one
+ * threadsafe-function call. The call blocks while the (small) queue is
+ * full, so a slow consumer stalls the poll thread, the kernel buffer fills
+ * up, and the kernel counts the records it had no room for (the BPF program
+ * for the ring buffer, the perf buffer itself as lost samples): memory here
+ * stays bounded. */
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -82,9 +84,8 @@ static bool flush_batch(bpf_loader *l) {
   return true;
 }
 
-/* libbpf calls this for each record during ring_buffer__poll. */
-static int on_record(void *ctx, void *data, size_t len) {
-  bpf_loader *l = ctx;
+/* Appends one record to the current batch; a full batch is flushed first. */
+static int append_record(bpf_loader *l, const void *data, size_t len) {
   record_batch *b = &l->batch;
   size_t need = record_space(len);
   if (b->count && b->used + need > BATCH_CAP && !flush_batch(l)) return -ECANCELED;
@@ -108,16 +109,50 @@ static int on_record(void *ctx, void *data, size_t len) {
   return 0;
 }
 
+/* libbpf calls this for each record during ring_buffer__poll. */
+static int on_ring_record(void *ctx, void *data, size_t len) { return append_record(ctx, data, len); }
+
+/* libbpf calls this for each perf sample; it cannot stop the poll, so a
+ * failure is remembered and ends the loop after the poll returns. The
+ * size includes the kernel's padding to 8 bytes (the decoder allows it). */
+static void on_perf_sample(void *ctx, int cpu, void *data, __u32 size) {
+  (void)cpu;
+  bpf_loader *l = ctx;
+  if (atomic_load(&l->cancelled)) return;
+  int err = append_record(l, data, size);
+  if (err) atomic_store(&l->cancelled, true);
+}
+
+/* Samples the perf buffer had no room for: the kernel tells us how many. */
+static void on_perf_lost(void *ctx, int cpu, __u64 count) {
+  (void)cpu;
+  bpf_loader *l = ctx;
+  atomic_fetch_add(&l->lost, count);
+}
+
+/* One wait for records (up to POLL_TIMEOUT_MS) and one drain without waiting. */
+static int poll_records(bpf_loader *l) {
+  int n = l->rb ? ring_buffer__poll(l->rb, POLL_TIMEOUT_MS) : perf_buffer__poll(l->pb, POLL_TIMEOUT_MS);
+  if (l->pb && atomic_load(&l->cancelled)) return -ECANCELED;
+  return n;
+}
+
+static int consume_records(bpf_loader *l) {
+  int n = l->rb ? ring_buffer__consume(l->rb) : perf_buffer__consume(l->pb);
+  if (l->pb && atomic_load(&l->cancelled)) return -ECANCELED;
+  return n;
+}
+
 static void *poll_main(void *arg) {
   bpf_loader *l = arg;
   while (!atomic_load(&l->stop)) {
-    int n = ring_buffer__poll(l->rb, POLL_TIMEOUT_MS);
+    int n = poll_records(l);
     if (n == -EINTR) continue;
     if (n == -ECANCELED) break; /* TSFN closing */
     if (n > 0 && l->batch.used < BATCH_CAP / 2 && !atomic_load(&l->stop)) {
       struct timespec linger = {0, LINGER_NS};
       nanosleep(&linger, NULL);
-      n = ring_buffer__consume(l->rb);
+      n = consume_records(l);
       if (n == -ECANCELED) break;
     }
     if (n < 0) {
@@ -138,18 +173,61 @@ static void tsfn_finalized(napi_env env, void *data, void *hint) {
   loader_release(data);
 }
 
-napi_status ringbuf_start(napi_env env, bpf_loader *l, const char *map_name, napi_value callback) {
+static void free_kernel_reader(bpf_loader *l) {
+  if (l->rb) ring_buffer__free(l->rb);
+  if (l->pb) perf_buffer__free(l->pb);
+  l->rb = NULL;
+  l->pb = NULL;
+}
+
+/* With l->rb or l->pb set up: creates the TSFN and starts the poll thread. */
+static napi_status start_poll_thread(napi_env env, bpf_loader *l, napi_value callback) {
+  napi_value name;
+  napi_create_string_utf8(env, l->rb ? "bpf-ring-buffer" : "bpf-perf-buffer", NAPI_AUTO_LENGTH, &name);
+  napi_status st = napi_create_threadsafe_function(env, callback, NULL, name, QUEUE_MAX, 1, l, tsfn_finalized, l,
+                                                   deliver_batch, &l->tsfn);
+  if (st != napi_ok) {
+    free_kernel_reader(l);
+    throw_errno(env, "napi_create_threadsafe_function", EINVAL, NULL, NULL);
+    return napi_pending_exception;
+  }
+  l->owners++; /* released by tsfn_finalized */
+  atomic_store(&l->stop, false);
+  atomic_store(&l->cancelled, false);
+  atomic_store(&l->poll_errno, 0);
+  int err = pthread_create(&l->poll_thread, NULL, poll_main, l);
+  if (err) {
+    napi_release_threadsafe_function(l->tsfn, napi_tsfn_abort);
+    l->tsfn = NULL;
+    free_kernel_reader(l);
+    throw_errno(env, "pthread_create", err, NULL, NULL);
+    return napi_pending_exception;
+  }
+  l->poll_thread_running = true;
+  return napi_ok;
+}
+
+static struct bpf_map *map_of_type(napi_env env, bpf_loader *l, const char *map_name, enum bpf_map_type type,
+                                   const char *operation, const char *type_name) {
   struct bpf_map *map = bpf_object__find_map_by_name(l->obj, map_name);
   if (!map) {
-    throw_errno(env, "ring_buffer__new", ENOENT, "no map with that name in the object", NULL);
-    return napi_pending_exception;
+    throw_errno(env, operation, ENOENT, "no map with that name in the object", NULL);
+    return NULL;
   }
-  if (bpf_map__type(map) != BPF_MAP_TYPE_RINGBUF) {
-    throw_errno(env, "ring_buffer__new", EINVAL, "map is not a BPF_MAP_TYPE_RINGBUF", NULL);
-    return napi_pending_exception;
+  if (bpf_map__type(map) != type) {
+    char detail[96];
+    snprintf(detail, sizeof detail, "map is not a %s", type_name);
+    throw_errno(env, operation, EINVAL, detail, NULL);
+    return NULL;
   }
+  return map;
+}
+
+napi_status ringbuf_start(napi_env env, bpf_loader *l, const char *map_name, napi_value callback) {
+  struct bpf_map *map = map_of_type(env, l, map_name, BPF_MAP_TYPE_RINGBUF, "ring_buffer__new", "BPF_MAP_TYPE_RINGBUF");
+  if (!map) return napi_pending_exception;
   log_clear();
-  l->rb = ring_buffer__new(bpf_map__fd(map), on_record, l, NULL);
+  l->rb = ring_buffer__new(bpf_map__fd(map), on_ring_record, l, NULL);
   if (!l->rb) {
     int err = errno;
     char *log = log_take();
@@ -157,30 +235,24 @@ napi_status ringbuf_start(napi_env env, bpf_loader *l, const char *map_name, nap
     free(log);
     return napi_pending_exception;
   }
-  napi_value name;
-  napi_create_string_utf8(env, "bpf-ring-buffer", NAPI_AUTO_LENGTH, &name);
-  napi_status st = napi_create_threadsafe_function(env, callback, NULL, name, QUEUE_MAX, 1, l, tsfn_finalized, l,
-                                                   deliver_batch, &l->tsfn);
-  if (st != napi_ok) {
-    ring_buffer__free(l->rb);
-    l->rb = NULL;
-    throw_errno(env, "napi_create_threadsafe_function", EINVAL, NULL, NULL);
+  return start_poll_thread(env, l, callback);
+}
+
+napi_status perfbuf_start(napi_env env, bpf_loader *l, const char *map_name, size_t pages_per_cpu, napi_value callback) {
+  struct bpf_map *map =
+      map_of_type(env, l, map_name, BPF_MAP_TYPE_PERF_EVENT_ARRAY, "perf_buffer__new", "BPF_MAP_TYPE_PERF_EVENT_ARRAY");
+  if (!map) return napi_pending_exception;
+  atomic_store(&l->lost, 0);
+  log_clear();
+  l->pb = perf_buffer__new(bpf_map__fd(map), pages_per_cpu, on_perf_sample, on_perf_lost, l, NULL);
+  if (!l->pb) {
+    int err = errno;
+    char *log = log_take();
+    throw_errno(env, "perf_buffer__new", err, NULL, log);
+    free(log);
     return napi_pending_exception;
   }
-  l->owners++; /* released by tsfn_finalized */
-  atomic_store(&l->stop, false);
-  atomic_store(&l->poll_errno, 0);
-  int err = pthread_create(&l->poll_thread, NULL, poll_main, l);
-  if (err) {
-    napi_release_threadsafe_function(l->tsfn, napi_tsfn_abort);
-    l->tsfn = NULL;
-    ring_buffer__free(l->rb);
-    l->rb = NULL;
-    throw_errno(env, "pthread_create", err, NULL, NULL);
-    return napi_pending_exception;
-  }
-  l->poll_thread_running = true;
-  return napi_ok;
+  return start_poll_thread(env, l, callback);
 }
 
 void ringbuf_stop(bpf_loader *l) {
@@ -194,8 +266,5 @@ void ringbuf_stop(bpf_loader *l) {
     l->poll_thread_running = false;
   }
   l->tsfn = NULL;
-  if (l->rb) {
-    ring_buffer__free(l->rb);
-    l->rb = NULL;
-  }
+  free_kernel_reader(l);
 }

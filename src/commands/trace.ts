@@ -6,7 +6,7 @@ import { compileBpf } from '../compile.js';
 import { UsageError } from '../errors.js';
 import { createFormatter, resolveFormat, shouldUseColor } from '../format/index.js';
 import { checkPrivileges } from '../privileges.js';
-import { TraceSession } from '../session.js';
+import { TraceSession, resolveTransport } from '../session.js';
 import { buildTraceSpec } from '../tracespec.js';
 import { printSupportedTypes } from './types.js';
 import { OutputWriter } from '../output.js';
@@ -31,11 +31,13 @@ export async function runTrace(flags: TraceFlags): Promise<void> {
   const say = (line: string) => process.stderr.write(`${line}\n`);
   const verbose = flags.verbose ? say : () => {};
 
+  const transport = resolveTransport(flags.transport);
   const spec = buildTraceSpec({
     binaryPath: flags.binary,
     functionsFile: flags.functionsFile,
     packages: flags.packages,
     probePlacement: flags.probePlacement,
+    transport,
     plan: { stringSize: flags.stringSize, maxElements: flags.maxElements, maxRecordSize: flags.maxEventSize },
   });
   for (const note of spec.notes) say(`weaver: ${note}`);
@@ -63,6 +65,7 @@ export async function runTrace(flags: TraceFlags): Promise<void> {
   const session = TraceSession.start(spec, compiled.object, {
     pid: flags.pid,
     bufferSize: flags.bufferSize,
+    transport,
     onEvents: (events) => output.writeLines(events.map((e) => formatter.format(e))),
     onMalformed: (err) => verbose(`weaver: skipped a record: ${err.message}`),
     onAttach: showProgress
@@ -80,6 +83,7 @@ export async function runTrace(flags: TraceFlags): Promise<void> {
       `Tracing ${total} function${total === 1 ? '' : 's'} in ${b.path} (${b.goVersion ?? 'unknown Go version'}, ${b.abi} ABI${flags.pid ? `, pid ${flags.pid}` : ''}) in ${ms.toFixed(0)} ms. Ctrl-C to end.`,
     );
     if (flags.verbose) {
+      say(`  events through the ${transport === 'ring' ? 'BPF ring buffer' : 'per-CPU perf buffers'}`);
       for (const t of spec.targets) {
         say(`  ${t.plan.name}+0x${t.probe.offset.toString(16)} (file offset 0x${t.attachOffset.toString(16)}, ${t.plan.recordSize}-byte records): ${t.probe.reason}`);
       }
@@ -93,7 +97,7 @@ export async function runTrace(flags: TraceFlags): Promise<void> {
     const lost = stats.dropped + BigInt(output.dropped);
     say(
       `weaver: ${stats.events} event${stats.events === 1 ? '' : 's'}` +
-        (lost > 0n ? `, ${lost} lost (${stats.dropped} in the kernel ring buffer, ${output.dropped} at a slow output)` : ', none lost') +
+        (lost > 0n ? `, ${lost} lost (${stats.dropped} in the kernel ${transport} buffer, ${output.dropped} at a slow output)` : ', none lost') +
         (stats.malformed ? `, ${stats.malformed} malformed records skipped` : ''),
     );
   }
