@@ -8,7 +8,7 @@
 
 import { InputError } from '../errors.js';
 import type { FunctionSymbol } from '../model.js';
-import { PF_X, PT_LOAD, type ElfFile } from './file.js';
+import { PF_W, PF_X, PT_LOAD, type ElfFile } from './file.js';
 
 export const PCLNTAB_GO12 = 0xfffffffb;
 export const PCLNTAB_GO116 = 0xfffffffa;
@@ -55,50 +55,98 @@ export function readPclntab(elf: ElfFile): FunctionSymbol[] {
   }));
 }
 
-/** The table from its section, or (without section headers) found in a read-only segment. */
+/**
+ * The table from its section; else (external linkers merge it into
+ * .data.rel.ro in PIE builds) from the runtime.pclntab symbol; else found
+ * by its header in a read-only or relro segment.
+ */
 export function findPclntab(elf: ElfFile): Pclntab | undefined {
   for (const name of PCLNTAB_SECTIONS) {
     const sec = elf.section(name);
-    if (sec && sec.data.length >= 16) {
-      const magic = sec.data.readUInt32LE(0);
-      return { magic, addr: sec.addr, data: sec.data, textStart: textStartFor(elf, sec.data, magic) };
+    if (sec && sec.data.length >= 16) return tableAt(elf, sec.addr, sec.data);
+  }
+  const symbols = elf.symbols();
+  const start = symbols.find((s) => s.name === 'runtime.pclntab');
+  const end = symbols.find((s) => s.name === 'runtime.epclntab');
+  if (start && end && end.value - start.value >= 16) {
+    try {
+      return tableAt(elf, start.value, elf.readVirtual(start.value, end.value - start.value));
+    } catch {
+      // Symbols that point nowhere: search instead.
     }
   }
-  if (elf.sections.length > 0) return undefined;
   return searchSegments(elf);
 }
 
+function tableAt(elf: ElfFile, addr: number, data: Buffer): Pclntab {
+  const magic = data.readUInt32LE(0);
+  return { magic, addr, data, textStart: textStartFor(elf, data, magic, addr) };
+}
+
 /**
- * Go's own reader takes the text start from the `.text` section because the
- * header value may be unrelocated; Go 1.26+ stores 0 there. Without section
- * headers the header value is used, and when it is 0 the start of text is
- * where Go's linker puts it: one page into the executable segment that
- * begins with the ELF headers.
+ * The address 1.18+ entry offsets are relative to: where runtime.text is.
+ * Go's own tools take the `.text` section address, but with external linking
+ * (cgo) `.text` starts with C runtime code and runtime.text comes later, and
+ * from Go 1.26 the header field is 0. So, in order: the runtime.text symbol;
+ * the header field; the `text` field of runtime.firstmoduledata, found by
+ * its first two words (pointers to this table and to its name table); the
+ * `.text` section; one page into the executable segment that starts with
+ * the ELF headers (where Go's internal linker puts it).
  */
-function textStartFor(elf: ElfFile, data: Buffer, magic: number): number {
+function textStartFor(elf: ElfFile, data: Buffer, magic: number, addr: number): number {
   if (magic !== PCLNTAB_GO118 && magic !== PCLNTAB_GO120) return 0;
-  const text = elf.section('.text');
-  if (text) return text.addr;
+  const symbol = elf.symbols().find((s) => s.name === 'runtime.text');
+  if (symbol) return symbol.value;
   const fromHeader = readWord(data, 8 + 2 * 8);
   if (fromHeader !== 0) return fromHeader;
+  const fromModuledata = moduledataText(elf, addr, addr + readWord(data, 8 + 3 * 8));
+  if (fromModuledata !== undefined) return fromModuledata;
+  const text = elf.section('.text');
+  if (text) return text.addr;
   const exec = elf.segments.find((s) => s.type === PT_LOAD && (s.flags & PF_X) !== 0);
   return exec ? exec.vaddr + (exec.offset === 0 ? 0x1000 : 0) : 0;
 }
 
+/** Word index of `text` in runtime.moduledata (Go 1.18 through 1.27). */
+const MODULEDATA_TEXT_WORD = 22;
+
+function moduledataText(elf: ElfFile, pclntabAddr: number, funcnametabAddr: number): number | undefined {
+  const signature = Buffer.alloc(16);
+  signature.writeBigUInt64LE(BigInt(pclntabAddr), 0);
+  signature.writeBigUInt64LE(BigInt(funcnametabAddr), 8);
+  for (const seg of elf.segments) {
+    if (seg.type !== PT_LOAD || (seg.flags & PF_W) === 0 || (seg.flags & PF_X) !== 0) continue;
+    const data = elf.readVirtual(seg.vaddr, seg.filesz);
+    for (let off = data.indexOf(signature); off >= 0; off = data.indexOf(signature, off + 1)) {
+      const at = off + MODULEDATA_TEXT_WORD * 8;
+      if (off % 8 !== 0 || at + 8 > data.length) continue;
+      const text = readWord(data, at);
+      const exec = elf.segments.some((s) => s.type === PT_LOAD && (s.flags & PF_X) !== 0 && text >= s.vaddr && text < s.vaddr + s.filesz);
+      if (exec) return text;
+    }
+  }
+  return undefined;
+}
+
 function searchSegments(elf: ElfFile): Pclntab | undefined {
+  // Magic, two zero bytes, x86 instruction quantum 1, 8-byte pointers.
+  const patterns = MAGICS.map((m) => {
+    const p = Buffer.from([0, 0, 0, 0, 0, 0, 1, 8]);
+    p.writeUInt32LE(m, 0);
+    return p;
+  });
   for (const seg of elf.segments) {
     if (seg.type !== PT_LOAD || (seg.flags & PF_X) !== 0 || seg.filesz < 16) continue;
     const data = elf.readVirtual(seg.vaddr, seg.filesz);
-    for (let off = 0; off + 16 <= data.length; off += 8) {
-      const magic = data.readUInt32LE(off);
-      if (!MAGICS.includes(magic) || data[off + 4] !== 0 || data[off + 5] !== 0) continue;
-      if (data[off + 6] !== 1 || data[off + 7] !== 8) continue; // x86 quantum, 8-byte pointers
-      const candidate = data.subarray(off);
-      const table = { magic, addr: seg.vaddr + off, data: candidate, textStart: textStartFor(elf, candidate, magic) };
-      try {
-        if (parsePclntab(table, elf.path).length > 0) return table;
-      } catch {
-        // A chance match of the magic bytes; keep looking.
+    for (const pattern of patterns) {
+      for (let off = data.indexOf(pattern); off >= 0; off = data.indexOf(pattern, off + 1)) {
+        if (off % 8 !== 0) continue;
+        const table = tableAt(elf, seg.vaddr + off, data.subarray(off));
+        try {
+          if (parsePclntab(table, elf.path).length > 0) return table;
+        } catch {
+          // A chance match of the header bytes; keep looking.
+        }
       }
     }
   }

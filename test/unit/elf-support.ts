@@ -166,7 +166,7 @@ const HELLO_CGO = 'package main\n\n// int twice(int x) { return 2 * x; }\nimport
  * Builds a small program outside the fixtures (other architectures, cgo),
  * caching the result under .cache/elf-tests/ by toolchain and settings.
  */
-export function buildExtra(goroot: string, name: string, env: Record<string, string>, cgo = false): string {
+export function buildExtra(goroot: string, name: string, env: Record<string, string>, cgo = false, flags: string[] = []): string {
   const dir = join(REPO_ROOT, '.cache/elf-tests');
   mkdirSync(dir, { recursive: true });
   const out = join(dir, name);
@@ -174,7 +174,7 @@ export function buildExtra(goroot: string, name: string, env: Record<string, str
   const src = mkdtempSync(join(tmpdir(), 'weaver-elf-'));
   writeFileSync(join(src, 'go.mod'), 'module hello\n\ngo 1.15\n');
   writeFileSync(join(src, 'main.go'), cgo ? HELLO_CGO : HELLO);
-  execFileSync(join(goroot, 'bin/go'), ['build', '-o', out, '.'], {
+  execFileSync(join(goroot, 'bin/go'), ['build', ...flags, '-o', out, '.'], {
     cwd: src,
     env: {
       ...process.env,
@@ -190,4 +190,17 @@ export function buildExtra(goroot: string, name: string, env: Record<string, str
     stdio: 'pipe',
   });
   return out;
+}
+
+/** `go tool nm -size -sort address` of a binary, written beside it. */
+export function runNm(goroot: string, path: string): string {
+  const nmPath = `${path}.nm.txt`;
+  if (existsSync(nmPath)) return nmPath;
+  const text = execFileSync(join(goroot, 'bin/go'), ['tool', 'nm', '-size', '-sort', 'address', path], {
+    env: { ...process.env, GOROOT: goroot, GOTOOLCHAIN: 'local' },
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
+  writeFileSync(nmPath, text);
+  return nmPath;
 }
