@@ -1,0 +1,54 @@
+// Builds small Go programs for end-to-end tests with the toolchains that
+// scripts/toolchains.sh unpacked (.cache/go/toolchains.json), so a test can
+// run the same program under the stack ABI (Go 1.15) and the register ABI.
+
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT } from './weaver.js';
+
+export interface GoToolchain {
+  /** `1.15`, `1.19`, … */
+  toolchain: string;
+  goVersion: string;
+  /** Path of the `go` command. */
+  go: string;
+  abi: 'stack' | 'register';
+}
+
+const TOOLCHAINS_JSON = join(REPO_ROOT, '.cache/go/toolchains.json');
+
+/** Toolchains unpacked by scripts/toolchains.sh; [] when it has not run. */
+export function goToolchains(): GoToolchain[] {
+  if (!existsSync(TOOLCHAINS_JSON)) return [];
+  const parsed = JSON.parse(readFileSync(TOOLCHAINS_JSON, 'utf8')) as { toolchains?: { toolchain: string; goVersion: string; goroot: string }[] };
+  return (parsed.toolchains ?? [])
+    .map((t) => {
+      const [major, minor] = t.toolchain.split('.').map(Number);
+      return {
+        toolchain: t.toolchain,
+        goVersion: t.goVersion,
+        go: join(t.goroot, 'bin/go'),
+        // The register ABI arrived on amd64 in Go 1.17.
+        abi: (major > 1 || minor >= 17 ? 'register' : 'stack') as GoToolchain['abi'],
+      };
+    })
+    .filter((t) => existsSync(t.go));
+}
+
+/** Builds `sourceFile` (one main package file) with `tc` into a fresh temporary directory; returns the binary's path. */
+export function buildGoProgram(tc: GoToolchain, sourceFile: string, name: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `weaver-${name}-${tc.toolchain}-`));
+  copyFileSync(sourceFile, join(dir, 'main.go'));
+  writeFileSync(join(dir, 'go.mod'), `module ${name}\n\ngo 1.15\n`);
+  const out = join(dir, name);
+  const cache = join(REPO_ROOT, '.cache/gocache', tc.toolchain);
+  mkdirSync(cache, { recursive: true });
+  execFileSync(tc.go, ['build', '-o', out, '.'], {
+    cwd: dir,
+    env: { ...process.env, GOCACHE: cache, GOFLAGS: '-mod=mod', GOTOOLCHAIN: 'local', GO111MODULE: 'on', HOME: dir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return out;
+}
