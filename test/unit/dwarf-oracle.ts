@@ -4,10 +4,13 @@
 // Expected values always come from these tools, never from src/dwarf.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import type { DwarfFunction } from '../../src/dwarf/index.js';
+import { type GoType, sizeOf } from '../../src/gotypes.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ORACLE_DIR = join(REPO_ROOT, 'fixtures/oracles/dwarfdump');
@@ -21,32 +24,30 @@ export interface Toolchain {
   go: string;
 }
 
-const CANDIDATES: [string, string][] = [
+// Temporary toolchains for machines where `npm run setup` has not fetched the project's own.
+const FALLBACKS: [string, string][] = [
   ['1.15', '/tmp/goapt/x/usr/lib/go-1.15/bin/go'],
   ['1.19', '/usr/lib/go-1.19/bin/go'],
   ['1.22', '/tmp/goapt/x/usr/lib/go-1.22/bin/go'],
   ['1.27', '/tmp/goapt/x/usr/lib/go-1.27/bin/go'],
 ];
 
-/** Toolchains on this machine, oldest first; also those of .cache/go/toolchains.json when setup has run. */
+/** The toolchains of .cache/go/toolchains.json (scripts/toolchains.sh), else the fallbacks; oldest first. */
 export function availableToolchains(): Toolchain[] {
   const found = new Map<string, string>();
-  for (const [version, go] of CANDIDATES) if (existsSync(go)) found.set(version, go);
   const listed = join(REPO_ROOT, '.cache/go/toolchains.json');
   if (existsSync(listed)) {
     try {
-      const { toolchains } = JSON.parse(execFileSync('cat', [listed], { encoding: 'utf8' })) as {
-        toolchains: { goVersion: string; goroot: string }[];
-      };
+      const { toolchains } = JSON.parse(readFileSync(listed, 'utf8')) as { toolchains: { toolchain: string; goroot: string }[] };
       for (const t of toolchains) {
-        const m = /^go?(1\.\d+)/.exec(t.goVersion.replace(/^go/, ''));
         const go = join(t.goroot, 'bin/go');
-        if (m && existsSync(go) && !found.has(m[1]!)) found.set(m[1]!, go);
+        if (/^1\.\d+$/.test(t.toolchain) && existsSync(go)) found.set(t.toolchain, go);
       }
     } catch {
-      // An unreadable list only means fewer toolchains.
+      // An unreadable list only means falling back.
     }
   }
+  for (const [version, go] of FALLBACKS) if (!found.has(version) && existsSync(go)) found.set(version, go);
   return [...found]
     .map(([version, go]) => ({ version, go, minor: Number(version.split('.')[1]) }))
     .sort((a, b) => a.minor - b.minor);
@@ -128,4 +129,92 @@ export function nmFunctions(tc: Toolchain, binary: string): Map<string, number> 
     if (m) map.set(m[2]!, parseInt(m[1]!, 16));
   }
   return map;
+}
+
+/** reflect.Kind of each GoType kind, as Go writes it in DW_AT_go_kind. */
+const REFLECT_KIND: Record<string, number> = {
+  bool: 1, int: 2, int8: 3, int16: 4, int32: 5, int64: 6, uint: 7, uint8: 8, uint16: 9, uint32: 10, uint64: 11,
+  uintptr: 12, float32: 13, float64: 14, complex64: 15, complex128: 16, array: 17, chan: 18, func: 19,
+  interface: 20, map: 21, pointer: 22, slice: 23, string: 24, struct: 25,
+};
+
+/** Mismatches between one of our types and debug/dwarf's view of the same DIE (empty when they agree). */
+export function typeMismatches(ours: GoType, o: OracleType): string[] {
+  const bad: string[] = [];
+  const check = (what: string, actual: unknown, expected: unknown) => {
+    if (JSON.stringify(actual) !== JSON.stringify(expected)) bad.push(`${what}: ${JSON.stringify(actual)} ≠ ${JSON.stringify(expected)}`);
+  };
+  // `.paramN` typedefs stand for a shape type parameter: we give the shape type's own name.
+  if (!o.name.startsWith('.param')) check('name', ours.name, o.name);
+  if (o.goKind === 0) {
+    // Go writes no kind for unsafe.Pointer and for pointer types the compiler makes up (`*uintptr` of a write barrier).
+    check('kind', ours.kind, o.tag === 'PointerType' ? 'pointer' : 'opaque');
+  } else {
+    check('reflect kind', REFLECT_KIND[ours.kind], o.goKind);
+  }
+  check('size', sizeOf(ours), o.size);
+  switch (ours.kind) {
+    case 'struct':
+      check('fields', ours.fields.map((f) => [f.name, f.offset, f.type.name]), (o.fields ?? []).map((f) => [f.name, f.offset, f.type]));
+      break;
+    case 'pointer':
+      check('pointee', ours.elem?.name ?? null, o.name === 'unsafe.Pointer' ? null : o.elem);
+      break;
+    case 'slice': case 'chan':
+      check('elem', ours.elem.name, o.elem);
+      break;
+    case 'array':
+      check('len', ours.len, o.len ?? 0);
+      check('elem', ours.elem.name, o.elem);
+      break;
+    case 'map':
+      check('key', ours.key.name, o.key);
+      check('elem', ours.elem.name, o.elem);
+      break;
+    case 'interface':
+      check('empty', ours.empty, o.under === 'runtime.eface');
+      break;
+  }
+  return bad;
+}
+
+/** Our params and results as the oracle lists them: one list, results flagged; `.dict` is compared separately. */
+export function flatten(fn: DwarfFunction): { name: string; result: boolean; type: GoType }[] {
+  return [
+    ...fn.spec.params.map((p) => ({ ...p, result: false })),
+    ...(fn.spec.results ?? []).map((p) => ({ ...p, result: true })),
+  ].filter((p) => p.name !== '.dict');
+}
+
+export function firstByName(funcs: OracleFunc[]): Map<string, OracleFunc> {
+  const m = new Map<string, OracleFunc>();
+  for (const f of funcs) if (!m.has(f.name)) m.set(f.name, f);
+  return m;
+}
+
+/** Every disagreement between our functions and the oracle's: names, entries, parameters, types. */
+export function functionMismatches(ours: Map<string, DwarfFunction>, oracle: Map<string, OracleFunc>): string[] {
+  const bad: string[] = [];
+  const missing = [...oracle.keys()].filter((n) => !ours.has(n));
+  const extra = [...ours.keys()].filter((n) => !oracle.has(n));
+  if (missing.length) bad.push(`missing: ${missing.slice(0, 10).join(', ')}`);
+  if (extra.length) bad.push(`not in debug/dwarf: ${extra.slice(0, 10).join(', ')}`);
+  for (const o of oracle.values()) {
+    const fn = ours.get(o.name);
+    if (!fn) continue;
+    if (fn.lowPc !== o.lowPc || fn.highPc !== o.highPc) bad.push(`${o.name}: [${fn.lowPc}, ${fn.highPc}) ≠ [${o.lowPc}, ${o.highPc})`);
+    const mine = flatten(fn);
+    const theirs = o.params.filter((p) => p.name !== '.dict');
+    if (mine.length !== theirs.length) {
+      bad.push(`${o.name}: ${mine.map((p) => p.name)} ≠ ${theirs.map((p) => p.name)}`);
+      continue;
+    }
+    theirs.forEach((p, i) => {
+      const m = mine[i]!;
+      // DWARF names every Go parameter; unnamed ones come out as ~r0/~p0/~b1.
+      if (m.name !== p.name || m.result !== p.result) bad.push(`${o.name} #${i}: ${m.name}/${m.result} ≠ ${p.name}/${p.result}`);
+      for (const x of typeMismatches(m.type, p.type)) bad.push(`${o.name} ${p.name}: ${x}`);
+    });
+  }
+  return bad;
 }

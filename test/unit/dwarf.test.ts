@@ -7,75 +7,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ElfFile } from '../../src/elf/file.js';
 import { dwarfReader, dwarfTypeByName, readDwarfFunctions, type DwarfFunction } from '../../src/dwarf/index.js';
-import { type GoType, sizeOf } from '../../src/gotypes.js';
+import type { GoType } from '../../src/gotypes.js';
 import {
-  type OracleFunc, type OracleType, type Toolchain, availableToolchains, buildSample, dwarfdump, nmFunctions,
+  type OracleFunc, type Toolchain, availableToolchains, buildSample, dwarfdump, firstByName, flatten, functionMismatches,
+  nmFunctions, typeMismatches,
 } from './dwarf-oracle.js';
 
 const toolchains = availableToolchains();
-
-/** reflect.Kind of each GoType kind, as Go writes it in DW_AT_go_kind. */
-const REFLECT_KIND: Record<string, number> = {
-  bool: 1, int: 2, int8: 3, int16: 4, int32: 5, int64: 6, uint: 7, uint8: 8, uint16: 9, uint32: 10, uint64: 11,
-  uintptr: 12, float32: 13, float64: 14, complex64: 15, complex128: 16, array: 17, chan: 18, func: 19,
-  interface: 20, map: 21, pointer: 22, slice: 23, string: 24, struct: 25,
-};
-
-const SAMPLE_PREFIXES = ['main.', 'github.com/acme/shop/'];
-
-/** Mismatches between one of our types and debug/dwarf's view of the same DIE (empty when they agree). */
-function typeMismatches(ours: GoType, o: OracleType): string[] {
-  const bad: string[] = [];
-  const check = (what: string, actual: unknown, expected: unknown) => {
-    if (JSON.stringify(actual) !== JSON.stringify(expected)) bad.push(`${what}: ${JSON.stringify(actual)} ≠ ${JSON.stringify(expected)}`);
-  };
-  // `.paramN` typedefs stand for a shape type parameter: we give the shape type's own name.
-  if (!o.name.startsWith('.param')) check('name', ours.name, o.name);
-  if (o.goKind === 0) {
-    // Go writes no kind for unsafe.Pointer and for pointer types the compiler makes up (`*uintptr` of a write barrier).
-    check('kind', ours.kind, o.tag === 'PointerType' ? 'pointer' : 'opaque');
-  } else {
-    check('reflect kind', REFLECT_KIND[ours.kind], o.goKind);
-  }
-  check('size', sizeOf(ours), o.size);
-  switch (ours.kind) {
-    case 'struct':
-      check('fields', ours.fields.map((f) => [f.name, f.offset, f.type.name]), (o.fields ?? []).map((f) => [f.name, f.offset, f.type]));
-      break;
-    case 'pointer':
-      check('pointee', ours.elem?.name ?? null, o.name === 'unsafe.Pointer' ? null : o.elem);
-      break;
-    case 'slice': case 'chan':
-      check('elem', ours.elem.name, o.elem);
-      break;
-    case 'array':
-      check('len', ours.len, o.len ?? 0);
-      check('elem', ours.elem.name, o.elem);
-      break;
-    case 'map':
-      check('key', ours.key.name, o.key);
-      check('elem', ours.elem.name, o.elem);
-      break;
-    case 'interface':
-      check('empty', ours.empty, o.under === 'runtime.eface');
-      break;
-  }
-  return bad;
-}
-
-/** Our params and results as the oracle lists them: one list, results flagged; `.dict` is compared separately. */
-function flatten(fn: DwarfFunction): { name: string; result: boolean; type: GoType }[] {
-  return [
-    ...fn.spec.params.map((p) => ({ ...p, result: false })),
-    ...(fn.spec.results ?? []).map((p) => ({ ...p, result: true })),
-  ].filter((p) => p.name !== '.dict');
-}
-
-function firstByName(funcs: OracleFunc[]): Map<string, OracleFunc> {
-  const m = new Map<string, OracleFunc>();
-  for (const f of funcs) if (!m.has(f.name)) m.set(f.name, f);
-  return m;
-}
 
 function param(fn: DwarfFunction | undefined, name: string): GoType {
   const p = [...(fn?.spec.params ?? []), ...(fn?.spec.results ?? [])].find((x) => x.name === name);
@@ -103,22 +41,7 @@ describe.runIf(toolchains.length > 0).each(toolchains)('Go $version build of the
   });
 
   it('gives every function the parameters, results and types debug/dwarf gives, in order', () => {
-    const bad: string[] = [];
-    for (const o of oracle.values()) {
-      const ours = flatten(all.get(o.name)!);
-      const theirs = o.params.filter((p) => p.name !== '.dict');
-      if (ours.length !== theirs.length) {
-        bad.push(`${o.name}: ${ours.map((p) => p.name)} ≠ ${theirs.map((p) => p.name)}`);
-        continue;
-      }
-      theirs.forEach((p, i) => {
-        const mine = ours[i]!;
-        // DWARF names every Go parameter; unnamed ones come out as ~r0/~p0/~b1.
-        if (mine.name !== p.name || mine.result !== p.result) bad.push(`${o.name} #${i}: ${mine.name}/${mine.result} ≠ ${p.name}/${p.result}`);
-        for (const m of typeMismatches(mine.type, p.type)) bad.push(`${o.name} ${p.name}: ${m}`);
-      });
-    }
-    expect(bad).toEqual([]);
+    expect(functionMismatches(all, oracle)).toEqual([]);
   });
 
   it('puts each function at the address go tool nm gives', () => {
