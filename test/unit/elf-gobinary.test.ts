@@ -13,6 +13,7 @@ import {
   buildExtra,
   elideBrackets,
   fixtureBuilds,
+  functionsInFile,
   goVersionOf,
   nmPathOf,
   nmTextSymbols,
@@ -151,6 +152,14 @@ describe('openGoBinary on fixture builds', () => {
     },
   );
 
+  it.each(builds.filter((b) => b.funcs).map((b) => [label(b), b] as const))('%s: every function of the fixture\'s functions file is there', (_, b) => {
+    const names = new Set(openGoBinary(b.path).info.functions.keys());
+    const shortened = [...names].some((n) => n.includes('[...]'));
+    const wanted = functionsInFile(b.funcs!);
+    expect(wanted.length).toBeGreaterThan(0);
+    for (const name of wanted) expect(names.has(shortened ? elideBrackets(name) : name), name).toBe(true);
+  });
+
   it('method, closure and generic names are kept as Go writes them', () => {
     for (const b of fixtureBuilds({ fixture: 'types', variant: 'normal' })) {
       const names = [...openGoBinary(b.path).info.functions.keys()];
@@ -167,9 +176,9 @@ describe('openGoBinary on fixture builds', () => {
 describe('openGoBinary errors', () => {
   const tmp = mkdtempSync(join(tmpdir(), 'weaver-gobinary-'));
   it.each([
-    ['/bin/ls', () => '/bin/ls', NotSupportedError, (p: string) => `${p} is not a Go program: it has no .go.buildinfo or .gopclntab section`],
-    ['a missing file', () => join(tmp, 'missing'), InputError, (p: string) => `${p} does not exist`],
-    ['a text file', () => (writeFileSync(join(tmp, 'x.txt'), 'hi\n'), join(tmp, 'x.txt')), NotSupportedError, (p: string) => `${p} is not an ELF executable`],
+    ['/bin/ls', (): string => '/bin/ls', NotSupportedError, (p: string) => `${p} is not a Go program: it has no .go.buildinfo or .gopclntab section`],
+    ['a missing file', (): string => join(tmp, 'missing'), InputError, (p: string) => `${p} does not exist`],
+    ['a text file', (): string => (writeFileSync(join(tmp, 'x.txt'), 'hi\n'), join(tmp, 'x.txt')), NotSupportedError, (p: string) => `${p} is not an ELF executable`],
   ] as const)('%s', (_, make, type, message) => {
     const p = make();
     let err: unknown;

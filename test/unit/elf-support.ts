@@ -4,35 +4,14 @@
 
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { fixtureBuilds, type FixtureBuild } from '../helpers/fixtures.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const MANIFEST = join(REPO_ROOT, 'fixtures/build/manifest.json');
 
-export interface FixtureBuild {
-  toolchain: string;
-  goVersion: string;
-  goroot: string;
-  abi: 'stack' | 'register';
-  fixture: string;
-  variant: 'normal' | 'stripped' | 'pie';
-  path: string;
-  funcs: string | null;
-  nm?: string | null;
-}
-
-/** Builds listed in fixtures/build/manifest.json (scripts/build-fixtures.sh). */
-export function fixtureBuilds(filter: Partial<FixtureBuild> = {}): FixtureBuild[] {
-  if (!existsSync(MANIFEST)) {
-    throw new Error(`${MANIFEST} is missing: run scripts/build-fixtures.sh (npm run setup) first`);
-  }
-  const { builds } = JSON.parse(readFileSync(MANIFEST, 'utf8')) as { builds: FixtureBuild[] };
-  return builds.filter((b) =>
-    Object.entries(filter).every(([k, v]) => (b as unknown as Record<string, unknown>)[k] === v),
-  );
-}
+export { fixtureBuilds, functionsInFile, type FixtureBuild } from '../helpers/fixtures.js';
 
 /** The unstripped build a stripped one was made from (same toolchain and fixture). */
 export function normalBuildOf(b: FixtureBuild): FixtureBuild {

@@ -70,11 +70,11 @@ describe('damaged tables', () => {
   };
 
   it.each([
-    ['an unknown magic', (d: Buffer) => d.writeUInt32LE(0xfffffff9, 0), 'unknown header magic 0xfffffff9'],
-    ['a 32-bit header', (d: Buffer) => (d[7] = 4), 'the header is not that of a 64-bit program'],
-    ['an absurd function count', (d: Buffer) => d.writeUInt32LE(0x7fffffff, 8), /^it claims 2147483647 functions, more than fit in \d+ bytes$/],
-    ['a function index past the end', (d: Buffer) => d.writeUInt32LE(0x7ffffff0, 8 + 7 * 8), 'offset 2147483632 is past the end of the table'],
-    ['a name table past the end', (d: Buffer) => d.writeUInt32LE(0x7ffffff0, 8 + 3 * 8), /^a function name offset \d+ is past the end of the table$/],
+    ['an unknown magic', (d: Buffer): unknown => d.writeUInt32LE(0xfffffff9, 0), 'unknown header magic 0xfffffff9'],
+    ['a 32-bit header', (d: Buffer): unknown => (d[7] = 4), 'the header is not that of a 64-bit program'],
+    ['an absurd function count', (d: Buffer): unknown => d.writeUInt32LE(0x7fffffff, 8), /^it claims 2147483647 functions, more than fit in \d+ bytes$/],
+    ['a function index past the end', (d: Buffer): unknown => d.writeUInt32LE(0x7ffffff0, 8 + 7 * 8), 'offset 2147483632 is past the end of the table'],
+    ['a name table past the end', (d: Buffer): unknown => d.writeUInt32LE(0x7ffffff0, 8 + 3 * 8), /^a function name offset \d+ is past the end of the table$/],
   ] as const)('%s', (_, patch, why) => {
     const t = table();
     patch(t.data);
