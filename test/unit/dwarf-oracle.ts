@@ -120,6 +120,11 @@ export function dwarfdump(toolchains: Toolchain[], binary: string, prefixes: str
   return funcs;
 }
 
+/** debug/dwarf's view of the first type entry named `name`; null when there is none. */
+export function dwarfdumpType(toolchains: Toolchain[], binary: string, name: string): OracleType | null {
+  return JSON.parse(execFileSync(oracle(toolchains), ['-type', binary, name], { encoding: 'utf8' })) as OracleType | null;
+}
+
 /** Text symbols from `go tool nm`: name → address. */
 export function nmFunctions(tc: Toolchain, binary: string): Map<string, number> {
   const out = execFileSync(tc.go, ['tool', 'nm', binary], { encoding: 'utf8', env: goEnv(tc), maxBuffer: 1 << 28 });

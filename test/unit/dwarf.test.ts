@@ -10,7 +10,7 @@ import { dwarfReader, dwarfTypeByName, readDwarfFunctions, type DwarfFunction } 
 import type { GoType } from '../../src/gotypes.js';
 import {
   type OracleFunc, type Toolchain, availableToolchains, buildSample, dwarfdump, firstByName, flatten, functionMismatches,
-  nmFunctions, typeMismatches,
+  dwarfdumpType, nmFunctions, typeMismatches,
 } from './dwarf-oracle.js';
 
 const toolchains = availableToolchains();
@@ -123,18 +123,30 @@ describe.runIf(toolchains.length > 0).each(toolchains)('Go $version build of the
     }
   });
 
-  it('looks up named types for the functions-file parser', () => {
-    const acc = oracle.get('main.named')!.params.find((p) => p.name === 'acc')!.type;
-    const t = dwarfTypeByName(elf, 'main.Account');
-    expect(t && typeMismatches(t, acc)).toEqual([]);
-    expect(dwarfTypeByName(elf, 'time.Duration')).toEqual({ kind: 'int64', name: 'time.Duration' });
+  it.each(['main.Account', 'main.Node', 'time.Duration', 'runtime.g', 'github.com/acme/shop/cart.Cart', '[]string', 'error', 'map[string]int'])(
+    'looks up the type %s by name as debug/dwarf describes it',
+    (name) => {
+      const expected = dwarfdumpType(toolchains, binary, name);
+      if (!expected) throw new Error(`debug/dwarf has no type ${name}`);
+      const t = dwarfTypeByName(elf, name);
+      expect(t && typeMismatches(t, expected)).toEqual([]);
+    },
+  );
+
+  it('has no type for a name the binary does not describe, and lists the names it has', () => {
     expect(dwarfTypeByName(elf, 'main.NoSuchType')).toBeNull();
     expect(dwarfReader(elf).typeNames()).toContain('github.com/acme/shop/cart.Cart');
   });
 
+  it('finds goid inside runtime.g where debug/dwarf does', () => {
+    const g = dwarfdumpType(toolchains, binary, 'runtime.g')!;
+    const t = dwarfTypeByName(elf, 'runtime.g');
+    expect(t?.kind === 'struct' && t.fields.find((f) => f.name === 'goid')?.offset).toBe(g.fields!.find((f) => f.name === 'goid')!.offset);
+  });
+
   describe.runIf(tc.minor >= 18)('generic shape functions', () => {
-    // Go 1.18-1.20 suffix shape types with _0.
-    const shape = (t: string) => (tc.minor <= 20 ? `go.shape.${t}_0` : `go.shape.${t}`);
+    // The old stenciler (Go 1.18/1.19) suffixes shape types with the type parameter's index.
+    const shape = (t: string) => (tc.minor < 20 ? `go.shape.${t}_0` : `go.shape.${t}`);
 
     it('takes the dictionary of a generic function before the first parameter', () => {
       const max = all.get(`main.Max[${shape('int')}]`);
