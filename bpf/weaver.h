@@ -51,10 +51,11 @@ char LICENSE[] SEC("license") = "GPL";
 #ifdef WEAVER_TRANSPORT_PERF
 /* Per-CPU perf buffers (kernels before 5.8, or --transport perf). A record
  * is built in a per-CPU scratch area and copied out by
- * bpf_perf_event_output; the copy is the price of this transport. Records
- * the perf buffer has no room for are counted by the kernel and reported to
- * the reader as lost samples, so WEAVER_SUBMIT ignores the result. A
- * per-CPU map value is at most 32 KiB, which bounds a record's size. */
+ * bpf_perf_event_output; the copy is the price of this transport. A record
+ * the perf buffer has no room for is counted here, as a failed ring-buffer
+ * reservation is: the kernel's own lost-sample report reaches the reader
+ * only when that CPU's buffer next has room, which may be never. A per-CPU
+ * map value is at most 32 KiB, which bounds a record's size. */
 #define WEAVER_PERF_MAX_RECORD 32768
 
 struct {
@@ -81,7 +82,11 @@ static __always_inline u8 *weaver_perf_scratch(void)
 }
 
 #define WEAVER_RESERVE(size) weaver_perf_scratch()
-#define WEAVER_SUBMIT(ctx, rec, size) bpf_perf_event_output((ctx), &weaver_events, BPF_F_CURRENT_CPU, (rec), (size))
+#define WEAVER_SUBMIT(ctx, rec, size)                                                            \
+	do {                                                                                     \
+		if (bpf_perf_event_output((ctx), &weaver_events, BPF_F_CURRENT_CPU, (rec), (size))) \
+			weaver_count_drop();                                                     \
+	} while (0)
 #else
 /* The BPF ring buffer (the default): records are written in place, no
  * copy; its size in bytes is set by the loader before load (--buffer-size). */

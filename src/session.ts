@@ -116,7 +116,12 @@ export class TraceSession {
     let dropped = 0n;
     if (!this.closed) {
       try {
-        dropped = this.object.sumPerCpuCounter(DROPS_MAP, 0) + this.object.lostSamples();
+        // The BPF programs count what did not fit; for perf buffers the kernel
+        // also reports lost samples (late, and only once there is room again),
+        // so that count can confirm the programs' own but never add to it.
+        const counted = this.object.sumPerCpuCounter(DROPS_MAP, 0);
+        const reported = this.object.lostSamples();
+        dropped = counted > reported ? counted : reported;
       } catch {
         // The map is gone only if the object is closed; report what we have.
       }
