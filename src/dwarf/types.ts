@@ -37,6 +37,10 @@ export class TypeBuilder {
       const t = this.convert(this.dw.die(offset));
       this.memo.set(offset, t);
       return t;
+    } catch (err) {
+      // Shells of the types being built stay half-filled: forget them all rather than hand them out later.
+      this.memo.clear();
+      throw err;
     } finally {
       this.active.delete(offset);
     }
