@@ -176,6 +176,11 @@ describe('goroutines and httpserver fixtures', () => {
     expect(new Set(calls.map((c) => c.function))).toEqual(new Set(['main.work']));
   });
 
+  it('-quiet makes the calls without EXPECT lines', () => {
+    const b = fixtureBuild({ fixture: 'goroutines', toolchain: '1.15' });
+    expect(runFixture(b, ['-quiet', '-g', '2', '-i', '3'])).toBe('DONE\n');
+  });
+
   it('httpserver: one line per request with method, path, status, query and user-agent length', async () => {
     const b = fixtureBuild({ fixture: 'httpserver', toolchain: '1.15' });
     const child = spawn(b.path, ['-exit-after', '2'], { stdio: ['ignore', 'pipe', 'inherit'] });
