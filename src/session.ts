@@ -44,6 +44,8 @@ export function perfPagesPerCpu(bufferSize: number, cpuCount: number): number {
 
 export interface SessionOptions {
   pid?: number;
+  /** Attach once for each of these processes (overrides `pid`); every process when absent or empty. */
+  pids?: number[];
   /** Kernel buffer size in bytes (a power of two, a multiple of the page size); perf buffers share it among CPUs. */
   bufferSize: number;
   /** Must match the transport the object was generated for (default ring). */
@@ -79,11 +81,15 @@ export class TraceSession {
       // A perf event array has one entry per CPU, which libbpf sets itself.
       if (transport === 'ring') object.setMapMaxEntries(EVENTS_MAP, options.bufferSize);
       object.load();
-      const total = spec.targets.length;
-      spec.targets.forEach((t, i) => {
-        object.attachUprobe({ program: t.program, binaryPath: spec.binary.path, fileOffset: t.attachOffset, pid: options.pid });
-        options.onAttach?.(i + 1, total);
-      });
+      const pids: (number | undefined)[] = options.pids?.length ? options.pids : [options.pid];
+      const total = spec.targets.length * pids.length;
+      let attached = 0;
+      for (const pid of pids) {
+        for (const t of spec.targets) {
+          object.attachUprobe({ program: t.program, binaryPath: spec.binary.path, fileOffset: t.attachOffset, pid });
+          options.onAttach?.(++attached, total);
+        }
+      }
       const decoder = new RecordDecoder(
         spec.targets.map((t) => t.plan),
         monotonicToRealtimeOffsetNs(),
