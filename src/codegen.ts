@@ -7,6 +7,7 @@
 import type { GoAbi } from './model.js';
 import type { ArgPlan, FunctionPlan, ValuePlan } from './plan.js';
 import { HEADER_FLAG, RECORD_KIND, headerCDeclaration } from './record.js';
+import { interfaceHelpersC, interfaceTypesOf } from './codegen-values.js';
 
 export interface CodegenOptions {
   abi: GoAbi;
@@ -16,6 +17,12 @@ export interface CodegenOptions {
   description?: string;
   /** How records reach user space: the BPF ring buffer (default) or per-CPU perf buffers (bpf/weaver.h). */
   transport?: 'ring' | 'perf';
+  /**
+   * A position-independent binary: type descriptor addresses seen at run
+   * time are the link-time ones plus the load bias, which programs work out
+   * from their probe's address (ProgramUnit.probeAddress).
+   */
+  pie?: boolean;
 }
 
 /** One uprobe program: a function's plan and where its probe sits. */
@@ -27,6 +34,8 @@ export interface ProgramUnit {
    * morestack and restarts from its entry, so that pass is not reported.
    */
   stackCheckFailFlags?: number;
+  /** Link-time address of the probed instruction; needed in PIE binaries to find the load bias. */
+  probeAddress?: number;
 }
 
 export function programName(plan: FunctionPlan): string {
@@ -50,12 +59,28 @@ export function generateC(units: ProgramUnit[], options: CodegenOptions): string
       ? '#define WEAVER_G(ctx) weaver_g_register_abi(ctx)'
       : '#define WEAVER_G(ctx) weaver_g_stack_abi()',
   );
+  const ifaces = interfaceTypesOf(units.map((u) => u.plan));
+  if (ifaces) {
+    out.push('');
+    out.push(interfaceHelpersC(ifaces.types, ifaces.blockCapacity));
+  }
   for (const unit of units) {
     out.push('');
+    if (ifaces) out.push(typesBiasDefinition(unit, options.pie === true));
     out.push(functionProgram(unit));
   }
   out.push('');
   return out.join('\n');
+}
+
+/**
+ * WEAVER_TYPES_BIAS(ctx): what to subtract from a type descriptor address
+ * seen at run time to get its link-time address. At a uprobe, ctx->ip is
+ * the probed instruction's address.
+ */
+function typesBiasDefinition(unit: ProgramUnit, pie: boolean): string {
+  const bias = pie && unit.probeAddress !== undefined ? `((ctx)->ip - 0x${unit.probeAddress.toString(16)}ULL)` : '0';
+  return `#undef WEAVER_TYPES_BIAS\n#define WEAVER_TYPES_BIAS(ctx) ${bias}`;
 }
 
 function functionProgram(unit: ProgramUnit): string {
@@ -117,9 +142,14 @@ function argumentCode(arg: ArgPlan): string[] {
 }
 
 /** Code that follows the pointers inside a value whose image is already in the record. */
-function derefCode(plan: ValuePlan, indent: string): string[] {
+export function derefCode(plan: ValuePlan, indent: string): string[] {
   switch (plan.kind) {
     case 'string':
+      return [
+        `${indent}weaver_read_slot(rec + ${plan.data.offset}, ${plan.data.capacity}, *(u64 *)(rec + ${plan.offset}), *(s64 *)(rec + ${plan.offset + 8}));`,
+      ];
+    case 'bytes':
+      if (!plan.data) return [];
       return [
         `${indent}weaver_read_slot(rec + ${plan.data.offset}, ${plan.data.capacity}, *(u64 *)(rec + ${plan.offset}), *(s64 *)(rec + ${plan.offset + 8}));`,
       ];
@@ -137,6 +167,33 @@ function derefCode(plan: ValuePlan, indent: string): string[] {
       });
       return lines;
     }
+    case 'pointer': {
+      if (!plan.target) return [];
+      const { data } = plan.target;
+      const lines = [
+        `${indent}weaver_read_slot(rec + ${data.offset}, ${data.capacity}, *(u64 *)(rec + ${plan.offset}), ${data.capacity});`,
+      ];
+      const inner = derefCode(plan.target.plan, indent + '\t');
+      if (inner.length) {
+        // Pointers inside a pointee that could not be read are zeros: follow them only after a full copy.
+        lines.push(`${indent}if (*(u32 *)(rec + ${data.offset}) == ${data.capacity}) {`);
+        lines.push(...inner);
+        lines.push(`${indent}}`);
+      }
+      return lines;
+    }
+    case 'interface': {
+      const strs = plan.strings.map((s) => `rec + ${s.offset}`).join(', ');
+      const strCap = plan.strings[0]?.capacity ?? 0;
+      return [
+        `${indent}weaver_read_iface(rec + ${plan.offset}, rec + ${plan.typeAt}, ${plan.empty ? 1 : 0}, rec + ${plan.data.offset}, ${plan.data.capacity},`,
+        `${indent}\t\t  ${strs}, ${strCap}, WEAVER_TYPES_BIAS(ctx));`,
+      ];
+    }
+    case 'header':
+      return [
+        `${indent}weaver_read_slot(rec + ${plan.data.offset}, ${plan.data.capacity}, *(u64 *)(rec + ${plan.offset}), ${plan.data.capacity});`,
+      ];
     case 'array':
       return plan.elems.flatMap((e) => derefCode(e, indent));
     case 'struct':

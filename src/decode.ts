@@ -6,6 +6,7 @@ import { isSignedInt, sizeOf, type GoType, type IntKind } from './gotypes.js';
 import type { CallEvent, DecodedArg, Value } from './model.js';
 import { SLOT_HEADER, type FunctionPlan, type ValuePlan } from './plan.js';
 import { HEADER_FLAG, HEADER_SIZE, readHeader } from './record.js';
+import { blockPlan, dynamicLayout } from './decode-dynamic.js';
 
 export class MalformedRecordError extends Error {}
 
@@ -67,7 +68,13 @@ export function decodeValue(view: DataView, base: number, plan: ValuePlan): Valu
     case 'scalar':
       return decodeScalar(view, base + plan.offset, plan.type);
     case 'pointer':
-      return { kind: 'pointer', address: u64(view, base, plan.offset) };
+      return decodePointer(view, base, plan);
+    case 'bytes':
+      return decodeBytes(view, base, plan);
+    case 'interface':
+      return decodeInterface(view, base, plan);
+    case 'header':
+      return decodeHeader(view, base, plan);
     case 'array':
       return { kind: 'array', elems: plan.elems.map((e) => decodeValue(view, base, e)) };
     case 'struct':
@@ -104,6 +111,83 @@ export function decodeValue(view: DataView, base: number, plan: ValuePlan): Valu
   }
 }
 
+/** errno values bpf_probe_read_user returns, for reasons people can act on. */
+const ERRNO_NAMES: Record<number, string> = { [-14]: 'EFAULT: nothing readable is mapped there', [-1]: 'EPERM' };
+
+function readFailure(what: string, address: bigint, error: number): Value {
+  const why = ERRNO_NAMES[error] ?? `error ${error}`;
+  return { kind: 'unavailable', reason: `cannot read ${what} at ${hex(address)} (${why})` };
+}
+
+function decodePointer(view: DataView, base: number, plan: Extract<ValuePlan, { kind: 'pointer' }>): Value {
+  const address = u64(view, base, plan.offset);
+  if (!plan.target || address === 0n) return { kind: 'pointer', address };
+  const { data } = plan.target;
+  const { copied, error } = slotStatus(view, base, data.offset, data.capacity);
+  if (copied < data.capacity) {
+    const elem = plan.type.kind === 'pointer' && plan.type.elem ? plan.type.elem.name : 'the pointee';
+    return { kind: 'pointer', address, target: readFailure(`${data.capacity} bytes of ${elem}`, address, error) };
+  }
+  return { kind: 'pointer', address, target: decodeValue(view, base, plan.target.plan) };
+}
+
+function slotBytes(view: DataView, base: number, offset: number, n: number): Uint8Array {
+  const start = view.byteOffset + base + offset;
+  return new Uint8Array(view.buffer.slice(start, start + n));
+}
+
+function decodeBytes(view: DataView, base: number, plan: Extract<ValuePlan, { kind: 'bytes' }>): Value {
+  if (!plan.data) {
+    const len = plan.type.kind === 'array' ? plan.type.len : plan.shown;
+    const bytes = slotBytes(view, base, plan.offset, plan.shown);
+    return { kind: 'bytes', bytes, len: BigInt(len), truncated: plan.shown < len };
+  }
+  const address = u64(view, base, plan.offset);
+  const len = view.getBigInt64(base + plan.offset + 8, true);
+  const cap = view.getBigInt64(base + plan.offset + 16, true);
+  if (len < 0n || cap < len) return { kind: 'unavailable', reason: `invalid slice header (len ${len}, cap ${cap})` };
+  const { copied, error } = slotStatus(view, base, plan.data.offset, plan.data.capacity);
+  if (len > 0n && plan.data.capacity > 0 && copied === 0) return readFailure(`the slice's ${len} bytes`, address, error);
+  const bytes = slotBytes(view, base, plan.data.offset + SLOT_HEADER, copied);
+  return { kind: 'bytes', bytes, len, cap, address, truncated: BigInt(copied) < len };
+}
+
+function decodeInterface(view: DataView, base: number, plan: Extract<ValuePlan, { kind: 'interface' }>): Value {
+  const typeAddress = u64(view, base, plan.offset);
+  const dataAddress = u64(view, base, plan.offset + 8);
+  if (typeAddress === 0n) return { kind: 'interface', typeAddress, dataAddress };
+  const linkAddress = u64(view, base, plan.typeAt);
+  const rt = linkAddress === 0n ? undefined : plan.types.lookup(Number(linkAddress));
+  if (!rt) return { kind: 'interface', typeAddress, dataAddress };
+  const layout = dynamicLayout(rt.type, plan.data.offset + SLOT_HEADER, plan.data.capacity, plan.strings);
+  const { copied, error } = slotStatus(view, base, plan.data.offset, plan.data.capacity);
+  const iface = { kind: 'interface' as const, typeAddress, dataAddress, typeName: rt.name };
+  if (layout.direct && rt.type.kind !== 'pointer') {
+    // The data word is the value (a map, chan, func, or a struct holding one pointer).
+    return { ...iface, value: decodeValue(view, base, blockPlan(rt.type, plan.offset + 8, 0, 8, new Map())) };
+  }
+  if (!layout.block) {
+    return { ...iface, value: layout.direct ? { kind: 'pointer', address: dataAddress } : { kind: 'unavailable', reason: `weaver does not read ${rt.name} behind an interface` } };
+  }
+  let value: Value;
+  if (layout.direct && dataAddress === 0n) value = { kind: 'pointer', address: 0n };
+  else if (copied < layout.recipe.size) value = readFailure(`${layout.recipe.size} bytes of ${rt.name}`, dataAddress, error);
+  else value = decodeValue(view, base, layout.block);
+  if (layout.direct && dataAddress !== 0n) value = { kind: 'pointer', address: dataAddress, target: value };
+  return { ...iface, value };
+}
+
+function decodeHeader(view: DataView, base: number, plan: Extract<ValuePlan, { kind: 'header' }>): Value {
+  const address = u64(view, base, plan.offset);
+  const { copied } = slotStatus(view, base, plan.data.offset, plan.data.capacity);
+  const read = address !== 0n && copied === plan.data.capacity;
+  const word = (i: number) => view.getBigInt64(base + plan.data.offset + SLOT_HEADER + 8 * i, true);
+  if (plan.type.kind === 'chan') {
+    return read ? { kind: 'chan', address, len: word(0), cap: word(1) } : { kind: 'chan', address };
+  }
+  return read ? { kind: 'map', address, len: word(0) } : { kind: 'map', address };
+}
+
 function slotStatus(view: DataView, base: number, offset: number, capacity: number): { copied: number; error: number } {
   const copied = view.getUint32(base + offset, true);
   const error = view.getInt32(base + offset + 4, true);
@@ -115,6 +199,14 @@ function decodeWords(view: DataView, base: number, offset: number, type: GoType)
   switch (type.kind) {
     case 'interface':
       return { kind: 'interface', typeAddress: u64(view, base, offset), dataAddress: u64(view, base, offset + 8) };
+    case 'slice': {
+      // A slice header inside an interface's value: not followed.
+      const address = u64(view, base, offset);
+      const len = view.getBigInt64(base + offset + 8, true);
+      const cap = view.getBigInt64(base + offset + 16, true);
+      if (type.elem.kind === 'uint8') return { kind: 'bytes', bytes: new Uint8Array(0), len, cap, address, truncated: len > 0n };
+      return { kind: 'slice', address, len, cap, elems: [], truncated: len > 0n };
+    }
     case 'map':
       return { kind: 'map', address: u64(view, base, offset) };
     case 'chan':

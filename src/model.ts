@@ -79,6 +79,12 @@ export type Value =
   /** `address` 0n is nil. `target` is present when the pointer was followed. */
   | { kind: 'pointer'; address: bigint; target?: Value }
   | { kind: 'array'; elems: Value[] }
+  /**
+   * `[]byte` or `[N]byte`: `bytes` holds what was captured (at most
+   * --string-size bytes), `len` is Go's length. `cap` and `address` are
+   * present for slices only (address 0n is a nil slice).
+   */
+  | { kind: 'bytes'; bytes: Uint8Array; len: bigint; cap?: bigint; address?: bigint; truncated: boolean }
   /** `elems` holds at most --max-elements values; `truncated` when len is larger. */
   | { kind: 'slice'; address: bigint; len: bigint; cap: bigint; elems: Value[]; truncated: boolean }
   | { kind: 'struct'; fields: { name: string; value: Value }[] }

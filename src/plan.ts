@@ -14,17 +14,37 @@
 import { alignUp, sizeOf, type FunctionSpec, type GoType } from './gotypes.js';
 import type { GoAbi, IntRegister, ValueLocation } from './model.js';
 import { HEADER_SIZE } from './record.js';
+import { IFACE_STRINGS, type RuntimeTypes } from './runtimetypes.js';
 
 export interface PlanOptions {
-  /** Bytes of each string captured (--string-size). */
+  /** Bytes of each string captured (--string-size); also of each []byte. */
   stringSize: number;
   /** Elements of each slice captured (--max-elements). */
   maxElements: number;
   /** Upper bound on one record's size (--max-event-size); containers shrink to fit. */
   maxRecordSize: number;
+  /**
+   * Levels of references followed from an argument (--depth): pointers,
+   * slice elements, interface values, map and channel headers each take
+   * one level; string bytes take none. Default 2.
+   */
+  depth?: number;
+  /**
+   * Descriptor addresses → types, for interface values, asked for only when
+   * an interface is planned; without it interfaces show addresses only.
+   */
+  runtimeTypes?: () => RuntimeTypes | null;
 }
 
-export const DEFAULT_PLAN_OPTIONS: PlanOptions = { stringSize: 64, maxElements: 16, maxRecordSize: 16384 };
+export const DEFAULT_PLAN_OPTIONS: PlanOptions = { stringSize: 64, maxElements: 16, maxRecordSize: 16384, depth: 2 };
+
+export const DEFAULT_DEPTH = 2;
+
+/** Bytes of a pointee captured at most; fields past them show as not captured. */
+export const MAX_POINTEE_BYTES = 512;
+
+/** Bytes copied behind an interface's data word: enough for small structs and errors. */
+export const IFACE_BLOCK_BYTES = 64;
 
 /** Bytes before a slot's data: u32 bytes copied, s32 error. */
 export const SLOT_HEADER = 8;
@@ -40,10 +60,28 @@ export type ValuePlan =
   | { kind: 'string'; type: GoType; offset: number; data: Slot }
   /** `elems[i]` describes element i inside `data`; only elements fully copied are decoded. */
   | { kind: 'slice'; type: GoType; offset: number; data: Slot; elemSize: number; elems: ValuePlan[] }
-  | { kind: 'pointer'; type: GoType; offset: number }
+  /**
+   * `[]byte` (data: a slot of up to --string-size bytes) or `[N]byte`
+   * (data null: the first `shown` bytes of the image itself).
+   */
+  | { kind: 'bytes'; type: GoType; offset: number; data: Slot | null; shown: number }
+  /** `target` when the pointer is followed: the pointee's bytes in `data`, laid out as `plan`. */
+  | { kind: 'pointer'; type: GoType; offset: number; target: { data: Slot; plan: ValuePlan } | null }
   | { kind: 'array'; type: GoType; offset: number; elems: ValuePlan[] }
   | { kind: 'struct'; type: GoType; offset: number; fields: { name: string; plan: ValuePlan }[] }
-  /** interface, map, chan, func, opaque: words we show as addresses (decoded fully in later stages). */
+  /**
+   * An interface whose dynamic type BPF resolves at run time: `typeAt` gets
+   * the descriptor's link-time address (8 bytes; 0 for nil or unreadable),
+   * `data` the bytes behind the data word and `strings` the strings they
+   * point to, as runtimetypes.ifaceRecipe says for that type.
+   */
+  | {
+      kind: 'interface'; type: GoType; offset: number; empty: boolean;
+      typeAt: number; data: Slot; strings: Slot[]; types: RuntimeTypes;
+    }
+  /** A map or channel header read through its pointer: map count / channel qcount and dataqsiz. */
+  | { kind: 'header'; type: GoType; offset: number; data: Slot }
+  /** interface (types unknown), map, chan, func, opaque: words we show as addresses. */
   | { kind: 'words'; type: GoType; offset: number }
   /** Nothing of the value can be read; `reason` says why. */
   | { kind: 'unavailable'; type: GoType; reason: string };
@@ -102,6 +140,7 @@ export function planFunction(
     if (plan.recordSize <= options.maxRecordSize) return plan;
     if (opts.maxElements > 1) opts = { ...opts, maxElements: Math.max(1, Math.floor(opts.maxElements / 2)) };
     else if (opts.stringSize > 8) opts = { ...opts, stringSize: Math.max(8, Math.floor(opts.stringSize / 2)) };
+    else if (depthOf(opts) > 0) opts = { ...opts, depth: depthOf(opts) - 1 };
     else {
       throw new PlanTooLargeError(
         `the arguments of ${spec.name} need ${plan.recordSize} bytes per call, more than --max-event-size ${options.maxRecordSize}`,
@@ -149,7 +188,7 @@ function tryPlan(id: number, spec: FunctionSpec, abi: GoAbi, locations: ValueLoc
         });
       }
     }
-    const value = planValue(loc.param.type, base, 0, unreadable, options, take);
+    const value = planValue(loc.param.type, base, 0, unreadable, options, take, depthOf(options));
     return { name: loc.param.name, type: loc.param.type, registerWrites, onStack, value };
   });
 
@@ -163,18 +202,30 @@ function stackOffsetOf(loc: ValueLocation): number {
 
 type Take = (size: number) => number;
 
+function depthOf(options: PlanOptions): number {
+  return options.depth ?? DEFAULT_DEPTH;
+}
+
+interface Unreadable {
+  start: number;
+  end: number;
+  reason: string;
+}
+
 /**
  * Plans a value whose image starts at record offset `offset`; `imageOffset`
- * is its offset inside the top-level argument (for the unreadable ranges,
- * which only top-level register arguments have).
+ * is its offset inside the image that `unreadable` ranges refer to (a
+ * top-level register argument, or a pointee copied only in part). `depth`
+ * is how many more references may be followed.
  */
 function planValue(
   type: GoType,
   offset: number,
   imageOffset: number,
-  unreadable: { start: number; end: number; reason: string }[],
+  unreadable: Unreadable[],
   options: PlanOptions,
   take: Take,
+  depth: number,
 ): ValuePlan {
   const size = sizeOf(type);
   const blocked = unreadable.find((u) => u.start < imageOffset + Math.max(size, 1) && imageOffset < u.end);
@@ -186,15 +237,21 @@ function planValue(
         offset,
         fields: type.fields.map((f) => ({
           name: f.name,
-          plan: planValue(f.type, offset + f.offset, imageOffset + f.offset, unreadable, options, take),
+          plan: planValue(f.type, offset + f.offset, imageOffset + f.offset, unreadable, options, take, depth),
         })),
       };
     case 'array': {
+      if (isByte(type.elem)) {
+        const shown = Math.min(type.len, options.stringSize);
+        const cut = unreadable.find((u) => u.start < imageOffset + Math.max(shown, 1) && imageOffset < u.end);
+        if (cut) return { kind: 'unavailable', type, reason: cut.reason };
+        return { kind: 'bytes', type, offset, data: null, shown };
+      }
       const elemSize = sizeOf(type.elem);
       const shown = Math.min(type.len, options.maxElements);
       const elems: ValuePlan[] = [];
       for (let i = 0; i < shown; i++) {
-        elems.push(planValue(type.elem, offset + i * elemSize, imageOffset + i * elemSize, unreadable, options, take));
+        elems.push(planValue(type.elem, offset + i * elemSize, imageOffset + i * elemSize, unreadable, options, take, depth));
       }
       return { kind: 'array', type, offset, elems };
     }
@@ -208,25 +265,67 @@ function planValue(
       return { kind: 'string', type, offset, data };
     }
     case 'slice': {
+      if (isByte(type.elem)) {
+        if (depth <= 0) return { kind: 'bytes', type, offset, data: takeSlot(0, take), shown: 0 };
+        return { kind: 'bytes', type, offset, data: takeSlot(options.stringSize, take), shown: options.stringSize };
+      }
       const elemSize = sizeOf(type.elem);
-      if (elemSize === 0) {
+      const count = depth > 0 ? options.maxElements : 0;
+      if (elemSize === 0 || count === 0) {
         return { kind: 'slice', type, offset, data: takeSlot(0, take), elemSize, elems: [] };
       }
-      const data = takeSlot(options.maxElements * elemSize, take);
+      const data = takeSlot(count * elemSize, take);
       const elems: ValuePlan[] = [];
-      for (let i = 0; i < options.maxElements; i++) {
+      for (let i = 0; i < count; i++) {
         // Elements inside a slot were copied from memory: nothing in them is unreadable.
-        elems.push(planValue(type.elem, data.offset + SLOT_HEADER + i * elemSize, 0, [], options, take));
+        elems.push(planValue(type.elem, data.offset + SLOT_HEADER + i * elemSize, 0, [], options, take, depth - 1));
       }
       return { kind: 'slice', type, offset, data, elemSize, elems };
     }
-    case 'pointer':
-      return { kind: 'pointer', type, offset };
-    case 'interface': case 'map': case 'chan': case 'func': case 'opaque':
+    case 'pointer': {
+      const elem = type.elem;
+      if (depth <= 0 || !elem || !followable(elem)) return { kind: 'pointer', type, offset, target: null };
+      const elemSize = sizeOf(elem);
+      const captured = Math.min(elemSize, MAX_POINTEE_BYTES);
+      const cut: Unreadable[] =
+        captured < elemSize
+          ? [{ start: captured, end: elemSize, reason: `beyond the first ${captured} bytes of ${elem.name} that weaver captures` }]
+          : [];
+      const data = takeSlot(captured, take);
+      const plan = planValue(elem, data.offset + SLOT_HEADER, 0, cut, options, take, depth - 1);
+      return { kind: 'pointer', type, offset, target: { data, plan } };
+    }
+    case 'interface': {
+      const types = depth > 0 ? options.runtimeTypes?.() : null;
+      if (!types) return { kind: 'words', type, offset };
+      const typeAt = take(8);
+      const data = takeSlot(IFACE_BLOCK_BYTES, take);
+      const strings: Slot[] = [];
+      for (let i = 0; i < IFACE_STRINGS; i++) strings.push(takeSlot(options.stringSize, take));
+      return { kind: 'interface', type, offset, empty: type.empty, typeAt, data, strings, types };
+    }
+    case 'map':
+      if (depth <= 0) return { kind: 'words', type, offset };
+      // count (old hmap) and used (Swiss Map) are both the first word.
+      return { kind: 'header', type, offset, data: takeSlot(8, take) };
+    case 'chan':
+      if (depth <= 0) return { kind: 'words', type, offset };
+      // hchan starts qcount, dataqsiz in every Go version.
+      return { kind: 'header', type, offset, data: takeSlot(16, take) };
+    case 'func': case 'opaque':
       return { kind: 'words', type, offset };
     default:
       return { kind: 'scalar', type, offset };
   }
+}
+
+function isByte(t: GoType): boolean {
+  return t.kind === 'uint8';
+}
+
+/** Pointees worth copying: something the decoder can show, of non-zero size. */
+function followable(t: GoType): boolean {
+  return t.kind !== 'opaque' && t.kind !== 'func' && sizeOf(t) > 0;
 }
 
 function takeSlot(capacity: number, take: Take): Slot {

@@ -43,6 +43,11 @@
  * pointer    nil: null; not followed: "0xc000012345";
  *            followed: {"address": "0x…", "value": NESTED}
  * array      [NESTED, …]
+ * bytes      []byte and [N]byte: a JSON string of the      slices: "len", "cap" (always);
+ *            captured bytes when they are printable        "truncated": true (and for arrays
+ *            (UTF-8, no control characters but \t \n \r),  "len") when fewer than len bytes
+ *            else the hex of every captured byte; a nil    were captured; "encoding": "hex"
+ *            slice is null                                 when CORE is hex
  * slice      [NESTED, …] (null for a nil slice)          "len", "cap" (always), "truncated": true
  *                                                        when fewer than len elements were captured
  * struct     {"Field": NESTED, …} in declaration order; a repeated blank field `_` is
@@ -62,7 +67,14 @@
 
 import type { CallEvent, DecodedArg, Value } from '../model.js';
 import { jsonFloat } from './floats.js';
-import { jsonStringFromBytes } from './strings.js';
+import { asBuffer, completeLength, isPrintableBytes, jsonStringFromBytes } from './strings.js';
+
+/** The bytes of a `bytes` value to show: a cut capture loses a split UTF-8 character at its end. */
+function capturedBytes(v: Extract<Value, { kind: 'bytes' }>): Uint8Array {
+  if (!v.truncated) return v.bytes;
+  const end = completeLength(v.bytes);
+  return end < v.bytes.length && isPrintableBytes(v.bytes.subarray(0, end)) ? v.bytes.subarray(0, end) : v.bytes;
+}
 
 function hexAddress(a: bigint): string {
   return `"0x${a.toString(16)}"`;
@@ -92,6 +104,12 @@ function extrasOf(v: Value, hex?: string): string {
     }
     case 'slice':
       return `,"len":${v.len},"cap":${v.cap}${v.truncated ? ',"truncated":true' : ''}`;
+    case 'bytes': {
+      let e = v.cap !== undefined ? `,"len":${v.len},"cap":${v.cap}` : v.truncated ? `,"len":${v.len}` : '';
+      if (v.truncated) e += ',"truncated":true';
+      if (!isPrintableBytes(capturedBytes(v))) e += ',"encoding":"hex"';
+      return e;
+    }
     case 'map':
       return (v.len !== undefined ? `,"len":${v.len}` : '') + (v.truncated ? ',"truncated":true' : '');
     case 'chan':
@@ -126,6 +144,11 @@ function coreOf(v: Value): string {
       return `{"address":${hexAddress(v.address)},"value":${jsonValue(v.target)}}`;
     case 'array':
       return elemsJson(v.elems);
+    case 'bytes': {
+      if (v.address === 0n && v.len === 0n) return 'null';
+      const b = capturedBytes(v);
+      return isPrintableBytes(b) ? JSON.stringify(asBuffer(b).toString('utf8')) : `"${asBuffer(b).toString('hex')}"`;
+    }
     case 'slice':
       return v.address === 0n && v.len === 0n ? 'null' : elemsJson(v.elems);
     case 'struct':

@@ -43,6 +43,19 @@ function latin1(bytes: Uint8Array, end: number): string {
   return asBuffer(bytes).toString('latin1', 0, end);
 }
 
+/**
+ * True when `[]byte` contents read as text: valid UTF-8 without control
+ * characters other than tab, newline and carriage return. Formatters show
+ * such bytes as a string and others in hex.
+ */
+export function isPrintableBytes(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if ((b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d) || b === 0x7f) return false;
+  }
+  return isUtf8(asBuffer(bytes));
+}
+
 export interface JsonString {
   /** A JSON string literal (with quotes). */
   quoted: string;

@@ -16,6 +16,8 @@
  *                     longer string: "abc"…(len=5000)
  *   pointer           0xc000012345, nil, followed: &{ID:7 Owner:"carol"}, &42
  *   array / slice     [1 2 3]; nil slice: nil; fewer elements than len: [1 2 3 …](len=100)
+ *   []byte, [N]byte   as Go's %q writes them: "GET /\x00\xff"; nil slice: nil; fewer bytes
+ *                     than len: "GET"…(len=100)
  *   struct            {ID:7 Owner:"carol"}
  *   map               map["a":1 "b":2], map[…](len=3) when only the length is known,
  *                     nil, or the address when nothing else is known
@@ -106,6 +108,14 @@ function write(out: Out, v: Value): void {
     case 'array':
       writeElems(out, v.elems, false, undefined);
       return;
+    case 'bytes': {
+      if (v.address === 0n && v.len === 0n) { out.s += 'nil'; return; }
+      const q = goQuoteBytes(v.bytes, v.truncated, out.room);
+      out.s += q.text;
+      if (!q.complete) out.elided = true;
+      else if (v.truncated) out.s += `…(len=${v.len})`;
+      return;
+    }
     case 'slice':
       if (v.address === 0n && v.len === 0n) out.s += 'nil';
       else writeElems(out, v.elems, v.truncated || BigInt(v.elems.length) < v.len, v.len);

@@ -1,0 +1,163 @@
+// Runtime type descriptors → Go types. An interface value holds the address
+// of its dynamic type's descriptor (runtime._type), which only says what
+// the value is once mapped to a name and layout: Go's DWARF gives every
+// type that has a descriptor a DW_AT_go_runtime_type attribute with its
+// address. The BPF side gets a small table from this (what to copy behind
+// the data word, which string headers in it to follow) because it cannot
+// know the dynamic type when the program is generated; the decoder gets
+// names and layouts.
+
+import { AT, TAG } from './dwarf/constants.js';
+import { DwarfInfo } from './dwarf/info.js';
+import { DwarfSections } from './dwarf/sections.js';
+import type { ElfFile } from './elf/file.js';
+import { TypeBuilder } from './dwarf/types.js';
+import { sizeOf, type GoType } from './gotypes.js';
+
+/** DW_AT_go_runtime_type: the address of the type's runtime._type descriptor. */
+const AT_GO_RUNTIME_TYPE = 0x2904;
+
+/** Strings behind one interface's data word that BPF follows (e.g. errorString.s, wrapError.msg). */
+export const IFACE_STRINGS = 2;
+
+export interface RuntimeType {
+  /** Link-time address of the descriptor (what a non-PIE process holds). */
+  address: number;
+  /** Go's name for the type: `*errors.errorString`, `main.Account`, `int`. */
+  name: string;
+  type: GoType;
+}
+
+/** Descriptor addresses → types, for one binary. */
+export interface RuntimeTypes {
+  lookup(address: number): RuntimeType | undefined;
+  /** Every known type, sorted by address. */
+  list(): RuntimeType[];
+}
+
+/** A table from a plain list (tests, and binaries whose types were read another way). */
+export function runtimeTypesFromList(types: RuntimeType[]): RuntimeTypes {
+  const sorted = [...types].sort((a, b) => a.address - b.address);
+  const byAddress = new Map(sorted.map((t) => [t.address, t]));
+  return { lookup: (a) => byAddress.get(a), list: () => sorted };
+}
+
+const TYPE_TAGS = new Set<number>([
+  TAG.base_type, TAG.pointer_type, TAG.structure_type, TAG.typedef, TAG.array_type, TAG.subroutine_type,
+]);
+
+/**
+ * The binary's runtime types from DWARF; null when it has no DWARF or the
+ * DWARF cannot be read (interfaces then show their type by address).
+ */
+export function readRuntimeTypes(elf: ElfFile): RuntimeTypes | null {
+  try {
+    const base = typesSectionAddress(elf);
+    if (base === undefined) return null;
+    const dw = new DwarfInfo(new DwarfSections(elf));
+    const builder = new TypeBuilder(dw);
+    const types: RuntimeType[] = [];
+    const seen = new Set<number>();
+    for (const unit of dw.units()) {
+      for (const die of dw.childrenWithTag(dw.root(unit), TYPE_TAGS)) {
+        const offset = dw.addr(die, AT_GO_RUNTIME_TYPE);
+        if (offset === undefined) continue;
+        const address = base + offset;
+        if (seen.has(address)) continue;
+        const name = dw.str(die, AT.name);
+        if (!name) continue;
+        seen.add(address);
+        // Named structs appear as a struct and a typedef of it; both carry the same address.
+        types.push({ address, name, type: builder.typeAt(die.offset) });
+      }
+    }
+    return types.length ? runtimeTypesFromList(types) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The linker writes DW_AT_go_runtime_type as an offset into the section
+ * holding the type descriptors (.rodata, .data.rel.ro in PIE builds,
+ * .go.type from Go 1.26), whose first symbol is runtime.types.
+ */
+function typesSectionAddress(elf: ElfFile): number | undefined {
+  const sym = elf.symbols().find((s) => s.name === 'runtime.types');
+  if (sym) {
+    const section = elf.sections.find((s) => s.size > 0 && sym.value >= s.addr && sym.value < s.addr + s.size);
+    if (section) return section.addr;
+  }
+  return (elf.section('.go.type') ?? (elf.isPie ? elf.section('.data.rel.ro') : undefined) ?? elf.section('.rodata'))?.addr;
+}
+
+/**
+ * Whether Go stores a value of type t directly in an interface's data word
+ * (pointer-shaped types) rather than a pointer to a copy of it.
+ */
+export function isDirectIface(t: GoType): boolean {
+  switch (t.kind) {
+    case 'pointer': case 'map': case 'chan': case 'func':
+      return true;
+    case 'struct': {
+      const sized = t.fields.filter((f) => sizeOf(f.type) > 0);
+      return sized.length === 1 && t.fields.length >= 1 && sizeOf(t) === 8 && isDirectIface(sized[0]!.type);
+    }
+    case 'array':
+      return t.len === 1 && isDirectIface(t.elem);
+    default:
+      return false;
+  }
+}
+
+/** What BPF does behind an interface of one dynamic type. */
+export interface IfaceRecipe {
+  /** Bytes to copy from the data word's address (0: nothing). */
+  size: number;
+  /** Offsets, inside those bytes, of string headers whose bytes to copy too (at most IFACE_STRINGS). */
+  strings: number[];
+}
+
+/**
+ * For a direct pointer the bytes are the pointee's; for an indirect value
+ * they are the value's own. Both are cut at `blockCapacity`.
+ */
+export function ifaceRecipe(t: GoType, blockCapacity: number): IfaceRecipe {
+  let shown: GoType | null = t;
+  if (isDirectIface(t)) shown = t.kind === 'pointer' && t.elem && t.elem.kind !== 'opaque' ? t.elem : null;
+  if (!shown) return { size: 0, strings: [] };
+  const size = Math.min(sizeOf(shown), blockCapacity);
+  const strings: number[] = [];
+  collectStrings(shown, 0, size, strings);
+  return { size, strings };
+}
+
+function collectStrings(t: GoType, at: number, limit: number, out: number[]): void {
+  if (out.length >= IFACE_STRINGS || at >= limit) return;
+  switch (t.kind) {
+    case 'string':
+      if (at + 16 <= limit) out.push(at);
+      return;
+    case 'struct':
+      for (const f of t.fields) collectStrings(f.type, at + f.offset, limit, out);
+      return;
+    case 'array': {
+      const size = sizeOf(t.elem);
+      for (let i = 0; i < t.len && size > 0 && at + i * size < limit && out.length < IFACE_STRINGS; i++) {
+        collectStrings(t.elem, at + i * size, limit, out);
+      }
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+/** A provider that reads the binary's runtime types on first use only (most traces have no interface). */
+export function lazyRuntimeTypes(elf: ElfFile, hasDwarf: boolean): () => RuntimeTypes | null {
+  let cached: RuntimeTypes | null | undefined;
+  return () => {
+    if (cached === undefined) cached = hasDwarf ? readRuntimeTypes(elf) : null;
+    return cached;
+  };
+}
