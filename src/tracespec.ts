@@ -18,6 +18,7 @@ import type { FunctionSymbol, GoBinaryInfo } from './model.js';
 import { PlanTooLargeError, planFunction, type FunctionPlan, type PlanOptions } from './plan.js';
 import { closestNames } from './suggest.js';
 import { chooseEntryProbe } from './x86/prologue.js';
+import { lazyRuntimeTypes } from './runtimetypes.js';
 
 export interface TraceRequest {
   binaryPath: string;
@@ -57,12 +58,13 @@ export function buildTraceSpec(req: TraceRequest): TraceSpec {
   const specs = req.functionsFile ? specsFromFile(req.functionsFile, info, elf) : specsFromPackages(req.packages, info, elf, notes);
   const namesOnly = specs.every((s) => s.params === null);
 
+  const runtimeTypes = lazyRuntimeTypes(elf, info.hasDwarf);
   const targets: TraceTarget[] = specs.map((s, id) => {
     const symbol = info.functions.get(s.spec.name)!;
     let plan: FunctionPlan;
     try {
       const locations = s.params === null ? null : argumentLocations(s.params, info.abi, { hiddenDictionary: s.spec.hiddenDictionary });
-      plan = planFunction(id, s.spec, info.abi, locations, req.plan);
+      plan = planFunction(id, s.spec, info.abi, locations, { ...req.plan, runtimeTypes });
     } catch (err) {
       if (err instanceof PlanTooLargeError) throw new WeaverError(err.message, { hint: 'raise --max-event-size or lower --string-size and --max-elements' });
       throw err;
@@ -73,8 +75,13 @@ export function buildTraceSpec(req: TraceRequest): TraceSpec {
   });
 
   const cSource = generateC(
-    targets.map((t) => ({ plan: t.plan, stackCheckFailFlags: t.probe.stackCheckFailFlags })),
+    targets.map((t) => ({
+      plan: t.plan,
+      stackCheckFailFlags: t.probe.stackCheckFailFlags,
+      probeAddress: t.symbol.address + t.probe.offset,
+    })),
     {
+      pie: info.pie,
       abi: info.abi,
       goidOffset: goidOffsetFor(info, elf),
       description: `${info.path} (${info.goVersion ?? 'unknown Go version'})`,
