@@ -1,7 +1,11 @@
 // Flags only: turns argv into typed options for the commands. Validation
 // of each value happens here, so a bad number never reaches a command.
 
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Argument, Command, InvalidArgumentError, Option } from 'commander';
+import { completionScript, SHELLS, type Shell } from './completion.js';
+import { parseDurationMs } from './duration.js';
+import { UsageError } from './errors.js';
+import type { TimestampMode } from './format/index.js';
 
 export interface TraceFlags {
   binary?: string;
@@ -9,7 +13,19 @@ export interface TraceFlags {
   packages: string[];
   /** True when --packages was given (it defaults to main). */
   packagesGiven: boolean;
-  pid?: number;
+  /** --pid, once per process (empty: every process running the binary). */
+  pids: number[];
+  /** Launch mode: the program and its arguments, given after `--`. */
+  command?: string[];
+  /** Stop after this many events are shown. */
+  count?: number;
+  /** Stop after this many milliseconds. */
+  durationMs?: number;
+  /** Write events to this file instead of stdout. */
+  output?: string;
+  /** --filter expressions, in the order given. */
+  filters: string[];
+  timestamps: TimestampMode;
   format: 'auto' | 'text' | 'json';
   stringSize: number;
   maxElements: number;
@@ -53,6 +69,45 @@ function byteSize(name: string, min: number, max: number) {
   };
 }
 
+function duration(value: string): number {
+  const ms = parseDurationMs(value);
+  if (ms === undefined) throw new InvalidArgumentError(`--duration takes a time such as 30s, 500ms, 2m or 1h30m, not "${value}".`);
+  if (ms <= 0) throw new InvalidArgumentError(`--duration must be longer than 0, not ${value}.`);
+  return ms;
+}
+
+/** For flags given once per value: --pid 1 --pid 2. */
+function repeated<T>(parse: (value: string) => T) {
+  return (value: string, previous: T[] = []): T[] => [...previous, parse(value)];
+}
+
+/**
+ * Splits the operands commander collected into the binary (attach mode) or
+ * the command after `--` (launch mode). commander keeps no trace of `--`,
+ * so it is found in the raw arguments: everything after it is the command.
+ */
+export function splitOperands(rawArgs: string[], operands: string[]): { binary?: string; command?: string[] } {
+  const dash = rawArgs.indexOf('--');
+  if (dash < 0) {
+    if (operands.length > 1) {
+      throw new UsageError(`unexpected argument ${operands[1]}`, {
+        hint: `to launch a program with arguments, put it after --: weaver -f funcs.txt -- ${operands.join(' ')}`,
+      });
+    }
+    return { binary: operands[0] };
+  }
+  const after = rawArgs.length - dash - 1;
+  const command = operands.slice(operands.length - after);
+  const before = operands.slice(0, operands.length - after);
+  if (command.length === 0) throw new UsageError('nothing follows --; give the program to launch after it, such as -- ./server --port 8080');
+  if (before.length > 0) {
+    throw new UsageError(`the program is given twice, as ${before[0]} and after --`, {
+      hint: `launch it with: weaver [options] -- ${command.join(' ')}`,
+    });
+  }
+  return { command };
+}
+
 function packageList(value: string): string[] {
   const list = value.split(',').map((s) => s.trim()).filter(Boolean);
   if (list.length === 0) throw new InvalidArgumentError('--packages takes a comma-separated list of package paths, such as main,net/http.');
@@ -62,20 +117,33 @@ function packageList(value: string): string[] {
 const EXAMPLES = `
 Examples:
   sudo weaver ./server --functions-file funcs.txt        trace the functions listed in funcs.txt
+  sudo weaver -f funcs.txt -- ./server --port 8080       start ./server and trace it from its first instruction
+  sudo weaver --pid 4123 -f funcs.txt                    trace one running process (also in a container)
   sudo weaver ./server -f funcs.txt --format json | jq .  JSON lines, one per call
+  sudo weaver ./server -f funcs.txt --filter 'main.handler: code >= 500'
+                                                         only the calls whose arguments match
+  sudo weaver ./server -f funcs.txt --count 10 --duration 30s -o calls.jsonl
+                                                         stop after 10 calls or 30 s, write to a file
   sudo weaver --packages main,net/http ./server           every function of those packages
   weaver ./server -f funcs.txt --emit c                   print the generated BPF program and exit
   weaver list ./server -p main > funcs.txt                write a functions file from the binary
-  weaver --types                                          the argument types weaver can decode`;
+  weaver --types                                          the argument types weaver can decode
+  source <(weaver completion bash)                        tab completion (also: zsh)`;
 
 export function buildCli(handlers: CliHandlers): Command {
   const program = new Command('weaver');
   program
     .description('Show the arguments passed to functions of a running Go program, live, with eBPF uprobes.')
-    .argument('[binary]', 'the Go program (an ELF executable) whose functions to trace')
+    .usage('[options] <binary>\n       weaver [options] -- <program> [args...]\n       weaver [options] --pid <pid>\n       weaver list|completion ...')
+    .argument('[binary...]', 'the Go program (an ELF executable) whose functions to trace; in launch mode, the program and its arguments after --')
     .option('-f, --functions-file <file>', 'trace the functions listed in this file (one signature a line)')
     .option('-p, --packages <list>', 'trace every function of these packages (comma-separated)', packageList)
-    .option('--pid <pid>', 'trace only this process (default: every process running the binary)', integer('--pid', 1, 2 ** 31 - 1))
+    .option('--pid <pid>', 'trace only this process; repeat for several (default: every process running the binary)', repeated(integer('--pid', 1, 2 ** 31 - 1)))
+    .option('--filter <expr>', 'show only calls whose arguments match, e.g. \'main.handler: code >= 500 && path ~ "^/api"\'; repeatable', repeated(String))
+    .option('-n, --count <n>', 'stop after this many calls are shown', integer('--count', 1, 2 ** 31 - 1))
+    .option('-d, --duration <time>', 'stop after this long: 500ms, 30s, 5m, 1h', duration)
+    .option('-o, --output <file>', 'write the calls to this file instead of stdout (JSON lines unless --format text)')
+    .addOption(new Option('--timestamps <kind>', 'text output: absolute (local time), relative (seconds since the first call) or none').choices(['absolute', 'relative', 'none']).default('absolute'))
     .addOption(new Option('--format <format>', 'output format: text for people, json for one JSON object a line').choices(['auto', 'text', 'json']).default('auto'))
     .option('--string-size <bytes>', 'bytes of each string to capture', integer('--string-size', 1, 4096), 64)
     .option('--max-elements <n>', 'elements of each slice or array to capture', integer('--max-elements', 0, 1024), 16)
@@ -97,13 +165,20 @@ export function buildCli(handlers: CliHandlers): Command {
     .option('-v, --verbose', 'details: where probes go, compiler and verifier output, stack traces')
     .addHelpText('after', EXAMPLES)
     .showSuggestionAfterError(true)
-    .action(async (binary: string | undefined, opts) => {
+    .action(async (operands: string[], opts) => {
+      const { binary, command } = splitOperands((program as unknown as { rawArgs: string[] }).rawArgs, operands);
       await handlers.trace({
         binary,
+        command,
         functionsFile: opts.functionsFile,
         packages: opts.packages ?? ['main'],
         packagesGiven: opts.packages !== undefined,
-        pid: opts.pid,
+        pids: opts.pid ?? [],
+        filters: opts.filter ?? [],
+        count: opts.count,
+        durationMs: opts.duration,
+        output: opts.output,
+        timestamps: opts.timestamps,
         format: opts.format,
         stringSize: opts.stringSize,
         maxElements: opts.maxElements,
@@ -126,6 +201,14 @@ export function buildCli(handlers: CliHandlers): Command {
     .option('-v, --verbose', 'details')
     .action(async (binary: string, opts) => {
       await handlers.list({ binary, packages: opts.packages, verbose: Boolean(opts.verbose) });
+    });
+
+  program
+    .command('completion')
+    .description('print a shell completion script: source <(weaver completion bash), or for zsh: weaver completion zsh > "${fpath[1]}/_weaver"')
+    .addArgument(new Argument('<shell>', 'the shell').choices(SHELLS))
+    .action((shell: Shell) => {
+      process.stdout.write(completionScript(program, shell));
     });
 
   return program;

@@ -33,7 +33,14 @@ function report(err: unknown, verbose: boolean): number {
 
 async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('-v') || argv.includes('--verbose');
-  const program = buildCli({ trace: runTrace, list: runList });
+  // A command may decide the exit status itself (launch mode passes on the program's).
+  let status = 0;
+  const program = buildCli({
+    trace: async (flags) => {
+      status = await runTrace(flags);
+    },
+    list: runList,
+  });
   program.exitOverride();
   program.configureOutput({
     outputError: (text, write) => write(`weaver: ${text.replace(/^error: /, '')}`),
@@ -44,7 +51,7 @@ async function main(argv: string[]): Promise<number> {
   }
   try {
     await program.parseAsync(argv);
-    return 0;
+    return status;
   } catch (err) {
     return report(err, verbose);
   }

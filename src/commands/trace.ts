@@ -1,39 +1,53 @@
-// `weaver <binary> …`: build the spec, compile, load and attach, then print
-// every call until SIGINT/SIGTERM (or the reader of stdout goes away).
+// `weaver <binary> …`, `weaver --pid N …`, `weaver … -- <program> …`:
+// choose the target, build the spec, compile, load and attach, then print
+// every call until a signal, --count, --duration, the output closing, or
+// the traced program ending. Orchestration only; each step lives in its
+// own module. Returns the exit status (the program's own in launch mode).
 
 import type { TraceFlags } from '../cli.js';
 import { compileBpf } from '../compile.js';
 import { UsageError } from '../errors.js';
+import { compileFilters } from '../filter/index.js';
 import { createFormatter, resolveFormat, shouldUseColor } from '../format/index.js';
+import { describeExit, exitStatusOf, forwardSignals, spawnHeld, terminate, type LaunchedProgram, type ProgramExit } from '../launch.js';
+import { OutputWriter } from '../output.js';
+import { EventPrinter, openOutputFile } from '../printer.js';
 import { checkPrivileges } from '../privileges.js';
 import { TraceSession, resolveTransport } from '../session.js';
-import { buildTraceSpec } from '../tracespec.js';
+import { StatusLine } from '../status.js';
+import { after, onSignal, settle, whenAllExit, type StopSource } from '../stop.js';
+import { formatSummary } from '../summary.js';
+import { chooseTarget } from '../target.js';
+import { buildTraceSpec, type TraceSpec } from '../tracespec.js';
 import { printSupportedTypes } from './types.js';
-import { OutputWriter } from '../output.js';
 
-export async function runTrace(flags: TraceFlags): Promise<void> {
-  if (flags.types) {
-    printSupportedTypes(process.stdout);
-    return;
-  }
-  if (!flags.binary) {
-    throw new UsageError('missing the Go program to trace', {
-      hint: 'usage: weaver <binary> --functions-file funcs.txt (see weaver --help)',
-    });
-  }
+function checkFlags(flags: TraceFlags): void {
   if (flags.functionsFile && flags.packagesGiven) {
     throw new UsageError('--functions-file and --packages choose functions in two different ways; give one of them');
   }
   if ((flags.bufferSize & (flags.bufferSize - 1)) !== 0 || flags.bufferSize % 4096 !== 0) {
     throw new UsageError(`--buffer-size must be a power of two of at least 4096 bytes, not ${flags.bufferSize}`);
   }
+}
+
+function filterTargets(spec: TraceSpec) {
+  return spec.targets.map((t) => ({ name: t.plan.name, params: t.plan.args?.map((a) => ({ name: a.name, type: a.type })) ?? null }));
+}
+
+export async function runTrace(flags: TraceFlags): Promise<number> {
+  if (flags.types) {
+    printSupportedTypes(process.stdout);
+    return 0;
+  }
+  checkFlags(flags);
+  const target = chooseTarget(flags);
 
   const say = (line: string) => process.stderr.write(`${line}\n`);
   const verbose = flags.verbose ? say : () => {};
 
   const transport = resolveTransport(flags.transport);
   const spec = buildTraceSpec({
-    binaryPath: flags.binary,
+    binaryPath: target.binaryPath,
     functionsFile: flags.functionsFile,
     packages: flags.packages,
     probePlacement: flags.probePlacement,
@@ -41,46 +55,60 @@ export async function runTrace(flags: TraceFlags): Promise<void> {
     plan: { stringSize: flags.stringSize, maxElements: flags.maxElements, maxRecordSize: flags.maxEventSize },
   });
   for (const note of spec.notes) say(`weaver: ${note}`);
+  const filter = compileFilters(flags.filters, filterTargets(spec));
 
   if (flags.emit === 'c') {
     process.stdout.write(spec.cSource);
-    return;
+    return 0;
   }
 
   checkPrivileges();
   const started = process.hrtime.bigint();
+  const status = new StatusLine();
+  status.set('weaver: compiling the BPF program…');
   const compiled = await compileBpf(spec.cSource, { warn: (m) => say(`weaver: ${m}`) });
   verbose(`weaver: BPF object ${compiled.cached ? 'from cache' : 'compiled'}${compiled.cachePath ? ` (${compiled.cachePath})` : ''}`);
 
-  const format = resolveFormat(flags.format, Boolean(process.stdout.isTTY));
+  const stream = flags.output ? openOutputFile(flags.output) : process.stdout;
+  const toTerminal = !flags.output && Boolean(process.stdout.isTTY);
   const formatter = createFormatter({
-    format,
-    color: flags.color !== false && shouldUseColor(process.stdout, process.env),
-    timestamps: 'absolute',
+    format: resolveFormat(flags.format, toTerminal),
+    color: toTerminal && flags.color !== false && shouldUseColor(process.stdout, process.env),
+    timestamps: flags.timestamps,
   });
-  const output = new OutputWriter(process.stdout);
+  const output = new OutputWriter(stream);
+  const printer = new EventPrinter(formatter, output, filter, flags.count);
 
+  // Held back until the probes are attached, so its first call is traced.
+  const program = target.launch ? spawnHeld(target.launch.path, target.launch.args) : undefined;
   const total = spec.targets.length;
-  const showProgress = total > 20 && process.stderr.isTTY;
-  const session = TraceSession.start(spec, compiled.object, {
-    pid: flags.pid,
-    bufferSize: flags.bufferSize,
-    transport,
-    onEvents: (events) => output.writeLines(events.map((e) => formatter.format(e))),
-    onMalformed: (err) => verbose(`weaver: skipped a record: ${err.message}`),
-    onAttach: showProgress
-      ? (n) => {
-          if (n % 25 === 0 || n === total) process.stderr.write(`\rAttaching probes: ${n}/${total}`);
-          if (n === total) process.stderr.write('\n');
-        }
-      : undefined,
-  });
-
+  let session: TraceSession;
   try {
-    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    session = TraceSession.start(spec, compiled.object, {
+      pids: program ? [program.pid] : target.pids,
+      bufferSize: flags.bufferSize,
+      transport,
+      onEvents: (events) => printer.print(events),
+      onMalformed: (err) => verbose(`weaver: skipped a record: ${err.message}`),
+      onAttach: (n, all) => status.set(`weaver: attaching probes ${n}/${all}…`),
+    });
+  } catch (err) {
+    status.done();
+    program?.signal('SIGKILL');
+    throw err;
+  }
+  status.done();
+
+  let elapsedFrom = process.hrtime.bigint();
+  let stopReason: string | undefined;
+  let programExit: ProgramExit | undefined;
+  let programSummary: string | undefined;
+  try {
+    const ms = Number(elapsedFrom - started) / 1e6;
     const b = spec.binary;
+    const whose = program ? `, pid ${program.pid}` : target.pids.length ? `, pid${target.pids.length > 1 ? 's' : ''} ${target.pids.join(', ')}` : '';
     say(
-      `Tracing ${total} function${total === 1 ? '' : 's'} in ${b.path} (${b.goVersion ?? 'unknown Go version'}, ${b.abi} ABI${flags.pid ? `, pid ${flags.pid}` : ''}) in ${ms.toFixed(0)} ms. Ctrl-C to end.`,
+      `Tracing ${total} function${total === 1 ? '' : 's'} in ${b.path} (${b.goVersion ?? 'unknown Go version'}, ${b.abi} ABI${whose}) in ${ms.toFixed(0)} ms. ${program ? 'Starting it now.' : 'Ctrl-C to end.'}`,
     );
     if (flags.verbose) {
       say(`  events through the ${transport === 'ring' ? 'BPF ring buffer' : 'per-CPU perf buffers'}`);
@@ -88,32 +116,92 @@ export async function runTrace(flags: TraceFlags): Promise<void> {
         say(`  ${t.plan.name}+0x${t.probe.offset.toString(16)} (file offset 0x${t.attachOffset.toString(16)}, ${t.plan.recordSize}-byte records): ${t.probe.reason}`);
       }
     }
-    const reason = await Promise.race([waitForSignal(), output.closed]);
-    verbose(`weaver: stopping (${reason})`);
+    elapsedFrom = process.hrtime.bigint();
+    const outcome = await traceUntilDone(flags, program, target.pids, printer, output);
+    stopReason = outcome.reason;
+    programExit = outcome.programExit;
+    if (program && outcome.programExit) programSummary = `${program.path} ${describeExit(outcome.programExit)}`;
+    if (program && outcome.endedProgram) programSummary = `${program.path} ended by weaver (${describeExit(outcome.endedProgram)})`;
+    // Calls made just before the end are still in the kernel buffer.
+    if (outcome.drain) await settle(() => session.stats().events);
+    verbose(`weaver: stopping (${outcome.detail})`);
   } finally {
     const stats = session.stats();
     session.close();
+    const elapsedMs = Number(process.hrtime.bigint() - elapsedFrom) / 1e6;
     await output.flush();
-    const lost = stats.dropped + BigInt(output.dropped);
+    if (flags.output) await new Promise<void>((resolve) => stream.end(resolve));
     say(
-      `weaver: ${stats.events} event${stats.events === 1 ? '' : 's'}` +
-        (lost > 0n ? `, ${lost} lost (${stats.dropped} in the kernel ${transport} buffer, ${output.dropped} at a slow output)` : ', none lost') +
-        (stats.malformed ? `, ${stats.malformed} malformed records skipped` : ''),
+      formatSummary({
+        shown: printer.shown,
+        filteredOut: printer.filteredOut,
+        droppedInKernel: stats.dropped,
+        droppedAtOutput: output.dropped,
+        malformed: stats.malformed,
+        elapsedMs,
+        transport,
+        stopReason,
+        program: programSummary,
+      }),
     );
   }
+  return programExit ? exitStatusOf(programExit) : 0;
 }
 
-function waitForSignal(): Promise<string> {
-  return new Promise((resolve) => {
-    const done = (sig: string) => {
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
-      resolve(sig);
-    };
-    const onInt = () => done('SIGINT');
-    const onTerm = () => done('SIGTERM');
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
-  });
+interface Outcome {
+  /** Said in the summary when it is not the obvious end. */
+  reason?: string;
+  detail: string;
+  /** Wait for events still in the kernel buffer. */
+  drain: boolean;
+  /** Launch mode: the program ended by itself (or by a forwarded signal); its status is weaver's. */
+  programExit?: ProgramExit;
+  /** Launch mode: weaver ended the program because tracing was over. */
+  endedProgram?: ProgramExit;
 }
 
+/** Waits for whatever ends this trace; in launch mode, also waits for the program to end. */
+async function traceUntilDone(
+  flags: TraceFlags,
+  program: LaunchedProgram | undefined,
+  pids: number[],
+  printer: EventPrinter,
+  output: OutputWriter,
+): Promise<Outcome> {
+  const sources: StopSource<Outcome>[] = [];
+  const source = <T>(s: StopSource<T>, map: (v: T) => Outcome) => {
+    sources.push({ promise: s.promise.then(map), cancel: s.cancel });
+  };
+  source({ promise: printer.limitReached, cancel: () => {} }, () => ({ reason: `--count ${flags.count} reached`, detail: 'count reached', drain: false }));
+  source({ promise: output.closed, cancel: () => {} }, (why) => ({ reason: why, detail: why, drain: false }));
+  if (flags.durationMs !== undefined) {
+    source(after(flags.durationMs, null), () => ({ reason: '--duration reached', detail: 'duration reached', drain: true }));
+  }
+  let stopForwarding = () => {};
+  if (program) {
+    // Signals go to the program; weaver ends when it does.
+    stopForwarding = forwardSignals(program);
+    source({ promise: program.exited, cancel: () => {} }, (exit) => ({ detail: `the program ${describeExit(exit)}`, drain: true, programExit: exit }));
+    program.release();
+  } else {
+    source(onSignal(), (sig) => ({ detail: sig, drain: false }));
+    if (pids.length > 0) {
+      source(whenAllExit(pids), (gone) => ({
+        reason: gone.length === 1 ? `process ${gone[0]} exited` : 'every traced process exited',
+        detail: 'the processes exited',
+        drain: true,
+      }));
+    }
+  }
+  try {
+    const outcome = await Promise.race(sources.map((s) => s.promise));
+    if (program && !outcome.programExit) {
+      // weaver ends first (--count, --duration, output closed): so does the program, as with `timeout`.
+      outcome.endedProgram = await terminate(program);
+    }
+    return outcome;
+  } finally {
+    stopForwarding();
+    for (const s of sources) s.cancel();
+  }
+}

@@ -1,0 +1,71 @@
+// The ways a trace ends, as promises to race: a signal, a timer, the
+// traced processes going away. Each comes with a cancel() so nothing
+// lingers (a pending timer would keep Node running).
+
+import { processAlive } from './procfs.js';
+
+export interface StopSource<T = string> {
+  promise: Promise<T>;
+  cancel(): void;
+}
+
+export const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/** Resolves with the name of the first of `signals` received. */
+export function onSignal(signals: NodeJS.Signals[] = STOP_SIGNALS): StopSource {
+  const handlers: [NodeJS.Signals, () => void][] = [];
+  const cancel = () => {
+    for (const [sig, h] of handlers) process.off(sig, h);
+  };
+  const promise = new Promise<string>((resolve) => {
+    for (const sig of signals) {
+      const h = () => {
+        cancel();
+        resolve(sig);
+      };
+      handlers.push([sig, h]);
+      process.on(sig, h);
+    }
+  });
+  return { promise, cancel };
+}
+
+export function after<T>(ms: number, value: T): StopSource<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const promise = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(value), ms);
+  });
+  return { promise, cancel: () => clearTimeout(timer) };
+}
+
+/** Resolves once none of `pids` runs any more (checked every `intervalMs`). */
+export function whenAllExit(pids: number[], intervalMs = 250, proc = '/proc'): StopSource<number[]> {
+  let timer: NodeJS.Timeout | undefined;
+  const promise = new Promise<number[]>((resolve) => {
+    timer = setInterval(() => {
+      if (pids.every((pid) => !processAlive(pid, proc))) {
+        clearInterval(timer);
+        resolve(pids);
+      }
+    }, intervalMs);
+  });
+  return { promise, cancel: () => clearInterval(timer) };
+}
+
+/**
+ * Waits until `count()` has not changed for `quietMs` (events still in
+ * the kernel buffer have arrived), or `maxMs` has passed.
+ */
+export async function settle(count: () => number, quietMs = 150, maxMs = 2000): Promise<void> {
+  const end = Date.now() + maxMs;
+  let last = count();
+  let quietSince = Date.now();
+  while (Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 25));
+    const now = count();
+    if (now !== last) {
+      last = now;
+      quietSince = Date.now();
+    } else if (Date.now() - quietSince >= quietMs) return;
+  }
+}
