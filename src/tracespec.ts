@@ -3,7 +3,6 @@
 // and the unit tests run it without root; src/session.ts turns a spec into
 // loaded, attached programs.
 
-import { readFileSync } from 'node:fs';
 import { argumentLocations } from './abi/index.js';
 import { generateC, programName } from './codegen.js';
 import { dwarfTypeByName, readDwarfFunctions } from './dwarf/index.js';
@@ -11,6 +10,7 @@ import { openGoBinary } from './elf/gobinary.js';
 import type { ElfFile } from './elf/file.js';
 import { InputError, SymbolNotFoundError, WeaverError } from './errors.js';
 import { parseFunctionsFile } from './funcfile.js';
+import { readTextUpTo } from './files.js';
 import { goidOffsetFor } from './goid.js';
 import { inPackages } from './gonames.js';
 import type { FunctionSpec, GoType } from './gotypes.js';
@@ -91,6 +91,9 @@ export function buildTraceSpec(req: TraceRequest): TraceSpec {
   return { binary: info, targets, cSource, namesOnly, notes };
 }
 
+/** Far more than any real functions file; /dev/zero or a wrong path must not fill memory. */
+const MAX_FUNCTIONS_FILE_BYTES = 16 << 20;
+
 interface SelectedSpec {
   spec: FunctionSpec;
   /** null: trace by name only. */
@@ -98,13 +101,18 @@ interface SelectedSpec {
 }
 
 function specsFromFile(file: string, info: GoBinaryInfo, elf: ElfFile): SelectedSpec[] {
-  let text: string;
+  let text: string | null;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readTextUpTo(file, MAX_FUNCTIONS_FILE_BYTES);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'does not exist' : code === 'EISDIR' ? 'is a directory' : `cannot be read (${code})`;
     throw new InputError(`functions file ${file} ${why}`, { cause: err });
+  }
+  if (text === null) {
+    throw new InputError(`functions file ${file} is larger than ${MAX_FUNCTIONS_FILE_BYTES >> 20} MiB, too large to be a list of functions`, {
+      hint: 'check the path given with -f',
+    });
   }
   // Without DWARF the parser says a named type needs debug info; with it,
   // named types (main.Account) resolve through the binary's own description.
