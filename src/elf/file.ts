@@ -4,7 +4,7 @@
 // buffers, tables past the end of the file, a missing section name table) is
 // checked here first so that bad input becomes one typed error sentence.
 
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, type Stats } from 'node:fs';
 import elfy from 'elfy';
 import { InputError, NotSupportedError } from '../errors.js';
 import { parseSymbolTable } from './symtab.js';
@@ -104,8 +104,16 @@ export class ElfFile {
   static read(path: string): ElfFile {
     let buf: Buffer;
     try {
-      if (statSync(path).isDirectory()) {
+      const stat = statSync(path);
+      if (stat.isDirectory()) {
         throw new InputError(`${path} is a directory, not a program`, {
+          hint: 'give the path of a compiled Go program',
+        });
+      }
+      // Reading a FIFO blocks until someone writes to it, and a device such
+      // as /dev/zero never ends: only regular files are read.
+      if (!stat.isFile()) {
+        throw new InputError(`${path} is ${specialFileKind(stat)}, not a program file`, {
           hint: 'give the path of a compiled Go program',
         });
       }
@@ -296,6 +304,14 @@ function parseWithoutSections(buf: Buffer): ReturnType<typeof elfy.parse> {
   const header = parser.parseHeader(buf);
   header.body = { programs: parser.parsePrograms(buf, header), sections: [] };
   return header;
+}
+
+function specialFileKind(stat: Stats): string {
+  if (stat.isFIFO()) return 'a named pipe (FIFO)';
+  if (stat.isCharacterDevice()) return 'a character device';
+  if (stat.isBlockDevice()) return 'a block device';
+  if (stat.isSocket()) return 'a socket';
+  return 'not a regular file';
 }
 
 function describeReadError(path: string, err: unknown): string {
