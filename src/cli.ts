@@ -34,6 +34,10 @@ export interface TraceFlags {
   types: boolean;
   emit?: 'c';
   probePlacement: 'auto' | 'entry';
+  /** --returns: results and duration of each call, from probes on its RET instructions. */
+  returns: boolean;
+  /** -c/--summary: per-function call statistics at exit instead of each call (implies --returns). */
+  summary: boolean;
   transport: 'auto' | 'ring' | 'perf';
   verbose: boolean;
   color?: boolean;
@@ -162,6 +166,8 @@ export function buildCli(handlers: CliHandlers): Command {
     .option('--no-color', 'no colours in text output (also: NO_COLOR set, or not a terminal)')
     .option('--types', 'list the argument types weaver can decode, and exit')
     .addOption(new Option('--emit <stage>', 'print the output of a pipeline stage and exit').choices(['c']))
+    .option('--returns', 'also show what each call returned and how long it took (probes on its RET instructions, never uretprobes)')
+    .option('-c, --summary', 'at exit, print per-function counts and durations (calls, total, mean, p50, p99, max, errors) instead of each call; implies --returns')
     .option('-v, --verbose', 'details: where probes go, compiler and verifier output, stack traces')
     .addHelpText('after', EXAMPLES)
     .showSuggestionAfterError(true)
@@ -187,6 +193,8 @@ export function buildCli(handlers: CliHandlers): Command {
         types: Boolean(opts.types),
         emit: opts.emit,
         probePlacement: opts.probePlacement,
+        returns: Boolean(opts.returns || opts.summary),
+        summary: Boolean(opts.summary),
         transport: opts.transport,
         verbose: Boolean(opts.verbose),
         color: opts.color === false ? false : undefined,

@@ -7,6 +7,9 @@
 import type { GoAbi } from './model.js';
 import type { ArgPlan, FunctionPlan, ValuePlan } from './plan.js';
 import { HEADER_FLAG, RECORD_KIND, headerCDeclaration } from './record.js';
+import {
+  G_STACK_HI_OFFSET, PAIR_FLAG, PAIR_STAT, PAIR_STAT_COUNT, deferreturnProgramName, returnProgramName, type ReturnPlan,
+} from './returns.js';
 import { interfaceHelpersC, interfaceTypesOf } from './codegen-values.js';
 
 export interface CodegenOptions {
@@ -23,6 +26,14 @@ export interface CodegenOptions {
    * from their probe's address (ProgramUnit.probeAddress).
    */
   pie?: boolean;
+  /** With --returns: the return programs (one per function, plus deferreturn markers). */
+  returns?: ReturnUnit[];
+}
+
+/** A traced function's return side: its return record plan and its deferreturn call sites' frame sizes. */
+export interface ReturnUnit {
+  plan: ReturnPlan;
+  deferreturnFrameSizes: number[];
 }
 
 /** One uprobe program: a function's plan and where its probe sits. */
@@ -36,6 +47,8 @@ export interface ProgramUnit {
   stackCheckFailFlags?: number;
   /** Link-time address of the probed instruction; needed in PIE binaries to find the load bias. */
   probeAddress?: number;
+  /** With --returns: record offset where the entry program writes the stack depth, and stores the pending call. */
+  pairDepthOffset?: number;
 }
 
 export function programName(plan: FunctionPlan): string {
@@ -59,6 +72,11 @@ export function generateC(units: ProgramUnit[], options: CodegenOptions): string
       ? '#define WEAVER_G(ctx) weaver_g_register_abi(ctx)'
       : '#define WEAVER_G(ctx) weaver_g_stack_abi()',
   );
+  const pairing = options.returns !== undefined || units.some((u) => u.pairDepthOffset !== undefined);
+  if (pairing) {
+    out.push('');
+    out.push(pairingPreamble());
+  }
   const ifaces = interfaceTypesOf(units.map((u) => u.plan));
   if (ifaces) {
     out.push('');
@@ -68,6 +86,10 @@ export function generateC(units: ProgramUnit[], options: CodegenOptions): string
     out.push('');
     if (ifaces) out.push(typesBiasDefinition(unit, options.pie === true));
     out.push(functionProgram(unit));
+  }
+  for (const unit of options.returns ?? []) {
+    out.push('');
+    out.push(returnPrograms(unit));
   }
   out.push('');
   return out.join('\n');
@@ -111,6 +133,9 @@ function functionProgram(unit: ProgramUnit): string {
   }
   for (const arg of plan.args ?? []) {
     b.push(...argumentCode(arg));
+  }
+  if (unit.pairDepthOffset !== undefined) {
+    b.push(`\t*(u64 *)(rec + ${unit.pairDepthOffset}) = weaver_pair_enter(ctx, WEAVER_G(ctx), ${plan.id}, h->ktime_ns);`);
   }
   b.push(`\tWEAVER_SUBMIT(ctx, rec, ${plan.recordSize});`);
   b.push('\treturn 0;');
@@ -208,3 +233,155 @@ function commentSafe(text: string): string {
   return text.replace(/\*\//g, '*\\/').replace(/[\r\n]/g, ' ');
 }
 
+
+/*
+ * Return programs (--returns, issue 5; see src/returns.ts for the design).
+ * The pairing map holds one pending call per (goroutine, stack depth,
+ * function, process): an LRU hash, so calls that never return (a panic
+ * unwound them, the goroutine is blocked forever) are evicted instead of
+ * filling it. Stale entries at the same key are replaced and counted.
+ */
+export const PAIRS_MAP = 'weaver_pairs';
+export const PAIR_STATS_MAP = 'weaver_pair_stats';
+/** Default capacity of the pairing map (the loader may resize it before load). */
+export const DEFAULT_PAIRS_CAPACITY = 16384;
+
+function pairingPreamble(): string {
+  return `/* Pending calls for --returns: key (goroutine, stack depth, function, tgid). */
+struct weaver_pair_key {
+	u64 goroutine;
+	u64 depth;
+	u32 func_id;
+	u32 tgid;
+};
+
+struct weaver_pair_value {
+	u64 ktime_ns;
+	u32 flags;
+	u32 reserved;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, ${DEFAULT_PAIRS_CAPACITY});
+	__type(key, struct weaver_pair_key);
+	__type(value, struct weaver_pair_value);
+} ${PAIRS_MAP} SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, ${PAIR_STAT_COUNT});
+	__type(key, u32);
+	__type(value, u64);
+} ${PAIR_STATS_MAP} SEC(".maps");
+
+static __always_inline void weaver_pair_count(u32 which)
+{
+	u64 *n = bpf_map_lookup_elem(&${PAIR_STATS_MAP}, &which);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
+/* The goroutine is its goid when its offset is known, else the g pointer
+ * (unique while the goroutine lives). The depth is g.stack.hi - sp: stack
+ * growth copies the stack, moving hi and sp by the same amount. \`frame\` is
+ * what the function's frame adds to sp where the probe sits (0 at entry and
+ * at a RET). Returns the depth. */
+static __always_inline u64 weaver_pair_key_of(struct weaver_pair_key *key, struct pt_regs *ctx, u64 g, u32 func_id, u64 frame)
+{
+	u64 hi = 0;
+	u64 sp = ctx->sp + frame;
+	if (g)
+		bpf_probe_read_user(&hi, sizeof(hi), (void *)(g + ${G_STACK_HI_OFFSET}));
+	key->goroutine = WEAVER_GOID_OFFSET ? weaver_goid(g, WEAVER_GOID_OFFSET) : g;
+	key->depth = hi ? hi - sp : sp;
+	key->func_id = func_id;
+	key->tgid = bpf_get_current_pid_tgid() >> 32;
+	return key->depth;
+}
+
+/* At a traced function's entry: remember when the call began. */
+static __always_inline u64 weaver_pair_enter(struct pt_regs *ctx, u64 g, u32 func_id, u64 ktime_ns)
+{
+	struct weaver_pair_key key = {};
+	struct weaver_pair_value value = { .ktime_ns = ktime_ns };
+	u64 depth = weaver_pair_key_of(&key, ctx, g, func_id, 0);
+	long err = bpf_map_update_elem(&${PAIRS_MAP}, &key, &value, BPF_NOEXIST);
+	if (err == -17 /* EEXIST: a frame at this depth never returned */) {
+		weaver_pair_count(${PAIR_STAT.replaced});
+		err = bpf_map_update_elem(&${PAIRS_MAP}, &key, &value, BPF_ANY);
+	}
+	weaver_pair_count(err ? ${PAIR_STAT.insertFailed} : ${PAIR_STAT.entered});
+	return depth;
+}
+
+/* At a RET: take the pending call out of the map; fills the pairing block. */
+static __always_inline void weaver_pair_return(struct pt_regs *ctx, u64 g, u32 func_id, u64 now, u8 *block)
+{
+	struct weaver_pair_key key = {};
+	u64 depth = weaver_pair_key_of(&key, ctx, g, func_id, 0);
+	u64 start = 0;
+	u32 flags = ${PAIR_FLAG.unpaired};
+	struct weaver_pair_value *v = bpf_map_lookup_elem(&${PAIRS_MAP}, &key);
+	if (v) {
+		start = v->ktime_ns;
+		flags = v->flags;
+		bpf_map_delete_elem(&${PAIRS_MAP}, &key);
+		weaver_pair_count(${PAIR_STAT.matched});
+	} else {
+		weaver_pair_count(${PAIR_STAT.unmatched});
+	}
+	*(u64 *)block = start;
+	*(u64 *)(block + 8) = start ? now - start : 0;
+	*(u64 *)(block + 16) = depth;
+	*(u32 *)(block + 24) = flags;
+	*(u32 *)(block + 28) = 0;
+}`;
+}
+
+function returnPrograms(unit: ReturnUnit): string {
+  const { plan } = unit;
+  const results = plan.results;
+  const b: string[] = [];
+  const sig = plan.resultsKnown ? (results.args ?? []).map((a) => `${a.name} ${a.type.name}`).join(', ') : '…';
+  b.push(`/* ${commentSafe(plan.name)} returns (${commentSafe(sig)}): at each RET, where the frame is popped and sp is the entry sp again */`);
+  b.push('SEC("uprobe")');
+  b.push(`int ${returnProgramName(plan.id)}(struct pt_regs *ctx)`);
+  b.push('{');
+  b.push('\tu64 g = WEAVER_G(ctx);');
+  b.push(`\tu8 *rec = WEAVER_RESERVE(${plan.recordSize});`);
+  b.push('\tif (!rec) {');
+  b.push('\t\t/* The pending call is still taken out, so the map does not keep it. */');
+  b.push('\t\tu8 scratch[32];');
+  b.push(`\t\tweaver_pair_return(ctx, g, ${plan.id}, bpf_ktime_get_ns(), scratch);`);
+  b.push('\t\tweaver_count_drop();');
+  b.push('\t\treturn 0;');
+  b.push('\t}');
+  b.push('\tstruct weaver_header *h = (struct weaver_header *)rec;');
+  b.push(`\tweaver_fill_header(h, ${RECORD_KIND.return}, ${plan.id}, ctx, g, WEAVER_GOID_OFFSET);`);
+  b.push(`\tweaver_pair_return(ctx, g, ${plan.id}, h->ktime_ns, rec + ${plan.pairOffset});`);
+  if (results.stackArea) {
+    b.push(`\tint stack_ok = bpf_probe_read_user(rec + ${results.stackArea.offset}, ${results.stackArea.size}, (void *)(ctx->sp + 8)) == 0;`);
+    b.push('\tif (!stack_ok)');
+    b.push(`\t\th->flags |= ${HEADER_FLAG.stackReadFailed};`);
+  }
+  for (const result of results.args ?? []) b.push(...argumentCode(result));
+  b.push(`\tWEAVER_SUBMIT(ctx, rec, ${plan.recordSize});`);
+  b.push('\treturn 0;');
+  b.push('}');
+  for (const frame of [...new Set(unit.deferreturnFrameSizes)].sort((x, y) => x - y)) {
+    b.push('');
+    b.push(`/* ${commentSafe(plan.name)}: at CALL runtime.deferreturn, inside a ${frame}-byte frame; marks the pending call */`);
+    b.push('SEC("uprobe")');
+    b.push(`int ${deferreturnProgramName(plan.id, frame)}(struct pt_regs *ctx)`);
+    b.push('{');
+    b.push('\tstruct weaver_pair_key key = {};');
+    b.push(`\tweaver_pair_key_of(&key, ctx, WEAVER_G(ctx), ${plan.id}, ${frame});`);
+    b.push(`\tstruct weaver_pair_value *v = bpf_map_lookup_elem(&${PAIRS_MAP}, &key);`);
+    b.push('\tif (v)');
+    b.push(`\t\tv->flags |= ${PAIR_FLAG.deferreturn}; /* only this goroutine uses this key */`);
+    b.push('\treturn 0;');
+    b.push('}');
+  }
+  return b.join('\n');
+}

@@ -8,6 +8,9 @@ import { WeaverError } from './errors.js';
 import { BpfObject, forEachRecord, monotonicToRealtimeOffsetNs } from './loader.js';
 import type { CallEvent } from './model.js';
 import type { TraceSpec } from './tracespec.js';
+import { PAIR_STATS_MAP } from './codegen.js';
+import { ReturnPairer, type PairingStats } from './pairing.js';
+import { PAIR_STAT } from './returns.js';
 
 export const EVENTS_MAP = 'weaver_events';
 export const DROPS_MAP = 'weaver_drops';
@@ -63,12 +66,26 @@ export interface SessionStats {
   /** Records the kernel could not put in the ring or perf buffer. */
   dropped: bigint;
   malformed: number;
+  /** With --returns: how entries and returns were paired, in user space and in the kernel. */
+  pairing?: PairingStats & { kernel: KernelPairStats };
+}
+
+/** The kernel side's pairing counters (src/returns.ts PAIR_STAT). */
+export interface KernelPairStats {
+  /** Pending calls replaced by a newer one at the same stack depth (their frame was unwound). */
+  replaced: bigint;
+  /** Returns whose entry was no longer in the bounded map (evicted) or never stored. */
+  unmatched: bigint;
+  /** Entries the map refused. */
+  insertFailed: bigint;
 }
 
 export class TraceSession {
   private events = 0;
   private malformed = 0;
   private closed = false;
+  private pairer: ReturnPairer | null = null;
+  private onEvents: ((events: CallEvent[]) => void) | null = null;
 
   private constructor(private readonly object: BpfObject) {}
 
@@ -86,6 +103,11 @@ export class TraceSession {
       let attached = 0;
       for (const pid of pids) {
         for (const t of spec.targets) {
+          // Return probes first: a call that begins once its entry probe is
+          // attached must find its return probes in place.
+          for (const r of t.returns?.probes ?? []) {
+            object.attachUprobe({ program: r.program, binaryPath: spec.binary.path, fileOffset: r.attachOffset, pid });
+          }
           object.attachUprobe({ program: t.program, binaryPath: spec.binary.path, fileOffset: t.attachOffset, pid });
           options.onAttach?.(++attached, total);
         }
@@ -94,12 +116,25 @@ export class TraceSession {
         spec.targets.map((t) => t.plan),
         monotonicToRealtimeOffsetNs(),
       );
+      if (spec.returns) {
+        session.pairer = new ReturnPairer(
+          spec.targets.map((t) => t.plan),
+          spec.targets.flatMap((t) => (t.returns ? [t.returns.plan] : [])),
+          new Map(spec.targets.flatMap((t) => (t.returns ? [[t.plan.id, t.returns.depthOffset] as [number, number]] : []))),
+          monotonicToRealtimeOffsetNs(),
+          // Perf buffers are per CPU: a goroutine's records may arrive out of order.
+          { ordered: transport === 'ring' },
+        );
+        session.onEvents = options.onEvents;
+      }
+      const pairer = session.pairer;
       const onBatch = (batch: Buffer) => {
         const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
         const out: CallEvent[] = [];
         forEachRecord(batch, (offset, length) => {
           try {
-            out.push(decoder.decode(view, offset, length));
+            if (pairer) out.push(...pairer.push(view, offset, length));
+            else out.push(decoder.decode(view, offset, length));
           } catch (err) {
             if (!(err instanceof MalformedRecordError)) throw err;
             session.malformed++;
@@ -132,7 +167,21 @@ export class TraceSession {
         // The map is gone only if the object is closed; report what we have.
       }
     }
-    return { events: this.events, dropped, malformed: this.malformed };
+    const stats: SessionStats = { events: this.events, dropped, malformed: this.malformed };
+    if (this.pairer) stats.pairing = { ...this.pairer.stats, kernel: this.kernelPairStats() };
+    return stats;
+  }
+
+  private kernelPairStats(): KernelPairStats {
+    const read = (key: number) => {
+      if (this.closed) return 0n;
+      try {
+        return this.object.sumPerCpuCounter(PAIR_STATS_MAP, key);
+      } catch {
+        return 0n;
+      }
+    };
+    return { replaced: read(PAIR_STAT.replaced), unmatched: read(PAIR_STAT.unmatched), insertFailed: read(PAIR_STAT.insertFailed) };
   }
 
   /** Detaches every probe and frees everything; safe to call more than once. */
@@ -140,6 +189,12 @@ export class TraceSession {
     if (this.closed) return;
     this.closed = true;
     this.object.close();
+    // Calls still pending never returned while traced: show them, flagged.
+    if (this.pairer && this.onEvents) {
+      const rest = this.pairer.flush();
+      this.events += rest.length;
+      if (rest.length) this.onEvents(rest);
+    }
   }
 }
 

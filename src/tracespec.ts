@@ -19,6 +19,7 @@ import { PlanTooLargeError, planFunction, type FunctionPlan, type PlanOptions } 
 import { closestNames } from './suggest.js';
 import { chooseEntryProbe } from './x86/prologue.js';
 import { lazyRuntimeTypes } from './runtimetypes.js';
+import { returnSide, type ReturnSide } from './returnspec.js';
 
 export interface TraceRequest {
   binaryPath: string;
@@ -30,6 +31,8 @@ export interface TraceRequest {
   probePlacement?: 'auto' | 'entry';
   /** How records reach user space (default ring); the session must use the same. */
   transport?: 'ring' | 'perf';
+  /** --returns: also probe every RET (and runtime.deferreturn call) for results and durations. */
+  returns?: boolean;
 }
 
 export interface TraceTarget {
@@ -40,6 +43,8 @@ export interface TraceTarget {
   attachOffset: number;
   /** Where the probe sits in the function, and why (shown with -v). */
   probe: { offset: number; kind: 'after-stack-check' | 'entry'; reason: string; stackCheckFailFlags?: number };
+  /** With --returns: the return record plan and the extra attach points, each with its program. */
+  returns?: ReturnSide;
 }
 
 export interface TraceSpec {
@@ -50,6 +55,8 @@ export interface TraceSpec {
   namesOnly: boolean;
   /** Things the user should know, printed once on stderr. */
   notes: string[];
+  /** True with --returns: records are paired (src/pairing.ts). */
+  returns: boolean;
 }
 
 export function buildTraceSpec(req: TraceRequest): TraceSpec {
@@ -71,24 +78,28 @@ export function buildTraceSpec(req: TraceRequest): TraceSpec {
     }
     const program = programName(plan);
     const probe = probePoint(elf, symbol, info, req.probePlacement ?? 'auto');
-    return { plan, symbol, program, attachOffset: symbol.fileOffset + probe.offset, probe };
+    if (!req.returns) return { plan, symbol, program, attachOffset: symbol.fileOffset + probe.offset, probe };
+    const side = returnSide({ id, spec: s.spec, namesOnly: s.params === null, entryPlan: plan, symbol, info, elf, plan: req.plan, notes });
+    return { plan: side.entryPlan, symbol, program, attachOffset: symbol.fileOffset + probe.offset, probe, returns: side.returns };
   });
 
   const cSource = generateC(
     targets.map((t) => ({
       plan: t.plan,
       stackCheckFailFlags: t.probe.stackCheckFailFlags,
+      pairDepthOffset: t.returns?.depthOffset,
       probeAddress: t.symbol.address + t.probe.offset,
     })),
     {
       pie: info.pie,
+      ...(req.returns ? { returns: targets.map((t) => t.returns!.unit) } : {}),
       abi: info.abi,
       goidOffset: goidOffsetFor(info, elf),
       description: `${info.path} (${info.goVersion ?? 'unknown Go version'})`,
       transport: req.transport,
     },
   );
-  return { binary: info, targets, cSource, namesOnly, notes };
+  return { binary: info, targets, cSource, namesOnly, notes, returns: Boolean(req.returns) };
 }
 
 /** Far more than any real functions file; /dev/zero or a wrong path must not fill memory. */

@@ -19,6 +19,8 @@ import { after, onSignal, settle, whenAllExit, type StopSource } from '../stop.j
 import { formatSummary } from '../summary.js';
 import { chooseTarget } from '../target.js';
 import { buildTraceSpec, type TraceSpec } from '../tracespec.js';
+import { CallStats, callStatsOutput } from '../callstats.js';
+import { describePairing, pairedFormatter } from '../returnformat.js';
 import { printSupportedTypes } from './types.js';
 
 function checkFlags(flags: TraceFlags): void {
@@ -52,6 +54,7 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
     packages: flags.packages,
     probePlacement: flags.probePlacement,
     transport,
+    returns: flags.returns,
     plan: { stringSize: flags.stringSize, maxElements: flags.maxElements, maxRecordSize: flags.maxEventSize },
   });
   for (const note of spec.notes) say(`weaver: ${note}`);
@@ -71,11 +74,15 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
 
   const stream = flags.output ? openOutputFile(flags.output) : process.stdout;
   const toTerminal = !flags.output && Boolean(process.stdout.isTTY);
-  const formatter = createFormatter({
-    format: resolveFormat(flags.format, toTerminal),
+  const format = resolveFormat(flags.format, toTerminal);
+  const baseFormatter = createFormatter({
+    format,
     color: toTerminal && flags.color !== false && shouldUseColor(process.stdout, process.env),
     timestamps: flags.timestamps,
   });
+  const formatter = flags.returns ? pairedFormatter(baseFormatter, format) : baseFormatter;
+  // -c/--summary: calls are counted, not printed; the table comes at exit.
+  const callStats = flags.summary ? new CallStats() : undefined;
   const output = new OutputWriter(stream);
   const printer = new EventPrinter(formatter, output, filter, flags.count);
 
@@ -88,7 +95,7 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
       pids: program ? [program.pid] : target.pids,
       bufferSize: flags.bufferSize,
       transport,
-      onEvents: (events) => printer.print(events),
+      onEvents: callStats ? (events) => events.forEach((e) => filter.test(e) && callStats.add(e)) : (events) => printer.print(events),
       onMalformed: (err) => verbose(`weaver: skipped a record: ${err.message}`),
       onAttach: (n, all) => status.set(`weaver: attaching probes ${n}/${all}…`),
     });
@@ -128,6 +135,7 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
   } finally {
     const stats = session.stats();
     session.close();
+    if (callStats) output.writeLines([callStatsOutput(callStats, format)]);
     const elapsedMs = Number(process.hrtime.bigint() - elapsedFrom) / 1e6;
     await output.flush();
     if (flags.output) await new Promise<void>((resolve) => stream.end(resolve));
@@ -144,6 +152,8 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
         program: programSummary,
       }),
     );
+    const pairing = describePairing(stats.pairing);
+    if (pairing) say(pairing);
   }
   return programExit ? exitStatusOf(programExit) : 0;
 }

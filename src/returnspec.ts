@@ -1,0 +1,88 @@
+// The --returns part of building a TraceSpec: for one traced function, its
+// return record plan, its return probes (from its decoded code) and the
+// entry record's depth slot. Notes say what cannot be seen, once per
+// function, so the user knows why a call shows no return.
+
+import type { ReturnUnit } from './codegen.js';
+import type { ElfFile } from './elf/file.js';
+import { NotSupportedError, WeaverError } from './errors.js';
+import type { FunctionSpec } from './gotypes.js';
+import type { FunctionSymbol, GoBinaryInfo } from './model.js';
+import { PlanTooLargeError, type FunctionPlan, type PlanOptions } from './plan.js';
+import {
+  findReturnProbes, planReturn, returnProbesFor, withDepthSlot, type ReturnPlan, type ReturnProbe,
+} from './returns.js';
+
+export interface ReturnSide {
+  plan: ReturnPlan;
+  /** Attach points: every RET and every runtime.deferreturn call, each with its program. */
+  probes: ReturnProbe[];
+  /** Where the entry record carries the stack depth. */
+  depthOffset: number;
+  unit: ReturnUnit;
+}
+
+export interface ReturnSideInput {
+  id: number;
+  spec: FunctionSpec;
+  /** Names-only tracing: results are not read either. */
+  namesOnly: boolean;
+  entryPlan: FunctionPlan;
+  symbol: FunctionSymbol;
+  info: GoBinaryInfo;
+  elf: ElfFile;
+  plan: PlanOptions;
+  notes: string[];
+}
+
+export function returnSide(input: ReturnSideInput): { entryPlan: FunctionPlan; returns: ReturnSide } {
+  const { id, spec, symbol, info, notes } = input;
+  const { plan: entryPlan, depthOffset } = withDepthSlot(input.entryPlan);
+  const plan = returnPlanOrUnknown(id, input.namesOnly ? { ...spec, params: [], results: null } : spec, info, input.plan, notes);
+  const probes = probesOf(id, symbol, info, input.elf, notes);
+  const unit: ReturnUnit = {
+    plan,
+    deferreturnFrameSizes: probes.filter((p) => p.kind === 'deferreturn').map((p) => p.frameSize),
+  };
+  return { entryPlan, returns: { plan, probes, depthOffset, unit } };
+}
+
+function returnPlanOrUnknown(id: number, spec: FunctionSpec, info: GoBinaryInfo, options: PlanOptions, notes: string[]): ReturnPlan {
+  try {
+    return planReturn(id, spec, info.abi, options, { hiddenDictionary: spec.hiddenDictionary });
+  } catch (err) {
+    if (err instanceof PlanTooLargeError) {
+      throw new WeaverError(err.message.replace('the arguments of', 'the results of'), {
+        hint: 'raise --max-event-size or lower --string-size and --max-elements',
+      });
+    }
+    if (!(err instanceof NotSupportedError)) throw err;
+    // An opaque result type: the call is still timed, its results not shown.
+    notes.push(`${spec.name}: results not shown (${err.message})`);
+    return planReturn(id, { ...spec, results: null }, info.abi, options);
+  }
+}
+
+function probesOf(id: number, symbol: FunctionSymbol, info: GoBinaryInfo, elf: ElfFile, notes: string[]): ReturnProbe[] {
+  if (symbol.size <= 0) {
+    notes.push(`${symbol.name}: its size is unknown, so its RET instructions cannot be found; its calls show no return`);
+    return [];
+  }
+  let found;
+  try {
+    const deferreturn = info.functions.get('runtime.deferreturn')?.address ?? null;
+    found = findReturnProbes(elf.readVirtual(symbol.address, symbol.size), symbol.address, deferreturn);
+  } catch (err) {
+    notes.push(`${symbol.name}: its code could not be decoded (${(err as Error).message}); its calls show no return`);
+    return [];
+  }
+  if (!found.sites.some((s) => s.kind === 'ret')) {
+    notes.push(`${symbol.name} has no RET instruction (it never returns, or ends in a tail call); its calls show no return`);
+  } else if (found.tailJumps.length > 0) {
+    notes.push(
+      `${symbol.name} also leaves through a jump to another function at ` +
+        `${found.tailJumps.map((o) => `+0x${o.toString(16)}`).join(', ')}; calls that return that way show as not returned`,
+    );
+  }
+  return returnProbesFor(id, symbol, found.sites);
+}
