@@ -95,7 +95,8 @@ export function buildTraceSpec(req: TraceRequest): TraceSpec {
       ...(req.returns ? { returns: targets.map((t) => t.returns!.unit) } : {}),
       abi: info.abi,
       goidOffset: goidOffsetFor(info, elf),
-      description: `${info.path} (${info.goVersion ?? 'unknown Go version'})`,
+      // No binary path or version here: builds that need the same programs
+      // share one compiled object in the cache.
       transport: req.transport,
     },
   );
