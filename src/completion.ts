@@ -122,7 +122,7 @@ function zshSpecs(cmd: Command): string[] {
 }
 
 function zshScript(program: Command): string {
-  const subs = program.commands.map((c) => `'${c.name()}:${zshText(c.description())}'`).join(' ');
+  const subs = program.commands.map((c) => c.name()).join(' ');
   const subBlocks = program.commands
     .map((c) => {
       const arg = c.registeredArguments[0];
@@ -151,7 +151,7 @@ ${subBlocks}
   _arguments -s ${zshSpecs(program).join(' ')} \\
     '1: :->first' '*:binary:_files'
   if [[ $state == first ]]; then
-    _alternative 'commands:command:((${subs}))' 'files:binary:_files'
+    _alternative 'commands:command:(${subs})' 'files:binary:_files'
   fi
 }
 _weaver "$@"
