@@ -19,6 +19,13 @@ mkdir -p "$LOG_DIR"
 CHECK_ONLY=0
 [[ "${1:-}" == "--check" ]] && CHECK_ONLY=1
 
+# Two npm test runs at once would rebuild the same files at the same time.
+exec 9>"$LOG_DIR/lock"
+if ! flock -n 9; then
+  echo "setup: waiting for another setup run to finish" >&2
+  flock 9
+fi
+
 # clang/llvm compile the generated BPF programs against libbpf's and the
 # kernel's UAPI headers (libbpf-dev, linux-libc-dev); libelf/zlib/pkg-config/
 # make/g++/python3 build the native binding with node-gyp; bpftrace is the
