@@ -171,6 +171,8 @@ export function buildCli(handlers: CliHandlers): Command {
     .option('-v, --verbose', 'details: where probes go, compiler and verifier output, stack traces')
     .addHelpText('after', EXAMPLES)
     .showSuggestionAfterError(true)
+    // Options after a subcommand belong to it: `weaver list ./bin -p main`.
+    .enablePositionalOptions()
     .action(async (operands: string[], opts) => {
       const { binary, command } = splitOperands((program as unknown as { rawArgs: string[] }).rawArgs, operands);
       await handlers.trace({
