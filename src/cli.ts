@@ -30,6 +30,8 @@ export interface TraceFlags {
   stringSize: number;
   maxElements: number;
   maxEventSize: number;
+  /** Levels of pointers (and slice, map, interface contents) followed from each argument. */
+  depth: number;
   bufferSize: number;
   types: boolean;
   emit?: 'c';
@@ -151,6 +153,7 @@ export function buildCli(handlers: CliHandlers): Command {
     .addOption(new Option('--format <format>', 'output format: text for people, json for one JSON object a line').choices(['auto', 'text', 'json']).default('auto'))
     .option('--string-size <bytes>', 'bytes of each string to capture', integer('--string-size', 1, 4096), 64)
     .option('--max-elements <n>', 'elements of each slice or array to capture', integer('--max-elements', 0, 1024), 16)
+    .option('--depth <n>', 'levels of pointers, slice elements, maps and interface values followed from each argument', integer('--depth', 0, 8), 2)
     .option('--max-event-size <bytes>', 'upper bound on the bytes one call may capture', byteSize('--max-event-size', 256, 65536), 16384)
     .option('--buffer-size <bytes>', 'size of the kernel ring buffer (a power of two)', byteSize('--buffer-size', 4096, 1 << 30), 8 << 20)
     .addOption(
@@ -191,6 +194,7 @@ export function buildCli(handlers: CliHandlers): Command {
         stringSize: opts.stringSize,
         maxElements: opts.maxElements,
         maxEventSize: opts.maxEventSize,
+        depth: opts.depth,
         bufferSize: opts.bufferSize,
         types: Boolean(opts.types),
         emit: opts.emit,

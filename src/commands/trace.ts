@@ -55,7 +55,7 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
     probePlacement: flags.probePlacement,
     transport,
     returns: flags.returns,
-    plan: { stringSize: flags.stringSize, maxElements: flags.maxElements, maxRecordSize: flags.maxEventSize },
+    plan: { stringSize: flags.stringSize, maxElements: flags.maxElements, maxRecordSize: flags.maxEventSize, depth: flags.depth },
   });
   for (const note of spec.notes) say(`weaver: ${note}`);
   const filter = compileFilters(flags.filters, filterTargets(spec));
