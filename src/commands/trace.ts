@@ -66,13 +66,13 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
   }
 
   checkPrivileges();
+  const stream = flags.output ? openOutputFile(flags.output) : process.stdout;
   const started = process.hrtime.bigint();
   const status = new StatusLine();
   status.set('weaver: compiling the BPF program…');
   const compiled = await compileBpf(spec.cSource, { warn: (m) => say(`weaver: ${m}`) });
   verbose(`weaver: BPF object ${compiled.cached ? 'from cache' : 'compiled'}${compiled.cachePath ? ` (${compiled.cachePath})` : ''}`);
 
-  const stream = flags.output ? openOutputFile(flags.output) : process.stdout;
   const toTerminal = !flags.output && Boolean(process.stdout.isTTY);
   const format = resolveFormat(flags.format, toTerminal);
   const baseFormatter = createFormatter({
