@@ -95,7 +95,7 @@ for (const { abi, tc } of wanted) {
       const { calls, reported, stderr } = await traceDeep(binary, funcs, []);
       expect(reported).toBe(CALLS);
       expect(stderr).toMatch(/^ {2}main\.deep\+0x[1-9a-f][0-9a-f]* \(.*\): jbe at 0x[0-9a-f]+ ends the stack check/m);
-      expect(stderr).toMatch(/, none lost/);
+      expect(stderr).toMatch(/^weaver: \d+ events\b.*, none lost/m);
       expect(calls).toHaveLength(reported);
       // Each goroutine (told apart by its label) called deep(n) once for n = DEPTH … 0.
       const byLabel = new Map<string, number[]>();

@@ -55,7 +55,7 @@ async function trace(binary: string, funcs: string, flags: string[], perGoroutin
         const ev = JSON.parse(line) as { args: { value: unknown }[] };
         return { n: ev.args[0].value as number, label: ev.args[1].value as string };
       });
-    const m = /^weaver: (\d+) events?, (?:none lost|(\d+) lost)/m.exec(result.stderr);
+    const m = /^weaver: (\d+) events?\b[^\n]*?, (?:none lost|(\d+) lost)/m.exec(result.stderr);
     if (!m) throw new Error(`no summary line in:\n${result.stderr}`);
     return { events, made, stderr: result.stderr, summary: { events: Number(m[1]), lost: Number(m[2] ?? 0) } };
   } finally {
