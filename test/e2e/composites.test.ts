@@ -1,0 +1,228 @@
+// End to end: the composites fixture (structs, pointers, a linked list,
+// byte slices, interfaces, errors, maps, channels, funcs, goroutines) built
+// by every toolchain, normal and PIE, traced with real uprobes; every
+// argument weaver decoded must equal what the fixture says it passed (its
+// EXPECT lines, encoded as fixtures/composites/encode.go describes).
+
+import { describe, expect, it } from 'vitest';
+import { fixtureBuilds, parseExpectLines, type ExpectedCall, type FixtureBuild } from '../helpers/fixtures.js';
+import { parseLosslessJson, type LosslessJson } from '../helpers/losslessJson.js';
+import { requireBpfOrSkip, runProcess, startTracer } from '../helpers/weaver.js';
+
+const canRun = requireBpfOrSkip();
+
+type Obj = { [key: string]: LosslessJson };
+
+interface TracedArg {
+  name: string;
+  type: string;
+  value?: LosslessJson;
+  [k: string]: LosslessJson | undefined;
+}
+
+interface TracedCall {
+  function: string;
+  goid: bigint;
+  args: TracedArg[];
+}
+
+function isObj(v: LosslessJson | undefined): v is Obj {
+  return v !== null && v !== undefined && typeof v === 'object' && !Array.isArray(v);
+}
+
+function show(v: LosslessJson | undefined): string {
+  return JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? `${x}n` : x));
+}
+
+function num(v: LosslessJson | undefined): bigint | null {
+  return typeof v === 'bigint' ? v : typeof v === 'number' && Number.isInteger(v) ? BigInt(v) : null;
+}
+
+/** Bytes weaver showed for a []byte/[N]byte: a string when printable, else hex with "encoding":"hex". */
+function shownBytes(extras: Obj): Buffer | null {
+  if (extras.value === null) return Buffer.alloc(0);
+  if (typeof extras.value !== 'string') return null;
+  return extras.encoding === 'hex' ? Buffer.from(extras.value, 'hex') : Buffer.from(extras.value, 'utf8');
+}
+
+/**
+ * Differences between what weaver printed (`actual`: an ARG, or a nested
+ * value, bare or {"value", …extras}) and an EXPECT value.
+ */
+function compare(actual: LosslessJson | undefined, expected: LosslessJson, path: string): string[] {
+  const extras: Obj = isObj(actual) && 'value' in actual && !('address' in actual) ? actual : { value: actual ?? null };
+  const value = extras.value;
+  const diffs: string[] = [];
+  const differ = (what: string) => diffs.push(`${path}: ${what} (weaver ${show(actual)}, expected ${show(expected)})`);
+  if (typeof extras.error === 'string' && !(isObj(expected) && expected.unreadable === true)) {
+    differ(`unavailable: ${extras.error}`);
+    return diffs;
+  }
+  if (expected === null) {
+    if (value !== null) differ('expected nil');
+    return diffs;
+  }
+  if (expected === 'func') {
+    if (typeof value !== 'string' || !value.startsWith('0x')) differ('expected a func address');
+    return diffs;
+  }
+  if (isObj(expected)) {
+    if ('ptr' in expected) {
+      // A followed pointer: {"address", "value"}; unreadable: its value is an error.
+      if (!isObj(value) || value.address !== expected.ptr) return (differ('expected a followed pointer at that address'), diffs);
+      if (expected.unreadable === true) {
+        const target = value.value;
+        if (!(isObj(target) && target.value === null && typeof target.error === 'string' && target.error.includes('EFAULT'))) {
+          differ('expected an unreadable pointee with an EFAULT reason');
+        }
+        return diffs;
+      }
+      return compare(value.value, expected.to!, `${path}.*`);
+    }
+    if ('bytes' in expected) {
+      const want = Buffer.from(expected.bytes as string, 'hex');
+      const got = shownBytes(extras);
+      if (!got || !got.equals(want)) differ('bytes differ');
+      const printable = want.length > 0 && [...want].every((b) => b >= 0x20 && b < 0x7f);
+      if (want.length > 0 && (extras.encoding === 'hex') === printable) differ(`printable bytes are a string, others hex`);
+      if ('len' in expected && num(extras.len) !== num(expected.len)) differ('len differs');
+      if ('cap' in expected && num(extras.cap) !== num(expected.cap)) differ('cap differs');
+      return diffs;
+    }
+    if ('message' in expected) {
+      // An error: its dynamic type, and the string field of the struct its pointer leads to.
+      if (!isObj(value) || value.type !== expected.type) return (differ('dynamic type differs'), diffs);
+      const target = isObj(value.value) ? value.value.value : undefined;
+      const message = isObj(target) ? Object.values(target).find((v) => typeof v === 'string') : undefined;
+      if (message !== expected.message) differ('error message differs');
+      return diffs;
+    }
+    if ('type' in expected) {
+      if (!isObj(value) || value.type !== expected.type) return (differ('dynamic type differs'), diffs);
+      return compare(value.value, expected.value!, `${path}.(${String(expected.type)})`);
+    }
+    if ('entries' in expected || (Object.keys(expected).join() === 'len' && !('elems' in expected))) {
+      // A map: its length always; entries, in any order, when weaver read them.
+      if (num(extras.len) !== num(expected.len)) differ('map len differs');
+      if (Array.isArray(value) && Array.isArray(expected.entries)) {
+        const key = (p: LosslessJson) => show((p as LosslessJson[])[0]);
+        const want = new Map(expected.entries.map((p) => [key(p), (p as LosslessJson[])[1]!]));
+        if (value.length !== want.size) differ(`expected ${want.size} entries, got ${value.length}`);
+        for (const pair of value) {
+          const w = want.get(key(pair));
+          if (w === undefined) differ(`unexpected key ${key(pair)}`);
+          else diffs.push(...compare((pair as LosslessJson[])[1], w, `${path}[${key(pair)}]`));
+        }
+      } else if (Array.isArray(value) && !Array.isArray(expected.entries)) {
+        for (const pair of value) if (!Array.isArray(pair) || pair.length !== 2) differ('map entries are [key, value] pairs');
+      }
+      return diffs;
+    }
+    if ('elems' in expected && Array.isArray(expected.elems)) {
+      if (num(extras.len) !== num(expected.len)) differ('len differs');
+      if (num(extras.cap) !== num(expected.cap)) differ('cap differs');
+      if (!Array.isArray(value)) return (differ('expected elements'), diffs);
+      if (value.length !== expected.elems.length) differ(`expected ${expected.elems.length} elements, got ${value.length}`);
+      expected.elems.forEach((e, i) => diffs.push(...compare(value[i], e, `${path}[${i}]`)));
+      return diffs;
+    }
+    if (Object.keys(expected).join() === 'len,cap') {
+      // A channel.
+      if (typeof value !== 'string' || num(extras.len) !== num(expected.len) || num(extras.cap) !== num(expected.cap)) {
+        differ('channel len/cap differ');
+      }
+      return diffs;
+    }
+    if (!isObj(value)) return (differ('expected a struct'), diffs);
+    const keys = Object.keys(expected);
+    if (Object.keys(value).join() !== keys.join()) differ(`fields ${Object.keys(value).join()} should be ${keys.join()}`);
+    for (const k of keys) diffs.push(...compare(value[k], expected[k]!, `${path}.${k}`));
+    return diffs;
+  }
+  if (Array.isArray(expected)) {
+    if (!Array.isArray(value) || value.length !== expected.length) return (differ('array differs'), diffs);
+    expected.forEach((e, i) => diffs.push(...compare(value[i], e, `${path}[${i}]`)));
+    return diffs;
+  }
+  if (typeof expected === 'bigint' || typeof expected === 'number') {
+    if (num(value) !== num(expected)) differ('number differs');
+    return diffs;
+  }
+  if (value !== expected) differ('value differs');
+  return diffs;
+}
+
+async function trace(build: FixtureBuild, extraArgs: string[] = []): Promise<{ calls: TracedCall[]; expected: ExpectedCall[]; stderr: string }> {
+  const tracer = await startTracer([build.path, '-f', build.funcs!, '--format', 'json', ...extraArgs]);
+  const run = await runProcess(build.path, []);
+  expect(run.code, run.stderr).toBe(0);
+  const expected = parseExpectLines(run.stdout);
+  await tracer.waitFor((lines) => lines.length >= expected.length, 15000);
+  const result = await tracer.stop();
+  expect(result.code, result.stderr).toBe(0);
+  const calls = tracer.lines().map((l) => parseLosslessJson(l) as unknown as TracedCall);
+  return { calls, expected, stderr: result.stderr };
+}
+
+const builds = canRun ? fixtureBuilds({ fixture: 'composites' }).filter((b) => b.variant !== 'stripped') : [];
+
+describe.skipIf(!canRun)('composite values on every toolchain', () => {
+  it('has a composites build for every toolchain', () => {
+    expect(builds.length).toBeGreaterThanOrEqual(8);
+  });
+
+  describe.each(builds.map((b) => [`Go ${b.toolchain} ${b.variant} (${b.abi} ABI)`, b] as const))('%s', (_label, build) => {
+    let result: Awaited<ReturnType<typeof trace>>;
+
+    it('decodes every argument of every call exactly as the fixture passed it', async () => {
+      result = await trace(build);
+      expect(result.calls.length, result.stderr).toBe(result.expected.length);
+      // Calls from the goroutines interleave: compare each function's calls in order.
+      const byFunction = (xs: { function: string }[], f: string) => xs.filter((x) => x.function === f);
+      const diffs: string[] = [];
+      for (const f of new Set(result.expected.map((e) => e.function))) {
+        const want = byFunction(result.expected, f) as ExpectedCall[];
+        const got = byFunction(result.calls, f) as TracedCall[];
+        expect(got.length, f).toBe(want.length);
+        if (f === 'main.inGoroutine') continue; // checked below: interleaving reorders them
+        want.forEach((w, i) => w.args.forEach((a, j) => diffs.push(...compare(got[i]!.args[j], a, `${f}#${i}.${got[i]!.args[j]?.name}`))));
+      }
+      expect(diffs).toEqual([]);
+    });
+
+    it('gives every event the goid of the goroutine that made the call', () => {
+      const calls = result.calls.filter((c) => c.function === 'main.inGoroutine');
+      expect(calls.length).toBe(12);
+      const goidOfId = new Map<bigint, bigint>();
+      for (const c of calls) {
+        const id = c.args[0]!.value as bigint;
+        const reported = c.args[1]!.value as bigint;
+        // The program's own runtime.Stack says which goroutine it is.
+        expect(c.goid).toBe(reported);
+        if (goidOfId.has(id)) expect(goidOfId.get(id)).toBe(c.goid);
+        goidOfId.set(id, c.goid);
+      }
+      expect(new Set(goidOfId.values()).size).toBe(4);
+      // The calls on the main goroutine carry its goid, 1.
+      expect(result.calls.find((c) => c.function === 'main.structValue')!.goid).toBe(1n);
+    });
+  });
+});
+
+describe.skipIf(!canRun)('--depth bounds how far pointers are followed', () => {
+  const build = builds.find((b) => b.variant === 'normal' && b.abi === 'register');
+
+  it.each([
+    ['0', '"0x'],
+    ['1', '{"Val":1,"Next":"0x'],
+    ['3', '{"Val":1,"Next":{"address":'],
+  ])('--depth %s', async (depth, start) => {
+    const { calls } = await trace(build!, ['--depth', depth]);
+    const list = calls.find((c) => c.function === 'main.list')!;
+    const shown = JSON.stringify(list.args[0]!.value, (_k, x) => (typeof x === 'bigint' ? Number(x) : x));
+    if (depth === '0') expect(shown.startsWith(start)).toBe(true);
+    else expect(JSON.stringify((list.args[0]!.value as Obj).value, (_k, x) => (typeof x === 'bigint' ? Number(x) : x)).startsWith(start)).toBe(true);
+    // Depth 3 reaches node 3, whose Next is shown by address.
+    if (depth === '3') expect(shown).toMatch(/"Val":3,"Next":"0x[0-9a-f]+"/);
+  });
+});
