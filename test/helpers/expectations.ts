@@ -70,6 +70,19 @@ export function compareValue(actual: LosslessJson | undefined, expected: Lossles
     }
     return diffs;
   }
+  // []byte and [N]byte: weaver shows the bytes as one string, printable text or
+  // hex with "encoding":"hex" (src/format/json.ts); --string-size bounds them.
+  const expectedElems = Array.isArray(expected) ? expected : isObj(expected) && Array.isArray(expected.elems) ? expected.elems : null;
+  if (expectedElems && typeof value === 'string') {
+    const got = extras.encoding === 'hex' ? Buffer.from(value, 'hex') : Buffer.from(value, 'utf8');
+    const want = Buffer.from(expectedElems.slice(0, limits.stringSize).map((e) => Number(e as bigint)));
+    if (!got.equals(want)) differ('bytes differ');
+    if (isObj(expected) && !Array.isArray(expected)) {
+      if (!sameNumber(extras.len, expected.len!)) differ('len differs');
+      if (!sameNumber(extras.cap, expected.cap!)) differ('cap differs');
+    }
+    return diffs;
+  }
   // Slices: {"len","cap","elems"} in EXPECT.
   if (isObj(expected) && 'elems' in expected && Array.isArray(expected.elems)) {
     if (!sameNumber(extras.len, expected.len!)) differ('len differs');
