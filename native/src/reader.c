@@ -7,6 +7,8 @@
  * stays bounded. */
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <linux/perf_event.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -19,6 +21,11 @@
  * steady trickle becomes a few large batches instead of one JS call per
  * record (the kernel wakes the reader on each record while it is caught up). */
 #define LINGER_NS 2000000
+/* Perf buffers: the kernel wakes the reader once a CPU's buffer holds a
+ * quarter of its size (not on every sample, which costs the traced
+ * program an interrupt per call), and the reader drains them at least
+ * this often. */
+#define PERF_POLL_MS 20
 
 static size_t record_space(size_t len) { return 8 + ((len + 7) & ~(size_t)7); }
 
@@ -112,36 +119,47 @@ static int append_record(bpf_loader *l, const void *data, size_t len) {
 /* libbpf calls this for each record during ring_buffer__poll. */
 static int on_ring_record(void *ctx, void *data, size_t len) { return append_record(ctx, data, len); }
 
-/* libbpf calls this for each perf sample; it cannot stop the poll, so a
- * failure is remembered and ends the loop after the poll returns. The
- * size includes the kernel's padding to 8 bytes (the decoder allows it). */
-static void on_perf_sample(void *ctx, int cpu, void *data, __u32 size) {
+/* A perf sample as the kernel writes it with PERF_SAMPLE_RAW; `size`
+ * includes the kernel's padding to 8 bytes (the decoder allows it). */
+struct perf_raw_sample {
+  struct perf_event_header header;
+  __u32 size;
+  unsigned char data[];
+};
+
+/* What the kernel writes when a CPU's buffer had no room for samples. */
+struct perf_lost_record {
+  struct perf_event_header header;
+  __u64 id;
+  __u64 lost;
+};
+
+/* libbpf calls this for each perf record; it cannot stop the poll, so a
+ * failure is remembered and ends the loop after the poll returns. */
+static enum bpf_perf_event_ret on_perf_record(void *ctx, int cpu, struct perf_event_header *event) {
   (void)cpu;
   bpf_loader *l = ctx;
-  if (atomic_load(&l->cancelled)) return;
-  int err = append_record(l, data, size);
-  if (err) atomic_store(&l->cancelled, true);
+  if (event->type == PERF_RECORD_SAMPLE) {
+    struct perf_raw_sample *s = (struct perf_raw_sample *)event;
+    if (!atomic_load(&l->cancelled) && append_record(l, s->data, s->size)) atomic_store(&l->cancelled, true);
+  } else if (event->type == PERF_RECORD_LOST) {
+    atomic_fetch_add(&l->lost, ((struct perf_lost_record *)event)->lost);
+  }
+  return LIBBPF_PERF_EVENT_CONT;
 }
 
-/* Samples the perf buffer had no room for: the kernel tells us how many. */
-static void on_perf_lost(void *ctx, int cpu, __u64 count) {
-  (void)cpu;
-  bpf_loader *l = ctx;
-  atomic_fetch_add(&l->lost, count);
-}
-
-/* One wait for records (up to POLL_TIMEOUT_MS) and one drain without waiting. */
+/* One wait for records (up to POLL_TIMEOUT_MS). Perf buffers wake the
+ * reader only past their watermark, so after every wait, woken or timed
+ * out, all of them are drained: records below the watermark wait at most
+ * PERF_POLL_MS. */
 static int poll_records(bpf_loader *l) {
-  int n = l->rb ? ring_buffer__poll(l->rb, POLL_TIMEOUT_MS) : perf_buffer__poll(l->pb, POLL_TIMEOUT_MS);
-  if (l->pb && atomic_load(&l->cancelled)) return -ECANCELED;
-  return n;
+  if (l->rb) return ring_buffer__poll(l->rb, POLL_TIMEOUT_MS);
+  int n = perf_buffer__poll(l->pb, PERF_POLL_MS);
+  if (n >= 0) n = perf_buffer__consume(l->pb);
+  if (atomic_load(&l->cancelled)) return -ECANCELED;
+  return n < 0 ? n : 0;
 }
 
-static int consume_records(bpf_loader *l) {
-  int n = l->rb ? ring_buffer__consume(l->rb) : perf_buffer__consume(l->pb);
-  if (l->pb && atomic_load(&l->cancelled)) return -ECANCELED;
-  return n;
-}
 
 static void *poll_main(void *arg) {
   bpf_loader *l = arg;
@@ -149,10 +167,11 @@ static void *poll_main(void *arg) {
     int n = poll_records(l);
     if (n == -EINTR) continue;
     if (n == -ECANCELED) break; /* TSFN closing */
+    /* Only the ring buffer wakes us per record; perf buffers return 0 here. */
     if (n > 0 && l->batch.used < BATCH_CAP / 2 && !atomic_load(&l->stop)) {
       struct timespec linger = {0, LINGER_NS};
       nanosleep(&linger, NULL);
-      n = consume_records(l);
+      n = ring_buffer__consume(l->rb);
       if (n == -ECANCELED) break;
     }
     if (n < 0) {
@@ -244,7 +263,16 @@ napi_status perfbuf_start(napi_env env, bpf_loader *l, const char *map_name, siz
   if (!map) return napi_pending_exception;
   atomic_store(&l->lost, 0);
   log_clear();
-  l->pb = perf_buffer__new(bpf_map__fd(map), pages_per_cpu, on_perf_sample, on_perf_lost, l, NULL);
+  struct perf_event_attr attr = {
+      .size = sizeof(struct perf_event_attr),
+      .type = PERF_TYPE_SOFTWARE,
+      .config = PERF_COUNT_SW_BPF_OUTPUT,
+      .sample_type = PERF_SAMPLE_RAW,
+      .sample_period = 1,
+      .watermark = 1,
+      .wakeup_watermark = (__u32)(pages_per_cpu * (size_t)sysconf(_SC_PAGESIZE) / 4),
+  };
+  l->pb = perf_buffer__new_raw(bpf_map__fd(map), pages_per_cpu, &attr, on_perf_record, l, NULL);
   if (!l->pb) {
     int err = errno;
     char *log = log_take();
