@@ -27,6 +27,8 @@ import {
 const CASES = Number(process.env.FUZZ_CASES ?? 40);
 const SEED = Number(process.env.FUZZ_SEED ?? 20240607);
 const LIMIT_MS = 1000;
+/** FUZZ_ONLY=348,407 replays those cases of a run (same seed and count) alone. */
+const ONLY = (process.env.FUZZ_ONLY ?? '').split(',').filter(Boolean).map(Number);
 const CLI_CASES = Number(process.env.FUZZ_CLI_CASES ?? 3);
 
 interface Base {
@@ -84,6 +86,7 @@ describe.each(bases())('mutated $label', (base) => {
     const rejected: { path: string; expected: { code: number; first: string } }[] = [];
     for (let i = 0; i < CASES; i++) {
       const { bytes, mutations } = mutate(original, regions, random);
+      if (ONLY.length && !ONLY.includes(i)) continue;
       writeFileSync(target, bytes);
       const what = `case ${i}: ${describeMutations(mutations)}`;
       let outcome;
@@ -94,10 +97,11 @@ describe.each(bases())('mutated $label', (base) => {
         continue;
       }
       tally[outcome.result] = (tally[outcome.result] ?? 0) + 1;
-      // Other tests share the two cores: a slow case is timed once more before it counts.
+      if (ONLY.length) console.log(what, outcome);
+      // Other tests share the two cores: a slow case counts only if it is slow three times.
       if (outcome.ms > LIMIT_MS) {
-        const again = readBinaryEverywhere(target, base.funcs);
-        if (again.ms > LIMIT_MS) failures.push(`${what}: took ${outcome.ms.toFixed(0)} ms, then ${again.ms.toFixed(0)} ms`);
+        const times = [outcome.ms, readBinaryEverywhere(target, base.funcs).ms, readBinaryEverywhere(target, base.funcs).ms];
+        if (Math.min(...times) > LIMIT_MS) failures.push(`${what}: took ${times.map((t) => t.toFixed(0)).join(', ')} ms`);
       }
       if (outcome.message && rejected.length < CLI_CASES) {
         const kept = join(dir, `rejected-${base.label.replace(/\W+/g, '_')}-${i}`);
