@@ -1,0 +1,196 @@
+// The record plan for composite values: where structs, followed pointers,
+// byte slices, interfaces, maps and channels put their bytes, and how
+// --depth and --max-event-size bound them.
+
+import { describe, expect, it } from 'vitest';
+import { argumentLocations } from '../../src/abi/index.js';
+import { generateC } from '../../src/codegen.js';
+import { basic, makeStruct, sizeOf, type GoType } from '../../src/gotypes.js';
+import type { GoAbi } from '../../src/model.js';
+import {
+  DEFAULT_PLAN_OPTIONS, IFACE_BLOCK_BYTES, MAX_POINTEE_BYTES, PlanTooLargeError, SLOT_HEADER,
+  planFunction, type FunctionPlan, type PlanOptions, type ValuePlan,
+} from '../../src/plan.js';
+import { HEADER_SIZE } from '../../src/record.js';
+import { IFACE_STRINGS, runtimeTypesFromList } from '../../src/runtimetypes.js';
+import { parseTypeExpr } from '../../src/typeexpr.js';
+
+function plan(types: GoType[], abi: GoAbi = 'register', options: Partial<PlanOptions> = {}): FunctionPlan {
+  const params = types.map((type, i) => ({ name: `a${i}`, type }));
+  return planFunction(0, { name: 'main.f', params, results: null }, abi, argumentLocations(params, abi), { ...DEFAULT_PLAN_OPTIONS, ...options });
+}
+
+function argValue(p: FunctionPlan, i = 0): ValuePlan {
+  return p.args![i]!.value;
+}
+
+/** A linked list node: struct { Val int64; Next *Node }, a cycle of objects as DWARF gives it. */
+function nodeType(): GoType {
+  const ptr = { kind: 'pointer', name: '*main.Node', elem: null } as Extract<GoType, { kind: 'pointer' }>;
+  const node = makeStruct('main.Node', [{ name: 'Val', type: basic('int64') }, { name: 'Next', type: ptr }]);
+  ptr.elem = node;
+  return ptr;
+}
+
+/** How many pointers a plan follows down a chain of Next fields. */
+function followedDepth(v: ValuePlan): number {
+  let n = 0;
+  let cur: ValuePlan | undefined = v;
+  while (cur && cur.kind === 'pointer' && cur.target) {
+    n++;
+    const next: ValuePlan = cur.target.plan;
+    cur = next.kind === 'struct' ? next.fields.find((f) => f.name === 'Next')?.plan : undefined;
+  }
+  return n;
+}
+
+describe('structs', () => {
+  it('a register-assigned struct is rebuilt field by field, its string read into a slot', () => {
+    const t = parseTypeExpr('struct{ID int64; Owner string; Active bool}');
+    const p = plan([t]);
+    const a = p.args![0]!;
+    const base = HEADER_SIZE;
+    expect(a.registerWrites).toEqual([
+      { recordOffset: base, size: 8, reg: 'ax' },
+      { recordOffset: base + 8, size: 8, reg: 'bx' },
+      { recordOffset: base + 16, size: 8, reg: 'cx' },
+      { recordOffset: base + 24, size: 1, reg: 'di' },
+    ]);
+    const v = a.value;
+    expect(v.kind).toBe('struct');
+    if (v.kind !== 'struct') return;
+    expect(v.fields.map((f) => [f.name, f.plan.kind, 'offset' in f.plan ? f.plan.offset : -1])).toEqual([
+      ['ID', 'scalar', base], ['Owner', 'string', base + 8], ['Active', 'scalar', base + 24],
+    ]);
+    const owner = v.fields[1]!.plan;
+    expect(owner.kind === 'string' && owner.data).toEqual({ offset: base + 32, capacity: 64 });
+  });
+
+  it('a struct with more fields than integer registers is read from the stack area', () => {
+    const fields = 'ABCDEFGHIJ'.split('').map((n) => `${n} int64`).join('; ');
+    const p = plan([parseTypeExpr(`struct{${fields}}`)]);
+    expect(p.args![0]!.onStack).toBe(true);
+    expect(p.args![0]!.registerWrites).toEqual([]);
+    expect(p.stackArea).toEqual({ offset: HEADER_SIZE, size: 80 });
+  });
+});
+
+describe('pointers and --depth', () => {
+  it.each([
+    [0, 0], [1, 1], [2, 2], [5, 5],
+  ])('a linked list at --depth %i follows %i pointers and then stops', (depth, followed) => {
+    expect(followedDepth(argValue(plan([nodeType()], 'register', { depth })))).toBe(followed);
+  });
+
+  it('the pointee goes into a slot of its own size, its fields laid out inside it', () => {
+    const acct = parseTypeExpr('*struct{ID int64; Owner string}');
+    const v = argValue(plan([acct]));
+    if (v.kind !== 'pointer' || !v.target) throw new Error('not followed');
+    expect(v.target.data.capacity).toBe(24);
+    const inner = v.target.plan;
+    expect(inner.kind).toBe('struct');
+    if (inner.kind !== 'struct') return;
+    expect(inner.offset).toBe(v.target.data.offset + SLOT_HEADER);
+    expect(inner.fields[1]!.plan.kind).toBe('string');
+  });
+
+  it.each([
+    ['unsafe.Pointer', { kind: 'pointer', name: 'unsafe.Pointer', elem: null } as GoType],
+    ['*struct{}', parseTypeExpr('*struct{}')],
+    ['*func()', parseTypeExpr('*func()')],
+  ])('%s is not followed', (_name, t) => {
+    const v = argValue(plan([t]));
+    expect(v.kind === 'pointer' && v.target).toBe(null);
+  });
+
+  it(`a pointee larger than ${MAX_POINTEE_BYTES} bytes is captured in part; fields past that are unavailable`, () => {
+    const v = argValue(plan([parseTypeExpr('*struct{Head [500]int8; Tail int64; Name string}')]));
+    if (v.kind !== 'pointer' || !v.target || v.target.plan.kind !== 'struct') throw new Error('not followed');
+    expect(v.target.data.capacity).toBe(MAX_POINTEE_BYTES);
+    const [, tail, name] = v.target.plan.fields;
+    expect(tail!.plan.kind).toBe('scalar');
+    expect(name!.plan).toMatchObject({ kind: 'unavailable', reason: `beyond the first ${MAX_POINTEE_BYTES} bytes of struct{Head [500]int8; Tail int64; Name string} that weaver captures` });
+  });
+
+  it('slice elements take a level: []*T at --depth 1 shows the pointers by address', () => {
+    const t = parseTypeExpr('[]*struct{ID int64}');
+    const at2 = argValue(plan([t], 'register', { depth: 2, maxElements: 2 }));
+    const at1 = argValue(plan([t], 'register', { depth: 1, maxElements: 2 }));
+    const at0 = argValue(plan([t], 'register', { depth: 0, maxElements: 2 }));
+    expect(at2.kind === 'slice' && at2.elems.map((e) => e.kind === 'pointer' && e.target !== null)).toEqual([true, true]);
+    expect(at1.kind === 'slice' && at1.elems.map((e) => e.kind === 'pointer' && e.target !== null)).toEqual([false, false]);
+    expect(at0.kind === 'slice' && at0.elems.length).toBe(0);
+  });
+});
+
+describe('bytes, interfaces, maps, channels', () => {
+  it('[]byte reads up to --string-size bytes into one slot; [N]byte shows its own image', () => {
+    const p = plan([parseTypeExpr('[]byte'), parseTypeExpr('[4]byte'), parseTypeExpr('[100]uint8')], 'stack', { stringSize: 32 });
+    expect(argValue(p, 0)).toMatchObject({ kind: 'bytes', shown: 32, data: { capacity: 32 } });
+    expect(argValue(p, 1)).toMatchObject({ kind: 'bytes', shown: 4, data: null });
+    expect(argValue(p, 2)).toMatchObject({ kind: 'bytes', shown: 32, data: null });
+  });
+
+  it('an interface gets a type word, a block and string slots when runtime types are known', () => {
+    const types = runtimeTypesFromList([]);
+    const withTypes = argValue(plan([parseTypeExpr('error')], 'register', { runtimeTypes: () => types }));
+    expect(withTypes).toMatchObject({ kind: 'interface', empty: false, data: { capacity: IFACE_BLOCK_BYTES } });
+    expect(withTypes.kind === 'interface' && withTypes.strings.map((s) => s.capacity)).toEqual(Array(IFACE_STRINGS).fill(64));
+    expect(argValue(plan([parseTypeExpr('any')], 'register', { runtimeTypes: () => types }))).toMatchObject({ kind: 'interface', empty: true });
+    expect(argValue(plan([parseTypeExpr('error')], 'register', { runtimeTypes: () => null })).kind).toBe('words');
+    expect(argValue(plan([parseTypeExpr('error')], 'register', { runtimeTypes: () => types, depth: 0 })).kind).toBe('words');
+  });
+
+  it('runtime types are asked for only when an interface is planned', () => {
+    let asked = 0;
+    plan([parseTypeExpr('[]string')], 'register', { runtimeTypes: () => (asked++, null) });
+    expect(asked).toBe(0);
+  });
+
+  it.each([
+    ['map[string]int', 8],
+    ['chan int', 16],
+  ])('%s reads a %i-byte header through its pointer', (text, bytes) => {
+    expect(argValue(plan([parseTypeExpr(text)]))).toMatchObject({ kind: 'header', data: { capacity: bytes } });
+    expect(argValue(plan([parseTypeExpr(text)], 'register', { depth: 0 })).kind).toBe('words');
+  });
+});
+
+describe('--max-event-size', () => {
+  it('shrinks elements, then strings, then depth, until the record fits', () => {
+    const t = parseTypeExpr('[]*struct{Name string; Next *struct{Name string}}');
+    const full = plan([t]);
+    expect(full.recordSize).toBeGreaterThan(1024);
+    const small = plan([t], 'register', { maxRecordSize: 256 });
+    expect(small.recordSize).toBeLessThanOrEqual(256);
+    const v = argValue(small);
+    expect(v.kind === 'slice' && v.elems.length).toBeLessThanOrEqual(1);
+  });
+
+  it('says how many bytes a call needs when nothing can shrink enough', () => {
+    const big = parseTypeExpr(`struct{A [${64}]int64}`);
+    expect(sizeOf(big)).toBe(512);
+    expect(() => plan([big], 'stack', { maxRecordSize: 256 })).toThrow(PlanTooLargeError);
+    expect(() => plan([big], 'stack', { maxRecordSize: 256 })).toThrow('the arguments of main.f need 576 bytes per call, more than --max-event-size 256');
+  });
+});
+
+describe('generated C', () => {
+  it('follows a pointer only after a full copy, and resolves interfaces through the type table', () => {
+    const types = runtimeTypesFromList([
+      { address: 0x4c10c0, name: '*errors.errorString', type: { kind: 'pointer', name: '*errors.errorString', elem: makeStruct('errors.errorString', [{ name: 's', type: { kind: 'string', name: 'string' } }]) } },
+      { address: 0x4b0000, name: 'int', type: basic('int') },
+    ]);
+    const p = plan([nodeType(), parseTypeExpr('error')], 'register', { runtimeTypes: () => types, depth: 1 });
+    const c = generateC([{ plan: p, probeAddress: 0x401000 }], { abi: 'register', goidOffset: 152, pie: true });
+    const node = argValue(p, 0);
+    if (node.kind !== 'pointer' || !node.target) throw new Error('not followed');
+    expect(c).toContain(`weaver_read_slot(rec + ${node.target.data.offset}, 16, *(u64 *)(rec + ${node.offset}), 16);`);
+    // Sorted by address; the pointer's table entry copies the 16-byte errorString and follows s at 0.
+    expect(c).toContain('#define WEAVER_ITYPES 2');
+    expect(c.indexOf('{ 0x4b0000ULL, 8, { 65535, 65535 } },')).toBeLessThan(c.indexOf('{ 0x4c10c0ULL, 16, { 0, 65535 } },'));
+    expect(c).toContain('#define WEAVER_TYPES_BIAS(ctx) ((ctx)->ip - 0x401000ULL)');
+    const nonPie = generateC([{ plan: p, probeAddress: 0x401000 }], { abi: 'register', goidOffset: 152 });
+    expect(nonPie).toContain('#define WEAVER_TYPES_BIAS(ctx) 0');
+  });
+});
