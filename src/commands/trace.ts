@@ -134,7 +134,11 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
     verbose(`weaver: stopping (${outcome.detail})`);
   } finally {
     const stats = session.stats();
+    // Detaching costs the kernel a grace period per probe (~0.2 s each here): say so at a terminal.
+    const detaching = new StatusLine(process.stderr, 0);
+    if (total * Math.max(1, program ? 1 : target.pids.length) > 5) detaching.set(`weaver: detaching ${total} probes…`);
     session.close();
+    detaching.done();
     if (callStats) output.writeLines([callStatsOutput(callStats, format)]);
     const elapsedMs = Number(process.hrtime.bigint() - elapsedFrom) / 1e6;
     await output.flush();
