@@ -215,6 +215,8 @@ export function derefCode(plan: ValuePlan, indent: string): string[] {
         `${indent}\t\t  ${strs}, ${strCap}, WEAVER_TYPES_BIAS(ctx));`,
       ];
     }
+    case 'map':
+      return mapCode(plan, indent);
     case 'header':
       return [
         `${indent}weaver_read_slot(rec + ${plan.data.offset}, ${plan.data.capacity}, *(u64 *)(rec + ${plan.offset}), ${plan.data.capacity});`,
@@ -227,6 +229,60 @@ export function derefCode(plan: ValuePlan, indent: string): string[] {
       return [];
   }
 }
+
+/**
+ * Reads a map's header, then its first buckets (hmap: `1 << B` of them) or
+ * groups (Swiss: the single group of a small map, else the first groups of
+ * the directory's first table), then follows what is inside the entries
+ * whose tophash / control byte says they are full.
+ */
+function mapCode(plan: Extract<ValuePlan, { kind: 'map' }>, indent: string): string[] {
+  const h = plan.header.offset;
+  const d = plan.data;
+  const word = (slot: number, at: number) => `*(u64 *)(rec + ${slot + SLOT_HEADER_BYTES + at})`;
+  const lines = [
+    `${indent}weaver_read_slot(rec + ${h}, ${plan.header.capacity}, *(u64 *)(rec + ${plan.offset}), ${plan.header.capacity});`,
+    `${indent}if (*(u32 *)(rec + ${h}) == ${plan.header.capacity}) {`,
+  ];
+  const i2 = indent + '\t';
+  if (plan.layout === 'hmap') {
+    lines.push(
+      `${i2}u64 groups = 1ULL << (*(u8 *)(rec + ${h + SLOT_HEADER_BYTES + 9}) & 63);`,
+      `${i2}u64 at = ${word(h, 16)};`,
+    );
+  } else {
+    const t = plan.table!;
+    lines.push(
+      `${i2}u64 groups = 1;`,
+      `${i2}u64 at = ${word(h, 16)};`,
+      `${i2}if (*(s64 *)(rec + ${h + SLOT_HEADER_BYTES + 24}) > 0) {`,
+      `${i2}\tu64 table = 0;`,
+      `${i2}\tbpf_probe_read_user(&table, sizeof(table), (void *)at);`,
+      `${i2}\tweaver_read_slot(rec + ${t.offset}, ${t.capacity}, table, ${t.capacity});`,
+      `${i2}\tat = *(u32 *)(rec + ${t.offset}) == ${t.capacity} ? ${word(t.offset, 16)} : 0;`,
+      `${i2}\tgroups = ${word(t.offset, 24)} + 1;`,
+      `${i2}}`,
+    );
+  }
+  lines.push(
+    `${i2}if (groups > ${plan.groups})`,
+    `${i2}\tgroups = ${plan.groups};`,
+    `${i2}weaver_read_slot(rec + ${d.offset}, ${d.capacity}, at, (s64)(groups * ${plan.groupSize}));`,
+  );
+  for (let i = 0; i < plan.keys.length; i++) {
+    const inner = [...derefCode(plan.keys[i]!, i2 + '\t'), ...derefCode(plan.elems[i]!, i2 + '\t')];
+    if (inner.length === 0) continue;
+    const group = Math.floor(i / 8);
+    const ctrl = `*(u8 *)(rec + ${d.offset + SLOT_HEADER_BYTES + group * plan.groupSize + (i % 8)})`;
+    const full = plan.layout === 'hmap' ? `${ctrl} >= 5` : `(${ctrl} & 0x80) == 0`;
+    lines.push(`${i2}if (*(u32 *)(rec + ${d.offset}) >= ${(group + 1) * plan.groupSize} && ${full}) {`, ...inner, `${i2}}`);
+  }
+  lines.push(`${indent}}`);
+  return lines;
+}
+
+/** Bytes before a slot's data (plan.ts SLOT_HEADER). */
+const SLOT_HEADER_BYTES = 8;
 
 /** Names come from the binary or the user: keep them from closing a C comment. */
 function commentSafe(text: string): string {

@@ -75,6 +75,8 @@ export function decodeValue(view: DataView, base: number, plan: ValuePlan): Valu
       return decodeInterface(view, base, plan);
     case 'header':
       return decodeHeader(view, base, plan);
+    case 'map':
+      return decodeMap(view, base, plan);
     case 'array':
       return { kind: 'array', elems: plan.elems.map((e) => decodeValue(view, base, e)) };
     case 'struct':
@@ -186,6 +188,34 @@ function decodeHeader(view: DataView, base: number, plan: Extract<ValuePlan, { k
     return read ? { kind: 'chan', address, len: word(0), cap: word(1) } : { kind: 'chan', address };
   }
   return read ? { kind: 'map', address, len: word(0) } : { kind: 'map', address };
+}
+
+/**
+ * A map's entries from the buckets or groups copied: full slots only, in
+ * memory order, at most maxEntries. Truncated when fewer than the map's
+ * length were found (entries in overflow buckets, later groups or other
+ * tables, or an hmap in the middle of growing).
+ */
+function decodeMap(view: DataView, base: number, plan: Extract<ValuePlan, { kind: 'map' }>): Value {
+  const address = u64(view, base, plan.offset);
+  if (address === 0n) return { kind: 'map', address };
+  const header = slotStatus(view, base, plan.header.offset, plan.header.capacity);
+  if (header.copied < plan.header.capacity) return { kind: 'map', address };
+  const at = base + plan.header.offset + SLOT_HEADER;
+  const len = view.getBigInt64(at, true);
+  const growing = plan.layout === 'hmap' && view.getBigUint64(at + 24, true) !== 0n;
+  const { copied } = slotStatus(view, base, plan.data.offset, plan.data.capacity);
+  const entries: [Value, Value][] = [];
+  const groupsCopied = Math.floor(copied / plan.groupSize);
+  for (let i = 0; i < plan.keys.length && entries.length < plan.maxEntries; i++) {
+    const group = Math.floor(i / 8);
+    if (group >= groupsCopied) break;
+    const ctrl = view.getUint8(base + plan.data.offset + SLOT_HEADER + group * plan.groupSize + (i % 8));
+    const full = plan.layout === 'hmap' ? ctrl >= 5 : (ctrl & 0x80) === 0;
+    if (!full) continue;
+    entries.push([decodeValue(view, base, plan.keys[i]!), decodeValue(view, base, plan.elems[i]!)]);
+  }
+  return { kind: 'map', address, len, entries, truncated: growing || BigInt(entries.length) < len };
 }
 
 function slotStatus(view: DataView, base: number, offset: number, capacity: number): { copied: number; error: number } {

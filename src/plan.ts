@@ -11,7 +11,7 @@
 //   slots: data behind pointers (string bytes, slice elements), each
 //     [u32 bytes copied][s32 error][bytes…] with a fixed capacity
 
-import { alignUp, sizeOf, type FunctionSpec, type GoType } from './gotypes.js';
+import { alignOf, alignUp, makeStruct, sizeOf, type FunctionSpec, type GoType } from './gotypes.js';
 import type { GoAbi, IntRegister, ValueLocation } from './model.js';
 import { HEADER_SIZE } from './record.js';
 import { IFACE_STRINGS, type RuntimeTypes } from './runtimetypes.js';
@@ -34,7 +34,30 @@ export interface PlanOptions {
    * an interface is planned; without it interfaces show addresses only.
    */
   runtimeTypes?: () => RuntimeTypes | null;
+  /**
+   * How the binary's maps are laid out, for reading entries: the bucket
+   * hash map before Go 1.24, Swiss tables from 1.24. Unknown: length only.
+   */
+  mapLayout?: MapLayout;
 }
+
+export type MapLayout = 'hmap' | 'swiss';
+
+/** The map layout a Go version uses (GOEXPERIMENT=noswissmap builds of 1.24–1.25 are not told apart). */
+export function mapLayoutForVersion(goVersion: string | null): MapLayout | undefined {
+  const m = goVersion ? /^go1\.(\d+)/.exec(goVersion) : null;
+  if (!m) return undefined;
+  return Number(m[1]) >= 24 ? 'swiss' : 'hmap';
+}
+
+/** Bytes of the map header read: hmap {count, flags, B, …, buckets at 16} / maps.Map {used, seed, dirPtr at 16, dirLen at 24}. */
+export const MAP_HEADER_BYTES = 48;
+/** Bytes of a Swiss table read: {used, capacity, growthLeft, localDepth, index, groups.data at 16, groups.lengthMask at 24}. */
+export const SWISS_TABLE_BYTES = 32;
+/** Keys and values larger than this are stored behind pointers in both layouts: weaver shows only the length then. */
+const MAX_INLINE_MAP_SLOT = 128;
+/** At most this many buckets/groups (8 entries each) are read. */
+const MAX_MAP_GROUPS = 4;
 
 export const DEFAULT_PLAN_OPTIONS: PlanOptions = { stringSize: 64, maxElements: 16, maxRecordSize: 16384, depth: 2 };
 
@@ -81,6 +104,17 @@ export type ValuePlan =
     }
   /** A map or channel header read through its pointer: map count / channel qcount and dataqsiz. */
   | { kind: 'header'; type: GoType; offset: number; data: Slot }
+  /**
+   * A map with entries: its header, then the first `groups` buckets (hmap)
+   * or groups (Swiss; through the first table of the directory, `table`,
+   * unless the map is small) in `data`. Entry i is in group i/8, slot i%8;
+   * `keys[i]`/`elems[i]` lay it out, `ctrl` is where slot i's tophash or
+   * control byte is, relative to the group.
+   */
+  | {
+      kind: 'map'; type: GoType; offset: number; layout: MapLayout; header: Slot; table: Slot | null; data: Slot;
+      groups: number; groupSize: number; keys: ValuePlan[]; elems: ValuePlan[]; maxEntries: number;
+    }
   /** interface (types unknown), map, chan, func, opaque: words we show as addresses. */
   | { kind: 'words'; type: GoType; offset: number }
   /** Nothing of the value can be read; `reason` says why. */
@@ -306,8 +340,7 @@ function planValue(
     }
     case 'map':
       if (depth <= 0) return { kind: 'words', type, offset };
-      // count (old hmap) and used (Swiss Map) are both the first word.
-      return { kind: 'header', type, offset, data: takeSlot(8, take) };
+      return planMap(type, offset, options, take, depth);
     case 'chan':
       if (depth <= 0) return { kind: 'words', type, offset };
       // hchan starts qcount, dataqsiz in every Go version.
@@ -317,6 +350,48 @@ function planValue(
     default:
       return { kind: 'scalar', type, offset };
   }
+}
+
+/** Where key and elem i of a group sit, relative to the group: bucket arrays or Swiss slots. */
+export function mapGroupLayout(layout: MapLayout, key: GoType, elem: GoType): { groupSize: number; keyAt(i: number): number; elemAt(i: number): number } {
+  const ks = sizeOf(key);
+  const vs = sizeOf(elem);
+  if (layout === 'hmap') {
+    // tophash [8]uint8, keys [8]K, elems [8]V, overflow pointer.
+    const overflowAt = alignUp(8 + 8 * ks + 8 * vs, 8);
+    return { groupSize: overflowAt + 8, keyAt: (i) => 8 + i * ks, elemAt: (i) => 8 + 8 * ks + i * vs };
+  }
+  // ctrl uint64, then [8]struct{key K; elem V}.
+  const slot = makeStruct('', [{ name: 'key', type: key }, { name: 'elem', type: elem }]);
+  const slotSize = sizeOf(slot);
+  const elemOff = slot.kind === 'struct' ? slot.fields[1]!.offset : ks;
+  const groupSize = alignUp(8 + 8 * slotSize, Math.max(8, alignOf(slot)));
+  return { groupSize, keyAt: (i) => 8 + i * slotSize, elemAt: (i) => 8 + i * slotSize + elemOff };
+}
+
+function planMap(type: Extract<GoType, { kind: 'map' }>, offset: number, options: PlanOptions, take: Take, depth: number): ValuePlan {
+  const layout = options.mapLayout;
+  const inline = sizeOf(type.key) <= MAX_INLINE_MAP_SLOT && sizeOf(type.elem) <= MAX_INLINE_MAP_SLOT;
+  const groups = Math.min(MAX_MAP_GROUPS, Math.ceil(options.maxElements / 8));
+  if (!layout || !inline || groups === 0) {
+    // count (old hmap) and used (Swiss Map) are both the first word.
+    return { kind: 'header', type, offset, data: takeSlot(8, take) };
+  }
+  const header = takeSlot(MAP_HEADER_BYTES, take);
+  const table = layout === 'swiss' ? takeSlot(SWISS_TABLE_BYTES, take) : null;
+  const g = mapGroupLayout(layout, type.key, type.elem);
+  const data = takeSlot(groups * g.groupSize, take);
+  const keys: ValuePlan[] = [];
+  const elems: ValuePlan[] = [];
+  for (let i = 0; i < groups * 8; i++) {
+    const groupAt = data.offset + SLOT_HEADER + Math.floor(i / 8) * g.groupSize;
+    keys.push(planValue(type.key, groupAt + g.keyAt(i % 8), 0, [], options, take, depth - 1));
+    elems.push(planValue(type.elem, groupAt + g.elemAt(i % 8), 0, [], options, take, depth - 1));
+  }
+  return {
+    kind: 'map', type, offset, layout, header, table, data, groups, groupSize: g.groupSize, keys, elems,
+    maxEntries: options.maxElements,
+  };
 }
 
 function isByte(t: GoType): boolean {

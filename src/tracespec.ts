@@ -15,7 +15,7 @@ import { goidOffsetFor } from './goid.js';
 import { inPackages } from './gonames.js';
 import type { FunctionSpec, GoType } from './gotypes.js';
 import type { FunctionSymbol, GoBinaryInfo } from './model.js';
-import { PlanTooLargeError, planFunction, type FunctionPlan, type PlanOptions } from './plan.js';
+import { PlanTooLargeError, mapLayoutForVersion, planFunction, type FunctionPlan, type PlanOptions } from './plan.js';
 import { closestNames } from './suggest.js';
 import { chooseEntryProbe } from './x86/prologue.js';
 import { lazyRuntimeTypes } from './runtimetypes.js';
@@ -71,7 +71,7 @@ export function buildTraceSpec(req: TraceRequest): TraceSpec {
     let plan: FunctionPlan;
     try {
       const locations = s.params === null ? null : argumentLocations(s.params, info.abi, { hiddenDictionary: s.spec.hiddenDictionary });
-      plan = planFunction(id, s.spec, info.abi, locations, { ...req.plan, runtimeTypes });
+      plan = planFunction(id, s.spec, info.abi, locations, { ...req.plan, runtimeTypes, mapLayout: mapLayoutForVersion(info.goVersion) });
     } catch (err) {
       if (err instanceof PlanTooLargeError) throw new WeaverError(err.message, { hint: 'raise --max-event-size or lower --string-size and --max-elements' });
       throw err;
