@@ -4,8 +4,11 @@
 // argument weaver decoded must equal what the fixture says it passed (its
 // EXPECT lines, encoded as fixtures/composites/encode.go describes).
 
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fixtureBuilds, parseExpectLines, type ExpectedCall, type FixtureBuild } from '../helpers/fixtures.js';
+import { fixtureBuilds, functionsInFile, parseExpectLines, type ExpectedCall, type FixtureBuild } from '../helpers/fixtures.js';
 import { parseLosslessJson, type LosslessJson } from '../helpers/losslessJson.js';
 import { requireBpfOrSkip, runProcess, startTracer } from '../helpers/weaver.js';
 
@@ -162,7 +165,8 @@ async function trace(build: FixtureBuild, extraArgs: string[] = []): Promise<{ c
   const tracer = await startTracer([build.path, '-f', build.funcs!, '--format', 'json', ...extraArgs]);
   const run = await runProcess(build.path, []);
   expect(run.code, run.stderr).toBe(0);
-  const expected = parseExpectLines(run.stdout);
+  const traced = new Set(functionsInFile(build.funcs!));
+  const expected = parseExpectLines(run.stdout).filter((e) => traced.has(e.function));
   await tracer.waitFor((lines) => lines.length >= expected.length, 15000);
   const result = await tracer.stop();
   expect(result.code, result.stderr).toBe(0);
@@ -230,5 +234,52 @@ describe.skipIf(!canRun)('--depth bounds how far pointers are followed', () => {
     else expect(JSON.stringify((list.args[0]!.value as Obj).value, (_k, x) => (typeof x === 'bigint' ? Number(x) : x)).startsWith(start)).toBe(true);
     // Depth 3 reaches node 3, whose Next is shown by address.
     if (depth === '3') expect(shown).toMatch(/"Val":3,"Next":"0x[0-9a-f]+"/);
+  });
+});
+
+describe.skipIf(!canRun)('goroutine IDs', () => {
+  // Stripped builds have no DWARF: the goid offset comes from the per-version table.
+  const stripped = canRun ? fixtureBuilds({ fixture: 'composites', variant: 'stripped' }) : [];
+
+  it.each(stripped.map((b) => [`Go ${b.toolchain} stripped`, b] as const))('%s: goids from the version table match runtime.Stack', async (_label, build) => {
+    const dir = mkdtempSync(join(tmpdir(), 'weaver-goid-'));
+    const funcs = join(dir, 'funcs.txt');
+    writeFileSync(funcs, 'main.inGoroutine(id int64, goid int64)\n');
+    const { calls } = await trace({ ...build, funcs });
+    const inG = calls.filter((c) => c.function === 'main.inGoroutine');
+    expect(inG.length).toBe(12);
+    for (const c of inG) expect(c.goid).toBe(c.args[1]!.value);
+  });
+
+  const goroutines = canRun ? fixtureBuilds({ fixture: 'goroutines', variant: 'normal' }) : [];
+
+  it.each(goroutines.map((b) => [`Go ${b.toolchain}`, b] as const))('%s goroutines fixture: one goid per worker, different across workers', async (_label, build) => {
+    const { calls, expected } = await trace(build);
+    expect(calls.length).toBe(expected.length);
+    const goidOfId = new Map<bigint, bigint>();
+    for (const c of calls) {
+      const id = c.args[0]!.value as bigint;
+      expect(c.goid).toBeGreaterThan(1n);
+      if (goidOfId.has(id)) expect(c.goid).toBe(goidOfId.get(id));
+      goidOfId.set(id, c.goid);
+    }
+    expect(goidOfId.size).toBe(8);
+    expect(new Set(goidOfId.values()).size).toBe(8);
+  });
+});
+
+describe.skipIf(!canRun)('text output', () => {
+  it('shows followed pointers, bytes, interfaces and maps in Go syntax, with the goroutine', async () => {
+    const build = builds.find((b) => b.variant === 'normal' && b.abi === 'register')!;
+    const tracer = await startTracer([build.path, '-f', build.funcs!, '--format', 'text', '--no-color']);
+    const run = await runProcess(build.path, []);
+    expect(run.code).toBe(0);
+    await tracer.waitFor((lines) => lines.filter((l) => l.includes('main.')).length >= parseExpectLines(run.stdout).length, 15000);
+    const out = (await tracer.stop()).stdout;
+    expect(out).toMatch(/ g1 main\.structPtr\(a=&\{ID:7 Owner:"carol" Balance:10 Active:true\}\)/);
+    expect(out).toContain('main.byteSlices(text="GET /index", binary="\\x00\\xff\\x10A", none=nil)');
+    expect(out).toContain('main.anyValues(i=int(12345), s=string("hello"), a=main.Account({ID:8 Owner:"dave" Balance:-5 Active:false}), p=(*main.Account)(&{ID:7 Owner:"carol" Balance:10 Active:true}), none=<nil>)');
+    expect(out).toMatch(/main\.list\(n=&\{Val:1 Next:&\{Val:2 Next:0x[0-9a-f]+\}\}\)/);
+    expect(out).toMatch(/main\.chans\(c=0x[0-9a-f]+\(len=2 cap=4\), u=0x[0-9a-f]+\(len=0 cap=0\), none=nil\)/);
   });
 });
