@@ -2,10 +2,11 @@
 // like `strace -c`: calls, total, mean, p50, p99 and max duration, errors
 // returned (a non-nil result of type `error`) and calls that never returned.
 //
-// Memory stays bounded however long tracing runs: durations go into a
+// Memory stays bounded however long tracing runs: percentiles are exact up
+// to EXACT_LIMIT calls of a function; past that they come from a
 // log-linear histogram (HDR-style: 2^SUB_BITS buckets per power of two),
-// so a percentile is within 1/2^SUB_BITS (≈1.6%) of a duration really
-// seen, and is clamped to [min, max]. Counts, total, min and max are exact.
+// within 1/2^SUB_BITS (≈1.6%) of the exact value and clamped to [min, max].
+// Counts, total, min and max are always exact.
 
 import type { CallEvent, Value } from './model.js';
 import type { PairedEvent } from './pairing.js';
@@ -83,8 +84,40 @@ export interface SummaryRow {
   notReturned: number;
 }
 
+/**
+ * Exact percentiles while a function has at most EXACT_LIMIT calls (the
+ * usual short trace), the histogram's beyond: memory per function is then
+ * bounded by the limit plus the histogram.
+ */
+export const EXACT_LIMIT = 4096;
+
+export class DurationStats extends DurationHistogram {
+  private samples: bigint[] | null = [];
+  private sorted = true;
+
+  override add(ns: bigint): void {
+    super.add(ns);
+    if (this.samples === null) return;
+    if (this.samples.length >= EXACT_LIMIT) {
+      this.samples = null;
+      return;
+    }
+    this.samples.push(ns < 0n ? 0n : ns);
+    this.sorted = false;
+  }
+
+  override quantile(q: number): bigint {
+    if (this.samples === null || this.count === 0) return super.quantile(q);
+    if (!this.sorted) {
+      this.samples.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      this.sorted = true;
+    }
+    return this.samples[Math.max(1, Math.ceil(q * this.count)) - 1]!;
+  }
+}
+
 interface FunctionStats {
-  durations: DurationHistogram;
+  durations: DurationStats;
   errors: number;
   notReturned: number;
 }
@@ -94,7 +127,7 @@ export class CallStats {
 
   add(ev: PairedEvent | CallEvent): void {
     let s = this.byFunction.get(ev.function);
-    if (!s) this.byFunction.set(ev.function, (s = { durations: new DurationHistogram(), errors: 0, notReturned: 0 }));
+    if (!s) this.byFunction.set(ev.function, (s = { durations: new DurationStats(), errors: 0, notReturned: 0 }));
     if ((ev as PairedEvent).returned === false) {
       s.notReturned++;
       return;
@@ -132,7 +165,7 @@ const HEADERS = ['% time', 'calls', 'total', 'mean', 'p50', 'p99', 'max', 'error
 /** The strace -c style table; durations in Go's time.Duration notation. */
 export function callStatsText(rows: SummaryRow[]): string {
   const grand = rows.reduce((t, r) => t + r.totalNs, 0n);
-  const percent = (ns: bigint) => (grand === 0n ? '0.00' : (Number((ns * 10000n) / grand) / 100).toFixed(2));
+  const percent = (ns: bigint) => (grand === 0n ? '0.00' : ((Number(ns) * 100) / Number(grand)).toFixed(2));
   const body = rows.map((r) => [
     percent(r.totalNs),
     String(r.calls),
