@@ -7,7 +7,7 @@ import { readDwarfFunctions } from '../dwarf/index.js';
 import { openGoBinary } from '../elf/gobinary.js';
 import { InputError } from '../errors.js';
 import { inPackages } from '../gonames.js';
-import type { FunctionSpec, Param } from '../gotypes.js';
+import { isBasicKind, type FunctionSpec, type GoType, type Param } from '../gotypes.js';
 
 /** Packages whose functions run so often that tracing all of them would hurt the program; only when asked for by name. */
 const HOT_PACKAGES = ['runtime', 'internal/', 'sync/atomic', 'runtime/internal/'];
@@ -16,13 +16,35 @@ export function isHotPackageFunction(name: string): boolean {
   return HOT_PACKAGES.some((p) => (p.endsWith('/') ? name.startsWith(p) : name.startsWith(`${p}.`)));
 }
 
-function paramList(params: Param[]): string {
-  return params.map((p) => `${p.name} ${p.type.name}`).join(', ');
+/** Generic shape types (go.shape.int64_0) are written as the basic type they stand for. */
+function typeName(t: GoType): string {
+  if (t.name.startsWith('go.shape.') && (isBasicKind(t.kind) || t.kind === 'string')) return t.kind;
+  return t.name;
 }
 
+function paramList(params: Param[]): string {
+  return params.map((p) => `${p.name} ${typeName(p.type)}`).join(', ');
+}
+
+/**
+ * One line of a functions file. A pointer receiver is implied by the name
+ * (`pkg.(*T).M`) and not written; a value receiver is written as the first
+ * parameter. Unnamed results (`~r0`) are written as types alone.
+ */
 export function signatureLine(spec: FunctionSpec): string {
-  const results = spec.results && spec.results.length ? ` (${paramList(spec.results)})` : '';
-  return `${spec.name}(${paramList(spec.params)})${results}`;
+  const params = /\.\(\*[^)]*\)\.[^.]+$/.test(spec.name) ? spec.params.slice(1) : spec.params;
+  let results = '';
+  if (spec.results && spec.results.length) {
+    const unnamed = spec.results.every((r) => r.name.startsWith('~'));
+    results = ` (${unnamed ? spec.results.map((r) => typeName(r.type)).join(', ') : paramList(spec.results)})`;
+  }
+  return `${spec.name}(${paramList(params)})${results}`;
+}
+
+/** Whether a function's DWARF signature can be written as a functions-file line. */
+function writable(spec: FunctionSpec): boolean {
+  const all = [...spec.params, ...(spec.results ?? [])];
+  return all.every((p) => /^[A-Za-z_]\w*$|^~r\d+$/.test(p.name) && !typeName(p.type).startsWith('go.shape.') && p.type.kind !== 'opaque');
 }
 
 export async function runList(flags: ListFlags): Promise<void> {
@@ -59,8 +81,8 @@ export async function runList(flags: ListFlags): Promise<void> {
   const lines: string[] = [];
   for (const sym of symbols) {
     const fn = dwarf?.get(sym.name);
-    if (fn && !fn.spec.hiddenDictionary) lines.push(signatureLine(fn.spec));
-    else if (fn) lines.push(`# ${signatureLine(fn.spec)}   # generic shape function: not supported in a functions file yet`);
+    if (fn && writable(fn.spec)) lines.push(signatureLine(fn.spec));
+    else if (fn) lines.push(`# ${signatureLine(fn.spec)}   # a parameter cannot be written in a functions file`);
     else lines.push(`# ${sym.name}(?)`);
   }
   process.stdout.write(lines.join('\n') + (lines.length ? '\n' : ''));

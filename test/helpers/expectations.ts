@@ -83,6 +83,16 @@ export function compareValue(actual: LosslessJson | undefined, expected: Lossles
     }
     return diffs;
   }
+  // []byte and [N]byte: weaver shows the bytes as a string (hex when not printable).
+  const byteElems = Array.isArray(expected) ? expected : isObj(expected) && Array.isArray(expected.elems) ? expected.elems : null;
+  if (typeof value === 'string' && byteElems && byteElems.every((b) => typeof b === 'bigint' && b >= 0n && b < 256n)) {
+    const want = Buffer.from(byteElems.map((b) => Number(b)));
+    const got = extras.encoding === 'hex' ? Buffer.from(value, 'hex') : Buffer.from(value, 'utf8');
+    if (!want.subarray(0, got.length).equals(got)) differ('bytes differ');
+    if ((got.length < want.length) !== (extras.truncated === true)) differ('truncated flag differs');
+    if (isObj(expected) && (!sameNumber(extras.len, expected.len!) || !sameNumber(extras.cap, expected.cap!))) differ('len/cap differ');
+    return diffs;
+  }
   // Slices: {"len","cap","elems"} in EXPECT.
   if (isObj(expected) && 'elems' in expected && Array.isArray(expected.elems)) {
     if (!sameNumber(extras.len, expected.len!)) differ('len differs');
@@ -117,6 +127,11 @@ export function compareValue(actual: LosslessJson | undefined, expected: Lossles
   }
   if (typeof expected === 'bigint' || typeof expected === 'number') {
     if (!sameNumber(value, expected)) differ('number differs');
+    return diffs;
+  }
+  // A pointer weaver followed is {"address", "value"}; the fixture gives its address.
+  if (typeof expected === 'string' && expected.startsWith('0x') && isObj(value) && typeof value.address === 'string') {
+    if (value.address !== expected) differ('address differs');
     return diffs;
   }
   if (value !== expected) differ('value differs');

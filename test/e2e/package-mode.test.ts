@@ -1,0 +1,142 @@
+// End to end, package mode: no functions file; parameter names and types
+// come from DWARF. The values must be the ones the fixture passed, exactly
+// as in functions-file mode, with the names declared in Go. A stripped
+// binary is traced by name, and `weaver list` writes a functions file that
+// weaver accepts.
+
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { compareValue } from '../helpers/expectations.js';
+import { fixtureBuild, fixtureBuilds, functionsInFile, newestToolchain, parseExpectLines, type FixtureBuild } from '../helpers/fixtures.js';
+import { parseLosslessJson, type LosslessJson } from '../helpers/losslessJson.js';
+import { requireBpfOrSkip, runProcess, runWeaver, startTracer } from '../helpers/weaver.js';
+
+const LIMITS = { stringSize: 64, maxElements: 16 };
+const PACKAGES = 'main,github.com/acme/shop/cart';
+const canRun = requireBpfOrSkip();
+
+interface TracedArg {
+  name: string;
+  type: string;
+  value?: LosslessJson;
+  error?: string;
+}
+interface TracedCall {
+  function: string;
+  args: TracedArg[] | null;
+}
+
+/** Declared parameter names, read from the fixture's Go source: `func name(a int8, b int16)`. */
+function declaredNames(build: FixtureBuild): Map<string, string[]> {
+  const names = new Map<string, string[]>();
+  for (const line of readFileSync(build.funcs!, 'utf8').split('\n')) {
+    const m = /^([^#\s][^(]*(?:\([^)]*\)[^(]*)?)\((.*?)\)/.exec(line.replace(/\(\*Cart\)/, '{*Cart}'));
+    if (!m) continue;
+    const fn = m[1]!.replace('{*Cart}', '(*Cart)');
+    const params = m[2]!.split(',').map((p) => p.trim().split(/\s+/)[0]!).filter(Boolean);
+    names.set(fn, fn.includes('(*Cart)') ? ['c', ...params] : params);
+  }
+  return names;
+}
+
+async function traceAndRun(build: FixtureBuild, args: string[]) {
+  const tracer = await startTracer([build.path, ...args, '--format', 'json']);
+  const run = await runProcess(build.path, []);
+  expect(run.code, run.stderr).toBe(0);
+  const expected = parseExpectLines(run.stdout);
+  const wanted = new Set(expected.map((e) => e.function));
+  await tracer.waitFor((lines) => lines.filter((l) => wanted.has(String((parseLosslessJson(l) as { function?: string }).function))).length >= expected.length, 10000);
+  const result = await tracer.stop();
+  expect(result.code, result.stderr).toBe(0);
+  const calls = tracer.lines().map((l) => parseLosslessJson(l) as unknown as TracedCall);
+  return { calls, expected, wanted, stderr: result.stderr };
+}
+
+const builds = canRun ? fixtureBuilds({ fixture: 'types' }).filter((b) => b.variant !== 'stripped') : [];
+
+describe.skipIf(!canRun)('package mode with DWARF', () => {
+  for (const build of builds) {
+    describe(`Go ${build.toolchain} ${build.variant}`, () => {
+      let traced: Awaited<ReturnType<typeof traceAndRun>>;
+      beforeAll(async () => {
+        traced = await traceAndRun(build, ['--packages', PACKAGES]);
+      }, 120_000);
+
+      it('traces every function of the packages, closures and generic instantiations included', () => {
+        const seen = new Set(traced.calls.map((c) => c.function));
+        for (const fn of traced.wanted) expect(seen, fn).toContain(fn);
+        expect(seen).toContain('main.main');
+      });
+
+      it('names each argument as the Go source does and decodes the values exactly', () => {
+        const names = declaredNames(build);
+        const calls = traced.calls.filter((c) => traced.wanted.has(c.function));
+        expect(calls.map((c) => c.function)).toEqual(traced.expected.map((e) => e.function));
+        const diffs: string[] = [];
+        calls.forEach((call, i) => {
+          const exp = traced.expected[i]!;
+          expect(call.args, call.function).not.toBeNull();
+          const args = call.args!;
+          expect(args.length, call.function).toBe(exp.args.length);
+          const declared = names.get(call.function);
+          if (declared && !call.function.includes('[')) expect(args.map((a) => a.name), call.function).toEqual(declared);
+          args.forEach((arg, j) => {
+            const where = `${call.function} ${arg.name} ${arg.type}`;
+            if (arg.error !== undefined) {
+              // Only floats in XMM registers may be unreadable.
+              if (!/^passed in register X\d+, which eBPF cannot read$/.test(arg.error) || build.abi !== 'register') diffs.push(`${where}: ${arg.error}`);
+              return;
+            }
+            diffs.push(...compareValue(arg as unknown as LosslessJson, exp.args[j]!, LIMITS, where));
+          });
+        });
+        expect(diffs).toEqual([]);
+      });
+    });
+  }
+});
+
+describe.skipIf(!canRun)('stripped binaries', () => {
+  it('are traced by name in package mode, saying once that values need DWARF or a functions file', async () => {
+    const build = fixtureBuild({ fixture: 'types', toolchain: newestToolchain(), variant: 'stripped' });
+    const traced = await traceAndRun(build, ['--packages', PACKAGES]);
+    const notes = traced.stderr.split('\n').filter((l) => l.includes('has no DWARF'));
+    expect(notes).toEqual([
+      `weaver: ${build.path} has no DWARF debug information: tracing calls by name only (argument values need DWARF or a functions file given with -f)`,
+    ]);
+    const calls = traced.calls.filter((c) => traced.wanted.has(c.function));
+    expect(calls.map((c) => c.function)).toEqual(traced.expected.map((e) => e.function));
+    for (const c of calls) expect(c.args).toBeNull();
+  }, 120_000);
+});
+
+describe('weaver list', () => {
+  for (const toolchain of canRun ? [...new Set(builds.map((b) => b.toolchain))] : []) {
+    it(`writes a functions file that weaver accepts (Go ${toolchain})`, async () => {
+      const build = fixtureBuild({ fixture: 'types', toolchain });
+      const listed = await runWeaver(['list', build.path, '-p', PACKAGES]);
+      expect(listed.code, listed.stderr).toBe(0);
+      const file = join(mkdtempSync(join(tmpdir(), 'weaver-list-')), 'funcs.txt');
+      writeFileSync(file, listed.stdout);
+      // Every function the fixture's own functions file names is listed, none commented out.
+      const listedNames = functionsInFile(file);
+      for (const fn of functionsInFile(build.funcs!)) expect(listedNames, fn).toContain(fn);
+      expect(listed.stdout.split('\n').filter((l) => l.startsWith('#'))).toEqual([]);
+      const emitted = await runWeaver([build.path, '-f', file, '--emit', 'c']);
+      expect(emitted.code, emitted.stderr).toBe(0);
+      expect(emitted.stdout).toContain(`weaver_f${listedNames.length - 1}(struct pt_regs *ctx)`);
+    });
+  }
+
+  it('comments out the names of a stripped binary, whose parameter types are unknown', async () => {
+    const build = fixtureBuild({ fixture: 'types', toolchain: newestToolchain(), variant: 'stripped' });
+    const listed = await runWeaver(['list', build.path, '-p', 'main']);
+    expect(listed.code).toBe(0);
+    const lines = listed.stdout.trim().split('\n');
+    expect(lines).toContain('# main.strASCII(?)');
+    expect(lines.every((l) => /^# \S+\(\?\)$/.test(l))).toBe(true);
+    expect(listed.stderr).toContain('has no DWARF debug information');
+  });
+});
