@@ -200,3 +200,57 @@ describe('map and channel headers', () => {
     expect(r.decode()).toEqual({ kind: 'chan', address: 0x30n });
   });
 });
+
+describe('map entries', () => {
+  function mapRecord(layout: 'hmap' | 'swiss') {
+    const params = [{ name: 'm', type: parseTypeExpr('map[int64]int64') }];
+    const p = planFunction(0, { name: 'main.f', params, results: null }, 'stack', argumentLocations(params, 'stack'), {
+      ...DEFAULT_PLAN_OPTIONS, maxElements: 8, mapLayout: layout,
+    });
+    const plan = only(p.args![0]!.value, 'map');
+    const view = new DataView(new ArrayBuffer(p.recordSize));
+    const slot = (s: Slot, n: number) => view.setUint32(s.offset, n, true);
+    const group = plan.data.offset + SLOT_HEADER;
+    return { plan, view, slot, group };
+  }
+
+  it('hmap: full slots by tophash (>= 5), in bucket order; len from count', () => {
+    const { plan, view, slot, group } = mapRecord('hmap');
+    view.setBigUint64(plan.offset, 0xc000100000n, true);
+    slot(plan.header, 48);
+    view.setBigInt64(plan.header.offset + SLOT_HEADER, 2n, true);
+    slot(plan.data, plan.groupSize);
+    // Slot 0 empty (0), slot 1 evacuated (2), slots 3 and 6 full.
+    [0, 2, 0, 0x9c, 0, 0, 5, 1].forEach((b, i) => view.setUint8(group + i, b));
+    view.setBigInt64(group + 8 + 3 * 8, 7n, true);
+    view.setBigInt64(group + 8 + 64 + 3 * 8, 49n, true);
+    view.setBigInt64(group + 8 + 6 * 8, -1n, true);
+    view.setBigInt64(group + 8 + 64 + 6 * 8, 1n, true);
+    expect(decodeValue(view, 0, plan)).toEqual({
+      kind: 'map', address: 0xc000100000n, len: 2n, truncated: false,
+      entries: [[{ kind: 'int', value: 7n }, { kind: 'int', value: 49n }], [{ kind: 'int', value: -1n }, { kind: 'int', value: 1n }]],
+    });
+  });
+
+  it('swiss: full slots have the control byte high bit clear; fewer than len found is truncated', () => {
+    const { plan, view, slot, group } = mapRecord('swiss');
+    view.setBigUint64(plan.offset, 0xc000100000n, true);
+    slot(plan.header, 48);
+    view.setBigInt64(plan.header.offset + SLOT_HEADER, 40n, true);
+    slot(plan.data, plan.groupSize);
+    [0x80, 0x12, 0xfe, 0x80, 0x80, 0x80, 0x80, 0x80].forEach((b, i) => view.setUint8(group + i, b));
+    view.setBigInt64(group + 8 + 16, 3n, true);
+    view.setBigInt64(group + 8 + 16 + 8, 9n, true);
+    expect(decodeValue(view, 0, plan)).toEqual({
+      kind: 'map', address: 0xc000100000n, len: 40n, truncated: true,
+      entries: [[{ kind: 'int', value: 3n }, { kind: 'int', value: 9n }]],
+    });
+  });
+
+  it('an unreadable header leaves the address only; nil is nil', () => {
+    const { plan, view } = mapRecord('hmap');
+    expect(decodeValue(view, 0, plan)).toEqual({ kind: 'map', address: 0n });
+    view.setBigUint64(plan.offset, 0x40n, true);
+    expect(decodeValue(view, 0, plan)).toEqual({ kind: 'map', address: 0x40n });
+  });
+});

@@ -194,3 +194,33 @@ describe('generated C', () => {
     expect(nonPie).toContain('#define WEAVER_TYPES_BIAS(ctx) 0');
   });
 });
+
+describe('map entries', () => {
+  it.each([
+    // hmap bucket: tophash [8]uint8, keys [8]string at 8, elems [8]int64 at 136, overflow at 200.
+    ['hmap', 'map[string]int64', 208, 8, 8 + 8 * 16],
+    // Swiss group: ctrl uint64, then [8]struct{key string; elem int64} of 24 bytes.
+    ['swiss', 'map[string]int64', 8 + 8 * 24, 8, 8 + 16],
+    ['hmap', 'map[int32]int8', 8 + 32 + 8 + 8, 8, 8 + 32],
+    ['swiss', 'map[int32]int8', 8 + 8 * 8, 8, 8 + 4],
+  ] as const)('%s %s: groups of %i bytes, key 0 at %i, elem 0 at %i', (layout, text, groupSize, key0, elem0) => {
+    const v = argValue(plan([parseTypeExpr(text)], 'register', { mapLayout: layout, maxElements: 16 }));
+    if (v.kind !== 'map') throw new Error(`planned as ${v.kind}`);
+    expect(v.groups).toBe(2);
+    expect(v.groupSize).toBe(groupSize);
+    expect(v.data.capacity).toBe(2 * groupSize);
+    const data = v.data.offset + SLOT_HEADER;
+    expect(v.keys.length).toBe(16);
+    expect('offset' in v.keys[0]! && v.keys[0]!.offset).toBe(data + key0);
+    expect('offset' in v.elems[0]! && v.elems[0]!.offset).toBe(data + elem0);
+    // Entry 9 is slot 1 of the second group.
+    const step = layout === 'hmap' ? sizeOf(parseTypeExpr(text.slice(4, text.indexOf(']')))) : (groupSize - 8) / 8;
+    expect('offset' in v.keys[9]! && v.keys[9]!.offset).toBe(data + groupSize + key0 + step);
+    expect(v.table === null).toBe(layout === 'hmap');
+  });
+
+  it('without a known layout, or with keys stored indirectly, only the length is read', () => {
+    expect(argValue(plan([parseTypeExpr('map[string]int')])).kind).toBe('header');
+    expect(argValue(plan([parseTypeExpr('map[[200]byte]int')], 'register', { mapLayout: 'hmap' })).kind).toBe('header');
+  });
+});
