@@ -3,7 +3,7 @@
 // program built here. Needs root; under CI a missing BPF setup fails.
 
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -221,6 +221,28 @@ describe.runIf(canRun)('launch mode and process selection', () => {
     expect(r.code).toBe(0);
     expect(calls(r.stdout)).toEqual([{ path: '/signal/hangup', code: 2, pid: child.pid, comm: 'prog' }]);
     expect(r.stderr).toMatch(new RegExp(`^weaver: 1 event in .*, none lost; process ${child.pid} exited$`, 'm'));
+  });
+
+  it('--pid finds the program of a process in another mount namespace through /proc/PID/root', async () => {
+    // The binary exists only on a tmpfs mounted inside the process's own
+    // mount namespace: from here, its path names an empty directory.
+    const mnt = mkdtempSync(join(dir, 'mnt-'));
+    const inside = join(mnt, 'prog');
+    const child = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs none ${mnt} && cp ${prog} ${inside} && exec ${inside} wait`], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    try {
+      await new Promise<void>((resolve) => child.stderr!.on('data', (d) => String(d).includes('READY') && resolve()));
+      expect(existsSync(inside)).toBe(false);
+      const tracer = await startTracer(['--pid', String(child.pid), '-f', funcs, '--format', 'json']);
+      expect(tracer.stderr()).toContain(`Tracing 1 function in /proc/${child.pid}/root${inside} (`);
+      child.kill('SIGTERM');
+      expect(await tracer.waitFor((lines) => lines.some((l) => l.includes('/signal/terminated')))).toBe(true);
+      const r = await tracer.stop();
+      expect(calls(r.stdout)).toEqual([{ path: '/signal/terminated', code: 2, pid: child.pid, comm: 'prog' }]);
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 
   it('--pid of a process running another program is refused', async () => {
