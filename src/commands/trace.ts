@@ -84,7 +84,7 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
   // -c/--summary: calls are counted, not printed; the table comes at exit.
   const callStats = flags.summary ? new CallStats() : undefined;
   const output = new OutputWriter(stream);
-  const printer = new EventPrinter(formatter, output, filter, flags.count);
+  const printer = new EventPrinter(formatter, output, filter, flags.count, callStats ? (e) => callStats.add(e) : undefined);
 
   // Held back until the probes are attached, so its first call is traced.
   const program = target.launch ? spawnHeld(target.launch.path, target.launch.args) : undefined;
@@ -95,7 +95,7 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
       pids: program ? [program.pid] : target.pids,
       bufferSize: flags.bufferSize,
       transport,
-      onEvents: callStats ? (events) => events.forEach((e) => filter.test(e) && callStats.add(e)) : (events) => printer.print(events),
+      onEvents: (events) => printer.print(events),
       onMalformed: (err) => verbose(`weaver: skipped a record: ${err.message}`),
       onAttach: (n, all) => status.set(`weaver: attaching probes ${n}/${all}…`),
     });
@@ -121,6 +121,9 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
       say(`  events through the ${transport === 'ring' ? 'BPF ring buffer' : 'per-CPU perf buffers'}`);
       for (const t of spec.targets) {
         say(`  ${t.plan.name}+0x${t.probe.offset.toString(16)} (file offset 0x${t.attachOffset.toString(16)}, ${t.plan.recordSize}-byte records): ${t.probe.reason}`);
+        for (const r of t.returns?.probes ?? []) {
+          say(`    ${r.kind === 'ret' ? 'RET' : `CALL runtime.deferreturn (frame ${r.frameSize} bytes)`} at +0x${r.offset.toString(16)} (file offset 0x${r.attachOffset.toString(16)}): ${r.program}`);
+        }
       }
     }
     elapsedFrom = process.hrtime.bigint();

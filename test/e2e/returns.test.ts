@@ -11,7 +11,7 @@
 import { describe, expect, it } from 'vitest';
 import { fixtureBuilds, type FixtureBuild, type FixtureName } from '../helpers/fixtures.js';
 import { parseLosslessJson, type LosslessJson } from '../helpers/losslessJson.js';
-import { requireBpfOrSkip, runProcess, startTracer } from '../helpers/weaver.js';
+import { requireBpfOrSkip, runProcess, runWeaver, startTracer } from '../helpers/weaver.js';
 
 const canRun = requireBpfOrSkip();
 const DEPTH = 3000;
@@ -151,6 +151,36 @@ describe.skipIf(!canRun)('--returns on the returns fixture', () => {
       // Every level of the recursion, paired across stack copies.
       expect(returnedEvents.filter((e) => e.function === 'main.descend')).toHaveLength(DEPTH + 1);
       expect(stderr).toMatch(/returns: \d+ calls paired/);
+    }, 120000);
+  }
+});
+
+describe.skipIf(!canRun)('-c/--summary on the returns fixture', () => {
+  const stack = builds.find((b) => b.abi === 'stack' && b.variant === 'normal');
+  const newest = builds.filter((b) => b.variant === 'normal').at(-1);
+  for (const build of [stack, newest].filter((b): b is FixtureBuild => b !== undefined)) {
+    it(`counts calls, errors and unreturned calls per function: Go ${build.toolchain}`, async () => {
+      // Launch mode: the program's own lines and the summary share stdout.
+      const run = await runWeaver(['-f', build.funcs!, '-c', '--format', 'json', '--', build.path, '-n', '2', '-depth', '100'], { timeoutMs: 90000 });
+      expect(run.code, run.stderr).toBe(0);
+      const calls = new Map<string, number>();
+      for (const r of parseReturned(run.stdout)) calls.set(r.function, (calls.get(r.function) ?? 0) + 1);
+      const line = run.stdout.split('\n').find((l) => l.startsWith('{"summary"'));
+      expect(line, run.stdout.slice(-2000)).toBeDefined();
+      const rows = (parseLosslessJson(line!) as Obj).summary as Obj[];
+      const byName = new Map(rows.map((r) => [r.function as string, r]));
+      expect([...byName.keys()].sort()).toEqual([...calls.keys()].sort());
+      for (const [fn, n] of calls) {
+        const r = byName.get(fn)!;
+        expect(r.calls, fn).toBe(BigInt(n));
+        const [total, mean, p50, p99, max] = [r.total_ns, r.mean_ns, r.p50_ns, r.p99_ns, r.max_ns] as bigint[];
+        expect(p50! <= p99! && p99! <= max! && mean! <= max! && max! <= total!, `${fn} ${show(r)}`).toBe(true);
+        expect(total! / BigInt(n), fn).toBe(mean);
+      }
+      // div(9, 0) and safeDiv(1, 0) return an error each round; mustPositive(-4) never returns.
+      const errors = rows.filter((r) => r.errors !== 0n).map((r) => [r.function, r.errors]);
+      expect(errors.sort()).toEqual([['main.div', 2n], ['main.safeDiv', 2n]]);
+      expect(rows.filter((r) => r.not_returned !== 0n).map((r) => [r.function, r.not_returned])).toEqual([['main.mustPositive', 2n]]);
     }, 120000);
   }
 });
