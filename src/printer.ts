@@ -21,6 +21,8 @@ export class EventPrinter {
     private readonly output: OutputWriter,
     private readonly filter: EventFilter,
     private readonly limit?: number,
+    /** -c/--summary: shown events go here instead of to the output. */
+    private readonly collect?: (ev: CallEvent) => void,
   ) {
     this.limitReached = new Promise((resolve) => (this.reachLimit = resolve));
   }
@@ -37,7 +39,8 @@ export class EventPrinter {
         this.filteredOut++;
         continue;
       }
-      lines.push(this.formatter.format(ev));
+      if (this.collect) this.collect(ev);
+      else lines.push(this.formatter.format(ev));
       this.shown++;
       if (this.full) {
         this.reachLimit();
