@@ -37,7 +37,7 @@ function examples(markdown: string): Example[] {
 describe('docs/json.md', () => {
   it('documents every key the JSON output can hold', () => {
     // Code lines only: the comments describe keys in prose.
-    const sources = ['src/format/json.ts', 'src/returnformat.ts'].map((f) =>
+    const sources = ['src/format/json.ts', 'src/returnformat.ts', 'src/callstats.ts'].map((f) =>
       readFileSync(join(REPO_ROOT, f), 'utf8')
         .split('\n')
         .filter((l) => !/^\s*(\*|\/\*|\/\/)/.test(l))
@@ -92,6 +92,8 @@ describe.runIf(canRun)('docs/json.md jq examples on real output', () => {
     writeFileSync(returnsFuncs, 'main.div(a int, b int) (int, error)\nmain.mustPositive(n int) int\nmain.tryMust(n int) (v int, ok bool)\n');
     const returns = await runWeaver(['--returns', '-f', returnsFuncs, '-o', join(dir, 'returns.jsonl'), '--', join(BUILD, 'returns'), '-n', '1', '-quiet']);
     expect(returns.code, returns.stderr).toBe(0);
+    const summary = await runWeaver(['-c', '--format', 'json', '-f', returnsFuncs, '-o', join(dir, 'summary.json'), '--', join(BUILD, 'returns'), '-n', '1', '-quiet']);
+    expect(summary.code, summary.stderr).toBe(0);
   }, 180_000);
 
   it.each(examples(DOC).map((e) => [e.command, e] as const))('%s', (_command, example) => {
