@@ -20,6 +20,6 @@ describe.skipIf(!canRun)('scripts/demo.sh', () => {
       // The escape sequence a client sent is shown escaped, never sent to the terminal.
       'main.handleRequest(method="GET", path="/missing", status=404, query="\\x1b[31mred", userAgentLen=15)',
     ]);
-    expect(run.stderr).toMatch(/^weaver: 4 events in \d+ms, none lost$/m);
+    expect(run.stderr).toMatch(/^weaver: 4 events in \d+(\.\d+)?m?s, none lost$/m);
   });
 });
