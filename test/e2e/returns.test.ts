@@ -184,3 +184,32 @@ describe.skipIf(!canRun)('-c/--summary on the returns fixture', () => {
     }, 120000);
   }
 });
+
+describe.skipIf(!canRun)('more calls in flight than the kernel pairing map holds', () => {
+  const BLOCKED = 20000; // the map holds 16384 (DEFAULT_PAIRS_CAPACITY)
+  const stack = builds.find((b) => b.abi === 'stack' && b.variant === 'normal');
+  const newest = builds.filter((b) => b.variant === 'normal').at(-1);
+  for (const build of [stack, newest].filter((b): b is FixtureBuild => b !== undefined)) {
+    it(`stays bounded, counts the evictions and still pairs every call: Go ${build.toolchain}`, async () => {
+      const funcs = build.funcs!;
+      const run = await runWeaver(['-f', funcs, '--returns', '--format', 'json', '--', build.path, '-block', String(BLOCKED)], { timeoutMs: 90000 });
+      expect(run.code, run.stderr).toBe(0);
+      const events = run.stdout
+        .split('\n')
+        .filter((l) => l.startsWith('{"ts"'))
+        .map((l) => parseLosslessJson(l) as Obj)
+        .filter((e) => e.function === 'main.block');
+      expect(events).toHaveLength(BLOCKED);
+      const wrong = events.filter((e) => {
+        const id = (e.args as Obj[])[0]!.value as bigint;
+        const result = (e.returns as Obj[])[0]!.value as bigint;
+        return result !== id * 2n || typeof e.duration_ns !== 'bigint' || e.returned === false;
+      });
+      expect(wrong.slice(0, 3)).toEqual([]);
+      expect(new Set(events.map((e) => (e.args as Obj[])[0]!.value)).size).toBe(BLOCKED);
+      const evicted = /(\d+) returns? whose entry the kernel's bounded pairing map had evicted/.exec(run.stderr);
+      expect(evicted, run.stderr).not.toBeNull();
+      expect(Number(evicted![1])).toBeGreaterThanOrEqual(BLOCKED - 16384);
+    }, 120000);
+  }
+});
