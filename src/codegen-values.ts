@@ -6,8 +6,47 @@
 import type { FunctionPlan, ValuePlan } from './plan.js';
 import { IFACE_STRINGS, ifaceRecipe, type RuntimeTypes } from './runtimetypes.js';
 
-/** Entries kept in the BPF type table at most (binary search: 14 steps). */
+/** Entries kept in the BPF type table at most. */
 export const MAX_ITYPES = 16384;
+
+/**
+ * The slot hash, the same in C and here: Fibonacci hashing of the address
+ * over 8 (descriptors are 8-aligned), top bits of a 32-bit product, so that
+ * dense runs and regular strides both spread.
+ */
+const HASH_C = '(((u32)(addr >> 3) * 2654435761U) >> WEAVER_ITYPE_SHIFT)';
+
+export function typeSlotHash(address: number, mask: number): number {
+  const bits = Math.log2(mask + 1);
+  const low = Number(BigInt(address) >> 3n & 0xffffffffn);
+  return bits === 0 ? 0 : Math.imul(low, 0x9e3779b1) >>> 0 >>> (32 - bits);
+}
+
+/** Longest probe sequence allowed; the table doubles until every key is this close to its slot. */
+const MAX_PROBES = 8;
+
+/**
+ * Linear probing into a power-of-two table at most half full: `slots[i]` is
+ * the index of the key stored there, or -1. `probes` is how many slots a
+ * lookup must look at to find any key (or an empty slot).
+ */
+export function hashTable(keys: number[]): { slots: number[]; probes: number } {
+  let size = 16;
+  while (size < keys.length * 2) size *= 2;
+  for (;;) {
+    const slots = new Array<number>(size).fill(-1);
+    let probes = 1;
+    keys.forEach((key, i) => {
+      let k = 0;
+      while (slots[(typeSlotHash(key, size - 1) + k) & (size - 1)] !== -1) k++;
+      slots[(typeSlotHash(key, size - 1) + k) & (size - 1)] = i;
+      probes = Math.max(probes, k + 1);
+    });
+    // One more probe finds the empty slot that ends a miss's search.
+    if (probes <= MAX_PROBES || size >= 4 * MAX_ITYPES) return { slots, probes: Math.min(probes + 1, size) };
+    size *= 2;
+  }
+}
 
 const NO_STRING = 0xffff;
 
@@ -51,16 +90,20 @@ function findInterface(plan: ValuePlan): Extract<ValuePlan, { kind: 'interface' 
  * entry: BPF still records their address, which names them.
  */
 export function interfaceHelpersC(types: RuntimeTypes, blockCapacity: number): string {
-  const rows: string[] = [];
+  const entries: { address: number; size: number; strs: number[] }[] = [];
   for (const t of types.list()) {
-    if (rows.length >= MAX_ITYPES) break;
+    if (entries.length >= MAX_ITYPES) break;
     const r = ifaceRecipe(t.type, blockCapacity);
     if (r.size === 0) continue;
-    const strs = Array.from({ length: IFACE_STRINGS }, (_, i) => r.strings[i] ?? NO_STRING);
-    rows.push(`\t{ 0x${t.address.toString(16)}ULL, ${r.size}, { ${strs.join(', ')} } },`);
+    entries.push({ address: t.address, size: r.size, strs: Array.from({ length: IFACE_STRINGS }, (_, i) => r.strings[i] ?? NO_STRING) });
   }
-  if (rows.length === 0) rows.push(`\t{ 0, 0, { ${Array(IFACE_STRINGS).fill(NO_STRING).join(', ')} } },`);
-  const steps = Math.ceil(Math.log2(rows.length + 1)) + 1;
+  const table = hashTable(entries.map((e) => e.address));
+  const empty = `\t{ 0, 0, { ${Array(IFACE_STRINGS).fill(NO_STRING).join(', ')} } },`;
+  const rows = table.slots.map((i) => {
+    if (i < 0) return empty;
+    const e = entries[i]!;
+    return `\t{ 0x${e.address.toString(16)}ULL, ${e.size}, { ${e.strs.join(', ')} } },`;
+  });
   const strArgs = Array.from({ length: IFACE_STRINGS }, (_, i) => `u8 *s${i}`).join(', ');
   const strCalls = Array.from(
     { length: IFACE_STRINGS },
@@ -69,34 +112,31 @@ export function interfaceHelpersC(types: RuntimeTypes, blockCapacity: number): s
   return `/* Dynamic types of interface values, by link-time descriptor address:
  * bytes to copy behind the data word (the pointee for pointer types, the
  * value otherwise) and offsets of string headers in them to follow
- * (${NO_STRING}: none). Sorted for a bounded binary search. */
+ * (${NO_STRING}: none). An open-addressing hash table: the slot index comes
+ * from the address, unknown to the verifier, so a lookup is a handful of
+ * paths whatever the table's size (a binary search over constants made
+ * the verifier walk every path of the search tree). ${entries.length} types. */
 struct weaver_itype {
 	u64 addr;
 	u32 size;
 	u16 str[${IFACE_STRINGS}];
 };
-#define WEAVER_ITYPES ${rows.length}
-#define WEAVER_ITYPE_STEPS ${steps}
-static const struct weaver_itype weaver_itypes[WEAVER_ITYPES] = {
+#define WEAVER_ITYPE_MASK ${table.slots.length - 1}
+#define WEAVER_ITYPE_SHIFT ${32 - Math.log2(table.slots.length)}
+#define WEAVER_ITYPE_PROBES ${table.probes}
+static const struct weaver_itype weaver_itypes[${table.slots.length}] = {
 ${rows.join('\n')}
 };
 
 static __always_inline const struct weaver_itype *weaver_itype_find(u64 addr)
 {
-	u32 lo = 0, hi = WEAVER_ITYPES;
-	for (int i = 0; i < WEAVER_ITYPE_STEPS; i++) {
-		if (lo >= hi)
-			break;
-		u32 mid = (lo + hi) / 2;
-		if (mid >= WEAVER_ITYPES)
-			break;
-		u64 a = weaver_itypes[mid].addr;
-		if (a == addr)
-			return &weaver_itypes[mid];
-		if (a < addr)
-			lo = mid + 1;
-		else
-			hi = mid;
+	u32 h = ${HASH_C};
+	for (int k = 0; k < WEAVER_ITYPE_PROBES; k++) {
+		const struct weaver_itype *it = &weaver_itypes[(h + k) & WEAVER_ITYPE_MASK];
+		if (it->addr == addr)
+			return it;
+		if (!it->addr)
+			return 0;
 	}
 	return 0;
 }

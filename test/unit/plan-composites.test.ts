@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { argumentLocations } from '../../src/abi/index.js';
 import { generateC } from '../../src/codegen.js';
+import { hashTable, typeSlotHash } from '../../src/codegen-values.js';
 import { basic, makeStruct, sizeOf, type GoType } from '../../src/gotypes.js';
 import type { GoAbi } from '../../src/model.js';
 import {
@@ -186,12 +187,33 @@ describe('generated C', () => {
     const node = argValue(p, 0);
     if (node.kind !== 'pointer' || !node.target) throw new Error('not followed');
     expect(c).toContain(`weaver_read_slot(rec + ${node.target.data.offset}, 16, *(u64 *)(rec + ${node.offset}), 16);`);
-    // Sorted by address; the pointer's table entry copies the 16-byte errorString and follows s at 0.
-    expect(c).toContain('#define WEAVER_ITYPES 2');
-    expect(c.indexOf('{ 0x4b0000ULL, 8, { 65535, 65535 } },')).toBeLessThan(c.indexOf('{ 0x4c10c0ULL, 16, { 0, 65535 } },'));
+    // The pointer's table entry copies the 16-byte errorString and follows s at 0; an int copies 8 bytes.
+    const rows = c.split('\n').filter((l) => /^\t\{ 0x/.test(l));
+    expect(rows.filter((r) => !r.startsWith('\t{ 0, 0,'))).toEqual(['\t{ 0x4b0000ULL, 8, { 65535, 65535 } },', '\t{ 0x4c10c0ULL, 16, { 0, 65535 } },']);
+    expect(c).toContain('#define WEAVER_ITYPE_MASK 15');
     expect(c).toContain('#define WEAVER_TYPES_BIAS(ctx) ((ctx)->ip - 0x401000ULL)');
     const nonPie = generateC([{ plan: p, probeAddress: 0x401000 }], { abi: 'register', goidOffset: 152 });
     expect(nonPie).toContain('#define WEAVER_TYPES_BIAS(ctx) 0');
+  });
+});
+
+describe('interface type table', () => {
+  it.each([
+    ['a few dense addresses', Array.from({ length: 5 }, (_, i) => 0x4b0000 + i * 0x40)],
+    ['two thousand descriptors 0x20 apart', Array.from({ length: 2000 }, (_, i) => 0x494000 + i * 0x20)],
+    ['clustered and sparse', [...Array.from({ length: 300 }, (_, i) => 0x4c0000 + i * 8), ...Array.from({ length: 300 }, (_, i) => 0x500000 + i * 0x1000)]],
+  ])('%s: every key is found within the probe bound, each slot holds one key', (_what, keys) => {
+    const { slots, probes } = hashTable(keys);
+    const mask = slots.length - 1;
+    expect(slots.length & mask).toBe(0);
+    expect(slots.length).toBeGreaterThanOrEqual(2 * keys.length);
+    expect(probes).toBeLessThanOrEqual(9);
+    keys.forEach((key, i) => {
+      const h = typeSlotHash(key, mask);
+      const found = Array.from({ length: probes }, (_, k) => slots[(h + k) & mask]).indexOf(i);
+      expect(found, `0x${key.toString(16)}`).toBeGreaterThanOrEqual(0);
+    });
+    expect(new Set(slots.filter((x) => x >= 0)).size).toBe(keys.length);
   });
 });
 
