@@ -7,7 +7,8 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openGoBinary } from '../../src/elf/gobinary.js';
-import { findReturnProbes } from '../../src/returns.js';
+import { G_STACK_HI_OFFSET, findReturnProbes } from '../../src/returns.js';
+import { dwarfTypeByName } from '../../src/dwarf/index.js';
 import { fixtureBuilds, functionsInFile, type FixtureName } from '../helpers/fixtures.js';
 import { objdump, type ObjdumpLine } from './x86-fixture.js';
 
@@ -55,5 +56,17 @@ describe('return probes on real Go builds', () => {
       const classify = info.functions.get('main.classify')!;
       expect(findReturnProbes(elf.readVirtual(classify.address, classify.size), classify.address, deferreturn).sites.length).toBe(4);
     }, 60000);
+  }
+});
+
+describe('runtime.g layout the pairing key relies on', () => {
+  for (const build of builds.filter((b) => b.variant === 'normal')) {
+    it(`Go ${build.toolchain}: g.stack.hi is at G_STACK_HI_OFFSET`, () => {
+      const { elf } = openGoBinary(build.path);
+      const g = dwarfTypeByName(elf, 'runtime.g');
+      const stack = g?.kind === 'struct' ? g.fields.find((f) => f.name === 'stack') : undefined;
+      const hi = stack?.type.kind === 'struct' ? stack.type.fields.find((f) => f.name === 'hi') : undefined;
+      expect(stack && hi ? stack.offset + hi.offset : null).toBe(G_STACK_HI_OFFSET);
+    });
   }
 });
