@@ -3,7 +3,10 @@
 // the entry and the results of the return.
 //
 // Matching key: (pid, goroutine, stack depth, function) — the same key the
-// BPF side pairs on (see src/returns.ts). The return record also carries the
+// BPF side pairs on (see src/returns.ts). When the goid offset is unknown
+// (goid 0: no DWARF and an unknown Go version) goroutines cannot be told
+// apart here: two goroutines in the same function at the same depth then
+// look like one frame replacing the other. The return record also carries the
 // entry's ktime; when both sides saw the entry the two must agree, which is
 // checked. Entries wait in a bounded map (insertion-ordered, the oldest is
 // evicted first), so calls that never return cannot make it grow; an entry
