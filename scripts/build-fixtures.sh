@@ -20,7 +20,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 FIXTURES_DIR="$ROOT/fixtures"
 OUT="$FIXTURES_DIR/build"
 TOOLCHAINS_JSON="$ROOT/.cache/go/toolchains.json"
-FIXTURES=(types goroutines httpserver composites returns soak)
+FIXTURES=(types goroutines httpserver composites returns soak hostile)
 
 log() { echo "build-fixtures: $*" >&2; }
 fail() { echo "build-fixtures: error: $*" >&2; exit 1; }
