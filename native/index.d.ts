@@ -31,6 +31,15 @@ export function mapNames(h: ObjectHandle): string[];
  * `binaryPath`, for process `pid` or every process (-1). Returns a link id (>= 1).
  */
 export function attachUprobe(h: ObjectHandle, program: string, binaryPath: string, fileOffset: number, pid: number): number;
+/** Sets the attach type a program is loaded for (e.g. 48, BPF_TRACE_UPROBE_MULTI); only before load. */
+export function setExpectedAttachType(h: ObjectHandle, program: string, type: number): void;
+/**
+ * Attaches `program` at every `offsets[i]` of `binaryPath` through one
+ * uprobe_multi link (Linux 6.6+); `cookies[i]` is what bpf_get_attach_cookie
+ * returns at that offset. pid -1 is every process. The program must have
+ * been loaded expecting BPF_TRACE_UPROBE_MULTI. Returns a link id.
+ */
+export function attachUprobeMulti(h: ObjectHandle, program: string, binaryPath: string, offsets: number[], cookies: number[], pid: number): number;
 export function detach(h: ObjectHandle, linkId: number): void;
 export function attachedCount(h: ObjectHandle): number;
 /**

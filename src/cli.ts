@@ -41,6 +41,7 @@ export interface TraceFlags {
   /** -c/--summary: per-function call statistics at exit instead of each call (implies --returns). */
   summary: boolean;
   transport: 'auto' | 'ring' | 'perf';
+  attach: 'auto' | 'multi' | 'single';
   verbose: boolean;
   color?: boolean;
 }
@@ -166,6 +167,11 @@ export function buildCli(handlers: CliHandlers): Command {
         .choices(['auto', 'ring', 'perf'])
         .default('auto'),
     )
+    .addOption(
+      new Option('--attach <mode>', 'multi: every probe through one uprobe_multi link (Linux 6.6+; fast to attach and detach); single: one link per probe; auto: multi when the kernel has it')
+        .choices(['auto', 'multi', 'single'])
+        .default('auto'),
+    )
     .option('--no-color', 'no colours in text output (also: NO_COLOR set, or not a terminal)')
     .option('--types', 'list the argument types weaver can decode, and exit')
     .addOption(new Option('--emit <stage>', 'print the output of a pipeline stage and exit').choices(['c']))
@@ -202,6 +208,7 @@ export function buildCli(handlers: CliHandlers): Command {
         returns: Boolean(opts.returns || opts.summary),
         summary: Boolean(opts.summary),
         transport: opts.transport,
+        attach: opts.attach,
         verbose: Boolean(opts.verbose),
         color: opts.color === false ? false : undefined,
       });

@@ -28,6 +28,12 @@ export interface CodegenOptions {
   pie?: boolean;
   /** With --returns: the return programs (one per function, plus deferreturn markers). */
   returns?: ReturnUnit[];
+  /**
+   * One program attached at every probe (through a uprobe_multi link) that
+   * calls `calls[cookie]`: every other program becomes a global function,
+   * which the verifier checks on its own.
+   */
+  dispatch?: { program: string; calls: string[] };
 }
 
 /** A traced function's return side: its return record plan and its deferreturn call sites' frame sizes. */
@@ -92,7 +98,28 @@ export function generateC(units: ProgramUnit[], options: CodegenOptions): string
     out.push(returnPrograms(unit));
   }
   out.push('');
-  return out.join('\n');
+  if (!options.dispatch) return out.join('\n');
+  // Every program above is entered the same way (PROGRAM_SECTION, then its
+  // signature); dispatched, each is a global function instead.
+  const text = out.join('\n').split(`${PROGRAM_SECTION}\nint `).join('__attribute__((noinline))\nint ');
+  return text + dispatcherProgram(options.dispatch.program, options.dispatch.calls);
+}
+
+/** How every program is marked for libbpf: a uprobe attached at a file offset. */
+const PROGRAM_SECTION = 'SEC("uprobe")';
+
+function dispatcherProgram(name: string, calls: string[]): string {
+  const b = [
+    '/* Attached at every probe through one uprobe_multi link; the cookie of the',
+    ' * probe that fired says whose program runs. */',
+    PROGRAM_SECTION,
+    `int ${name}(struct pt_regs *ctx)`,
+    '{',
+    '\tswitch (bpf_get_attach_cookie(ctx)) {',
+  ];
+  calls.forEach((call, cookie) => b.push(`\tcase ${cookie}: return ${call}(ctx);`));
+  b.push('\t}', '\treturn 0;', '}', '');
+  return b.join('\n');
 }
 
 /**
@@ -110,7 +137,7 @@ function functionProgram(unit: ProgramUnit): string {
   const b: string[] = [];
   const sig = plan.args ? plan.args.map((a) => `${a.name} ${a.type.name}`).join(', ') : '…';
   b.push(`/* ${commentSafe(plan.name)}(${commentSafe(sig)}) */`);
-  b.push('SEC("uprobe")');
+  b.push(PROGRAM_SECTION);
   b.push(`int ${programName(plan)}(struct pt_regs *ctx)`);
   b.push('{');
   if (unit.stackCheckFailFlags) {
@@ -401,7 +428,7 @@ function returnPrograms(unit: ReturnUnit): string {
   const b: string[] = [];
   const sig = plan.resultsKnown ? (results.args ?? []).map((a) => `${a.name} ${a.type.name}`).join(', ') : '…';
   b.push(`/* ${commentSafe(plan.name)} returns (${commentSafe(sig)}): at each RET, where the frame is popped and sp is the entry sp again */`);
-  b.push('SEC("uprobe")');
+  b.push(PROGRAM_SECTION);
   b.push(`int ${returnProgramName(plan.id)}(struct pt_regs *ctx)`);
   b.push('{');
   b.push('\tu64 g = WEAVER_G(ctx);');
@@ -428,7 +455,7 @@ function returnPrograms(unit: ReturnUnit): string {
   for (const frame of [...new Set(unit.deferreturnFrameSizes)].sort((x, y) => x - y)) {
     b.push('');
     b.push(`/* ${commentSafe(plan.name)}: at CALL runtime.deferreturn, inside a ${frame}-byte frame; marks the pending call */`);
-    b.push('SEC("uprobe")');
+    b.push(PROGRAM_SECTION);
     b.push(`int ${deferreturnProgramName(plan.id, frame)}(struct pt_regs *ctx)`);
     b.push('{');
     b.push('\tstruct weaver_pair_key key = {};');

@@ -149,6 +149,9 @@ export interface UprobeTarget {
 type Stage = 'opened' | 'loaded' | 'closed';
 
 /** One BPF object: open → setMapMaxEntries → load → attach/ring buffer → close. */
+/** enum bpf_attach_type BPF_TRACE_UPROBE_MULTI (Linux 6.6). */
+export const BPF_TRACE_UPROBE_MULTI = 48;
+
 export class BpfObject {
   private stage: Stage = 'opened';
   private programs: string[] | undefined;
@@ -262,6 +265,50 @@ export class BpfObject {
       link = native().attachUprobe(this.handle, t.program, t.binaryPath, t.fileOffset, t.pid ?? -1);
     } catch (err) {
       throw convertAttach(err, `could not attach ${t.program} to ${where}`, t.pid);
+    }
+    this.links.add(link);
+    return link;
+  }
+
+  /** Loads `program` for a uprobe_multi link (call before load). */
+  prepareUprobeMulti(program: string): void {
+    const op = 'bpf_program__set_expected_attach_type';
+    this.requireStage('opened', op, `prepare ${program} for a multi-probe link`);
+    checkName(program, 'the program name', op);
+    call(`could not prepare ${program} for a multi-probe link`, () => native().setExpectedAttachType(this.handle, program, BPF_TRACE_UPROBE_MULTI));
+  }
+
+  /**
+   * Attaches one program at many offsets through a single uprobe_multi link
+   * (Linux 6.6+): the kernel adds and removes them as a batch. `cookies[i]`
+   * tells the program which probe fired. Returns the link id for detach().
+   */
+  attachUprobeMulti(t: { program: string; binaryPath: string; offsets: number[]; cookies: number[]; pid?: number }): number {
+    const op = 'attach_uprobe_multi';
+    this.requireStage('loaded', op, `attach ${t?.program}`);
+    checkName(t.program, 'the program name', op);
+    checkName(t.binaryPath, 'the binary path', op);
+    if (!Array.isArray(t.offsets) || t.offsets.length === 0 || t.offsets.length !== t.cookies?.length) {
+      throw invalid('a multi-probe link needs as many cookies as offsets, and at least one of each', op);
+    }
+    t.offsets.forEach((o) => checkUint(o, 'a file offset', op, Number.MAX_SAFE_INTEGER));
+    t.cookies.forEach((c) => checkUint(c, 'a cookie', op, Number.MAX_SAFE_INTEGER));
+    if (t.pid !== undefined && (!Number.isSafeInteger(t.pid) || t.pid < 1 || t.pid > 0x7fffffff)) {
+      throw invalid(`the pid must be a positive integer, got ${t.pid}`, op);
+    }
+    try {
+      accessSync(t.binaryPath, fsConstants.R_OK);
+    } catch (err) {
+      throw new InputError(`cannot read ${t.binaryPath} to attach uprobes`, { cause: err });
+    }
+    if (t.pid !== undefined && !processExists(t.pid)) {
+      throw new InputError(`no process has pid ${t.pid}`, { hint: 'check the pid with ps' });
+    }
+    let link: number;
+    try {
+      link = native().attachUprobeMulti(this.handle, t.program, t.binaryPath, t.offsets, t.cookies, t.pid ?? -1);
+    } catch (err) {
+      throw convertAttach(err, `could not attach ${t.offsets.length} probes of ${t.program} to ${t.binaryPath}`, t.pid);
     }
     this.links.add(link);
     return link;

@@ -7,7 +7,7 @@ import { RecordDecoder, MalformedRecordError } from './decode.js';
 import { WeaverError } from './errors.js';
 import { BpfObject, forEachRecord, monotonicToRealtimeOffsetNs } from './loader.js';
 import type { CallEvent } from './model.js';
-import type { TraceSpec } from './tracespec.js';
+import { DISPATCH_PROGRAM, type TraceSpec } from './tracespec.js';
 import { PAIR_STATS_MAP } from './codegen.js';
 import { ReturnPairer, type PairingStats } from './pairing.js';
 import { PAIR_STAT } from './returns.js';
@@ -35,6 +35,26 @@ export function resolveTransport(choice: Transport | 'auto', kernelRelease: stri
   const [major, minor] = [Number(m[1]), Number(m[2])];
   const [wantMajor, wantMinor] = RING_BUFFER_SINCE;
   return major > wantMajor || (major === wantMajor && minor >= wantMinor) ? 'ring' : 'perf';
+}
+
+/** One uprobe_multi link for many probes came with Linux 6.6. */
+const UPROBE_MULTI_SINCE: [number, number] = [6, 6];
+
+function releaseAtLeast(kernelRelease: string, [wantMajor, wantMinor]: [number, number]): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(kernelRelease);
+  if (!m) return true;
+  const [major, minor] = [Number(m[1]), Number(m[2])];
+  return major > wantMajor || (major === wantMajor && minor >= wantMinor);
+}
+
+/**
+ * `--attach auto`: one uprobe_multi link for all probes where the kernel has
+ * it (6.6 and later; attaching and detaching then cost one kernel grace
+ * period in all instead of one per probe), one link per probe before.
+ */
+export function resolveAttachMode(choice: 'auto' | 'multi' | 'single', kernelRelease: string = release()): 'multi' | 'single' {
+  if (choice !== 'auto') return choice;
+  return releaseAtLeast(kernelRelease, UPROBE_MULTI_SINCE) ? 'multi' : 'single';
 }
 
 /** Pages per CPU for perf buffers sharing `bufferSize` bytes: a power of two, at least 1. */
@@ -97,18 +117,30 @@ export class TraceSession {
     try {
       // A perf event array has one entry per CPU, which libbpf sets itself.
       if (transport === 'ring') object.setMapMaxEntries(EVENTS_MAP, options.bufferSize);
+      if (spec.dispatch) object.prepareUprobeMulti(DISPATCH_PROGRAM);
       object.load();
       const pids: (number | undefined)[] = options.pids?.length ? options.pids : [options.pid];
-      const total = spec.targets.length * pids.length;
+      const total = spec.probes.length * pids.length;
       let attached = 0;
       for (const pid of pids) {
-        for (const t of spec.targets) {
-          // Return probes first: a call that begins once its entry probe is
-          // attached must find its return probes in place.
-          for (const r of t.returns?.probes ?? []) {
-            object.attachUprobe({ program: r.program, binaryPath: spec.binary.path, fileOffset: r.attachOffset, pid });
-          }
-          object.attachUprobe({ program: t.program, binaryPath: spec.binary.path, fileOffset: t.attachOffset, pid });
+        if (spec.dispatch) {
+          // One link for every probe: the kernel adds (and later removes) them as a batch.
+          const cookieOf = new Map(spec.dispatch.map((program, cookie) => [program, cookie]));
+          object.attachUprobeMulti({
+            program: DISPATCH_PROGRAM,
+            binaryPath: spec.binary.path,
+            offsets: spec.probes.map((p) => p.attachOffset),
+            cookies: spec.probes.map((p) => cookieOf.get(p.program)!),
+            pid,
+          });
+          attached += spec.probes.length;
+          options.onAttach?.(attached, total);
+          continue;
+        }
+        // Return probes come first in spec.probes: a call that begins once its
+        // entry probe is attached must find its return probes in place.
+        for (const p of spec.probes) {
+          object.attachUprobe({ program: p.program, binaryPath: spec.binary.path, fileOffset: p.attachOffset, pid });
           options.onAttach?.(++attached, total);
         }
       }

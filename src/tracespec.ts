@@ -33,6 +33,21 @@ export interface TraceRequest {
   transport?: 'ring' | 'perf';
   /** --returns: also probe every RET (and runtime.deferreturn call) for results and durations. */
   returns?: boolean;
+  /**
+   * multi: one dispatcher program attached at every probe through a single
+   * uprobe_multi link (Linux 6.6+), which the kernel adds and removes as a
+   * batch; single: one perf-event link per probe (older kernels).
+   */
+  attach?: 'multi' | 'single';
+}
+
+/** The program attached at every probe in multi mode; it calls the probe's own program by cookie. */
+export const DISPATCH_PROGRAM = 'weaver_dispatch';
+
+/** One probe: where it sits and which program runs there. */
+export interface ProbeSite {
+  program: string;
+  attachOffset: number;
 }
 
 export interface TraceTarget {
@@ -57,6 +72,13 @@ export interface TraceSpec {
   notes: string[];
   /** True with --returns: records are paired (src/pairing.ts). */
   returns: boolean;
+  /**
+   * Every probe, return probes first (a call that begins once its entry
+   * probe is in place must find its return probes there).
+   */
+  probes: ProbeSite[];
+  /** Multi mode: the programs the dispatcher calls, in cookie order (cookie = index). */
+  dispatch: string[] | null;
 }
 
 export function buildTraceSpec(req: TraceRequest): TraceSpec {
@@ -83,6 +105,13 @@ export function buildTraceSpec(req: TraceRequest): TraceSpec {
     return { plan: side.entryPlan, symbol, program, attachOffset: symbol.fileOffset + probe.offset, probe, returns: side.returns };
   });
 
+  const probes: ProbeSite[] = [];
+  for (const t of targets) {
+    for (const r of t.returns?.probes ?? []) probes.push({ program: r.program, attachOffset: r.attachOffset });
+  }
+  for (const t of targets) probes.push({ program: t.program, attachOffset: t.attachOffset });
+  const dispatch = (req.attach ?? 'multi') === 'multi' ? [...new Set(probes.map((p) => p.program))] : null;
+
   const cSource = generateC(
     targets.map((t) => ({
       plan: t.plan,
@@ -98,9 +127,10 @@ export function buildTraceSpec(req: TraceRequest): TraceSpec {
       // No binary path or version here: builds that need the same programs
       // share one compiled object in the cache.
       transport: req.transport,
+      ...(dispatch ? { dispatch: { program: DISPATCH_PROGRAM, calls: dispatch } } : {}),
     },
   );
-  return { binary: info, targets, cSource, namesOnly, notes, returns: Boolean(req.returns) };
+  return { binary: info, targets, cSource, namesOnly, notes, returns: Boolean(req.returns), probes, dispatch };
 }
 
 /** Far more than any real functions file; /dev/zero or a wrong path must not fill memory. */

@@ -37,6 +37,12 @@ typedef struct {
   size_t links_cap;
   size_t attached;
 
+  /* uprobe_multi links (one per pid, each covering many offsets) are plain
+   * fds: libbpf 1.1 predates them. Their link ids are MULTI_LINK_BASE + i. */
+  int *multi_fds;
+  size_t multi_len;
+  size_t multi_cap;
+
   /* At most one of rb and pb is set: the reader of the events map. */
   struct ring_buffer *rb;
   struct perf_buffer *pb;

@@ -13,7 +13,7 @@ import { describeExit, exitStatusOf, forwardSignals, spawnHeld, terminate, type 
 import { OutputWriter } from '../output.js';
 import { EventPrinter, openOutputFile } from '../printer.js';
 import { checkPrivileges } from '../privileges.js';
-import { TraceSession, resolveTransport } from '../session.js';
+import { TraceSession, resolveAttachMode, resolveTransport } from '../session.js';
 import { StatusLine } from '../status.js';
 import { after, onSignal, settle, whenAllExit, type StopSource } from '../stop.js';
 import { formatSummary } from '../summary.js';
@@ -54,6 +54,7 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
     packages: flags.packages,
     probePlacement: flags.probePlacement,
     transport,
+    attach: resolveAttachMode(flags.attach),
     returns: flags.returns,
     plan: { stringSize: flags.stringSize, maxElements: flags.maxElements, maxRecordSize: flags.maxEventSize, depth: flags.depth },
   });
