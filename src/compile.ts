@@ -37,23 +37,28 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(base, 'weaver', 'bpf');
 }
 
-let clangVersionMemo: Promise<string> | null = null;
+/** `clang --version` by clang path, asked once per process. */
+const clangVersions = new Map<string, Promise<string>>();
 
 async function clangVersion(clang: string): Promise<string> {
-  clangVersionMemo ??= run(clang, ['--version']).then(
-    (r) => r.stdout.split('\n')[0],
-    (err: NodeJS.ErrnoException) => {
-      clangVersionMemo = null;
-      if (err.code === 'ENOENT') {
-        throw new EnvironmentError('clang is not installed, and weaver needs it to compile its BPF programs', {
-          hint: 'run npm run setup, or apt-get install clang',
-          cause: err,
-        });
-      }
-      throw new EnvironmentError(`could not run ${clang}: ${err.message}`, { cause: err });
-    },
-  );
-  return clangVersionMemo;
+  let version = clangVersions.get(clang);
+  if (!version) {
+    version = run(clang, ['--version']).then(
+      (r) => r.stdout.split('\n')[0] ?? '',
+      (err: NodeJS.ErrnoException) => {
+        clangVersions.delete(clang);
+        if (err.code === 'ENOENT') {
+          throw new EnvironmentError('clang is not installed, and weaver needs it to compile its BPF programs', {
+            hint: 'run npm run setup, or apt-get install clang',
+            cause: err,
+          });
+        }
+        throw new EnvironmentError(`could not run ${clang}: ${err.message}`, { cause: err });
+      },
+    );
+    clangVersions.set(clang, version);
+  }
+  return version;
 }
 
 export function clangArgs(source: string, output: string): string[] {

@@ -1,0 +1,91 @@
+// The compile stage: generated C for real plans compiles with clang into a
+// BPF object; objects are cached by content so a second start does not
+// compile again; an unwritable cache only costs the cache; a missing clang
+// is one clear sentence.
+
+import { chmodSync, existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { argumentLocations } from '../../src/abi/index.js';
+import { generateC } from '../../src/codegen.js';
+import { compileBpf } from '../../src/compile.js';
+import { EnvironmentError } from '../../src/errors.js';
+import { parseFunctionsFile } from '../../src/funcfile.js';
+import { planFunction, DEFAULT_PLAN_OPTIONS } from '../../src/plan.js';
+
+const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
+const EM_BPF = 247;
+
+function sourceFor(line: string, abi: 'stack' | 'register', dispatch = false): string {
+  const [spec] = parseFunctionsFile(line, 'test.txt');
+  const plan = planFunction(0, spec!, abi, argumentLocations(spec!.params, abi), DEFAULT_PLAN_OPTIONS);
+  return generateC([{ plan }], {
+    abi,
+    goidOffset: 152,
+    ...(dispatch ? { dispatch: { program: 'weaver_dispatch', calls: ['weaver_f0'] } } : {}),
+  });
+}
+
+function freshDir(): string {
+  return mkdtempSync(join(tmpdir(), 'weaver-cache-test-'));
+}
+
+describe('compileBpf', () => {
+  it.each([
+    ['register', 'main.f(a int8, s string, xs []string, f float64, arr [2]string)'],
+    ['stack', 'main.f(a int8, s string, xs []string, f float64, arr [2]string)'],
+    ['register', 'main.g(a struct{ID int64; Name string}, p *int, b [3]uint8, m map[string]int, e error)'],
+  ] as const)('compiles a %s-ABI program for %s into a BPF ELF object', async (abi, line) => {
+    const { object, cached } = await compileBpf(sourceFor(line, abi), { cacheDir: null });
+    expect(cached).toBe(false);
+    expect(object.subarray(0, 4)).toEqual(ELF_MAGIC);
+    expect(object.readUInt16LE(18)).toBe(EM_BPF);
+  });
+
+  it('compiles the dispatcher form, with each program as a global function', async () => {
+    const source = sourceFor('main.f(a int, s string)', 'register', true);
+    expect(source).toContain('__attribute__((noinline))\nint weaver_f0(struct pt_regs *ctx)');
+    expect(source).toContain('SEC("uprobe")\nint weaver_dispatch(struct pt_regs *ctx)');
+    expect(source).toContain('case 0: return weaver_f0(ctx);');
+    expect(source.match(/SEC\("uprobe"\)/g)).toHaveLength(1);
+    const { object } = await compileBpf(source, { cacheDir: null });
+    expect(object.includes(Buffer.from('weaver_dispatch'))).toBe(true);
+  });
+
+  it('compiles once, then serves the same object from the cache', async () => {
+    const dir = freshDir();
+    const source = sourceFor('main.cached(a int, b int)', 'register');
+    const first = await compileBpf(source, { cacheDir: dir });
+    const second = await compileBpf(source, { cacheDir: dir });
+    expect([first.cached, second.cached]).toEqual([false, true]);
+    expect(second.object.equals(first.object)).toBe(true);
+    expect(first.cachePath).not.toBeNull();
+    expect(readdirSync(dir)).toEqual([first.cachePath!.split('/').pop()]);
+    // A different program is a different entry.
+    const other = await compileBpf(sourceFor('main.cached(a int, b int8)', 'register'), { cacheDir: dir });
+    expect(other.cached).toBe(false);
+    expect(readdirSync(dir)).toHaveLength(2);
+  });
+
+  it('compiles without the cache, with a warning, when the cache cannot be written', async () => {
+    const file = join(freshDir(), 'not-a-directory');
+    writeFileSync(file, '');
+    chmodSync(file, 0o444);
+    const warnings: string[] = [];
+    const result = await compileBpf(sourceFor('main.nocache(a int)', 'register'), { cacheDir: join(file, 'bpf'), warn: (m) => warnings.push(m) });
+    expect(result.cached).toBe(false);
+    expect(result.cachePath).toBeNull();
+    expect(result.object.subarray(0, 4)).toEqual(ELF_MAGIC);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^compile cache .*not-a-directory\/bpf is not writable \(.*\); compiling without it$/);
+    expect(existsSync(join(file, 'bpf'))).toBe(false);
+  });
+
+  it('says clang is missing in one sentence', async () => {
+    const err = await compileBpf(sourceFor('main.f(a int)', 'register'), { cacheDir: null, clang: '/nonexistent/clang' }).catch((e) => e);
+    expect(err).toBeInstanceOf(EnvironmentError);
+    expect(err.message).toBe('clang is not installed, and weaver needs it to compile its BPF programs');
+    expect(err.hint).toBe('run npm run setup, or apt-get install clang');
+  });
+});
