@@ -30,10 +30,11 @@ fi
 # kernel's UAPI headers (libbpf-dev, linux-libc-dev); libelf/zlib/pkg-config/
 # make/g++/python3 build the native binding with node-gyp; bpftrace is the
 # benchmarks' baseline; jq is used by the documentation tests; curl drives
-# the demo's HTTP server; binutils gives readelf/objdump for debugging.
+# the demo's HTTP server; binutils gives readelf/objdump for debugging;
+# bpftool lets the fault tests check that no BPF program or link is left.
 PACKAGES=(
   clang llvm libbpf-dev libelf-dev zlib1g-dev linux-libc-dev libc6-dev pkg-config make g++ python3
-  bpftrace jq curl binutils iproute2 procps
+  bpftrace bpftool jq curl binutils iproute2 procps
 )
 
 step_started=$SECONDS
