@@ -1,0 +1,88 @@
+// The benchmark's traced program. main.f(int, string) calls another
+// function, so like most Go functions it starts with a stack check.
+//
+//	hot loop N          N calls as fast as possible; prints "ns_per_call <float>"
+//	hot rate R S [W]    R calls a second for S seconds, spread over W
+//	                    goroutines (default 2); prints "calls <n> rate <achieved/s>"
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+var sink int64
+
+//go:noinline
+func g(n int) int { return n * 3 }
+
+//go:noinline
+func f(n int, s string) int { return g(n) + len(s) }
+
+func loop(n int) {
+	start := time.Now()
+	s := 0
+	for i := 0; i < n; i++ {
+		s += f(i, "benchmark")
+	}
+	sink += int64(s)
+	fmt.Printf("ns_per_call %.1f\n", float64(time.Since(start).Nanoseconds())/float64(n))
+}
+
+// rate paces each worker against the clock: every 200 µs it makes the calls
+// it is behind by, so the rate holds whatever one call costs (up to what a
+// core can do).
+func rate(perSecond float64, seconds float64, workers int) {
+	var calls int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	end := start.Add(time.Duration(seconds * float64(time.Second)))
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			share := perSecond / float64(workers)
+			made := 0
+			s := 0
+			for {
+				now := time.Now()
+				if now.After(end) {
+					break
+				}
+				due := int(share * now.Sub(start).Seconds())
+				for ; made < due; made++ {
+					s += f(made, "benchmark")
+				}
+				time.Sleep(200 * time.Microsecond)
+			}
+			atomic.AddInt64(&calls, int64(made))
+			atomic.AddInt64(&sink, int64(s))
+		}(w)
+	}
+	wg.Wait()
+	elapsed := time.Since(start).Seconds()
+	fmt.Printf("calls %d rate %.0f\n", calls, float64(calls)/elapsed)
+}
+
+func main() {
+	switch os.Args[1] {
+	case "loop":
+		n, _ := strconv.Atoi(os.Args[2])
+		loop(n)
+	case "rate":
+		r, _ := strconv.ParseFloat(os.Args[2], 64)
+		s, _ := strconv.ParseFloat(os.Args[3], 64)
+		w := 2
+		if len(os.Args) > 4 {
+			w, _ = strconv.Atoi(os.Args[4])
+		}
+		rate(r, s, w)
+	default:
+		fmt.Fprintln(os.Stderr, "usage: hot loop N | hot rate R S [W]")
+		os.Exit(2)
+	}
+}
