@@ -9,7 +9,7 @@ import { parseLosslessJson, type LosslessJson } from './losslessJson.js';
 export const FIXTURES_DIR = fileURLToPath(new URL('../../fixtures/', import.meta.url));
 export const MANIFEST_PATH = fileURLToPath(new URL('../../fixtures/build/manifest.json', import.meta.url));
 
-export type FixtureName = 'types' | 'goroutines' | 'httpserver' | 'composites' | 'soak' | 'hostile';
+export type FixtureName = 'types' | 'goroutines' | 'httpserver' | 'composites' | 'returns' | 'soak' | 'hostile';
 export type FixtureVariant = 'normal' | 'stripped' | 'pie';
 
 export interface FixtureBuild {

@@ -12,7 +12,7 @@ import {
 } from '../helpers/fixtures.js';
 import { parseLosslessJson } from '../helpers/losslessJson.js';
 
-const FIXTURES: FixtureName[] = ['types', 'goroutines', 'httpserver'];
+const FIXTURES: FixtureName[] = ['types', 'goroutines', 'httpserver', 'composites', 'returns', 'soak', 'hostile'];
 const VARIANTS: FixtureVariant[] = ['normal', 'stripped', 'pie'];
 const ET_EXEC = 2;
 const ET_DYN = 3;
@@ -67,7 +67,7 @@ describe('manifest', () => {
   });
 
   it('filters by ABI', () => {
-    expect(fixtureBuilds({ abi: 'stack' }).map((b) => b.toolchain)).toEqual(Array(9).fill('1.15'));
+    expect(fixtureBuilds({ abi: 'stack' }).map((b) => b.toolchain)).toEqual(Array(FIXTURES.length * 3).fill('1.15'));
   });
 });
 
