@@ -1,7 +1,8 @@
 // Decoder and JSON formatter throughput, in records per second, on
 // synthetic records laid out by the real planner for real functions of the
 // benchmark program: the same path a batch takes in src/session.ts
-// (forEachRecord → RecordDecoder.decode → jsonEvent → one joined string).
+// (forEachRecord → RecordDecoder.decode → chunks of EVENTS_PER_DELIVERY
+// events → jsonEvent → one joined string per chunk).
 //
 // Usage: node bench/decode.mjs [seconds per case]
 
@@ -15,6 +16,7 @@ const { RecordDecoder } = await import('../dist/decode.js');
 const { forEachRecord } = await import('../dist/loader.js');
 const { createFormatter } = await import('../dist/format/index.js');
 const { HEADER_FIELDS } = await import('../dist/record.js');
+const { EVENTS_PER_DELIVERY } = await import('../dist/session.js');
 
 const SECONDS = Number(process.argv[2] ?? 2);
 const bin = buildGo(join(BENCH_DIR, 'programs/hot'), 'hot');
@@ -120,11 +122,19 @@ for (const [label, line] of Object.entries(CASES)) {
     return n;
   });
   const decodeAndFormat = measure(() => {
-    const events = [];
-    forEachRecord(batch, (off, len) => events.push(decoder.decode(view, off, len)));
-    const text = events.map((e) => formatter.format(e)).join('\n') + '\n';
-    sink += text.length;
-    return events.length;
+    let events = [];
+    let n = 0;
+    const write = () => {
+      sink += (events.map((e) => formatter.format(e)).join('\n') + '\n').length;
+      n += events.length;
+      events = [];
+    };
+    forEachRecord(batch, (off, len) => {
+      events.push(decoder.decode(view, off, len));
+      if (events.length >= EVENTS_PER_DELIVERY) write();
+    });
+    if (events.length) write();
+    return n;
   });
   results[label] = { recordSize: plan.recordSize, decodePerSec: decodeOnly, decodeAndJsonPerSec: decodeAndFormat };
   console.log(
