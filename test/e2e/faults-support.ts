@@ -132,7 +132,7 @@ export interface Program {
 }
 
 /** Starts a program and waits until it prints `readyLine` (when given). */
-export async function startProgram(path: string, args: string[], readyLine?: string): Promise<Program> {
+export async function startProgram(path: string, args: string[], readyLine?: string | RegExp): Promise<Program> {
   const child = spawn(path, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   let out = '';
   child.stdout!.setEncoding('utf8').on('data', (d) => (out += d));
@@ -146,7 +146,8 @@ export async function startProgram(path: string, args: string[], readyLine?: str
   const program: Program = { child, pid: child.pid!, stdout: () => out, exited, running: () => !done };
   if (readyLine) {
     const end = Date.now() + 10_000;
-    while (!out.split('\n').includes(readyLine)) {
+    const ready = typeof readyLine === 'string' ? (l: string) => l === readyLine : (l: string) => readyLine.test(l);
+    while (!out.split('\n').some(ready)) {
       if (done || Date.now() > end) throw new Error(`${path} did not print ${readyLine}: ${out}`);
       await sleep(10);
     }

@@ -1,16 +1,18 @@
 // No leftovers: however weaver ends — SIGINT, SIGTERM, SIGKILL, an uncaught
-// exception or unhandled rejection inside it, or a kill at a random moment
-// while it attaches — the kernel ends up with none of its BPF programs,
+// exception or unhandled rejection inside it, or a signal at a random moment
+// while it loads and attaches (from outside, and from inside right after
+// the n-th attach call) — the kernel ends up with none of its BPF programs,
 // links or maps, and the traced process, which keeps running throughout,
 // has its original instruction bytes back at every probe site (no int3 left
-// to trap on). libbpf 1.1 attaches through perf_event_open, so these are
-// the places a leftover would show; tracefs's uprobe_events is checked too.
+// to trap on). libbpf attaches through perf_event_open or one uprobe_multi
+// link, so these are the places a leftover would show; tracefs's
+// uprobe_events is checked too.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fixtureBuild } from '../helpers/fixtures.js';
-import { requireBpfOrSkip, startTracer, WEAVER_BIN } from '../helpers/weaver.js';
+import { requireBpfOrSkip, startTracer, WEAVER_BIN, type Tracer } from '../helpers/weaver.js';
 import { spawn } from 'node:child_process';
 import { rng } from '../unit/robust-support.js';
 import {
@@ -37,7 +39,10 @@ const STEADY = ['-forever', '-goroutines', '2', '-iterations', '1', '-depth', '2
 const FLOOD = ['-forever', '-goroutines', '4', '-depth', '50'];
 
 let target: Program | undefined;
+/** Tracers a test started; a failed assertion must not leave one attached for the next test. */
+const tracers: Tracer[] = [];
 afterEach(async () => {
+  for (const t of tracers.splice(0)) await t.stop('SIGKILL');
   if (target?.running()) {
     target.child.kill('SIGKILL');
     await target.exited;
@@ -51,11 +56,11 @@ function uprobeEventsMentioning(path: string): string[] {
 }
 
 /** Everything that must hold once weaver is gone. */
-async function expectNothingLeft(ids: BpfIds, targetProgram: Program, sites: ReturnType<typeof probeSites>): Promise<void> {
+async function expectNothingLeft(ids: BpfIds, targetProgram: Program, sites: ReturnType<typeof probeSites>, binary = soak!.path): Promise<void> {
   expect(await waitUnloaded(ids)).toEqual({ progs: [], links: [], maps: [] });
   expect(targetProgram.running()).toBe(true);
   expect(sitesNotMatching(targetProgram.pid, sites, false)).toEqual([]);
-  expect(uprobeEventsMentioning(soak!.path)).toEqual([]);
+  expect(uprobeEventsMentioning(binary)).toEqual([]);
 }
 
 describe.skipIf(!canRun)('nothing is left behind when weaver ends', () => {
@@ -73,10 +78,12 @@ describe.skipIf(!canRun)('nothing is left behind when weaver ends', () => {
     const tracer = await startTracer([soak!.path, '-f', FUNCS, '--format', 'json'], {
       env: { ...process.env, ...env, NODE_OPTIONS: `--import=${INJECT}` },
     });
+    tracers.push(tracer);
     // Probes are in place and working: int3 at every site, events arriving.
+    // (One link per probe, or one uprobe_multi link for all: both are fine.)
     const ids = bpfIdsOf(tracer.child.pid!);
-    expect(ids.progs.length).toBe(sites.length);
-    expect(ids.links.length).toBe(sites.length);
+    expect(ids.progs.length).toBeGreaterThan(0);
+    expect(ids.links.length).toBeGreaterThan(0);
     expect(sitesNotMatching(target.pid, sites, true)).toEqual([]);
     expect(await tracer.waitFor((lines) => lines.length >= 20)).toBe(true);
 
@@ -86,37 +93,46 @@ describe.skipIf(!canRun)('nothing is left behind when weaver ends', () => {
       expect(result.stderr).toMatch(/^weaver: internal error: injected (fault|rejection) \(run with -v for details\)$/m);
       expect(result.stderr).not.toMatch(/^\s+at /m);
     }
-    if (exit.code === 0) expect(result.stderr).toMatch(/^weaver: \d+ events? in [\d.]+s/m);
+    if (exit.code === 0) expect(result.stderr).toMatch(/^weaver: \d+ events? in [\d.]+m?s/m);
     await expectNothingLeft(ids, target, sites);
   });
 });
 
 describe.skipIf(!canRun)('killed at random moments while attaching', () => {
   it('leaves no program, link, map or int3, whatever the moment', async () => {
-    const sites = probeSites(soak!.path, { functionsFile: FUNCS });
-    target = await startProgram(soak!.path, STEADY, 'READY');
-    // A first run to learn when loading ends and tracing starts on this machine (and to fill the compile cache).
-    const warm = await watchWeaver([soak!.path, '-f', FUNCS, '--format', 'json'], undefined);
-    const { loadedAt, tracingAt } = warm;
-    expect(loadedAt).toBeGreaterThan(0);
-    expect(tracingAt).toBeGreaterThan(loadedAt);
-    await expectNothingLeft(warm.ids, target, sites);
+    // 75 functions of the HTTP server, one link per probe: long enough an attach phase to land in.
+    const http = fixtureBuild({ fixture: 'httpserver', toolchain: '1.19' });
+    const packages = ['main', 'net/url', 'strconv'];
+    const sites = probeSites(http.path, { packages });
+    target = await startProgram(http.path, [], /^LISTENING /);
+    const args = [http.path, '-p', packages.join(','), '--format', 'json', '--attach', 'single'];
+    // A first run fills the compile cache and shows the watching works.
+    const warm = await watchWeaver(args, undefined);
+    expect(warm.loadedAt).toBeGreaterThan(0);
+    expect(warm.tracingAt).toBeGreaterThan(warm.loadedAt);
+    await expectNothingLeft(warm.ids, target, sites, http.path);
 
     const random = rng(Number(process.env.FAULT_SEED ?? 7));
-    const runs = Number(process.env.FAULT_RUNS ?? 4);
-    const signals = ['SIGKILL', 'SIGINT', 'SIGTERM', 'SIGKILL'] as const;
-    let midAttach = 0;
+    const runs = Number(process.env.FAULT_RUNS ?? 3);
+    const signals = ['SIGKILL', 'SIGINT', 'SIGTERM'] as const;
     for (let i = 0; i < runs; i++) {
-      // From just before the programs load to just after the Tracing line.
-      const at = loadedAt - 100 + random() * (tracingAt - loadedAt + 200);
       const signal = signals[i % signals.length]!;
-      const run = await watchWeaver([soak!.path, '-f', FUNCS, '--format', 'json'], { at, signal });
-      if (run.linksAtKill > 0 && run.linksAtKill < sites.length) midAttach++;
-      expect(run.exit.signal === signal || run.exit.code === 0 || run.exit.code === 130 || run.exit.code === 143).toBe(true);
-      await expectNothingLeft(run.ids, target, sites);
+      // From inside: right after the n-th of the 75 attach calls returns, weaver signals itself.
+      const n = 1 + Math.floor(random() * (sites.length - 1));
+      const inside = await watchWeaver(args, undefined, { WEAVER_FAULT: 'signal-at-attach', WEAVER_FAULT_ATTACH: String(n), WEAVER_FAULT_SIGNAL: signal });
+      expect(inside.exit).toEqual({ code: null, signal });
+      expect(inside.tracingAt).toBe(0);
+      await expectNothingLeft(inside.ids, target, sites, http.path);
+
+      // From outside: a random moment while the programs load and attach.
+      const outside = await watchWeaver(args, { after: 'load', delayMs: random() * 400, signal });
+      expect(outside.exit.signal === signal || outside.exit.code === 0).toBe(true);
+      await expectNothingLeft(outside.ids, target, sites, http.path);
     }
-    // The runs must have hit the attach phase itself, or they test nothing new.
-    expect(midAttach).toBeGreaterThan(0);
+    // With one uprobe_multi link: signalled between loading and attaching.
+    const multi = await watchWeaver([...args.slice(0, -1), 'multi'], undefined, { WEAVER_FAULT: 'signal-at-attach', WEAVER_FAULT_ATTACH: '0' });
+    expect(multi.exit).toEqual({ code: null, signal: 'SIGKILL' });
+    await expectNothingLeft(multi.ids, target, sites, http.path);
   }, 300_000);
 });
 
@@ -124,22 +140,29 @@ interface Watched {
   ids: BpfIds;
   loadedAt: number;
   tracingAt: number;
-  linksAtKill: number;
+  /** ms after start when the signal was sent. */
+  killedAt: number;
   exit: { code: number | null; signal: NodeJS.Signals | null };
 }
 
 /**
- * Runs weaver, polling its BPF file descriptors every few milliseconds. With
- * `kill`, sends the signal at that many ms after start; without, stops it
- * with SIGINT one second after the Tracing line.
+ * Runs weaver, polling its BPF file descriptors every few ms. With
+ * `kill`, sends the signal `delayMs` after its first program appeared;
+ * without (and without an injected fault), stops it with SIGINT a second
+ * after Tracing.
  */
-async function watchWeaver(args: string[], kill: { at: number; signal: NodeJS.Signals } | undefined): Promise<Watched> {
+async function watchWeaver(
+  args: string[],
+  kill: { after: 'load'; delayMs: number; signal: NodeJS.Signals } | undefined,
+  faultEnv: Record<string, string> = {},
+): Promise<Watched> {
   const started = performance.now();
-  const child = spawn(process.execPath, [WEAVER_BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const env = { ...process.env, ...faultEnv, NODE_OPTIONS: `--import=${INJECT}` };
+  const child = spawn(process.execPath, [WEAVER_BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env });
   let ids: BpfIds = { progs: [], links: [], maps: [] };
   let loadedAt = 0;
   let tracingAt = 0;
-  let linksAtKill = -1;
+  let killedAt = -1;
   let exited = false;
   child.stderr!.setEncoding('utf8').on('data', (d: string) => {
     if (!tracingAt && /^Tracing /m.test(d)) tracingAt = performance.now() - started;
@@ -154,27 +177,29 @@ async function watchWeaver(args: string[], kill: { at: number; signal: NodeJS.Si
     const current = bpfIdsOf(child.pid!);
     ids = mergeIds(ids, current);
     if (!loadedAt && current.progs.length > 0) loadedAt = now;
-    const due = kill ? now >= kill.at : tracingAt > 0 && now >= tracingAt + 1000;
+    const due = kill ? loadedAt > 0 && now >= loadedAt + kill.delayMs : tracingAt > 0 && now >= tracingAt + 1000 && !faultEnv.WEAVER_FAULT;
     if (due && !sent) {
-      linksAtKill = current.links.length;
+      killedAt = now;
       child.kill(kill?.signal ?? 'SIGINT');
       sent = true;
     }
-    await sleep(3);
+    await sleep(2);
   }
-  return { ids, loadedAt, tracingAt, linksAtKill, exit: await exit };
+  return { ids, loadedAt, tracingAt, killedAt, exit: await exit };
 }
 
-describe.skipIf(!canRun)('Ctrl-C on a program that calls traced functions flat out', () => {
-  // Known bug (see the robustness report): the poll thread keeps the native
-  // binding's two-batch queue full, and Node dispatches up to 1000 queued
-  // threadsafe-function calls per event-loop turn, so the SIGINT handler
-  // (and timers, and EPIPE) wait behind tens of seconds of batches; measured
-  // 60-90 s here. Marked as failing until the reader yields to the event
-  // loop between batches; then drop `.fails`.
-  it.fails('stops within 5 seconds', async () => {
+describe.skipIf(!canRun || !process.env.WEAVER_KNOWN_BUGS)('Ctrl-C on a program that calls traced functions flat out', () => {
+  // Known bug (see the robustness report), run with WEAVER_KNOWN_BUGS=1:
+  // the poll thread keeps the native binding's two-batch queue full, and
+  // Node dispatches up to 1000 queued threadsafe-function calls per
+  // event-loop turn, so the SIGINT handler (and timers, and EPIPE) wait
+  // behind seconds to minutes of batches: measured 2-90 s here, depending
+  // on load. It passes once the reader yields to the event loop between
+  // batches; then drop the WEAVER_KNOWN_BUGS condition.
+  it('stops within 5 seconds', async () => {
     target = await startProgram(soak!.path, FLOOD, 'READY');
     const tracer = await startTracer([soak!.path, '-f', FUNCS, '--format', 'json', '-v']);
+    tracers.push(tracer);
     expect(await tracer.waitFor((lines) => lines.length >= 1000)).toBe(true);
     const sent = performance.now();
     tracer.child.kill('SIGINT');
