@@ -33,7 +33,7 @@ export interface CodegenOptions {
    * calls `calls[cookie]`: every other program becomes a global function,
    * which the verifier checks on its own.
    */
-  dispatch?: { program: string; calls: string[] };
+  dispatch?: { program: string; calls: string[] }[];
 }
 
 /** A traced function's return side: its return record plan and its deferreturn call sites' frame sizes. */
@@ -102,7 +102,7 @@ export function generateC(units: ProgramUnit[], options: CodegenOptions): string
   // Every program above is entered the same way (PROGRAM_SECTION, then its
   // signature); dispatched, each is a global function instead.
   const text = out.join('\n').split(`${PROGRAM_SECTION}\nint `).join('__attribute__((noinline))\nint ');
-  return text + dispatcherProgram(options.dispatch.program, options.dispatch.calls);
+  return text + options.dispatch.map((d) => dispatcherProgram(d.program, d.calls)).join('\n');
 }
 
 /** How every program is marked for libbpf: a uprobe attached at a file offset. */
@@ -110,7 +110,7 @@ const PROGRAM_SECTION = 'SEC("uprobe")';
 
 function dispatcherProgram(name: string, calls: string[]): string {
   const b = [
-    '/* Attached at every probe through one uprobe_multi link; the cookie of the',
+    '/* Attached at its probes through one uprobe_multi link; the cookie of the',
     ' * probe that fired says whose program runs. */',
     PROGRAM_SECTION,
     `int ${name}(struct pt_regs *ctx)`,

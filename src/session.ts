@@ -7,7 +7,7 @@ import { RecordDecoder, MalformedRecordError } from './decode.js';
 import { WeaverError } from './errors.js';
 import { BpfObject, forEachRecord, monotonicToRealtimeOffsetNs } from './loader.js';
 import type { CallEvent } from './model.js';
-import { DISPATCH_PROGRAM, type TraceSpec } from './tracespec.js';
+import type { TraceSpec } from './tracespec.js';
 import { PAIR_STATS_MAP } from './codegen.js';
 import { ReturnPairer, type PairingStats } from './pairing.js';
 import { PAIR_STAT } from './returns.js';
@@ -119,24 +119,27 @@ export class TraceSession {
     try {
       // A perf event array has one entry per CPU, which libbpf sets itself.
       if (transport === 'ring') object.setMapMaxEntries(EVENTS_MAP, options.bufferSize);
-      if (spec.dispatch) object.prepareUprobeMulti(DISPATCH_PROGRAM);
+      for (const d of spec.dispatch ?? []) object.prepareUprobeMulti(d.program);
       object.load();
       const pids: (number | undefined)[] = options.pids?.length ? options.pids : [options.pid];
       const total = spec.probes.length * pids.length;
       let attached = 0;
       for (const pid of pids) {
         if (spec.dispatch) {
-          // One link for every probe: the kernel adds (and later removes) them as a batch.
-          const cookieOf = new Map(spec.dispatch.map((program, cookie) => [program, cookie]));
-          object.attachUprobeMulti({
-            program: DISPATCH_PROGRAM,
-            binaryPath: spec.binary.path,
-            offsets: spec.probes.map((p) => p.attachOffset),
-            cookies: spec.probes.map((p) => cookieOf.get(p.program)!),
-            pid,
-          });
-          attached += spec.probes.length;
-          options.onAttach?.(attached, total);
+          // One link per dispatcher: the kernel adds (and later removes) its probes as a batch.
+          for (const d of spec.dispatch) {
+            const cookieOf = new Map(d.calls.map((program, cookie) => [program, cookie]));
+            const probes = spec.probes.filter((p) => cookieOf.has(p.program));
+            object.attachUprobeMulti({
+              program: d.program,
+              binaryPath: spec.binary.path,
+              offsets: probes.map((p) => p.attachOffset),
+              cookies: probes.map((p) => cookieOf.get(p.program)!),
+              pid,
+            });
+            attached += probes.length;
+            options.onAttach?.(attached, total);
+          }
           continue;
         }
         // Return probes come first in spec.probes: a call that begins once its

@@ -41,8 +41,42 @@ export interface TraceRequest {
   attach?: 'multi' | 'single';
 }
 
-/** The program attached at every probe in multi mode; it calls the probe's own program by cookie. */
-export const DISPATCH_PROGRAM = 'weaver_dispatch';
+/**
+ * Multi mode: dispatcher programs, each attached at its probes through one
+ * uprobe_multi link, calling the probe's own program by cookie. A BPF
+ * program with its subprograms must stay under the kernel's size limit
+ * (E2BIG past 1M instructions), so programs are shared out between
+ * dispatchers by count and by record bytes, a rough measure of code size.
+ */
+export const DISPATCH_LIMITS = { programs: 32, recordBytes: 65536 };
+
+export interface Dispatcher {
+  program: string;
+  /** The programs it calls; a probe's cookie is the index of its program here. */
+  calls: string[];
+}
+
+export function dispatcherName(index: number): string {
+  return `weaver_dispatch${index}`;
+}
+
+/** Shares programs out between dispatchers, in order; `weight` is each program's record size. */
+export function groupDispatchers(programs: string[], weight: (program: string) => number): Dispatcher[] {
+  const groups: Dispatcher[] = [];
+  let bytes = 0;
+  for (const program of programs) {
+    const w = weight(program);
+    const last = groups[groups.length - 1];
+    if (!last || last.calls.length >= DISPATCH_LIMITS.programs || bytes + w > DISPATCH_LIMITS.recordBytes) {
+      groups.push({ program: dispatcherName(groups.length), calls: [program] });
+      bytes = w;
+    } else {
+      last.calls.push(program);
+      bytes += w;
+    }
+  }
+  return groups;
+}
 
 /** One probe: where it sits and which program runs there. */
 export interface ProbeSite {
@@ -77,8 +111,8 @@ export interface TraceSpec {
    * probe is in place must find its return probes there).
    */
   probes: ProbeSite[];
-  /** Multi mode: the programs the dispatcher calls, in cookie order (cookie = index). */
-  dispatch: string[] | null;
+  /** Multi mode: the dispatchers and the programs each calls; null in single mode. */
+  dispatch: Dispatcher[] | null;
 }
 
 export function buildTraceSpec(req: TraceRequest): TraceSpec {
@@ -110,7 +144,15 @@ export function buildTraceSpec(req: TraceRequest): TraceSpec {
     for (const r of t.returns?.probes ?? []) probes.push({ program: r.program, attachOffset: r.attachOffset });
   }
   for (const t of targets) probes.push({ program: t.program, attachOffset: t.attachOffset });
-  const dispatch = (req.attach ?? 'multi') === 'multi' ? [...new Set(probes.map((p) => p.program))] : null;
+  const recordBytes = new Map<string, number>();
+  for (const t of targets) {
+    recordBytes.set(t.program, t.plan.recordSize);
+    for (const r of t.returns?.probes ?? []) recordBytes.set(r.program, t.returns!.plan.recordSize);
+  }
+  const dispatch =
+    (req.attach ?? 'multi') === 'multi'
+      ? groupDispatchers([...new Set(probes.map((p) => p.program))], (program) => recordBytes.get(program) ?? 0)
+      : null;
 
   const cSource = generateC(
     targets.map((t) => ({
@@ -127,7 +169,7 @@ export function buildTraceSpec(req: TraceRequest): TraceSpec {
       // No binary path or version here: builds that need the same programs
       // share one compiled object in the cache.
       transport: req.transport,
-      ...(dispatch ? { dispatch: { program: DISPATCH_PROGRAM, calls: dispatch } } : {}),
+      ...(dispatch ? { dispatch } : {}),
     },
   );
   return { binary: info, targets, cSource, namesOnly, notes, returns: Boolean(req.returns), probes, dispatch };

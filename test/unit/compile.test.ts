@@ -23,7 +23,7 @@ function sourceFor(line: string, abi: 'stack' | 'register', dispatch = false): s
   return generateC([{ plan }], {
     abi,
     goidOffset: 152,
-    ...(dispatch ? { dispatch: { program: 'weaver_dispatch', calls: ['weaver_f0'] } } : {}),
+    ...(dispatch ? { dispatch: [{ program: 'weaver_dispatch0', calls: ['weaver_f0'] }] } : {}),
   });
 }
 
@@ -46,11 +46,11 @@ describe('compileBpf', () => {
   it('compiles the dispatcher form, with each program as a global function', async () => {
     const source = sourceFor('main.f(a int, s string)', 'register', true);
     expect(source).toContain('__attribute__((noinline))\nint weaver_f0(struct pt_regs *ctx)');
-    expect(source).toContain('SEC("uprobe")\nint weaver_dispatch(struct pt_regs *ctx)');
+    expect(source).toContain('SEC("uprobe")\nint weaver_dispatch0(struct pt_regs *ctx)');
     expect(source).toContain('case 0: return weaver_f0(ctx);');
     expect(source.match(/SEC\("uprobe"\)/g)).toHaveLength(1);
     const { object } = await compileBpf(source, { cacheDir: null });
-    expect(object.includes(Buffer.from('weaver_dispatch'))).toBe(true);
+    expect(object.includes(Buffer.from('weaver_dispatch0'))).toBe(true);
   });
 
   it('compiles once, then serves the same object from the cache', async () => {
