@@ -16,6 +16,7 @@ import { checkPrivileges } from '../privileges.js';
 import { TraceSession, resolveAttachMode, resolveTransport } from '../session.js';
 import { StatusLine } from '../status.js';
 import { after, onSignal, settle, whenAllExit, type StopSource } from '../stop.js';
+import { watchBinary } from '../binarywatch.js';
 import { formatSummary } from '../summary.js';
 import { chooseTarget } from '../target.js';
 import { buildTraceSpec, type TraceSpec } from '../tracespec.js';
@@ -128,7 +129,7 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
       }
     }
     elapsedFrom = process.hrtime.bigint();
-    const outcome = await traceUntilDone(flags, program, target.pids, printer, output);
+    const outcome = await traceUntilDone(flags, program, target.pids, printer, output, spec.binary.path);
     stopReason = outcome.reason;
     programExit = outcome.programExit;
     if (program && outcome.programExit) programSummary = `${program.path} ${describeExit(outcome.programExit)}`;
@@ -185,11 +186,15 @@ async function traceUntilDone(
   pids: number[],
   printer: EventPrinter,
   output: OutputWriter,
+  binaryPath: string,
 ): Promise<Outcome> {
   const sources: StopSource<Outcome>[] = [];
   const source = <T>(s: StopSource<T>, map: (v: T) => Outcome) => {
     sources.push({ promise: s.promise.then(map), cancel: s.cancel });
   };
+  // Rewritten in place, the file would get int3 bytes mid-instruction in new processes: stop.
+  const warn = (sentence: string) => process.stderr.write(`weaver: ${sentence}\n`);
+  source(watchBinary(binaryPath, warn), (why) => ({ reason: why, detail: 'the program file changed', drain: false }));
   source({ promise: printer.limitReached, cancel: () => {} }, () => ({ reason: `--count ${flags.count} reached`, detail: 'count reached', drain: false }));
   source({ promise: output.closed, cancel: () => {} }, (why) => ({ reason: why, detail: why, drain: false }));
   if (flags.durationMs !== undefined) {
