@@ -61,14 +61,14 @@ export function buildHello(goarch: string): string {
  */
 export function buildTypesUncompressed(): { path: string; funcs: string } {
   const out = join(ROBUST_BUILD_DIR, 'types-dwarf-plain');
-  if (!existsSync(out)) {
-    mkdirSync(ROBUST_BUILD_DIR, { recursive: true });
-    execFileSync(GO, ['build', '-ldflags=-compressdwarf=false', '-o', out, './types'], {
-      cwd: join(REPO_ROOT, 'fixtures'),
-      env: goEnv({}),
-      stdio: 'pipe',
-    });
-  }
+  // Built every time (Go's build cache makes that cheap), so it always matches
+  // the fixture's sources and the functions file beside the fixture builds.
+  mkdirSync(ROBUST_BUILD_DIR, { recursive: true });
+  execFileSync(GO, ['build', '-ldflags=-compressdwarf=false', '-o', out, './types'], {
+    cwd: join(REPO_ROOT, 'fixtures'),
+    env: goEnv({}),
+    stdio: 'pipe',
+  });
   return { path: out, funcs: join(REPO_ROOT, 'fixtures', 'build', 'go1.19', 'types.funcs.txt') };
 }
 
