@@ -66,6 +66,12 @@ export interface FunctionSpec {
 
 export const POINTER_SIZE = 8;
 
+/**
+ * The dictionary parameter of a generic method (Go 1.20+ passes it after
+ * the receiver): it takes a register like any parameter but is never shown.
+ */
+export const DICTIONARY_PARAM = '.dict';
+
 const BASIC_SIZES: Record<BasicKind, number> = {
   bool: 1, int8: 1, uint8: 1, int16: 2, uint16: 2, int32: 4, uint32: 4, float32: 4,
   int: 8, uint: 8, int64: 8, uint64: 8, uintptr: 8, float64: 8, complex64: 8, complex128: 16,

@@ -11,7 +11,7 @@
 //   slots: data behind pointers (string bytes, slice elements), each
 //     [u32 bytes copied][s32 error][bytes…] with a fixed capacity
 
-import { alignOf, alignUp, makeStruct, sizeOf, type FunctionSpec, type GoType } from './gotypes.js';
+import { DICTIONARY_PARAM, alignOf, alignUp, makeStruct, sizeOf, type FunctionSpec, type GoType } from './gotypes.js';
 import type { GoAbi, IntRegister, ValueLocation } from './model.js';
 import { HEADER_SIZE } from './record.js';
 import { IFACE_STRINGS, type RuntimeTypes } from './runtimetypes.js';
@@ -183,7 +183,9 @@ export function planFunction(
   }
 }
 
-function tryPlan(id: number, spec: FunctionSpec, abi: GoAbi, locations: ValueLocation[], options: PlanOptions): FunctionPlan {
+function tryPlan(id: number, spec: FunctionSpec, abi: GoAbi, allLocations: ValueLocation[], options: PlanOptions): FunctionPlan {
+  // A generic method's dictionary takes its register, but is the compiler's, not the caller's: not captured.
+  const locations = allLocations.filter((l) => l.param.name !== DICTIONARY_PARAM);
   let cursor = HEADER_SIZE;
   const take = (size: number): number => {
     const at = cursor;

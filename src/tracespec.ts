@@ -7,12 +7,14 @@ import { argumentLocations } from './abi/index.js';
 import { generateC, programName } from './codegen.js';
 import { dwarfTypeByName, readDwarfFunctions } from './dwarf/index.js';
 import { openGoBinary } from './elf/gobinary.js';
+import { parseGoVersion } from './elf/buildinfo.js';
+import { placeDictionary } from './dwarf/functions.js';
 import type { ElfFile } from './elf/file.js';
 import { InputError, SymbolNotFoundError, WeaverError } from './errors.js';
 import { parseFunctionsFile } from './funcfile.js';
 import { readTextUpTo } from './files.js';
 import { goidOffsetFor } from './goid.js';
-import { inPackages } from './gonames.js';
+import { inPackages, packageOf } from './gonames.js';
 import type { FunctionSpec, GoType } from './gotypes.js';
 import type { FunctionSymbol, GoBinaryInfo } from './model.js';
 import { PlanTooLargeError, mapLayoutForVersion, planFunction, type FunctionPlan, type PlanOptions } from './plan.js';
@@ -202,6 +204,15 @@ function specsFromFile(file: string, info: GoBinaryInfo, elf: ElfFile): Selected
   // named types (main.Account) resolve through the binary's own description.
   const specs = parseFunctionsFile(text, file, info.hasDwarf ? { resolveType: dwarfTypeResolver(elf) } : {});
   if (specs.length === 0) throw new InputError(`functions file ${file} lists no functions`);
+  // Where a generic shape function takes its dictionary depends on the
+  // compiler (first, or after a method's receiver from Go 1.20; closures
+  // take none): the same rule the DWARF reader applies.
+  const goMinor = parseGoVersion(info.goVersion)?.minor ?? null;
+  for (const spec of specs) {
+    if (!spec.hiddenDictionary) continue;
+    delete spec.hiddenDictionary;
+    placeDictionary(spec, packageOf(spec.name) ?? '', goMinor);
+  }
   const names = [...info.functions.keys()];
   for (const spec of specs) {
     if (!info.functions.has(spec.name)) {

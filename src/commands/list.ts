@@ -7,7 +7,7 @@ import { readDwarfFunctions } from '../dwarf/index.js';
 import { openGoBinary } from '../elf/gobinary.js';
 import { InputError } from '../errors.js';
 import { inPackages } from '../gonames.js';
-import { isBasicKind, type FunctionSpec, type GoType, type Param } from '../gotypes.js';
+import { DICTIONARY_PARAM, isBasicKind, type FunctionSpec, type GoType, type Param } from '../gotypes.js';
 
 /** Packages whose functions run so often that tracing all of them would hurt the program; only when asked for by name. */
 const HOT_PACKAGES = ['runtime', 'internal/', 'sync/atomic', 'runtime/internal/'];
@@ -32,7 +32,9 @@ function paramList(params: Param[]): string {
  * parameter. Unnamed results (`~r0`) are written as types alone.
  */
 export function signatureLine(spec: FunctionSpec): string {
-  const params = /\.\(\*[^)]*\)\.[^.]+$/.test(spec.name) ? spec.params.slice(1) : spec.params;
+  // The dictionary of a generic method is implied by its name too.
+  const declared = spec.params.filter((p) => p.name !== DICTIONARY_PARAM);
+  const params = /\.\(\*[^)]*\)\.[^.]+$/.test(spec.name) ? declared.slice(1) : declared;
   let results = '';
   if (spec.results && spec.results.length) {
     const unnamed = spec.results.every((r) => r.name.startsWith('~'));
@@ -43,7 +45,7 @@ export function signatureLine(spec: FunctionSpec): string {
 
 /** Whether a function's DWARF signature can be written as a functions-file line. */
 function writable(spec: FunctionSpec): boolean {
-  const all = [...spec.params, ...(spec.results ?? [])];
+  const all = [...spec.params.filter((p) => p.name !== DICTIONARY_PARAM), ...(spec.results ?? [])];
   return all.every((p) => /^[A-Za-z_]\w*$|^~r\d+$/.test(p.name) && !typeName(p.type).startsWith('go.shape.') && p.type.kind !== 'opaque');
 }
 

@@ -3,7 +3,7 @@
 // Out-of-line copies of inlinable functions carry DW_AT_abstract_origin and
 // take their name and parameter list from the abstract entry.
 
-import type { FunctionSpec, GoType, Param } from '../gotypes.js';
+import { DICTIONARY_PARAM, type FunctionSpec, type GoType, type Param } from '../gotypes.js';
 import { AT, TAG } from './constants.js';
 import type { Die, DwarfInfo, Unit } from './info.js';
 import type { TypeBuilder } from './types.js';
@@ -57,7 +57,7 @@ function readSubprogram(dw: DwarfInfo, types: TypeBuilder, die: Die, pkg: string
   return { spec, lowPc, highPc: dw.highPc(die, lowPc) ?? lowPc };
 }
 
-const DICT = '.dict';
+const DICT = DICTIONARY_PARAM;
 const DICT_TYPE: GoType = { kind: 'pointer', name: 'unsafe.Pointer', elem: null };
 
 /**

@@ -97,8 +97,14 @@ describe('binaries', () => {
     const generics = (toolchain: string) =>
       functionsInFile(fixtureBuild({ fixture: 'types', toolchain }).funcs!).filter((f) => f.includes('['));
     expect(generics('1.15')).toEqual([]);
-    expect(generics('1.19')).toEqual(['main.Max[go.shape.int64_0]', 'main.Max[go.shape.string_0]']);
-    expect(generics('1.22')).toEqual(['main.Max[go.shape.int64]', 'main.Max[go.shape.string]']);
+    expect(generics('1.19')).toEqual([
+      'main.Max[go.shape.int64_0]', 'main.Max[go.shape.string_0]',
+      'main.(*Box[go.shape.int64_0]).Put', 'main.(*Box[go.shape.string_0]).Put',
+    ]);
+    expect(generics('1.22')).toEqual([
+      'main.Max[go.shape.int64]', 'main.Max[go.shape.string]',
+      'main.(*Box[go.shape.int64]).Put', 'main.(*Box[go.shape.string]).Put',
+    ]);
   });
 });
 
