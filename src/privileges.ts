@@ -27,7 +27,7 @@ export function hasBpfPrivileges(caps: bigint | null): boolean {
 
 export function checkPrivileges(): void {
   if (!hasBpfPrivileges(effectiveCapabilities())) {
-    throw new EnvironmentError('weaver needs root (or CAP_BPF and CAP_PERFMON) to load BPF programs and attach uprobes', {
+    throw new EnvironmentError('loading BPF programs and attaching uprobes needs root (or CAP_BPF and CAP_PERFMON)', {
       hint: 'run it with sudo',
     });
   }

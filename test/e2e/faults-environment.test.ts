@@ -18,7 +18,7 @@ import { requireBpfOrSkip, runProcess, WEAVER_BIN } from '../helpers/weaver.js';
 
 const canRun = requireBpfOrSkip();
 const NEEDS_ROOT = [
-  'weaver: weaver needs root (or CAP_BPF and CAP_PERFMON) to load BPF programs and attach uprobes',
+  'weaver: loading BPF programs and attaching uprobes needs root (or CAP_BPF and CAP_PERFMON)',
   '  run it with sudo',
 ];
 
