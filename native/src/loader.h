@@ -4,6 +4,7 @@
 
 #define NAPI_VERSION 8
 #include <node_api.h>
+#include <uv.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdatomic.h>
@@ -54,6 +55,16 @@ typedef struct {
   atomic_bool stop;
   atomic_int poll_errno; /* first error the poll thread hit, positive errno */
   record_batch batch;
+
+  /* One batch per turn of the event loop: the poll thread hands a batch
+   * over only with a credit, which a uv_check handle gives back after the
+   * loop has come round (signals, timers and I/O then run between batches,
+   * so a flooding program cannot starve Ctrl-C). */
+  pthread_mutex_t credit_mu;
+  pthread_cond_t credit_cv;
+  int credit;
+  bool delivered;     /* JS thread: a batch arrived in this turn of the loop */
+  uv_check_t *turn;   /* gives the credit back; freed by uv_close */
 
   napi_env env;
   bool cleanup_hook_registered;

@@ -40,6 +40,7 @@ static void free_bytes(napi_env env, void *data, void *hint) {
 static void deliver_batch(napi_env env, napi_value js_cb, void *context, void *data) {
   record_batch *b = data;
   bpf_loader *l = context;
+  if (env != NULL) l->delivered = true;
   uint8_t *bytes = b->data;
   size_t used = b->used;
   uint32_t n = b->count;
@@ -78,6 +79,25 @@ static bool flush_batch(bpf_loader *l) {
   record_batch *item = malloc(sizeof *item);
   if (!item) {
     atomic_store(&l->poll_errno, ENOMEM);
+    return false;
+  }
+  /* Wait for the event loop to have come round since the last batch. */
+  pthread_mutex_lock(&l->credit_mu);
+  while (l->credit == 0 && !atomic_load(&l->stop)) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += POLL_TIMEOUT_MS * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+      until.tv_sec++;
+      until.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&l->credit_cv, &l->credit_mu, &until);
+  }
+  bool go = l->credit > 0 && !atomic_load(&l->stop);
+  if (go) l->credit--;
+  pthread_mutex_unlock(&l->credit_mu);
+  if (!go) {
+    free(item);
     return false;
   }
   *item = *b;
@@ -199,8 +219,42 @@ static void free_kernel_reader(bpf_loader *l) {
   l->pb = NULL;
 }
 
+/* Check phase of the event loop, after I/O (signals included) ran. */
+static void on_loop_turn(uv_check_t *handle) {
+  bpf_loader *l = handle->data;
+  if (!l->delivered) return;
+  l->delivered = false;
+  pthread_mutex_lock(&l->credit_mu);
+  l->credit = 1;
+  pthread_cond_signal(&l->credit_cv);
+  pthread_mutex_unlock(&l->credit_mu);
+}
+
+static void free_handle(uv_handle_t *h) { free(h); }
+
+static bool start_turn_check(napi_env env, bpf_loader *l) {
+  uv_loop_t *loop = NULL;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || !loop) return false;
+  l->turn = calloc(1, sizeof *l->turn);
+  if (!l->turn) return false;
+  uv_check_init(loop, l->turn);
+  l->turn->data = l;
+  uv_check_start(l->turn, on_loop_turn);
+  uv_unref((uv_handle_t *)l->turn); /* the TSFN keeps the loop alive, not this */
+  return true;
+}
+
 /* With l->rb or l->pb set up: creates the TSFN and starts the poll thread. */
 static napi_status start_poll_thread(napi_env env, bpf_loader *l, napi_value callback) {
+  pthread_mutex_init(&l->credit_mu, NULL);
+  pthread_cond_init(&l->credit_cv, NULL);
+  l->credit = 1;
+  l->delivered = false;
+  if (!start_turn_check(env, l)) {
+    free_kernel_reader(l);
+    throw_errno(env, "uv_check_init", ENOMEM, NULL, NULL);
+    return napi_pending_exception;
+  }
   napi_value name;
   napi_create_string_utf8(env, l->rb ? "bpf-ring-buffer" : "bpf-perf-buffer", NAPI_AUTO_LENGTH, &name);
   napi_status st = napi_create_threadsafe_function(env, callback, NULL, name, QUEUE_MAX, 1, l, tsfn_finalized, l,
@@ -285,6 +339,12 @@ napi_status perfbuf_start(napi_env env, bpf_loader *l, const char *map_name, siz
 
 void ringbuf_stop(bpf_loader *l) {
   atomic_store(&l->stop, true);
+  if (l->turn) {
+    /* Wake a poll thread waiting for its credit. */
+    pthread_mutex_lock(&l->credit_mu);
+    pthread_cond_broadcast(&l->credit_cv);
+    pthread_mutex_unlock(&l->credit_mu);
+  }
   /* Abort first: a poll thread blocked on a full queue wakes with
    * napi_closing. The TSFN itself is freed later on the JS thread, which
    * is busy here, so the poll thread can still touch it until joined. */
@@ -294,5 +354,10 @@ void ringbuf_stop(bpf_loader *l) {
     l->poll_thread_running = false;
   }
   l->tsfn = NULL;
+  if (l->turn) {
+    uv_check_stop(l->turn);
+    uv_close((uv_handle_t *)l->turn, free_handle);
+    l->turn = NULL;
+  }
   free_kernel_reader(l);
 }

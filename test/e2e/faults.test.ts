@@ -188,14 +188,11 @@ async function watchWeaver(
   return { ids, loadedAt, tracingAt, killedAt, exit: await exit };
 }
 
-describe.skipIf(!canRun || !process.env.WEAVER_KNOWN_BUGS)('Ctrl-C on a program that calls traced functions flat out', () => {
-  // Known bug (see the robustness report), run with WEAVER_KNOWN_BUGS=1:
-  // the poll thread keeps the native binding's two-batch queue full, and
-  // Node dispatches up to 1000 queued threadsafe-function calls per
-  // event-loop turn, so the SIGINT handler (and timers, and EPIPE) wait
-  // behind seconds to minutes of batches: measured 2-90 s here, depending
-  // on load. It passes once the reader yields to the event loop between
-  // batches; then drop the WEAVER_KNOWN_BUGS condition.
+describe.skipIf(!canRun)('Ctrl-C on a program that calls traced functions flat out', () => {
+  // Node dispatches up to 1000 queued threadsafe-function calls per turn of
+  // its event loop; when the poll thread kept its queue full, the SIGINT
+  // handler (and timers, and EPIPE) waited behind 2-90 s of batches. The
+  // reader now hands over one batch per turn of the loop.
   it('stops within 5 seconds', async () => {
     target = await startProgram(soak!.path, FLOOD, 'READY');
     const tracer = await startTracer([soak!.path, '-f', FUNCS, '--format', 'json', '-v']);
