@@ -4,7 +4,8 @@
 // binary is traced by name, and `weaver list` writes a functions file that
 // weaver accepts.
 
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { ElfFile } from '../../src/elf/file.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -138,5 +139,25 @@ describe('weaver list', () => {
     expect(lines).toContain('# main.strASCII(?)');
     expect(lines.every((l) => /^# \S+\(\?\)$/.test(l))).toBe(true);
     expect(listed.stderr).toContain('has no DWARF debug information');
+  });
+});
+
+describe('a binary with corrupt DWARF', () => {
+  it('names the broken section once and falls back to tracing by name', async () => {
+    if (!canRun) return;
+    const build = fixtureBuild({ fixture: 'types', toolchain: newestToolchain() });
+    const bytes = readFileSync(build.path);
+    const info = ElfFile.parse(bytes, build.path).section('.debug_info')!;
+    // Overwrite the middle of the section: compressed or not, it can no longer be read.
+    bytes.fill(0xff, info.offset + Math.floor(info.size / 2), info.offset + Math.floor(info.size / 2) + 64);
+    const copy = join(mkdtempSync(join(tmpdir(), 'weaver-dwarf-')), 'types');
+    writeFileSync(copy, bytes);
+    chmodSync(copy, 0o755);
+    const run = await runWeaver([copy, '-p', 'main', '--emit', 'c']);
+    expect(run.code, run.stderr).toBe(0);
+    const notes = run.stderr.trim().split('\n');
+    expect(notes).toHaveLength(1);
+    expect(notes[0]).toMatch(/^weaver: .*\.debug_info.*; tracing by name only$/);
+    expect(run.stdout).toContain('int weaver_f0(struct pt_regs *ctx)');
   });
 });
