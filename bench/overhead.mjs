@@ -5,6 +5,7 @@
 //   untraced                        the program alone
 //   bare uprobe, after stack check  a BPF program that returns at once, on the jbe weaver picks (one trap)
 //   bare uprobe, entry              the same on the first instruction (two traps)
+//   weaver's program, no reader     weaver's generated program on the jbe, nothing reading its records
 //   weaver (ring)                   auto placement, JSON to a file
 //   weaver (perf)                   auto placement, --transport perf
 //   weaver --probe-placement entry  ring
@@ -59,6 +60,20 @@ async function withNop(fileOffset) {
   }
 }
 
+/** weaver's own BPF program for main.f (one link, no dispatcher), with no reader: its cost alone. */
+async function withWeaverProgramOnly() {
+  const spec = buildTraceSpec({ binaryPath: bin, functionsFile: funcs, packages: [], plan: planOpts, attach: 'single' });
+  const obj = BpfObject.open((await compileBpf(spec.cSource)).object, 'weaver');
+  try {
+    obj.setMapMaxEntries('weaver_events', 64 << 20); // room for every record: none is dropped
+    obj.load();
+    for (const p of spec.probes) obj.attachUprobe({ program: p.program, binaryPath: bin, fileOffset: p.attachOffset });
+    return await nsPerCall(CALLS);
+  } finally {
+    obj.close();
+  }
+}
+
 async function withWeaver(flags) {
   // A buffer that holds every call's record: drops would make traced calls look cheaper.
   const w = await startWeaver([bin, '-f', funcs, '--format', 'json', '--buffer-size', '64M', ...flags], { outFile: out });
@@ -78,6 +93,7 @@ const configs = [
   ['untraced', () => nsPerCall(UNTRACED_CALLS).then((ns) => ({ ns }))],
   ['bare uprobe after stack check', () => withNop(auto.attachOffset).then((ns) => ({ ns }))],
   ['bare uprobe at entry', () => withNop(entryOffset).then((ns) => ({ ns }))],
+  ["weaver's program, no reader", () => withWeaverProgramOnly().then((ns) => ({ ns }))],
   ['weaver (ring)', () => withWeaver(['--transport', 'ring'])],
   ['weaver (perf)', () => withWeaver(['--transport', 'perf'])],
   ['weaver --probe-placement entry', () => withWeaver(['--transport', 'ring', '--probe-placement', 'entry'])],

@@ -14,7 +14,7 @@ import { BENCH_DIR, RESULTS, buildGo, peakRssMiB, requireBuilt, requireRoot, run
 requireRoot('bench/rate.mjs');
 requireBuilt();
 const STEP_SECONDS = Number(process.argv[2] ?? 4);
-const RATES = (process.argv[3] ?? '50000,100000,150000,200000,300000,400000,600000').split(',').map(Number);
+const RATES = (process.argv[3] ?? '50000,100000,200000,300000,400000,600000,800000,1000000').split(',').map(Number);
 const TARGET_RATE = 100000;
 const TARGET_SECONDS = 10;
 
