@@ -3,7 +3,7 @@
 // process's peak memory, and small statistics.
 
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, openSync, readFileSync, closeSync, existsSync } from 'node:fs';
+import { mkdirSync, openSync, readFileSync, closeSync, existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -143,4 +143,15 @@ export function requireBuilt() {
 /** "x.y µs" with one decimal. */
 export function us(ns) {
   return `${(ns / 1000).toFixed(2)} µs`;
+}
+
+/** Waits until `file` stops growing: the tracer has written everything it read. */
+export async function settle(file, quietMs = 500) {
+  let last = -1;
+  for (;;) {
+    await sleep(quietMs);
+    const size = statSync(file).size;
+    if (size === last) return;
+    last = size;
+  }
 }

@@ -15,7 +15,7 @@
 
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BENCH_DIR, RESULTS, buildGo, median, requireBuilt, requireRoot, run, startBpftrace, startWeaver, us } from './lib.mjs';
+import { BENCH_DIR, RESULTS, buildGo, median, requireBuilt, requireRoot, run, settle, startBpftrace, startWeaver, us } from './lib.mjs';
 
 requireRoot('bench/overhead.mjs');
 requireBuilt();
@@ -78,6 +78,8 @@ async function withWeaver(flags) {
   // A buffer that holds every call's record: drops would make traced calls look cheaper.
   const w = await startWeaver([bin, '-f', funcs, '--format', 'json', '--buffer-size', '64M', ...flags], { outFile: out });
   const ns = await nsPerCall(CALLS);
+  // weaver drops what is still in the kernel buffer when it is stopped: let it catch up first.
+  await settle(out);
   const s = await w.stop();
   return { ns, events: s.events, lost: s.lost };
 }

@@ -7,9 +7,9 @@
 //
 // Usage: node bench/rate.mjs [seconds per step] [rates,comma,separated]
 
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BENCH_DIR, RESULTS, buildGo, peakRssMiB, requireBuilt, requireRoot, run, sleep, startWeaver } from './lib.mjs';
+import { BENCH_DIR, RESULTS, buildGo, peakRssMiB, requireBuilt, requireRoot, run, settle, startWeaver } from './lib.mjs';
 
 requireRoot('bench/rate.mjs');
 requireBuilt();
@@ -28,17 +28,6 @@ function countLines(file) {
   let n = 0;
   for (let i = buf.indexOf(10); i !== -1; i = buf.indexOf(10, i + 1)) n++;
   return n;
-}
-
-/** Waits until the output file stops growing (the tracer has caught up). */
-async function settle(file) {
-  let last = -1;
-  for (;;) {
-    await sleep(500);
-    const size = statSync(file).size;
-    if (size === last) return;
-    last = size;
-  }
 }
 
 async function step(transport, rate, seconds) {
