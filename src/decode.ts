@@ -4,7 +4,7 @@
 
 import { isSignedInt, sizeOf, type GoType, type IntKind } from './gotypes.js';
 import type { CallEvent, DecodedArg, Value } from './model.js';
-import { SLOT_HEADER, type FunctionPlan, type ValuePlan } from './plan.js';
+import { SLOT_HEADER, type ArgPlan, type FunctionPlan, type ValuePlan } from './plan.js';
 import { HEADER_FLAG, HEADER_SIZE, readHeader } from './record.js';
 import { blockPlan, dynamicLayout } from './decode-dynamic.js';
 
@@ -28,18 +28,7 @@ export class RecordDecoder {
     if (length < plan.recordSize) {
       throw new MalformedRecordError(`record for ${plan.name} has ${length} bytes, expected ${plan.recordSize}`);
     }
-    const stackFailed = (h.flags & HEADER_FLAG.stackReadFailed) !== 0;
-    let args: DecodedArg[] | null = null;
-    if (plan.args) {
-      args = plan.args.map((a) => ({
-        name: a.name,
-        type: a.type.name,
-        value:
-          a.onStack && stackFailed
-            ? { kind: 'unavailable', reason: 'the stack of the call could not be read' }
-            : decodeValue(view, base, a.value),
-      }));
-    }
+    const args = plan.args ? decodeArgs(view, base, plan.args, h.flags, 'the stack of the call could not be read') : null;
     return {
       ts: h.ktimeNs + this.clockOffsetNs,
       function: plan.name,
@@ -59,6 +48,19 @@ function u64(view: DataView, base: number, off: number): bigint {
 
 function hex(n: bigint): string {
   return `0x${n.toString(16)}`;
+}
+
+/**
+ * Decodes arguments (or results) from a record whose header has `flags`;
+ * values in the stack copy are unavailable, for `stackReason`, when it failed.
+ */
+export function decodeArgs(view: DataView, base: number, args: ArgPlan[], flags: number, stackReason: string): DecodedArg[] {
+  const stackFailed = (flags & HEADER_FLAG.stackReadFailed) !== 0;
+  return args.map((a) => ({
+    name: a.name,
+    type: a.type.name,
+    value: a.onStack && stackFailed ? { kind: 'unavailable', reason: stackReason } : decodeValue(view, base, a.value),
+  }));
 }
 
 export function decodeValue(view: DataView, base: number, plan: ValuePlan): Value {

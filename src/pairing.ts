@@ -20,7 +20,7 @@
 // keeps reservation order), which the "shallower frame" rule relies on; with
 // per-CPU perf buffers they may not, and that rule is off.
 
-import { MalformedRecordError, RecordDecoder, decodeValue } from './decode.js';
+import { MalformedRecordError, RecordDecoder, decodeArgs } from './decode.js';
 import type { FunctionPlan } from './plan.js';
 import type { CallEvent, DecodedArg } from './model.js';
 import { HEADER_FLAG, HEADER_SIZE, RECORD_KIND, readHeader, type RecordHeader } from './record.js';
@@ -214,13 +214,5 @@ export class ReturnPairer {
 }
 
 function decodeResults(view: DataView, base: number, plan: ReturnPlan, h: RecordHeader): DecodedArg[] {
-  const stackFailed = (h.flags & HEADER_FLAG.stackReadFailed) !== 0;
-  return (plan.results.args ?? []).map((a) => ({
-    name: a.name,
-    type: a.type.name,
-    value:
-      a.onStack && stackFailed
-        ? { kind: 'unavailable', reason: 'the stack at the return could not be read' }
-        : decodeValue(view, base, a.value),
-  }));
+  return decodeArgs(view, base, plan.results.args ?? [], h.flags, 'the stack at the return could not be read');
 }
