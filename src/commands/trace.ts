@@ -207,7 +207,8 @@ async function traceUntilDone(
     source({ promise: program.exited, cancel: () => {} }, (exit) => ({ detail: `the program ${describeExit(exit)}`, drain: true, programExit: exit }));
     program.release();
   } else {
-    source(onSignal(), (sig) => ({ detail: sig, drain: false }));
+    // Calls made just before Ctrl-C are still in the kernel buffer: print them too (bounded by settle()).
+    source(onSignal(), (sig) => ({ detail: sig, drain: true }));
     if (pids.length > 0) {
       source(whenAllExit(pids), (gone) => ({
         reason: gone.length === 1 ? `process ${gone[0]} exited` : 'every traced process exited',
