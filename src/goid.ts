@@ -2,7 +2,7 @@
 // From DWARF when the binary has it (the exact answer for that build);
 // otherwise from what Go versions are known to use.
 
-import { dwarfTypeByName } from './dwarf/index.js';
+import { dwarfTypeInUnit } from './dwarf/index.js';
 import type { ElfFile } from './elf/file.js';
 import type { GoBinaryInfo } from './model.js';
 
@@ -21,7 +21,7 @@ export function goidOffsetByVersion(goVersion: string | null): number {
 export function goidOffsetFor(info: GoBinaryInfo, elf: ElfFile): number {
   if (info.hasDwarf) {
     try {
-      const g = dwarfTypeByName(elf, 'runtime.g');
+      const g = dwarfTypeInUnit(elf, 'runtime.g', 'runtime');
       const field = g?.kind === 'struct' ? g.fields.find((f) => f.name === 'goid') : undefined;
       if (field) return field.offset;
     } catch {

@@ -69,6 +69,27 @@ export class DwarfReader {
     });
   }
 
+  /**
+   * Like typeByName, looking only in the compile unit of package `unit`:
+   * one unit's top-level entries instead of an index of every type, for
+   * the lookups made at every start (runtime.g).
+   */
+  typeByNameInUnit(name: string, unit: string): GoType | null {
+    return guard(() => {
+      for (const u of this.dw.units()) {
+        if (u.unitType !== UT.compile) continue;
+        const root = this.dw.root(u);
+        if (this.dw.str(root, AT.name) !== unit) continue;
+        for (const tag of TYPE_TAGS) {
+          for (const die of this.dw.childrenWithTag(root, tag)) {
+            if (this.dw.str(die, AT.name) === name) return this.types.typeAt(die.offset);
+          }
+        }
+      }
+      return null;
+    });
+  }
+
   /** Names of every type the binary describes, for suggestions. */
   typeNames(): string[] {
     return guard(() => [...this.typesByName().keys()]);
@@ -113,6 +134,11 @@ export function readDwarfFunctions(elf: ElfLike, options: ReadDwarfOptions = {})
 /** A named type from the binary's DWARF, for the functions-file parser; null when absent. */
 export function dwarfTypeByName(elf: ElfLike, name: string): GoType | null {
   return dwarfReader(elf).typeByName(name);
+}
+
+/** A named type looked up in one package's compile unit only (fast); null when absent. */
+export function dwarfTypeInUnit(elf: ElfLike, name: string, unit: string): GoType | null {
+  return dwarfReader(elf).typeByNameInUnit(name, unit);
 }
 
 /** Turns an unexpected exception (a bug, or input no check foresaw) into a DwarfError. */
