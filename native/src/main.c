@@ -565,6 +565,14 @@ static napi_value js_attached_count(napi_env env, napi_callback_info info) {
   return n;
 }
 
+/* Cleanup hooks run newest first; re-adding ours after a reader's TSFN was
+ * created makes it run before Node tears the TSFN down, so the poll thread
+ * is joined while the TSFN is still valid. */
+static void reregister_cleanup_hook(napi_env env, bpf_loader *l) {
+  if (l->cleanup_hook_registered) napi_remove_env_cleanup_hook(env, on_env_cleanup, l);
+  l->cleanup_hook_registered = napi_add_env_cleanup_hook(env, on_env_cleanup, l) == napi_ok;
+}
+
 /* startRingBuffer(h, map, onBatch(batch: Buffer, count: number)) */
 static napi_value js_start_ring_buffer(napi_env env, napi_callback_info info) {
   napi_value argv[3];
@@ -589,11 +597,7 @@ static napi_value js_start_ring_buffer(napi_env env, napi_callback_info info) {
   napi_status st = ringbuf_start(env, l, map, argv[2]);
   free(map);
   if (st != napi_ok) return NULL;
-  /* Cleanup hooks run newest first; re-adding ours after the TSFN was
-   * created makes it run before Node tears the TSFN down, so the poll
-   * thread is joined while the TSFN is still valid. */
-  if (l->cleanup_hook_registered) napi_remove_env_cleanup_hook(env, on_env_cleanup, l);
-  l->cleanup_hook_registered = napi_add_env_cleanup_hook(env, on_env_cleanup, l) == napi_ok;
+  reregister_cleanup_hook(env, l);
   return undefined_value(env);
 }
 
@@ -637,9 +641,7 @@ static napi_value js_start_perf_buffer(napi_env env, napi_callback_info info) {
   napi_status st = perfbuf_start(env, l, map, (size_t)pages, argv[3]);
   free(map);
   if (st != napi_ok) return NULL;
-  /* As for the ring buffer: our cleanup hook must run before the TSFN's. */
-  if (l->cleanup_hook_registered) napi_remove_env_cleanup_hook(env, on_env_cleanup, l);
-  l->cleanup_hook_registered = napi_add_env_cleanup_hook(env, on_env_cleanup, l) == napi_ok;
+  reregister_cleanup_hook(env, l);
   return undefined_value(env);
 }
 
