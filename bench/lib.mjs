@@ -12,7 +12,15 @@ export const REPO = join(BENCH_DIR, '..');
 export const RESULTS = join(BENCH_DIR, 'results');
 export const BUILD = join(RESULTS, 'build');
 export const WEAVER = join(REPO, 'bin/weaver.js');
-export const GO = process.env.GO ?? '/usr/lib/go-1.19/bin/go';
+/** $GO, else the project's Go 1.19 (scripts/toolchains.sh, run by npm run setup). */
+export const GO = process.env.GO ?? projectGo('1.19');
+
+function projectGo(toolchain) {
+  const list = join(REPO, '.cache/go/toolchains.json');
+  const found = existsSync(list) ? JSON.parse(readFileSync(list, 'utf8')).toolchains.find((t) => t.toolchain === toolchain) : undefined;
+  if (!found) throw new Error(`Go ${toolchain} is not in ${list}: run npm run setup`);
+  return join(found.goroot, 'bin/go');
+}
 
 mkdirSync(BUILD, { recursive: true });
 

@@ -9,11 +9,11 @@
 # second trap), the `jbe` is emulated.
 #
 # Needs root and tracefs. Usage: bench/probe-cost.sh [go binary] [calls]
-# (default /usr/lib/go-1.19/bin/go, 300000 calls). Events are created under
+# (default: the project's Go 1.19 from npm run setup, 300000 calls). Events are created under
 # a group of their own and removed on exit.
 set -euo pipefail
 
-GO="${1:-/usr/lib/go-1.19/bin/go}"
+GO="${1:-$(node -e 'const t=require("./.cache/go/toolchains.json").toolchains.find((t)=>t.toolchain==="1.19"); if(!t){console.error("run npm run setup");process.exit(1)} console.log(t.goroot+"/bin/go")')}"
 CALLS="${2:-300000}"
 ROUNDS=3
 TRACEFS=/sys/kernel/tracing

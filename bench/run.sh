@@ -19,7 +19,7 @@ OUT=bench/results/summary.md
   echo "# weaver benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo
   echo "- machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/^Mem:/ {print $2}') GiB, Linux $(uname -r)"
-  echo "- node $(node --version), $(clang --version | head -1), $(bpftrace --version), $(${GO:-/usr/lib/go-1.19/bin/go} version | cut -d' ' -f3)"
+  echo "- node $(node --version), $(clang --version | head -1), $(bpftrace --version), $(node --input-type=module -e "import { GO } from './bench/lib.mjs'; console.log(GO)" | xargs -I{} {} version | cut -d' ' -f3)"
   echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$OUT"
 for part in ${PARTS[*]}; do

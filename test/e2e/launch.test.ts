@@ -8,8 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { requireBpfOrSkip, runWeaver, startTracer } from '../helpers/weaver.js';
+import { goCommand } from '../helpers/goprogram.js';
 
-const GO = '/usr/lib/go-1.19/bin/go';
+const GO = goCommand('1.19');
 
 // Every mode calls main.handler from init(), before main runs: probes
 // attached any later than the first instruction would miss that call.

@@ -11,10 +11,11 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BpfError, EnvironmentError, InputError } from '../../src/errors.js';
 import { BpfCallError, BpfObject, forEachRecord, monotonicToRealtimeOffsetNs } from '../../src/loader.js';
+import { goCommand } from '../helpers/goprogram.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const BPF_DIR = join(HERE, 'bpf');
-const GO = '/usr/lib/go-1.19/bin/go';
+const GO = goCommand('1.19');
 const TRACED_SYMBOL = 'main.traced';
 
 /** Why the suite cannot run here, or undefined when it can. */

@@ -13,7 +13,6 @@ import { buildGoProgram, goToolchains } from '../helpers/goprogram.js';
 import { requireBpfOrSkip, runWeaver, startTracer } from '../helpers/weaver.js';
 
 const SOURCE = fileURLToPath(new URL('./programs/transport.go', import.meta.url));
-const SYSTEM_GO = { toolchain: '1.19', goVersion: 'go1.19', go: '/usr/lib/go-1.19/bin/go', abi: 'register' as const };
 
 const canRun = requireBpfOrSkip();
 
@@ -69,7 +68,8 @@ describe.skipIf(!canRun)('transports (root, real uprobes)', () => {
   let funcs: string;
 
   beforeAll(() => {
-    const tc = goToolchains().find((t) => t.toolchain === '1.19') ?? SYSTEM_GO;
+    const tc = goToolchains().find((t) => t.toolchain === '1.19');
+    if (!tc) throw new Error('Go 1.19 is not among the project toolchains: run npm run setup');
     dir = mkdtempSync(join(tmpdir(), 'weaver-transport-'));
     binary = buildGoProgram(tc, SOURCE, 'transport');
     funcs = join(dir, 'funcs.txt');

@@ -37,6 +37,16 @@ export function goToolchains(): GoToolchain[] {
     .filter((t) => existsSync(t.go));
 }
 
+/**
+ * The `go` command of one of the project's toolchains (scripts/toolchains.sh,
+ * run by npm run setup): never a Go the machine happens to have.
+ */
+export function goCommand(toolchain = '1.19'): string {
+  const tc = goToolchains().find((t) => t.toolchain === toolchain);
+  if (!tc) throw new Error(`Go ${toolchain} is not in ${TOOLCHAINS_JSON}: run npm run setup`);
+  return tc.go;
+}
+
 /** Builds `sourceFile` (one main package file) with `tc` into a fresh temporary directory; returns the binary's path. */
 export function buildGoProgram(tc: GoToolchain, sourceFile: string, name: string): string {
   const dir = mkdtempSync(join(tmpdir(), `weaver-${name}-${tc.toolchain}-`));

@@ -24,15 +24,7 @@ export interface Toolchain {
   go: string;
 }
 
-// Temporary toolchains for machines where `npm run setup` has not fetched the project's own.
-const FALLBACKS: [string, string][] = [
-  ['1.15', '/tmp/goapt/x/usr/lib/go-1.15/bin/go'],
-  ['1.19', '/usr/lib/go-1.19/bin/go'],
-  ['1.22', '/tmp/goapt/x/usr/lib/go-1.22/bin/go'],
-  ['1.27', '/tmp/goapt/x/usr/lib/go-1.27/bin/go'],
-];
-
-/** The toolchains of .cache/go/toolchains.json (scripts/toolchains.sh), else the fallbacks; oldest first. */
+/** The toolchains of .cache/go/toolchains.json (scripts/toolchains.sh, run by npm run setup); oldest first. */
 export function availableToolchains(): Toolchain[] {
   const found = new Map<string, string>();
   const listed = join(REPO_ROOT, '.cache/go/toolchains.json');
@@ -44,10 +36,10 @@ export function availableToolchains(): Toolchain[] {
         if (/^1\.\d+$/.test(t.toolchain) && existsSync(go)) found.set(t.toolchain, go);
       }
     } catch {
-      // An unreadable list only means falling back.
+      // An unreadable list is the same as none: the tests then say to run npm run setup.
     }
   }
-  for (const [version, go] of FALLBACKS) if (!found.has(version) && existsSync(go)) found.set(version, go);
+  if (found.size === 0) throw new Error('no Go toolchains in .cache/go/toolchains.json: run npm run setup');
   return [...found]
     .map(([version, go]) => ({ version, go, minor: Number(version.split('.')[1]) }))
     .sort((a, b) => a.minor - b.minor);

@@ -12,9 +12,10 @@ import { ElfFile } from '../../src/elf/file.js';
 import { openGoBinary } from '../../src/elf/gobinary.js';
 import { WeaverError } from '../../src/errors.js';
 import { buildTraceSpec } from '../../src/tracespec.js';
+import { goCommand } from '../helpers/goprogram.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const GO = '/usr/lib/go-1.19/bin/go';
+export const GO = goCommand('1.19');
 /** Built once per machine; the Go build cache makes a rebuild cheap anyway. */
 export const ROBUST_BUILD_DIR = join(REPO_ROOT, '.cache', 'robust');
 

@@ -100,7 +100,7 @@ export interface Toolchain {
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
-/** Toolchains from scripts/toolchains.sh when it has run, else the ones known on this machine. */
+/** The project's toolchains (scripts/toolchains.sh, run by npm run setup). */
 export function availableToolchains(): Toolchain[] {
   const found = new Map<string, string>();
   const manifest = join(ROOT, '.cache/go/toolchains.json');
@@ -108,13 +108,7 @@ export function availableToolchains(): Toolchain[] {
     const parsed = JSON.parse(readFileSync(manifest, 'utf8')) as { toolchains: { toolchain: string; goroot: string }[] };
     for (const t of parsed.toolchains) found.set(t.toolchain, join(t.goroot, 'bin/go'));
   }
-  const known: [string, string][] = [
-    ['1.15', '/tmp/goapt/x/usr/lib/go-1.15/bin/go'],
-    ['1.19', '/usr/lib/go-1.19/bin/go'],
-    ['1.22', '/tmp/goapt/x/usr/lib/go-1.22/bin/go'],
-    ['1.27', '/tmp/goapt/x/usr/lib/go-1.27/bin/go'],
-  ];
-  for (const [v, bin] of known) if (!found.has(v)) found.set(v, bin);
+  if (found.size === 0) throw new Error('no Go toolchains in .cache/go/toolchains.json: run npm run setup');
   return [...found]
     .filter(([, bin]) => existsSync(bin))
     .map(([version, goBinary]) => ({ version, goBinary }))
