@@ -78,7 +78,7 @@ describe('zsh completion', () => {
     expect(zsh).toContain("'1:shell:(bash zsh)'");
   });
 
-  it.runIf(existsSync('/usr/bin/zsh') || existsSync('/bin/zsh'))('parses in zsh', () => {
+  it('parses in zsh (installed by npm run setup)', () => {
     expect(() => execFileSync('zsh', ['-n', join(dir, '_weaver')])).not.toThrow();
   });
 });
