@@ -135,7 +135,14 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
     if (program && outcome.programExit) programSummary = `${program.path} ${describeExit(outcome.programExit)}`;
     if (program && outcome.endedProgram) programSummary = `${program.path} ended by weaver (${describeExit(outcome.endedProgram)})`;
     // Calls made just before the end are still in the kernel buffer.
-    if (outcome.drain) await settle(() => session.stats().events);
+    if (outcome.drain) {
+      // A second Ctrl-C while waiting stops the wait; weaver still detaches and sums up.
+      const impatient = onSignal();
+      await Promise.race([settle(() => session.stats().events), impatient.promise]);
+      impatient.cancel();
+    }
+    // From here to exit, further signals are not worth dying of: detaching and the summary are quick.
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, ignoreSignal);
     verbose(`weaver: stopping (${outcome.detail})`);
   } finally {
     const stats = session.stats();
@@ -229,3 +236,5 @@ async function traceUntilDone(
     for (const s of sources) s.cancel();
   }
 }
+
+function ignoreSignal(): void {}

@@ -33,4 +33,20 @@ describe.skipIf(!canRun)('SIGINT right after a burst', () => {
     expect(Number(summary![1])).toBe(printed);
     expect(printed + lost).toBe(GOROUTINES * ITERATIONS);
   });
+
+  it('a second and third SIGINT end the wait but still detach, sum up and exit 0', async () => {
+    const build = fixtureBuild({ fixture: 'goroutines', toolchain: newestToolchain() });
+    const tracer = await startTracer([build.path, '-f', build.funcs!, '--format', 'json']);
+    const program = spawn(build.path, ['-g', String(GOROUTINES), '-i', String(ITERATIONS * 4), '-quiet'], { stdio: 'ignore' });
+    expect(await tracer.waitFor((lines) => lines.length >= 100)).toBe(true);
+    for (let i = 0; i < 3; i++) {
+      tracer.child.kill('SIGINT');
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    const result = await tracer.stop('SIGINT');
+    program.kill('SIGKILL');
+    expect(result.signal).toBeNull();
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/^weaver: \d+ events? in /m);
+  });
 });
