@@ -9,6 +9,8 @@ import { ParseError, WeaverError, describeCauses } from './errors.js';
 const EXIT_INTERNAL = 70;
 
 function report(err: unknown, verbose: boolean): number {
+  // The reader of our output went away (`weaver list ./bin | head -3`): that is its choice, not an error.
+  if ((err as NodeJS.ErrnoException | null)?.code === 'EPIPE') return 0;
   if (err instanceof CommanderError) {
     // commander has already printed its message (see configureOutput below).
     return err.exitCode === 0 ? 0 : 2;
