@@ -6,13 +6,12 @@
 // weaver must report each (goroutine, depth) exactly once, on the stack
 // ABI (Go 1.15) and the register ABI.
 
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildGoProgram, goToolchains, type GoToolchain } from '../helpers/goprogram.js';
+import { buildGoProgram, goToolchains, type GoToolchain, runCountingProgram } from '../helpers/goprogram.js';
 import { requireBpfOrSkip, startTracer } from '../helpers/weaver.js';
 
 const SOURCE = fileURLToPath(new URL('./programs/stackgrowth.go', import.meta.url));
@@ -30,22 +29,6 @@ if (canRun && !process.env.CI) {
   for (const w of wanted) if (!w.tc) console.warn(`stack-growth: no ${w.abi}-ABI Go toolchain (run scripts/toolchains.sh); skipping it`);
 }
 
-/** Runs the program once it is being traced; returns the call count it printed. */
-function runTarget(binary: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(binary, [String(DEPTH), String(GOROUTINES)], { stdio: ['pipe', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const m = /^calls (\d+)$/m.exec(out);
-      if (code !== 0 || !m) reject(new Error(`${binary} exited with ${code}: ${out}`));
-      else resolve(Number(m[1]));
-    });
-    child.stdin.end('go\n');
-  });
-}
-
 interface DeepCall {
   goid: number;
   n: number;
@@ -55,7 +38,7 @@ interface DeepCall {
 async function traceDeep(binary: string, funcs: string, extra: string[]): Promise<{ calls: DeepCall[]; reported: number; stderr: string }> {
   const tracer = await startTracer([binary, '-f', funcs, '--format', 'json', '-v', ...extra]);
   try {
-    const reported = await runTarget(binary);
+    const reported = await runCountingProgram(binary, [String(DEPTH), String(GOROUTINES)]);
     // Wait for at least every call, then a little longer so duplicates would show.
     await tracer.waitFor((lines) => lines.length >= reported, 20000);
     await new Promise((r) => setTimeout(r, 300));

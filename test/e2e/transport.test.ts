@@ -3,33 +3,17 @@
 // when the kernel buffer is too small every call is accounted for: reported
 // or counted as lost, never silently missing.
 
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildGoProgram, goToolchains } from '../helpers/goprogram.js';
+import { buildGoProgram, goToolchains, runCountingProgram } from '../helpers/goprogram.js';
 import { requireBpfOrSkip, runWeaver, startTracer } from '../helpers/weaver.js';
 
 const SOURCE = fileURLToPath(new URL('./programs/transport.go', import.meta.url));
 
 const canRun = requireBpfOrSkip();
-
-function runTarget(binary: string, perGoroutine: number, goroutines: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(binary, [String(perGoroutine), String(goroutines)], { stdio: ['pipe', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const m = /^calls (\d+)$/m.exec(out);
-      if (code !== 0 || !m) reject(new Error(`${binary} exited with ${code}: ${out}`));
-      else resolve(Number(m[1]));
-    });
-    child.stdin.end('go\n');
-  });
-}
 
 interface TraceRun {
   events: { n: number; label: string }[];
@@ -42,7 +26,7 @@ interface TraceRun {
 async function trace(binary: string, funcs: string, flags: string[], perGoroutine: number, goroutines: number): Promise<TraceRun> {
   const tracer = await startTracer([binary, '-f', funcs, '--format', 'json', '-v', ...flags]);
   try {
-    const made = await runTarget(binary, perGoroutine, goroutines);
+    const made = await runCountingProgram(binary, [String(perGoroutine), String(goroutines)]);
     // The tail call is the last one made: once it is out, everything before it is too (or lost).
     await tracer.waitFor((lines) => lines.some((l) => l.includes('"tail"')), 20000);
     await new Promise((r) => setTimeout(r, 200));

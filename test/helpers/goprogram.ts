@@ -2,7 +2,7 @@
 // scripts/toolchains.sh unpacked (.cache/go/toolchains.json), so a test can
 // run the same program under the stack ABI (Go 1.15) and the register ABI.
 
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,4 +61,24 @@ export function buildGoProgram(tc: GoToolchain, sourceFile: string, name: string
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   return out;
+}
+
+/**
+ * Runs a test program that waits for a line on stdin before it starts (so
+ * the tracer can be attached first) and ends by printing `calls N`;
+ * resolves with N.
+ */
+export function runCountingProgram(binary: string, args: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(binary, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const m = /^calls (\d+)$/m.exec(out);
+      if (code !== 0 || !m) reject(new Error(`${binary} exited with ${code}: ${out}`));
+      else resolve(Number(m[1]));
+    });
+    child.stdin.end('go\n');
+  });
 }
