@@ -244,21 +244,7 @@ export class BpfObject {
     checkName(t.program, 'the program name', op);
     checkName(t.binaryPath, 'the binary path', op);
     checkUint(t.fileOffset, 'the file offset', op, Number.MAX_SAFE_INTEGER);
-    if (t.pid !== undefined && (!Number.isSafeInteger(t.pid) || t.pid < 1 || t.pid > 0x7fffffff)) {
-      throw invalid(`the pid must be a positive integer, got ${t.pid}`, op);
-    }
-    const programs = this.programNames();
-    if (!programs.includes(t.program)) {
-      throw invalid(`the BPF object has no program ${t.program}; it has ${programs.join(', ') || 'none'}`, op);
-    }
-    try {
-      accessSync(t.binaryPath, fsConstants.R_OK);
-    } catch (err) {
-      throw new InputError(`cannot read ${t.binaryPath} to attach a uprobe`, { cause: err });
-    }
-    if (t.pid !== undefined && !processExists(t.pid)) {
-      throw new InputError(`no process has pid ${t.pid}`, { hint: 'check the pid with ps' });
-    }
+    this.checkAttachTarget(op, t.program, t.binaryPath, t.pid, 'a uprobe');
     const where = `${t.binaryPath} at file offset 0x${t.fileOffset.toString(16)}`;
     let link: number;
     try {
@@ -268,6 +254,25 @@ export class BpfObject {
     }
     this.links.add(link);
     return link;
+  }
+
+  /** What every attach checks before asking the kernel: the pid, the program, the binary, the process. */
+  private checkAttachTarget(op: string, program: string, binaryPath: string, pid: number | undefined, what: string): void {
+    if (pid !== undefined && (!Number.isSafeInteger(pid) || pid < 1 || pid > 0x7fffffff)) {
+      throw invalid(`the pid must be a positive integer, got ${pid}`, op);
+    }
+    const programs = this.programNames();
+    if (!programs.includes(program)) {
+      throw invalid(`the BPF object has no program ${program}; it has ${programs.join(', ') || 'none'}`, op);
+    }
+    try {
+      accessSync(binaryPath, fsConstants.R_OK);
+    } catch (err) {
+      throw new InputError(`cannot read ${binaryPath} to attach ${what}`, { cause: err });
+    }
+    if (pid !== undefined && !processExists(pid)) {
+      throw new InputError(`no process has pid ${pid}`, { hint: 'check the pid with ps' });
+    }
   }
 
   /** Loads `program` for a uprobe_multi link (call before load). */
@@ -293,17 +298,7 @@ export class BpfObject {
     }
     t.offsets.forEach((o) => checkUint(o, 'a file offset', op, Number.MAX_SAFE_INTEGER));
     t.cookies.forEach((c) => checkUint(c, 'a cookie', op, Number.MAX_SAFE_INTEGER));
-    if (t.pid !== undefined && (!Number.isSafeInteger(t.pid) || t.pid < 1 || t.pid > 0x7fffffff)) {
-      throw invalid(`the pid must be a positive integer, got ${t.pid}`, op);
-    }
-    try {
-      accessSync(t.binaryPath, fsConstants.R_OK);
-    } catch (err) {
-      throw new InputError(`cannot read ${t.binaryPath} to attach uprobes`, { cause: err });
-    }
-    if (t.pid !== undefined && !processExists(t.pid)) {
-      throw new InputError(`no process has pid ${t.pid}`, { hint: 'check the pid with ps' });
-    }
+    this.checkAttachTarget(op, t.program, t.binaryPath, t.pid, 'uprobes');
     let link: number;
     try {
       link = native().attachUprobeMulti(this.handle, t.program, t.binaryPath, t.offsets, t.cookies, t.pid ?? -1);
