@@ -200,8 +200,8 @@ function tryPlan(id: number, spec: FunctionSpec, abi: GoAbi, allLocations: Value
       if (p.location.kind === 'stack') stackEnd = Math.max(stackEnd, p.location.offset + p.size);
     }
   }
+  // take() leaves the cursor at the 8-aligned end of the area.
   const stackArea = stackEnd > 0 ? { offset: take(stackEnd), size: alignUp(stackEnd, 8) } : null;
-  if (stackArea) cursor = stackArea.offset + stackArea.size;
 
   // Register images, then slots (allocated while planning values).
   const images = locations.map((loc) => {
