@@ -128,16 +128,8 @@ export class TraceSession {
         if (spec.dispatch) {
           // One link per dispatcher: the kernel adds (and later removes) its probes as a batch.
           for (const d of spec.dispatch) {
-            const cookieOf = new Map(d.calls.map((program, cookie) => [program, cookie]));
-            const probes = spec.probes.filter((p) => cookieOf.has(p.program));
-            object.attachUprobeMulti({
-              program: d.program,
-              binaryPath: spec.binary.path,
-              offsets: probes.map((p) => p.attachOffset),
-              cookies: probes.map((p) => cookieOf.get(p.program)!),
-              pid,
-            });
-            attached += probes.length;
+            object.attachUprobeMulti({ program: d.program, binaryPath: spec.binary.path, offsets: d.offsets, cookies: d.cookies, pid });
+            attached += d.offsets.length;
             options.onAttach?.(attached, total);
           }
           continue;

@@ -56,26 +56,37 @@ export interface Dispatcher {
   program: string;
   /** The programs it calls; a probe's cookie is the index of its program here. */
   calls: string[];
+  /** Its probes, as its uprobe_multi link takes them: file offsets and their cookies. */
+  offsets: number[];
+  cookies: number[];
 }
 
 export function dispatcherName(index: number): string {
   return `weaver_dispatch${index}`;
 }
 
-/** Shares programs out between dispatchers, in order; `weight` is each program's record size. */
-export function groupDispatchers(programs: string[], weight: (program: string) => number): Dispatcher[] {
+/** Shares the probes' programs out between dispatchers, in order; `weight` is each program's record size. */
+export function groupDispatchers(probes: ProbeSite[], weight: (program: string) => number): Dispatcher[] {
+  const programs = [...new Set(probes.map((p) => p.program))];
   const groups: Dispatcher[] = [];
   let bytes = 0;
   for (const program of programs) {
     const w = weight(program);
     const last = groups[groups.length - 1];
     if (!last || last.calls.length >= DISPATCH_LIMITS.programs || bytes + w > DISPATCH_LIMITS.recordBytes) {
-      groups.push({ program: dispatcherName(groups.length), calls: [program] });
+      groups.push({ program: dispatcherName(groups.length), calls: [program], offsets: [], cookies: [] });
       bytes = w;
     } else {
       last.calls.push(program);
       bytes += w;
     }
+  }
+  const where = new Map<string, { group: Dispatcher; cookie: number }>();
+  for (const group of groups) group.calls.forEach((program, cookie) => where.set(program, { group, cookie }));
+  for (const p of probes) {
+    const { group, cookie } = where.get(p.program)!;
+    group.offsets.push(p.attachOffset);
+    group.cookies.push(cookie);
   }
   return groups;
 }
@@ -153,7 +164,7 @@ export function buildTraceSpec(req: TraceRequest): TraceSpec {
   }
   const dispatch =
     (req.attach ?? 'multi') === 'multi'
-      ? groupDispatchers([...new Set(probes.map((p) => p.program))], (program) => recordBytes.get(program) ?? 0)
+      ? groupDispatchers(probes, (program) => recordBytes.get(program) ?? 0)
       : null;
 
   const cSource = generateC(
@@ -171,7 +182,7 @@ export function buildTraceSpec(req: TraceRequest): TraceSpec {
       // No binary path or version here: builds that need the same programs
       // share one compiled object in the cache.
       transport: req.transport,
-      ...(dispatch ? { dispatch } : {}),
+      ...(dispatch ? { dispatch: dispatch.map(({ program, calls }) => ({ program, calls })) } : {}),
     },
   );
   return { binary: info, targets, cSource, namesOnly, notes, returns: Boolean(req.returns), probes, dispatch };
