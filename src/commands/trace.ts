@@ -10,7 +10,7 @@ import { UsageError } from '../errors.js';
 import { compileFilters } from '../filter/index.js';
 import { createFormatter, resolveFormat, shouldUseColor } from '../format/index.js';
 import { describeExit, exitStatusOf, forwardSignals, spawnHeld, terminate, type LaunchedProgram, type ProgramExit } from '../launch.js';
-import { OutputWriter } from '../output.js';
+import { isSharedStream, OutputWriter } from '../output.js';
 import { EventPrinter, openOutputFile } from '../printer.js';
 import { checkPrivileges } from '../privileges.js';
 import { TraceSession, resolveAttachMode, resolveTransport } from '../session.js';
@@ -85,7 +85,7 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
   const formatter = flags.returns ? pairedFormatter(baseFormatter, format) : baseFormatter;
   // -c/--summary: calls are counted, not printed; the table comes at exit.
   const callStats = flags.summary ? new CallStats() : undefined;
-  const output = new OutputWriter(stream);
+  const output = new OutputWriter(stream, { lineAtomic: !flags.output && isSharedStream(1) });
   const printer = new EventPrinter(formatter, output, filter, flags.count, callStats ? (e) => callStats.add(e) : undefined);
 
   // Held back until the probes are attached, so its first call is traced.
