@@ -1,6 +1,7 @@
 // Flags only: turns argv into typed options for the commands. Validation
 // of each value happens here, so a bad number never reaches a command.
 
+import { readFileSync } from 'node:fs';
 import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import { completionScript, SHELLS, type Shell } from './completion.js';
 import { parseDurationMs } from './duration.js';
@@ -137,9 +138,16 @@ Examples:
   weaver --types                                          the argument types weaver can decode
   source <(weaver completion bash)                        tab completion (also: zsh)`;
 
+/** The version in package.json, read once: the one source of weaver's version. */
+export function weaverVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
 export function buildCli(handlers: CliHandlers): Command {
   const program = new Command('weaver');
   program
+    .version(weaverVersion(), '-V, --version', 'print weaver\'s version and exit')
     .description('Show the arguments passed to functions of a running Go program, live, with eBPF uprobes.')
     .usage('[options] <binary>\n       weaver [options] -- <program> [args...]\n       weaver [options] --pid <pid>\n       weaver list|completion ...')
     .argument('[binary...]', 'the Go program (an ELF executable) whose functions to trace; in launch mode, the program and its arguments after --')

@@ -6,7 +6,7 @@
 // None of this needs root: every check runs before BPF is touched.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -142,5 +142,14 @@ describe('bad command lines', () => {
   it.each(CASES)('$name', async (c) => {
     const r = await runWeaver(c.args(), { timeoutMs: 15_000 });
     expect({ code: r.code, stdout: r.stdout, stderr: r.stderr.trimEnd().split('\n') }).toEqual({ code: c.code, stdout: '', stderr: c.stderr() });
+  });
+});
+
+describe('--version', () => {
+  // package.json is the one place the version is written.
+  const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  it.each([['--version'], ['-V']])('%s prints the version from package.json and exits 0', async (flag) => {
+    const r = await runWeaver([flag], { timeoutMs: 15_000 });
+    expect({ code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
   });
 });
