@@ -2,9 +2,27 @@
 // Go emits no data inside function bodies, so a linear sweep from the entry
 // sees exactly the instructions the CPU can execute; the iced-x86 objects
 // live in WASM memory and are freed here, never handed out.
+//
+// iced-x86 is a ~1 MB CommonJS bundle plus WASM: parsing and instantiating
+// it costs ~70 ms of start-up. It is required on the first decode, so a run
+// whose probe placement comes from the per-binary cache (src/probecache.ts)
+// never loads it.
 
-import { Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic, OpKind, Register } from 'iced-x86';
+import { createRequire } from 'node:module';
+import type * as Iced from 'iced-x86';
 import { InputError, NotSupportedError } from '../errors.js';
+
+let iced: typeof Iced | undefined;
+
+function loadIced(): typeof Iced {
+  iced ??= createRequire(import.meta.url)('iced-x86') as typeof Iced;
+  return iced;
+}
+
+/** True once iced-x86 has been loaded in this process (for tests of lazy loading). */
+export function decoderLoaded(): boolean {
+  return iced !== undefined;
+}
 
 export type Operand =
   | { kind: 'reg'; reg: string }
@@ -48,38 +66,45 @@ export interface X86Instruction {
   bytes: Uint8Array;
 }
 
-const FLOW: Record<number, Flow> = {
-  [FlowControl.Next]: 'next',
-  [FlowControl.Return]: 'return',
-  [FlowControl.UnconditionalBranch]: 'jump',
-  [FlowControl.ConditionalBranch]: 'conditional-jump',
-  [FlowControl.Call]: 'call',
-  [FlowControl.IndirectBranch]: 'indirect-jump',
-  [FlowControl.IndirectCall]: 'indirect-call',
-  [FlowControl.Interrupt]: 'interrupt',
-};
+let flowNames: Record<number, Flow> | undefined;
+
+function flowOf(x86: typeof Iced, flowControl: Iced.FlowControl): Flow {
+  const { FlowControl } = x86;
+  flowNames ??= {
+    [FlowControl.Next]: 'next',
+    [FlowControl.Return]: 'return',
+    [FlowControl.UnconditionalBranch]: 'jump',
+    [FlowControl.ConditionalBranch]: 'conditional-jump',
+    [FlowControl.Call]: 'call',
+    [FlowControl.IndirectBranch]: 'indirect-jump',
+    [FlowControl.IndirectCall]: 'indirect-call',
+    [FlowControl.Interrupt]: 'interrupt',
+  };
+  return flowNames[flowControl] ?? 'other';
+}
 
 const CONDITION_NAMES = ['', 'o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'];
 
-function registerName(reg: Register): string | null {
-  return reg === Register.None ? null : Register[reg].toLowerCase();
+function registerName(x86: typeof Iced, reg: Iced.Register): string | null {
+  return reg === x86.Register.None ? null : x86.Register[reg].toLowerCase();
 }
 
 function toNumber(value: bigint): number {
   return Number(BigInt.asIntN(64, value));
 }
 
-function operandOf(insn: Instruction, index: number): Operand {
+function operandOf(x86: typeof Iced, insn: Iced.Instruction, index: number): Operand {
+  const { OpKind } = x86;
   const kind = insn.opKind(index);
   switch (kind) {
     case OpKind.Register:
-      return { kind: 'reg', reg: registerName(insn.opRegister(index)) ?? 'none' };
+      return { kind: 'reg', reg: registerName(x86, insn.opRegister(index)) ?? 'none' };
     case OpKind.Memory:
       return {
         kind: 'mem',
-        segment: registerName(insn.segmentPrefix),
-        base: registerName(insn.memoryBase),
-        index: registerName(insn.memoryIndex),
+        segment: registerName(x86, insn.segmentPrefix),
+        base: registerName(x86, insn.memoryBase),
+        index: registerName(x86, insn.memoryIndex),
         scale: insn.memoryIndexScale,
         displacement: toNumber(insn.memoryDisplacement),
       };
@@ -126,8 +151,9 @@ export function checkCodeInput(code: Uint8Array, entryAddress: number): void {
  */
 export function decodeFunction(code: Uint8Array, entryAddress: number): X86Instruction[] {
   checkCodeInput(code, entryAddress);
-  const decoder = new Decoder(64, code, DecoderOptions.None);
-  const insn = new Instruction();
+  const x86 = loadIced();
+  const decoder = new x86.Decoder(64, code, x86.DecoderOptions.None);
+  const insn = new x86.Instruction();
   const out: X86Instruction[] = [];
   try {
     decoder.ip = BigInt(entryAddress);
@@ -141,14 +167,14 @@ export function decodeFunction(code: Uint8Array, entryAddress: number): X86Instr
         );
       }
       const operands: Operand[] = [];
-      for (let i = 0; i < insn.opCount; i++) operands.push(operandOf(insn, i));
+      for (let i = 0; i < insn.opCount; i++) operands.push(operandOf(x86, insn, i));
       const branch = operands.find((op) => op.kind === 'branch');
       const condition = CONDITION_NAMES[insn.conditionCode];
       out.push({
         address,
         length: insn.length,
-        mnemonic: Mnemonic[insn.mnemonic].toLowerCase(),
-        flow: FLOW[insn.flowControl] ?? 'other',
+        mnemonic: x86.Mnemonic[insn.mnemonic].toLowerCase(),
+        flow: flowOf(x86, insn.flowControl),
         ...(branch && branch.kind === 'branch' ? { target: branch.target } : {}),
         ...(condition ? { condition } : {}),
         operands,
