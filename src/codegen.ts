@@ -40,6 +40,8 @@ export interface CodegenOptions {
 export interface ReturnUnit {
   plan: ReturnPlan;
   deferreturnFrameSizes: number[];
+  /** Link-time addresses of the RETs its return program is attached at: in PIE binaries they give the load bias. */
+  retAddresses?: number[];
 }
 
 /** One uprobe program: a function's plan and where its probe sits. */
@@ -83,7 +85,7 @@ export function generateC(units: ProgramUnit[], options: CodegenOptions): string
     out.push('');
     out.push(pairingPreamble());
   }
-  const ifaces = interfaceTypesOf(units.map((u) => u.plan));
+  const ifaces = interfaceTypesOf([...units.map((u) => u.plan), ...(options.returns ?? []).map((r) => r.plan.results)]);
   if (ifaces) {
     out.push('');
     out.push(interfaceHelpersC(ifaces.types, ifaces.blockCapacity));
@@ -95,6 +97,7 @@ export function generateC(units: ProgramUnit[], options: CodegenOptions): string
   }
   for (const unit of options.returns ?? []) {
     out.push('');
+    if (ifaces) out.push(returnTypesBiasDefinition(unit.retAddresses ?? [], options.pie === true));
     out.push(returnPrograms(unit));
   }
   out.push('');
@@ -131,6 +134,33 @@ function typesBiasDefinition(unit: ProgramUnit, pie: boolean): string {
   const bias = pie && unit.probeAddress !== undefined ? `((ctx)->ip - 0x${unit.probeAddress.toString(16)}ULL)` : '0';
   return `#undef WEAVER_TYPES_BIAS\n#define WEAVER_TYPES_BIAS(ctx) ${bias}`;
 }
+
+/**
+ * The same for a return program, which one program serves at every RET of
+ * its function: the kernel loads a PIE at a page-aligned bias, so ip and the
+ * RET it sits on agree in their low 12 bits. When all RETs lie within one
+ * page's span of the first, masking those bits off ip − first gives the
+ * bias; otherwise the low bits pick the RET. RETs that share their low bits
+ * with another cannot be told apart: their bias is left unknown (0), so
+ * their interfaces show addresses rather than a wrong type.
+ */
+export function returnTypesBiasDefinition(retAddresses: number[], pie: boolean): string {
+  const define = (bias: string) => `#undef WEAVER_TYPES_BIAS\n#define WEAVER_TYPES_BIAS(ctx) ${bias}`;
+  if (!pie || retAddresses.length === 0) return define('0');
+  const sorted = [...new Set(retAddresses)].sort((a, b) => a - b);
+  const first = sorted[0]!;
+  const hex = (n: number) => `0x${n.toString(16)}`;
+  if (sorted[sorted.length - 1]! - first < PAGE_SIZE) return define(`(((ctx)->ip - ${hex(first)}ULL) & ~${hex(PAGE_SIZE - 1)}ULL)`);
+  const byLowBits = new Map<number, number[]>();
+  for (const a of sorted) byLowBits.set(a % PAGE_SIZE, [...(byLowBits.get(a % PAGE_SIZE) ?? []), a]);
+  const cases = sorted
+    .filter((a) => byLowBits.get(a % PAGE_SIZE)!.length === 1)
+    .map((a) => `((ctx)->ip & ${hex(PAGE_SIZE - 1)}) == ${hex(a % PAGE_SIZE)} ? (ctx)->ip - ${hex(a)}ULL : `);
+  return define(`(${cases.join('')}0)`);
+}
+
+/** x86-64 pages: a PIE's load bias is a multiple of this. */
+const PAGE_SIZE = 0x1000;
 
 function functionProgram(unit: ProgramUnit): string {
   const { plan } = unit;

@@ -8,7 +8,8 @@ import type { ElfFile } from './elf/file.js';
 import { NotSupportedError, WeaverError } from './errors.js';
 import type { FunctionSpec } from './gotypes.js';
 import type { FunctionSymbol, GoBinaryInfo } from './model.js';
-import { PlanTooLargeError, type FunctionPlan, type PlanOptions } from './plan.js';
+import { PlanTooLargeError, mapLayoutForVersion, type FunctionPlan, type PlanOptions } from './plan.js';
+import { lazyRuntimeTypes } from './runtimetypes.js';
 import {
   findReturnProbes, planReturn, returnProbesFor, withDepthSlot, type ReturnPlan, type ReturnProbe,
 } from './returns.js';
@@ -38,11 +39,19 @@ export interface ReturnSideInput {
 export function returnSide(input: ReturnSideInput): { entryPlan: FunctionPlan; returns: ReturnSide } {
   const { id, spec, symbol, info, notes } = input;
   const { plan: entryPlan, depthOffset } = withDepthSlot(input.entryPlan);
-  const plan = returnPlanOrUnknown(id, input.namesOnly ? { ...spec, params: [], results: null } : spec, info, input.plan, notes);
+  // Results are planned like arguments: interfaces resolve through the
+  // same runtime-type table (read once per binary), maps by the same layout.
+  const options: PlanOptions = {
+    ...input.plan,
+    runtimeTypes: input.plan.runtimeTypes ?? lazyRuntimeTypes(input.elf, info.hasDwarf),
+    mapLayout: input.plan.mapLayout ?? mapLayoutForVersion(info.goVersion),
+  };
+  const plan = returnPlanOrUnknown(id, input.namesOnly ? { ...spec, params: [], results: null } : spec, info, options, notes);
   const probes = probesOf(id, symbol, info, input.elf, notes);
   const unit: ReturnUnit = {
     plan,
     deferreturnFrameSizes: probes.filter((p) => p.kind === 'deferreturn').map((p) => p.frameSize),
+    retAddresses: probes.filter((p) => p.kind === 'ret').map((p) => symbol.address + p.offset),
   };
   return { entryPlan, returns: { plan, probes, depthOffset, unit } };
 }

@@ -153,11 +153,20 @@ function collectStrings(t: GoType, at: number, limit: number, out: number[]): vo
   }
 }
 
-/** A provider that reads the binary's runtime types on first use only (most traces have no interface). */
+/** Tables already read, per opened binary: entry and return plans of one trace share one. */
+const readTables = new WeakMap<ElfFile, RuntimeTypes | null>();
+
+/**
+ * A provider that reads the binary's runtime types on first use only (most
+ * traces have no interface). Every provider of one ElfFile shares the table.
+ */
 export function lazyRuntimeTypes(elf: ElfFile, hasDwarf: boolean): () => RuntimeTypes | null {
-  let cached: RuntimeTypes | null | undefined;
   return () => {
-    if (cached === undefined) cached = hasDwarf ? readRuntimeTypes(elf) : null;
-    return cached;
+    let table = readTables.get(elf);
+    if (table === undefined) {
+      table = hasDwarf ? readRuntimeTypes(elf) : null;
+      readTables.set(elf, table);
+    }
+    return table;
   };
 }

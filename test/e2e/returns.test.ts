@@ -5,8 +5,10 @@
 // and the same results; the call that panics must show as not returned; the
 // recovered panic as via runtime.deferreturn; 3000 levels of recursion whose
 // goroutine stack grows and is copied while they are pending must pair each
-// level with its own return. The fixture's own output must not change when
-// it is traced.
+// level with its own return. Error and interface{} results must show their
+// dynamic type by name and their value (errors.New, fmt.Errorf with and
+// without %w; an int, a string and a struct), PIE builds included. The
+// fixture's own output must not change when it is traced.
 
 import { describe, expect, it } from 'vitest';
 import { fixtureBuilds, type FixtureBuild, type FixtureName } from '../helpers/fixtures.js';
@@ -49,9 +51,17 @@ function compareValue(arg: Obj, expected: LosslessJson, build: FixtureBuild, whe
     if (type === 'float64' && build.abi === 'register' && /X0/.test(arg.error)) return null;
     return bad(`unavailable: ${arg.error}`);
   }
-  if (type === 'error') {
-    const nil = value === null;
-    return nil === (expected === null) ? null : bad(nil ? 'nil, expected an error' : 'non-nil, expected nil');
+  if (type === 'error' || type === 'any') {
+    if (value === null || expected === null) return value === expected ? null : bad(value === null ? 'nil, expected a value' : 'non-nil, expected nil');
+    // The dynamic type by name, resolved through the binary's type table
+    // (in PIE builds after taking off the load bias at the RET).
+    const want = expected as Obj;
+    if (!isObj(value) || value.type !== want.type) return bad('dynamic type differs');
+    if (type === 'any') return show(value.value) === show(want.value) ? null : bad('dynamic value differs');
+    // An error: a pointer to a struct whose first string is the message (errorString.s, wrapError.msg).
+    const target = isObj(value.value) ? value.value.value : undefined;
+    const message = isObj(target) ? Object.values(target).find((v) => typeof v === 'string') : undefined;
+    return message === want.message ? null : bad('error message differs');
   }
   if (type === 'float64') return typeof expected === 'bigint' ? (value === Number(expected) || value === expected ? null : bad('differs')) : value === expected ? null : bad('differs');
   if (type.startsWith('*')) {
@@ -177,9 +187,9 @@ describe.skipIf(!canRun)('-c/--summary on the returns fixture', () => {
         expect(p50! <= p99! && p99! <= max! && mean! <= max! && max! <= total!, `${fn} ${show(r)}`).toBe(true);
         expect(total! / BigInt(n), fn).toBe(mean);
       }
-      // div(9, 0) and safeDiv(1, 0) return an error each round; mustPositive(-4) never returns.
+      // div(9, 0) and safeDiv(1, 0) return an error each round, retErr three; mustPositive(-4) never returns.
       const errors = rows.filter((r) => r.errors !== 0n).map((r) => [r.function, r.errors]);
-      expect(errors.sort()).toEqual([['main.div', 2n], ['main.safeDiv', 2n]]);
+      expect(errors.sort()).toEqual([['main.div', 2n], ['main.retErr', 6n], ['main.safeDiv', 2n]]);
       expect(rows.filter((r) => r.not_returned !== 0n).map((r) => [r.function, r.not_returned])).toEqual([['main.mustPositive', 2n]]);
     }, 120000);
   }
