@@ -20,6 +20,7 @@ import type { FunctionSymbol, GoBinaryInfo } from './model.js';
 import { PlanTooLargeError, mapLayoutForVersion, planFunction, type FunctionPlan, type PlanOptions } from './plan.js';
 import { closestNames } from './suggest.js';
 import { chooseEntryProbe } from './x86/prologue.js';
+import { ProbeCache } from './probecache.js';
 import { lazyRuntimeTypes } from './runtimetypes.js';
 import { returnSide, type ReturnSide } from './returnspec.js';
 
@@ -41,6 +42,8 @@ export interface TraceRequest {
    * batch; single: one perf-event link per probe (older kernels).
    */
   attach?: 'multi' | 'single';
+  /** Per-binary cache of probe placement and the goid offset (src/probecache.ts); null: none. Default: the user's cache. */
+  binaryCacheDir?: string | null;
 }
 
 /**
@@ -135,6 +138,7 @@ export function buildTraceSpec(req: TraceRequest): TraceSpec {
   const namesOnly = specs.every((s) => s.params === null);
 
   const runtimeTypes = lazyRuntimeTypes(elf, info.hasDwarf);
+  const cache = ProbeCache.open(elf, { dir: req.binaryCacheDir });
   const targets: TraceTarget[] = specs.map((s, id) => {
     const symbol = info.functions.get(s.spec.name)!;
     let plan: FunctionPlan;
@@ -146,7 +150,7 @@ export function buildTraceSpec(req: TraceRequest): TraceSpec {
       throw err;
     }
     const program = programName(plan);
-    const probe = probePoint(elf, symbol, info, req.probePlacement ?? 'auto');
+    const probe = probePoint(elf, symbol, info, req.probePlacement ?? 'auto', cache);
     if (!req.returns) return { plan, symbol, program, attachOffset: symbol.fileOffset + probe.offset, probe };
     const side = returnSide({ id, spec: s.spec, namesOnly: s.params === null, entryPlan: plan, symbol, info, elf, plan: req.plan, notes });
     return { plan: side.entryPlan, symbol, program, attachOffset: symbol.fileOffset + probe.offset, probe, returns: side.returns };
@@ -178,13 +182,14 @@ export function buildTraceSpec(req: TraceRequest): TraceSpec {
       pie: info.pie,
       ...(req.returns ? { returns: targets.map((t) => t.returns!.unit) } : {}),
       abi: info.abi,
-      goidOffset: goidOffsetFor(info, elf),
+      goidOffset: cache.goidOffset(() => goidOffsetFor(info, elf)),
       // No binary path or version here: builds that need the same programs
       // share one compiled object in the cache.
       transport: req.transport,
       ...(dispatch ? { dispatch: dispatch.map(({ program, calls }) => ({ program, calls })) } : {}),
     },
   );
+  cache.save();
   return { binary: info, targets, cSource, namesOnly, notes, returns: Boolean(req.returns), probes, dispatch };
 }
 
@@ -275,9 +280,13 @@ function specsFromPackages(packages: string[], info: GoBinaryInfo, elf: ElfFile,
     });
 }
 
-function probePoint(elf: ElfFile, symbol: FunctionSymbol, info: GoBinaryInfo, placement: 'auto' | 'entry'): TraceTarget['probe'] {
+function probePoint(elf: ElfFile, symbol: FunctionSymbol, info: GoBinaryInfo, placement: 'auto' | 'entry', cache: ProbeCache): TraceTarget['probe'] {
   if (placement === 'entry') return { offset: 0, kind: 'entry', reason: 'asked for with --probe-placement entry' };
   if (symbol.size <= 0) return { offset: 0, kind: 'entry', reason: 'the function\'s size is unknown' };
+  return cache.entryProbe(symbol, () => decodeEntryProbe(elf, symbol, info));
+}
+
+function decodeEntryProbe(elf: ElfFile, symbol: FunctionSymbol, info: GoBinaryInfo): TraceTarget['probe'] {
   try {
     const p = chooseEntryProbe(elf.readVirtual(symbol.address, symbol.size), symbol.address, info.abi);
     return {

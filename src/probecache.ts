@@ -1,0 +1,251 @@
+// What weaver works out from one build of a program and would otherwise
+// work out again on every start: where each entry probe goes (decoding the
+// prologue needs iced-x86, ~70 ms to load) and where goid sits in runtime.g
+// (a DWARF walk, ~50 ms). Both depend only on the binary's bytes and on
+// weaver's own code, so they are kept per binary under the cache root the
+// compile cache uses, in one JSON file per binary path:
+//   $XDG_CACHE_HOME/weaver/binaries/<sha256 of the real path>.json
+// An entry is used only when the file still has the same identity (Go build
+// ID, or a hash of the contents when it has none; size; mtime; ctime; inode)
+// and weaver's analysing code is the same (a fingerprint of its files): a
+// rebuilt binary or a rebuilt weaver never reuses stale answers. Anything
+// wrong with the cache (unreadable, corrupt, unwritable) only costs the cache.
+
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defaultCacheDir } from './compile.js';
+import type { ElfFile } from './elf/file.js';
+import type { FunctionSymbol } from './model.js';
+
+/** Bumped when the file's layout changes. */
+const FORMAT = 1;
+
+/** An entry probe as src/tracespec.ts places it (TraceTarget['probe']). */
+export interface CachedProbe {
+  offset: number;
+  kind: 'after-stack-check' | 'entry';
+  reason: string;
+  stackCheckFailFlags?: number;
+}
+
+interface BinaryIdentity {
+  /** The Go build ID, or `sha256:<hex>` of the whole file when it has none. */
+  id: string;
+  size: number;
+  mtimeNs: string;
+  ctimeNs: string;
+  ino: number;
+}
+
+interface CacheFile {
+  format: number;
+  fingerprint: string;
+  binary: BinaryIdentity;
+  goidOffset?: number;
+  /** By `<address>:<size>` of the function. */
+  probes: Record<string, CachedProbe>;
+}
+
+/** $XDG_CACHE_HOME/weaver/binaries (or ~/.cache/weaver/binaries): beside the compile cache. */
+export function defaultBinaryCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return join(dirname(defaultCacheDir(env)), 'binaries');
+}
+
+export interface ProbeCacheOptions {
+  /** Overrides the cache directory; null: no cache (every answer is computed). */
+  dir?: string | null;
+}
+
+export class ProbeCache {
+  private dirty = false;
+
+  private constructor(
+    /** The cache file, or null when the cache is off or the binary cannot be identified. */
+    readonly path: string | null,
+    private readonly data: CacheFile,
+    /** Entries found in the file (for tests and -v). */
+    readonly loaded: boolean,
+  ) {}
+
+  /** The cache for the binary `elf` was read from; never throws. */
+  static open(elf: ElfFile, options: ProbeCacheOptions = {}): ProbeCache {
+    const dir = options.dir === undefined ? defaultBinaryCacheDir() : options.dir;
+    const binary = dir === null ? null : identify(elf);
+    if (dir === null || binary === null) return new ProbeCache(null, emptyFile(null), false);
+    let path: string;
+    try {
+      path = join(dir, `${sha256(realpathSync(elf.path))}.json`);
+    } catch {
+      return new ProbeCache(null, emptyFile(binary), false);
+    }
+    const stored = readCacheFile(path, binary);
+    return stored ? new ProbeCache(path, stored, true) : new ProbeCache(path, emptyFile(binary), false);
+  }
+
+  /** The offset of runtime.g.goid, from the cache or `compute`. */
+  goidOffset(compute: () => number): number {
+    if (this.data.goidOffset !== undefined) return this.data.goidOffset;
+    const offset = compute();
+    this.data.goidOffset = offset;
+    this.dirty = true;
+    return offset;
+  }
+
+  /** The entry probe of `symbol` with automatic placement, from the cache or `compute`. */
+  entryProbe(symbol: FunctionSymbol, compute: () => CachedProbe): CachedProbe {
+    const key = `${symbol.address}:${symbol.size}`;
+    const hit = this.data.probes[key];
+    if (hit) return { ...hit };
+    const probe = compute();
+    this.data.probes[key] = { ...probe };
+    this.dirty = true;
+    return probe;
+  }
+
+  /** Writes what was added since open (atomically: a concurrent weaver reads the old or the new file). */
+  save(): void {
+    if (!this.dirty || this.path === null) return;
+    this.dirty = false;
+    const tmp = `${this.path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    try {
+      mkdirSync(dirname(this.path), { recursive: true });
+      writeFileSync(tmp, JSON.stringify(this.data));
+      renameSync(tmp, this.path);
+    } catch {
+      // An unwritable cache directory only costs the cache.
+      try {
+        rmSync(tmp, { force: true });
+      } catch {
+        // There was no directory to write it in.
+      }
+    }
+  }
+}
+
+function emptyFile(binary: BinaryIdentity | null): CacheFile {
+  return { format: FORMAT, fingerprint: analyserFingerprint(), binary: binary ?? { id: '', size: 0, mtimeNs: '0', ctimeNs: '0', ino: 0 }, probes: {} };
+}
+
+function sha256(text: string | Buffer): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** Null when the file cannot be stat'ed (it went away): then nothing is cached. */
+function identify(elf: ElfFile): BinaryIdentity | null {
+  let stat;
+  try {
+    stat = statSync(elf.path, { bigint: true });
+  } catch {
+    return null;
+  }
+  // The file on disk must be the one that was read.
+  if (stat.size !== BigInt(elf.buffer.length)) return null;
+  return {
+    id: goBuildId(elf) ?? `sha256:${sha256(elf.buffer)}`,
+    size: elf.buffer.length,
+    mtimeNs: stat.mtimeNs.toString(),
+    ctimeNs: stat.ctimeNs.toString(),
+    ino: Number(stat.ino),
+  };
+}
+
+/**
+ * The Go build ID from the .note.go.buildid note (name "Go", type 4), or
+ * null when there is none or it is empty (`-ldflags=-buildid=`).
+ */
+export function goBuildId(elf: ElfFile): string | null {
+  const note = elf.section('.note.go.buildid')?.data;
+  if (!note || note.length < 16) return null;
+  const namesz = note.readUInt32LE(0);
+  const descsz = note.readUInt32LE(4);
+  const type = note.readUInt32LE(8);
+  const descStart = 12 + Math.ceil(namesz / 4) * 4;
+  if (type !== 4 || note.toString('latin1', 12, 14) !== 'Go' || descStart + descsz > note.length || descsz === 0) return null;
+  return note.toString('latin1', descStart, descStart + descsz);
+}
+
+function readCacheFile(path: string, binary: BinaryIdentity): CacheFile | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    return null;
+  }
+  if (!isCacheFile(parsed)) return null;
+  if (parsed.format !== FORMAT || parsed.fingerprint !== analyserFingerprint()) return null;
+  const b = parsed.binary;
+  if (b.id !== binary.id || b.size !== binary.size || b.mtimeNs !== binary.mtimeNs || b.ctimeNs !== binary.ctimeNs || b.ino !== binary.ino) return null;
+  return parsed;
+}
+
+function isCacheFile(v: unknown): v is CacheFile {
+  if (typeof v !== 'object' || v === null) return false;
+  const f = v as Record<string, unknown>;
+  const b = f.binary as Record<string, unknown> | null;
+  if (typeof f.format !== 'number' || typeof f.fingerprint !== 'string' || typeof b !== 'object' || b === null) return false;
+  if (typeof b.id !== 'string' || typeof b.size !== 'number' || typeof b.mtimeNs !== 'string' || typeof b.ctimeNs !== 'string' || typeof b.ino !== 'number') {
+    return false;
+  }
+  if (f.goidOffset !== undefined && !isCount(f.goidOffset)) return false;
+  if (typeof f.probes !== 'object' || f.probes === null || Array.isArray(f.probes)) return false;
+  return Object.values(f.probes).every(isCachedProbe);
+}
+
+function isCount(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+function isCachedProbe(v: unknown): v is CachedProbe {
+  if (typeof v !== 'object' || v === null) return false;
+  const p = v as Record<string, unknown>;
+  return (
+    isCount(p.offset) &&
+    (p.kind === 'after-stack-check' || p.kind === 'entry') &&
+    typeof p.reason === 'string' &&
+    (p.stackCheckFailFlags === undefined || isCount(p.stackCheckFailFlags))
+  );
+}
+
+/**
+ * Weaver's code that computes cached answers: a change to any of these
+ * files (a rebuild rewrites them all) or to the decoder package makes
+ * every cache file stale. Sizes and times, not contents: ~20 stat calls.
+ */
+const ANALYSER_DIRS = ['x86', 'dwarf', 'elf'];
+const ANALYSER_FILES = ['goid', 'probecache', 'tracespec'];
+
+let fingerprint: string | undefined;
+
+function analyserFingerprint(): string {
+  if (fingerprint !== undefined) return fingerprint;
+  const here = fileURLToPath(import.meta.url);
+  const root = dirname(here);
+  // .js under dist/, .ts when the tests run the sources.
+  const ext = extname(here);
+  const files = ANALYSER_FILES.map((f) => join(root, f + ext));
+  for (const d of ANALYSER_DIRS) {
+    try {
+      for (const f of readdirSync(join(root, d)).sort()) if (f.endsWith(ext)) files.push(join(root, d, f));
+    } catch {
+      files.push(join(root, d));
+    }
+  }
+  try {
+    files.push(join(dirname(createRequire(import.meta.url).resolve('iced-x86')), 'package.json'));
+  } catch {
+    // Not installed: decoding fails anyway, and nothing is cached from it.
+  }
+  const parts = files.map((f) => {
+    try {
+      const s = statSync(f, { bigint: true });
+      return `${f} ${s.size} ${s.mtimeNs}`;
+    } catch {
+      return `${f} missing`;
+    }
+  });
+  fingerprint = sha256(parts.join('\n'));
+  return fingerprint;
+}
