@@ -5,7 +5,8 @@
 // (the compile cache keys on it). `--emit c` prints this output.
 
 import type { GoAbi } from './model.js';
-import type { ArgPlan, FunctionPlan, ValuePlan } from './plan.js';
+import { MAP_WALK_STEPS, type ArgPlan, type FunctionPlan, type ValuePlan } from './plan.js';
+import { sizeOf, type GoType } from './gotypes.js';
 import { HEADER_FLAG, RECORD_KIND, headerCDeclaration } from './record.js';
 import {
   G_STACK_HI_OFFSET, PAIR_FLAG, PAIR_STAT, PAIR_STAT_COUNT, deferreturnProgramName, returnProgramName, type ReturnPlan,
@@ -288,54 +289,48 @@ export function derefCode(plan: ValuePlan, indent: string): string[] {
 }
 
 /**
- * Reads a map's header, then its first buckets (hmap: `1 << B` of them) or
- * groups (Swiss: the single group of a small map, else the first groups of
- * the directory's first table), then follows what is inside the entries
- * whose tophash / control byte says they are full.
+ * Reads a map's header, walks its buckets or groups for full slots
+ * (weaver_map_walk in bpf/weaver.h), copies the key and elem of each slot
+ * found into its entry image, then follows what is inside the entries
+ * copied. Every image is copied before anything in them is followed: a map
+ * inside an entry walks again, reusing the scratch array of references.
  */
 function mapCode(plan: Extract<ValuePlan, { kind: 'map' }>, indent: string): string[] {
   const h = plan.header.offset;
-  const d = plan.data;
-  const word = (slot: number, at: number) => `*(u64 *)(rec + ${slot + SLOT_HEADER_BYTES + at})`;
-  const lines = [
-    `${indent}weaver_read_slot(rec + ${h}, ${plan.header.capacity}, *(u64 *)(rec + ${plan.offset}), ${plan.header.capacity});`,
-    `${indent}if (*(u32 *)(rec + ${h}) == ${plan.header.capacity}) {`,
-  ];
+  const g = plan.group;
   const i2 = indent + '\t';
-  if (plan.layout === 'hmap') {
+  const shown = `*(u32 *)(rec + ${plan.walk})`;
+  const lines = [
+    `${indent}{`,
+    `${i2}u32 found = 0, status = 0, shown = 0;`,
+    `${i2}weaver_read_slot(rec + ${h}, ${plan.header.capacity}, *(u64 *)(rec + ${plan.offset}), ${plan.header.capacity});`,
+    `${i2}if (*(u32 *)(rec + ${h}) == ${plan.header.capacity})`,
+    `${i2}\tfound = weaver_map_walk(rec + ${h + SLOT_HEADER_BYTES}, ${plan.layout === 'swiss' ? 1 : 0}, ${g.groupSize}, ${plan.keys.length}, ${MAP_WALK_STEPS}, &status);`,
+  ];
+  const keySize = sizeOf((plan.type as Extract<GoType, { kind: 'map' }>).key);
+  const elemSize = sizeOf((plan.type as Extract<GoType, { kind: 'map' }>).elem);
+  plan.keys.forEach((key, k) => {
+    const elem = plan.elems[k]!;
     lines.push(
-      `${i2}u64 groups = 1ULL << (*(u8 *)(rec + ${h + SLOT_HEADER_BYTES + 9}) & 63);`,
-      `${i2}u64 at = ${word(h, 16)};`,
+      `${i2}if (shown == ${k} && found > ${k} &&`,
+      `${i2}    !weaver_map_entry(rec + ${valueOffset(key)}, ${keySize}, rec + ${valueOffset(elem)}, ${elemSize}, weaver_map_ref(${k}),`,
+      `${i2}\t\t      ${g.keysOff}, ${g.keyStride}, ${g.elemsOff}, ${g.elemStride}))`,
+      `${i2}\tshown = ${k + 1};`,
     );
-  } else {
-    const t = plan.table!;
-    lines.push(
-      `${i2}u64 groups = 1;`,
-      `${i2}u64 at = ${word(h, 16)};`,
-      `${i2}if (*(s64 *)(rec + ${h + SLOT_HEADER_BYTES + 24}) > 0) {`,
-      `${i2}\tu64 table = 0;`,
-      `${i2}\tbpf_probe_read_user(&table, sizeof(table), (void *)at);`,
-      `${i2}\tweaver_read_slot(rec + ${t.offset}, ${t.capacity}, table, ${t.capacity});`,
-      `${i2}\tat = *(u32 *)(rec + ${t.offset}) == ${t.capacity} ? ${word(t.offset, 16)} : 0;`,
-      `${i2}\tgroups = ${word(t.offset, 24)} + 1;`,
-      `${i2}}`,
-    );
-  }
-  lines.push(
-    `${i2}if (groups > ${plan.groups})`,
-    `${i2}\tgroups = ${plan.groups};`,
-    `${i2}weaver_read_slot(rec + ${d.offset}, ${d.capacity}, at, (s64)(groups * ${plan.groupSize}));`,
-  );
-  for (let i = 0; i < plan.keys.length; i++) {
-    const inner = [...derefCode(plan.keys[i]!, i2 + '\t'), ...derefCode(plan.elems[i]!, i2 + '\t')];
-    if (inner.length === 0) continue;
-    const group = Math.floor(i / 8);
-    const ctrl = `*(u8 *)(rec + ${d.offset + SLOT_HEADER_BYTES + group * plan.groupSize + (i % 8)})`;
-    const full = plan.layout === 'hmap' ? `${ctrl} >= 5` : `(${ctrl} & 0x80) == 0`;
-    lines.push(`${i2}if (*(u32 *)(rec + ${d.offset}) >= ${(group + 1) * plan.groupSize} && ${full}) {`, ...inner, `${i2}}`);
-  }
-  lines.push(`${indent}}`);
+  });
+  lines.push(`${i2}${shown} = shown;`, `${i2}*(u32 *)(rec + ${plan.walk + 4}) = status;`, `${indent}}`);
+  plan.keys.forEach((key, k) => {
+    const inner = [...derefCode(key, indent + '\t'), ...derefCode(plan.elems[k]!, indent + '\t')];
+    if (inner.length === 0) return;
+    lines.push(`${indent}if (${shown} > ${k}) {`, ...inner, `${indent}}`);
+  });
   return lines;
+}
+
+/** Record offset of a planned value's image (entry keys and elems always have one). */
+function valueOffset(plan: ValuePlan): number {
+  if (!('offset' in plan)) throw new Error(`internal: a map entry planned as ${plan.kind}`);
+  return plan.offset;
 }
 
 /** Bytes before a slot's data (plan.ts SLOT_HEADER). */

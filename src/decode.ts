@@ -196,31 +196,23 @@ function decodeHeader(view: DataView, base: number, plan: Extract<ValuePlan, { k
 }
 
 /**
- * A map's entries from the buckets or groups copied: full slots only, in
- * memory order, at most maxEntries. Truncated when fewer than the map's
- * length were found (entries in overflow buckets, later groups or other
- * tables, or an hmap in the middle of growing).
+ * A map's entries: the first `n` entry images, n being what the walk
+ * copied (at `plan.walk`). Truncated when fewer than the map's length were
+ * shown: --max-elements, the walk's step bound, or memory it could not read.
  */
 function decodeMap(view: DataView, base: number, plan: Extract<ValuePlan, { kind: 'map' }>): Value {
   const address = u64(view, base, plan.offset);
   if (address === 0n) return { kind: 'map', address };
   const header = slotStatus(view, base, plan.header.offset, plan.header.capacity);
   if (header.copied < plan.header.capacity) return { kind: 'map', address };
-  const at = base + plan.header.offset + SLOT_HEADER;
-  const len = view.getBigInt64(at, true);
-  const growing = plan.layout === 'hmap' && view.getBigUint64(at + 24, true) !== 0n;
-  const { copied } = slotStatus(view, base, plan.data.offset, plan.data.capacity);
-  const entries: [Value, Value][] = [];
-  const groupsCopied = Math.floor(copied / plan.groupSize);
-  for (let i = 0; i < plan.keys.length && entries.length < plan.maxEntries; i++) {
-    const group = Math.floor(i / 8);
-    if (group >= groupsCopied) break;
-    const ctrl = view.getUint8(base + plan.data.offset + SLOT_HEADER + group * plan.groupSize + (i % 8));
-    const full = plan.layout === 'hmap' ? ctrl >= 5 : (ctrl & 0x80) === 0;
-    if (!full) continue;
-    entries.push([decodeValue(view, base, plan.keys[i]!), decodeValue(view, base, plan.elems[i]!)]);
+  const len = view.getBigInt64(base + plan.header.offset + SLOT_HEADER, true);
+  const shown = view.getUint32(base + plan.walk, true);
+  if (shown > plan.keys.length) {
+    throw new MalformedRecordError(`map at ${plan.offset} claims ${shown} entries, more than its ${plan.keys.length}`);
   }
-  return { kind: 'map', address, len, entries, truncated: growing || BigInt(entries.length) < len };
+  const entries: [Value, Value][] = [];
+  for (let k = 0; k < shown; k++) entries.push([decodeValue(view, base, plan.keys[k]!), decodeValue(view, base, plan.elems[k]!)]);
+  return { kind: 'map', address, len, entries, truncated: BigInt(shown) < len };
 }
 
 function slotStatus(view: DataView, base: number, offset: number, capacity: number): { copied: number; error: number } {

@@ -50,14 +50,21 @@ export function mapLayoutForVersion(goVersion: string | null): MapLayout | undef
   return Number(m[1]) >= 24 ? 'swiss' : 'hmap';
 }
 
-/** Bytes of the map header read: hmap {count, flags, B, …, buckets at 16} / maps.Map {used, seed, dirPtr at 16, dirLen at 24}. */
+/** Bytes of the map header read: hmap {count, flags, B, …, buckets at 16, oldbuckets at 24} / maps.Map {used, seed, dirPtr at 16, dirLen at 24}. */
 export const MAP_HEADER_BYTES = 48;
-/** Bytes of a Swiss table read: {used, capacity, growthLeft, localDepth, index, groups.data at 16, groups.lengthMask at 24}. */
-export const SWISS_TABLE_BYTES = 32;
 /** Keys and values larger than this are stored behind pointers in both layouts: weaver shows only the length then. */
 const MAX_INLINE_MAP_SLOT = 128;
-/** At most this many buckets/groups (8 entries each) are read. */
-const MAX_MAP_GROUPS = 4;
+/**
+ * Steps of one map walk at most: each visits one bucket (or overflow
+ * bucket), one group or one directory entry. A walk stopped by this bound
+ * before it found enough entries shows fewer than the map's length, marked
+ * truncated.
+ */
+export const MAP_WALK_STEPS = 1024;
+/** Entries collected by a walk at most: the BPF scratch array's size (--max-elements is at most 1024). */
+export const MAP_MAX_ENTRIES = 1024;
+/** Bits of a map walk's status word (the u32 after the entry count at `walk`). */
+export const MAP_WALK_STATUS = { stepBound: 1, unreadable: 2 } as const;
 
 export const DEFAULT_PLAN_OPTIONS: PlanOptions = { stringSize: 64, maxElements: 16, maxRecordSize: 16384, depth: 2 };
 
@@ -105,15 +112,15 @@ export type ValuePlan =
   /** A map or channel header read through its pointer: map count / channel qcount and dataqsiz. */
   | { kind: 'header'; type: GoType; offset: number; data: Slot }
   /**
-   * A map with entries: its header, then the first `groups` buckets (hmap)
-   * or groups (Swiss; through the first table of the directory, `table`,
-   * unless the map is small) in `data`. Entry i is in group i/8, slot i%8;
-   * `keys[i]`/`elems[i]` lay it out, `ctrl` is where slot i's tophash or
-   * control byte is, relative to the group.
+   * A map with entries. BPF copies the header (hmap or maps.Map) into
+   * `header`, walks the map's buckets or groups collecting up to
+   * `keys.length` full slots, and copies the k-th slot's key and elem into
+   * `keys[k]` / `elems[k]`, images at static offsets. At `walk`: u32 entries
+   * copied (entries 0..n-1 are valid), u32 walk status (MAP_WALK_STATUS).
    */
   | {
-      kind: 'map'; type: GoType; offset: number; layout: MapLayout; header: Slot; table: Slot | null; data: Slot;
-      groups: number; groupSize: number; keys: ValuePlan[]; elems: ValuePlan[]; maxEntries: number;
+      kind: 'map'; type: GoType; offset: number; layout: MapLayout; header: Slot; walk: number;
+      group: MapGroupLayout; keys: ValuePlan[]; elems: ValuePlan[];
     }
   /** interface (types unknown), map, chan, func, opaque: words we show as addresses. */
   | { kind: 'words'; type: GoType; offset: number }
@@ -354,46 +361,62 @@ function planValue(
   }
 }
 
-/** Where key and elem i of a group sit, relative to the group: bucket arrays or Swiss slots. */
-export function mapGroupLayout(layout: MapLayout, key: GoType, elem: GoType): { groupSize: number; keyAt(i: number): number; elemAt(i: number): number } {
+/**
+ * Where slot i's key and elem are in a bucket (hmap) or group (Swiss),
+ * from its start: at `keysOff + i * keyStride` and `elemsOff + i * elemStride`.
+ * Slot i's tophash / control byte is byte i of the first word in both.
+ */
+export interface MapGroupLayout {
+  groupSize: number;
+  keysOff: number;
+  keyStride: number;
+  elemsOff: number;
+  elemStride: number;
+}
+
+export function mapGroupLayout(layout: MapLayout, key: GoType, elem: GoType): MapGroupLayout {
   const ks = sizeOf(key);
   const vs = sizeOf(elem);
   if (layout === 'hmap') {
     // tophash [8]uint8, keys [8]K, elems [8]V, overflow pointer.
     const overflowAt = alignUp(8 + 8 * ks + 8 * vs, 8);
-    return { groupSize: overflowAt + 8, keyAt: (i) => 8 + i * ks, elemAt: (i) => 8 + 8 * ks + i * vs };
+    return { groupSize: overflowAt + 8, keysOff: 8, keyStride: ks, elemsOff: 8 + 8 * ks, elemStride: vs };
   }
-  // ctrl uint64, then [8]struct{key K; elem V}.
+  // ctrl uint64, then [8]struct{key K; elem V} (Go 1.27's default; GOEXPERIMENT=mapsplitgroup is not told apart).
   const slot = makeStruct('', [{ name: 'key', type: key }, { name: 'elem', type: elem }]);
   const slotSize = sizeOf(slot);
   const elemOff = slot.kind === 'struct' ? slot.fields[1]!.offset : ks;
   const groupSize = alignUp(8 + 8 * slotSize, Math.max(8, alignOf(slot)));
-  return { groupSize, keyAt: (i) => 8 + i * slotSize, elemAt: (i) => 8 + i * slotSize + elemOff };
+  return { groupSize, keysOff: 8, keyStride: slotSize, elemsOff: 8 + elemOff, elemStride: slotSize };
 }
 
+/**
+ * A map's record part: header, walk word, then one image per entry shown,
+ * each laid out as struct{key K; elem V}, followed by the slots its strings
+ * and pointers lead to.
+ */
 function planMap(type: Extract<GoType, { kind: 'map' }>, offset: number, options: PlanOptions, take: Take, depth: number): ValuePlan {
   const layout = options.mapLayout;
   const inline = sizeOf(type.key) <= MAX_INLINE_MAP_SLOT && sizeOf(type.elem) <= MAX_INLINE_MAP_SLOT;
-  const groups = Math.min(MAX_MAP_GROUPS, Math.ceil(options.maxElements / 8));
-  if (!layout || !inline || groups === 0) {
+  const count = Math.min(options.maxElements, MAP_MAX_ENTRIES);
+  if (!layout || !inline || count === 0) {
     // count (old hmap) and used (Swiss Map) are both the first word.
     return { kind: 'header', type, offset, data: takeSlot(8, take) };
   }
   const header = takeSlot(MAP_HEADER_BYTES, take);
-  const table = layout === 'swiss' ? takeSlot(SWISS_TABLE_BYTES, take) : null;
-  const g = mapGroupLayout(layout, type.key, type.elem);
-  const data = takeSlot(groups * g.groupSize, take);
+  const walk = take(8);
+  const entry = makeStruct('', [{ name: 'key', type: type.key }, { name: 'elem', type: type.elem }]);
+  const entrySize = sizeOf(entry);
+  const elemOff = entry.kind === 'struct' ? entry.fields[1]!.offset : 0;
+  const images = take(count * entrySize);
   const keys: ValuePlan[] = [];
   const elems: ValuePlan[] = [];
-  for (let i = 0; i < groups * 8; i++) {
-    const groupAt = data.offset + SLOT_HEADER + Math.floor(i / 8) * g.groupSize;
-    keys.push(planValue(type.key, groupAt + g.keyAt(i % 8), 0, [], options, take, depth - 1));
-    elems.push(planValue(type.elem, groupAt + g.elemAt(i % 8), 0, [], options, take, depth - 1));
+  for (let k = 0; k < count; k++) {
+    // Entry images were copied from memory: nothing in them is unreadable.
+    keys.push(planValue(type.key, images + k * entrySize, 0, [], options, take, depth - 1));
+    elems.push(planValue(type.elem, images + k * entrySize + elemOff, 0, [], options, take, depth - 1));
   }
-  return {
-    kind: 'map', type, offset, layout, header, table, data, groups, groupSize: g.groupSize, keys, elems,
-    maxEntries: options.maxElements,
-  };
+  return { kind: 'map', type, offset, layout, header, walk, group: mapGroupLayout(layout, type.key, type.elem), keys, elems };
 }
 
 function isByte(t: GoType): boolean {

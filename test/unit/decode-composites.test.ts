@@ -5,7 +5,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { argumentLocations } from '../../src/abi/index.js';
-import { decodeValue } from '../../src/decode.js';
+import { MalformedRecordError, decodeValue } from '../../src/decode.js';
 import { basic, makeStruct, type GoType } from '../../src/gotypes.js';
 import type { Value } from '../../src/model.js';
 import { DEFAULT_PLAN_OPTIONS, SLOT_HEADER, planFunction, type Slot, type ValuePlan } from '../../src/plan.js';
@@ -202,55 +202,82 @@ describe('map and channel headers', () => {
 });
 
 describe('map entries', () => {
-  function mapRecord(layout: 'hmap' | 'swiss') {
-    const params = [{ name: 'm', type: parseTypeExpr('map[int64]int64') }];
+  /** A record for m map[K]V as BPF writes it: header (count first), walk word, entry images. */
+  function mapRecord(text: string, maxElements = 4) {
+    const params = [{ name: 'm', type: parseTypeExpr(text) }];
     const p = planFunction(0, { name: 'main.f', params, results: null }, 'stack', argumentLocations(params, 'stack'), {
-      ...DEFAULT_PLAN_OPTIONS, maxElements: 8, mapLayout: layout,
+      ...DEFAULT_PLAN_OPTIONS, maxElements, mapLayout: 'swiss',
     });
     const plan = only(p.args![0]!.value, 'map');
     const view = new DataView(new ArrayBuffer(p.recordSize));
-    const slot = (s: Slot, n: number) => view.setUint32(s.offset, n, true);
-    const group = plan.data.offset + SLOT_HEADER;
-    return { plan, view, slot, group };
+    const offsetOf = (v: ValuePlan) => ('offset' in v ? v.offset : -1);
+    return {
+      plan, view,
+      fill(address: bigint, len: bigint, shown: number, status = 0) {
+        view.setBigUint64(plan.offset, address, true);
+        view.setUint32(plan.header.offset, 48, true);
+        view.setBigInt64(plan.header.offset + SLOT_HEADER, len, true);
+        view.setUint32(plan.walk, shown, true);
+        view.setUint32(plan.walk + 4, status, true);
+      },
+      int(v: ValuePlan, n: bigint) { view.setBigInt64(offsetOf(v), n, true); },
+      str(v: ValuePlan, text: string) {
+        if (v.kind !== 'string') throw new Error(`planned as ${v.kind}`);
+        const bytes = new TextEncoder().encode(text);
+        view.setBigUint64(v.offset, 0xc000200000n, true);
+        view.setBigInt64(v.offset + 8, BigInt(bytes.length), true);
+        view.setUint32(v.data.offset, bytes.length, true);
+        new Uint8Array(view.buffer).set(bytes, v.data.offset + SLOT_HEADER);
+      },
+    };
   }
 
-  it('hmap: full slots by tophash (>= 5), in bucket order; len from count', () => {
-    const { plan, view, slot, group } = mapRecord('hmap');
-    view.setBigUint64(plan.offset, 0xc000100000n, true);
-    slot(plan.header, 48);
-    view.setBigInt64(plan.header.offset + SLOT_HEADER, 2n, true);
-    slot(plan.data, plan.groupSize);
-    // Slot 0 empty (0), slot 1 evacuated (2), slots 3 and 6 full.
-    [0, 2, 0, 0x9c, 0, 0, 5, 1].forEach((b, i) => view.setUint8(group + i, b));
-    view.setBigInt64(group + 8 + 3 * 8, 7n, true);
-    view.setBigInt64(group + 8 + 64 + 3 * 8, 49n, true);
-    view.setBigInt64(group + 8 + 6 * 8, -1n, true);
-    view.setBigInt64(group + 8 + 64 + 6 * 8, 1n, true);
-    expect(decodeValue(view, 0, plan)).toEqual({
-      kind: 'map', address: 0xc000100000n, len: 2n, truncated: false,
-      entries: [[{ kind: 'int', value: 7n }, { kind: 'int', value: 49n }], [{ kind: 'int', value: -1n }, { kind: 'int', value: 1n }]],
-    });
+  const int = (value: bigint): Value => ({ kind: 'int', value });
+
+  it.each([
+    // shown, len, truncated: fewer shown than len is truncated, whatever stopped the walk.
+    [0, 0n, false],
+    [3, 3n, false],
+    [4, 4n, false],
+    [4, 1000n, true],
+    [2, 3n, true],
+  ] as const)('%i entries copied of a map of len %i: truncated %s', (shown, len, truncated) => {
+    const r = mapRecord('map[int64]int64');
+    r.fill(0xc000100000n, len, shown);
+    for (let k = 0; k < 4; k++) {
+      r.int(r.plan.keys[k]!, BigInt(10 + k));
+      r.int(r.plan.elems[k]!, BigInt(-k));
+    }
+    const entries = Array.from({ length: shown }, (_, k) => [int(BigInt(10 + k)), int(BigInt(-k))]);
+    expect(decodeValue(r.view, 0, r.plan)).toEqual({ kind: 'map', address: 0xc000100000n, len, entries, truncated });
   });
 
-  it('swiss: full slots have the control byte high bit clear; fewer than len found is truncated', () => {
-    const { plan, view, slot, group } = mapRecord('swiss');
-    view.setBigUint64(plan.offset, 0xc000100000n, true);
-    slot(plan.header, 48);
-    view.setBigInt64(plan.header.offset + SLOT_HEADER, 40n, true);
-    slot(plan.data, plan.groupSize);
-    [0x80, 0x12, 0xfe, 0x80, 0x80, 0x80, 0x80, 0x80].forEach((b, i) => view.setUint8(group + i, b));
-    view.setBigInt64(group + 8 + 16, 3n, true);
-    view.setBigInt64(group + 8 + 16 + 8, 9n, true);
-    expect(decodeValue(view, 0, plan)).toEqual({
-      kind: 'map', address: 0xc000100000n, len: 40n, truncated: true,
-      entries: [[{ kind: 'int', value: 3n }, { kind: 'int', value: 9n }]],
-    });
+  it('string keys and values are read from their slots', () => {
+    const r = mapRecord('map[string]string', 2);
+    r.fill(0xc000100000n, 2n, 2);
+    r.str(r.plan.keys[0]!, 'apple');
+    r.str(r.plan.elems[0]!, 'red');
+    r.str(r.plan.keys[1]!, 'kiwi');
+    r.str(r.plan.elems[1]!, '');
+    const v = decodeValue(r.view, 0, r.plan);
+    if (v.kind !== 'map') throw new Error(`decoded as ${v.kind}`);
+    const text = (x: Value) => (x.kind === 'string' ? `${new TextDecoder().decode(x.bytes)}/${x.len}/${x.truncated}` : x.kind);
+    expect(v.entries!.map(([k, e]) => [text(k), text(e)])).toEqual([['apple/5/false', 'red/3/false'], ['kiwi/4/false', '/0/false']]);
+    expect(v.truncated).toBe(false);
+  });
+
+  it('a walk claiming more entries than planned is a malformed record', () => {
+    const r = mapRecord('map[int64]int64');
+    r.fill(0xc000100000n, 10n, 5);
+    expect(() => decodeValue(r.view, 0, r.plan)).toThrow(new MalformedRecordError(`map at ${r.plan.offset} claims 5 entries, more than its 4`));
   });
 
   it('an unreadable header leaves the address only; nil is nil', () => {
-    const { plan, view } = mapRecord('hmap');
-    expect(decodeValue(view, 0, plan)).toEqual({ kind: 'map', address: 0n });
-    view.setBigUint64(plan.offset, 0x40n, true);
-    expect(decodeValue(view, 0, plan)).toEqual({ kind: 'map', address: 0x40n });
+    const r = mapRecord('map[int64]int64');
+    expect(decodeValue(r.view, 0, r.plan)).toEqual({ kind: 'map', address: 0n });
+    r.view.setBigUint64(r.plan.offset, 0x40n, true);
+    r.view.setUint32(r.plan.header.offset, 0, true);
+    r.view.setInt32(r.plan.header.offset + 4, -14, true);
+    expect(decodeValue(r.view, 0, r.plan)).toEqual({ kind: 'map', address: 0x40n });
   });
 });

@@ -218,31 +218,85 @@ describe('interface type table', () => {
 });
 
 describe('map entries', () => {
+  // Where slot i's key and elem are, from the bucket/group start, worked out by hand from
+  // runtime/map.go (tophash [8]uint8, keys [8]K, elems [8]V, overflow *bmap) and
+  // cmd/compile/internal/reflectdata/map.go (ctrl uint64, [8]struct{key K; elem V}).
   it.each([
-    // hmap bucket: tophash [8]uint8, keys [8]string at 8, elems [8]int64 at 136, overflow at 200.
-    ['hmap', 'map[string]int64', 208, 8, 8 + 8 * 16],
-    // Swiss group: ctrl uint64, then [8]struct{key string; elem int64} of 24 bytes.
-    ['swiss', 'map[string]int64', 8 + 8 * 24, 8, 8 + 16],
-    ['hmap', 'map[int32]int8', 8 + 32 + 8 + 8, 8, 8 + 32],
-    ['swiss', 'map[int32]int8', 8 + 8 * 8, 8, 8 + 4],
-  ] as const)('%s %s: groups of %i bytes, key 0 at %i, elem 0 at %i', (layout, text, groupSize, key0, elem0) => {
-    const v = argValue(plan([parseTypeExpr(text)], 'register', { mapLayout: layout, maxElements: 16 }));
+    ['hmap', 'map[string]int64', { groupSize: 208, keysOff: 8, keyStride: 16, elemsOff: 136, elemStride: 8 }],
+    ['swiss', 'map[string]int64', { groupSize: 200, keysOff: 8, keyStride: 24, elemsOff: 24, elemStride: 24 }],
+    ['hmap', 'map[int32]int8', { groupSize: 56, keysOff: 8, keyStride: 4, elemsOff: 40, elemStride: 1 }],
+    ['swiss', 'map[int32]int8', { groupSize: 72, keysOff: 8, keyStride: 8, elemsOff: 12, elemStride: 8 }],
+    // A zero-size elem: nothing in the bucket; in a Swiss slot, a padding byte rounded up to the key's alignment.
+    ['hmap', 'map[int64]struct{}', { groupSize: 80, keysOff: 8, keyStride: 8, elemsOff: 72, elemStride: 0 }],
+    ['swiss', 'map[int64]struct{}', { groupSize: 136, keysOff: 8, keyStride: 16, elemsOff: 16, elemStride: 16 }],
+    ['hmap', 'map[int8]complex128', { groupSize: 152, keysOff: 8, keyStride: 1, elemsOff: 16, elemStride: 16 }],
+    ['swiss', 'map[int8]complex128', { groupSize: 200, keysOff: 8, keyStride: 24, elemsOff: 16, elemStride: 24 }],
+  ] as const)('%s %s: slot layout %j', (layout, text, group) => {
+    const v = argValue(plan([parseTypeExpr(text)], 'register', { mapLayout: layout }));
     if (v.kind !== 'map') throw new Error(`planned as ${v.kind}`);
-    expect(v.groups).toBe(2);
-    expect(v.groupSize).toBe(groupSize);
-    expect(v.data.capacity).toBe(2 * groupSize);
-    const data = v.data.offset + SLOT_HEADER;
-    expect(v.keys.length).toBe(16);
-    expect('offset' in v.keys[0]! && v.keys[0]!.offset).toBe(data + key0);
-    expect('offset' in v.elems[0]! && v.elems[0]!.offset).toBe(data + elem0);
-    // Entry 9 is slot 1 of the second group.
-    const step = layout === 'hmap' ? sizeOf(parseTypeExpr(text.slice(4, text.indexOf(']')))) : (groupSize - 8) / 8;
-    expect('offset' in v.keys[9]! && v.keys[9]!.offset).toBe(data + groupSize + key0 + step);
-    expect(v.table === null).toBe(layout === 'hmap');
+    expect(v.group).toEqual(group);
+    expect(v.layout).toBe(layout);
   });
 
-  it('without a known layout, or with keys stored indirectly, only the length is read', () => {
-    expect(argValue(plan([parseTypeExpr('map[string]int')])).kind).toBe('header');
-    expect(argValue(plan([parseTypeExpr('map[[200]byte]int')], 'register', { mapLayout: 'hmap' })).kind).toBe('header');
+  // One register argument: its 8-byte image, then the header slot (8 + 48), the walk word,
+  // then the entry images struct{key; elem}, then the slots of strings inside them.
+  it.each([
+    ['hmap', 'map[string]int64', 16, 24, 16, 16 * 72],
+    ['swiss', 'map[string]int64', 4, 24, 16, 4 * 72],
+    ['swiss', 'map[int64]string', 16, 24, 8, 16 * 72],
+    ['hmap', 'map[int32]int8', 16, 8, 4, 0],
+    ['hmap', 'map[int64]struct{}', 10, 16, 8, 0],
+    ['swiss', 'map[int64]int64', 1024, 16, 8, 0],
+  ] as const)('%s %s with --max-elements %i: entries of %i bytes, elem at %i', (layout, text, maxElements, entrySize, elemAt, slotBytes) => {
+    const p = plan([parseTypeExpr(text)], 'register', { mapLayout: layout, maxElements, maxRecordSize: 1 << 20 });
+    const v = argValue(p);
+    if (v.kind !== 'map') throw new Error(`planned as ${v.kind}`);
+    expect(v.header).toEqual({ offset: HEADER_SIZE + 8, capacity: 48 });
+    expect(v.walk).toBe(HEADER_SIZE + 64);
+    const images = HEADER_SIZE + 72;
+    expect(v.keys.length).toBe(maxElements);
+    expect(v.elems.length).toBe(maxElements);
+    v.keys.forEach((k, i) => expect('offset' in k && k.offset).toBe(images + i * entrySize));
+    v.elems.forEach((e, i) => expect('offset' in e && e.offset).toBe(images + i * entrySize + elemAt));
+    expect(p.recordSize).toBe(images + maxElements * entrySize + slotBytes);
+    const strings = [...v.keys, ...v.elems].filter((x) => x.kind === 'string');
+    strings.forEach((x, i) => expect(x.kind === 'string' && x.data.offset).toBe(images + maxElements * entrySize + i * 72));
+  });
+
+  it('strings and pointers inside entries are followed one level deeper than the map', () => {
+    const t = parseTypeExpr('map[string]*int64');
+    const at2 = argValue(plan([t], 'register', { mapLayout: 'swiss', depth: 2 }));
+    const at1 = argValue(plan([t], 'register', { mapLayout: 'swiss', depth: 1 }));
+    expect(at2.kind === 'map' && at2.elems.map((e) => e.kind === 'pointer' && e.target !== null)).toEqual(Array(16).fill(true));
+    expect(at1.kind === 'map' && at1.elems.map((e) => e.kind === 'pointer' && e.target !== null)).toEqual(Array(16).fill(false));
+    // String bytes take no level.
+    expect(at1.kind === 'map' && at1.keys.every((k) => k.kind === 'string')).toBe(true);
+    expect(argValue(plan([t], 'register', { mapLayout: 'swiss', depth: 0 })).kind).toBe('words');
+  });
+
+  it('a record budget too small for every entry halves the entries shown', () => {
+    const p = plan([parseTypeExpr('map[string]int64')], 'register', { mapLayout: 'hmap', maxElements: 64, maxRecordSize: 2048 });
+    const v = argValue(p);
+    // n entries need 72 + n * (24 + 72) bytes after the record header: 32 do not fit 2048, 16 do.
+    expect(v.kind === 'map' && v.keys.length).toBe(16);
+    expect(p.recordSize).toBe(HEADER_SIZE + 72 + 16 * 96);
+  });
+
+  it.each([
+    ['no known layout', 'map[string]int', {}],
+    ['keys stored indirectly (over 128 bytes)', 'map[[200]byte]int', { mapLayout: 'hmap' }],
+    ['values stored indirectly (over 128 bytes)', 'map[int][129]byte', { mapLayout: 'swiss' }],
+    ['--max-elements 0', 'map[int]int', { mapLayout: 'swiss', maxElements: 0 }],
+  ] as const)('%s: only the length is read', (_why, text, options) => {
+    const v = argValue(plan([parseTypeExpr(text)], 'register', options));
+    expect(v.kind === 'header' && v.data.capacity).toBe(8);
+  });
+
+  it('the generated C walks each map once and copies at most the planned entries', () => {
+    const p = plan([parseTypeExpr('map[string]int64'), parseTypeExpr('map[int64]int64')], 'register', { mapLayout: 'hmap', maxElements: 4 });
+    const c = generateC([{ plan: p }], { abi: 'register', goidOffset: 0 });
+    expect(c.match(/weaver_map_walk\(/g)?.length).toBe(2);
+    expect(c.match(/weaver_map_entry\(/g)?.length).toBe(8);
+    expect(c).toContain('weaver_map_walk(rec + ' + (HEADER_SIZE + 16 + 8) + ', 0, 208, 4, ');
   });
 });
