@@ -11,6 +11,8 @@ import { AT, TAG } from './dwarf/constants.js';
 import { DwarfInfo } from './dwarf/info.js';
 import { DwarfSections } from './dwarf/sections.js';
 import type { ElfFile } from './elf/file.js';
+import { parseGoVersion, readGoVersion } from './elf/buildinfo.js';
+import { readTypeDescriptors } from './elf/typedescriptors.js';
 import { TypeBuilder } from './dwarf/types.js';
 import { sizeOf, type GoType } from './gotypes.js';
 
@@ -159,14 +161,27 @@ const readTables = new WeakMap<ElfFile, RuntimeTypes | null>();
 /**
  * A provider that reads the binary's runtime types on first use only (most
  * traces have no interface). Every provider of one ElfFile shares the table.
+ * DWARF names types by import path (`github.com/acme/shop/cart.Item`);
+ * without DWARF (a stripped binary) they come from the type descriptors
+ * themselves, named as the runtime names them (`cart.Item`).
  */
 export function lazyRuntimeTypes(elf: ElfFile, hasDwarf: boolean): () => RuntimeTypes | null {
   return () => {
     let table = readTables.get(elf);
     if (table === undefined) {
-      table = hasDwarf ? readRuntimeTypes(elf) : null;
+      table = (hasDwarf ? readRuntimeTypes(elf) : null) ?? readDescriptorTypes(elf);
       readTables.set(elf, table);
     }
     return table;
   };
+}
+
+/** The table from the type descriptors in the binary; null when they cannot be found. */
+export function readDescriptorTypes(elf: ElfFile): RuntimeTypes | null {
+  try {
+    const found = readTypeDescriptors(elf, parseGoVersion(readGoVersion(elf))?.minor ?? null);
+    return found && found.types.length ? runtimeTypesFromList(found.types) : null;
+  } catch {
+    return null;
+  }
 }
