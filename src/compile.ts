@@ -61,6 +61,15 @@ async function clangVersion(clang: string): Promise<string> {
   return version;
 }
 
+/**
+ * Starts asking clang for its version, which every compile (cached or not)
+ * needs: a start-up can run it while it reads the binary instead of waiting
+ * for it afterwards. Errors are reported by compileBpf, not here.
+ */
+export function prepareClang(clang = 'clang'): void {
+  clangVersion(clang).catch(() => {});
+}
+
 export function clangArgs(source: string, output: string): string[] {
   return [
     '-O2', '-g', '-target', 'bpf', '-D__TARGET_ARCH_x86',

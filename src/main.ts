@@ -1,9 +1,9 @@
 // The CLI entry: the one place where errors become messages and exit codes.
+// Kept thin: each command's module (and all it imports) is loaded only when
+// that command runs, since loading modules is most of a warm start-up.
 
 import { CommanderError } from 'commander';
 import { buildCli } from './cli.js';
-import { runList } from './commands/list.js';
-import { runTrace } from './commands/trace.js';
 import { ParseError, WeaverError, describeCauses } from './errors.js';
 
 const EXIT_INTERNAL = 70;
@@ -39,9 +39,13 @@ async function main(argv: string[]): Promise<number> {
   let status = 0;
   const program = buildCli({
     trace: async (flags) => {
+      const { runTrace } = await import('./commands/trace.js');
       status = await runTrace(flags);
     },
-    list: runList,
+    list: async (flags) => {
+      const { runList } = await import('./commands/list.js');
+      await runList(flags);
+    },
   });
   program.exitOverride();
   program.configureOutput({

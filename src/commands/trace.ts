@@ -3,11 +3,15 @@
 // every call until a signal, --count, --duration, the output closing, or
 // the traced program ending. Orchestration only; each step lives in its
 // own module. Returns the exit status (the program's own in launch mode).
+//
+// Start-up time counts (bench/startup.mjs): what only some runs need (the
+// filter parser, --returns pairing output, -c statistics, --types) is
+// imported when that run needs it.
 
 import type { TraceFlags } from '../cli.js';
-import { compileBpf } from '../compile.js';
+import { compileBpf, prepareClang } from '../compile.js';
 import { UsageError } from '../errors.js';
-import { compileFilters } from '../filter/index.js';
+import type { EventFilter } from '../filter/index.js';
 import { createFormatter, resolveFormat, shouldUseColor } from '../format/index.js';
 import { describeExit, exitStatusOf, forwardSignals, spawnHeld, terminate, type LaunchedProgram, type ProgramExit } from '../launch.js';
 import { isSharedStream, OutputWriter } from '../output.js';
@@ -20,9 +24,6 @@ import { watchBinary } from '../binarywatch.js';
 import { formatSummary } from '../summary.js';
 import { chooseTarget } from '../target.js';
 import { buildTraceSpec, type TraceSpec } from '../tracespec.js';
-import { CallStats, callStatsOutput } from '../callstats.js';
-import { describePairing, pairedFormatter } from '../returnformat.js';
-import { printSupportedTypes } from './types.js';
 
 function checkFlags(flags: TraceFlags): void {
   if (flags.functionsFile && flags.packagesGiven) {
@@ -33,12 +34,18 @@ function checkFlags(flags: TraceFlags): void {
   }
 }
 
-function filterTargets(spec: TraceSpec) {
-  return spec.targets.map((t) => ({ name: t.plan.name, params: t.plan.args?.map((a) => ({ name: a.name, type: a.type })) ?? null }));
+/** Without --filter every call is shown, and the filter parser is not loaded. */
+const SHOW_ALL: EventFilter = { active: false, test: () => true };
+
+async function compileFilters(texts: string[], spec: TraceSpec): Promise<EventFilter> {
+  if (texts.length === 0) return SHOW_ALL;
+  const { compileFilters: compile } = await import('../filter/index.js');
+  return compile(texts, spec.targets.map((t) => ({ name: t.plan.name, params: t.plan.args?.map((a) => ({ name: a.name, type: a.type })) ?? null })));
 }
 
 export async function runTrace(flags: TraceFlags): Promise<number> {
   if (flags.types) {
+    const { printSupportedTypes } = await import('./types.js');
     printSupportedTypes(process.stdout);
     return 0;
   }
@@ -49,6 +56,8 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
   const verbose = flags.verbose ? say : () => {};
 
   const transport = resolveTransport(flags.transport);
+  // clang --version (~30 ms) runs on the other core while the binary is read.
+  if (flags.emit !== 'c') prepareClang();
   const spec = buildTraceSpec({
     binaryPath: target.binaryPath,
     functionsFile: flags.functionsFile,
@@ -60,7 +69,7 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
     plan: { stringSize: flags.stringSize, maxElements: flags.maxElements, maxRecordSize: flags.maxEventSize, depth: flags.depth },
   });
   for (const note of spec.notes) say(`weaver: ${note}`);
-  const filter = compileFilters(flags.filters, filterTargets(spec));
+  const filter = await compileFilters(flags.filters, spec);
 
   if (flags.emit === 'c') {
     process.stdout.write(spec.cSource);
@@ -82,9 +91,11 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
     color: toTerminal && flags.color !== false && shouldUseColor(process.stdout, process.env),
     timestamps: flags.timestamps,
   });
-  const formatter = flags.returns ? pairedFormatter(baseFormatter, format) : baseFormatter;
+  const returnFormat = flags.returns ? await import('../returnformat.js') : undefined;
+  const formatter = returnFormat ? returnFormat.pairedFormatter(baseFormatter, format) : baseFormatter;
   // -c/--summary: calls are counted, not printed; the table comes at exit.
-  const callStats = flags.summary ? new CallStats() : undefined;
+  const callStatsModule = flags.summary ? await import('../callstats.js') : undefined;
+  const callStats = callStatsModule ? new callStatsModule.CallStats() : undefined;
   const output = new OutputWriter(stream, { lineAtomic: !flags.output && isSharedStream(1) });
   const printer = new EventPrinter(formatter, output, filter, flags.count, callStats ? (e) => callStats.add(e) : undefined);
 
@@ -151,7 +162,7 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
     if (total * Math.max(1, program ? 1 : target.pids.length) > 5) detaching.set(`weaver: detaching ${total} probes…`);
     session.close();
     detaching.done();
-    if (callStats) output.writeLines([callStatsOutput(callStats, format)]);
+    if (callStats) output.writeLines([callStatsModule!.callStatsOutput(callStats, format)]);
     const elapsedMs = Number(process.hrtime.bigint() - elapsedFrom) / 1e6;
     await output.flush();
     if (flags.output) await new Promise<void>((resolve) => stream.end(resolve));
@@ -168,7 +179,8 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
         program: programSummary,
       }),
     );
-    const pairing = describePairing(stats.pairing);
+    // Pairing statistics exist only with --returns.
+    const pairing = returnFormat?.describePairing(stats.pairing);
     if (pairing) say(pairing);
   }
   return programExit ? exitStatusOf(programExit) : 0;
