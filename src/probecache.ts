@@ -1,7 +1,8 @@
 // What weaver works out from one build of a program and would otherwise
-// work out again on every start: where each entry probe goes (decoding the
-// prologue needs iced-x86, ~70 ms to load) and where goid sits in runtime.g
-// (a DWARF walk, ~50 ms). Both depend only on the binary's bytes and on
+// work out again on every start: its function list (parsing .symtab and
+// .gopclntab, ~25 ms for a small program and seconds for a huge one), where
+// each entry probe goes (decoding the prologue needs iced-x86, ~70 ms to
+// load) and where goid sits in runtime.g (a DWARF walk, ~50 ms). All depend only on the binary's bytes and on
 // weaver's own code, so they are kept per binary under the cache root the
 // compile cache uses, in one JSON file per binary path:
 //   $XDG_CACHE_HOME/weaver/binaries/<sha256 of the real path>.json
@@ -18,10 +19,10 @@ import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultCacheDir } from './compile.js';
 import type { ElfFile } from './elf/file.js';
-import type { FunctionSymbol } from './model.js';
+import type { FunctionSymbol, GoBinaryInfo } from './model.js';
 
 /** Bumped when the file's layout changes. */
-const FORMAT = 1;
+const FORMAT = 2;
 
 /** An entry probe as src/tracespec.ts places it (TraceTarget['probe']). */
 export interface CachedProbe {
@@ -40,10 +41,18 @@ interface BinaryIdentity {
   ino: number;
 }
 
+/** GoBinaryInfo without its path (that of the current request) and with its functions as rows. */
+interface StoredInfo {
+  scalars: Record<string, string | number | boolean | null>;
+  /** [name, address, size, fileOffset, abi0 (1) or not (0)], in the Map's order. */
+  functions: [string, number, number, number, 0 | 1][];
+}
+
 interface CacheFile {
   format: number;
   fingerprint: string;
   binary: BinaryIdentity;
+  info?: StoredInfo;
   goidOffset?: number;
   /** By `<address>:<size>` of the function. */
   probes: Record<string, CachedProbe>;
@@ -85,6 +94,18 @@ export class ProbeCache {
     return stored ? new ProbeCache(path, stored, true) : new ProbeCache(path, emptyFile(binary), false);
   }
 
+  /** What the ELF stage knows about the binary (openGoBinary), from the cache or `compute`. */
+  binaryInfo(path: string, compute: () => GoBinaryInfo): GoBinaryInfo {
+    if (this.data.info) return restoreInfo(path, this.data.info);
+    const info = compute();
+    const stored = storableInfo(info);
+    if (stored) {
+      this.data.info = stored;
+      this.dirty = true;
+    }
+    return info;
+  }
+
   /** The offset of runtime.g.goid, from the cache or `compute`. */
   goidOffset(compute: () => number): number {
     if (this.data.goidOffset !== undefined) return this.data.goidOffset;
@@ -123,6 +144,55 @@ export class ProbeCache {
       }
     }
   }
+}
+
+const SYMBOL_KEYS = new Set(['name', 'address', 'size', 'fileOffset', 'abi0']);
+
+/** Null when `info` has something JSON would not give back as it is (a field added since this was written). */
+function storableInfo(info: GoBinaryInfo): StoredInfo | null {
+  const scalars: StoredInfo['scalars'] = {};
+  for (const [key, value] of Object.entries(info)) {
+    if (key === 'path' || key === 'functions') continue;
+    if (!isScalar(value)) return null;
+    scalars[key] = value;
+  }
+  const functions: StoredInfo['functions'] = [];
+  for (const [name, f] of info.functions) {
+    if (f.name !== name || Object.keys(f).some((k) => !SYMBOL_KEYS.has(k))) return null;
+    functions.push([f.name, f.address, f.size, f.fileOffset, f.abi0 ? 1 : 0]);
+  }
+  return { scalars, functions };
+}
+
+function restoreInfo(path: string, stored: StoredInfo): GoBinaryInfo {
+  const functions = new Map<string, FunctionSymbol>();
+  for (const [name, address, size, fileOffset, abi0] of stored.functions) {
+    functions.set(name, abi0 ? { name, address, size, fileOffset, abi0: true } : { name, address, size, fileOffset });
+  }
+  return { ...(stored.scalars as Omit<GoBinaryInfo, 'path' | 'functions'>), path, functions };
+}
+
+function isScalar(v: unknown): v is string | number | boolean | null {
+  return v === null || typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
+}
+
+function isStoredInfo(v: unknown): v is StoredInfo {
+  if (typeof v !== 'object' || v === null) return false;
+  const { scalars, functions } = v as Record<string, unknown>;
+  if (typeof scalars !== 'object' || scalars === null || Array.isArray(scalars) || !Object.values(scalars).every(isScalar)) return false;
+  return (
+    Array.isArray(functions) &&
+    functions.every(
+      (row) =>
+        Array.isArray(row) &&
+        row.length === 5 &&
+        typeof row[0] === 'string' &&
+        isCount(row[1]) &&
+        isCount(row[2]) &&
+        isCount(row[3]) &&
+        (row[4] === 0 || row[4] === 1),
+    )
+  );
 }
 
 function emptyFile(binary: BinaryIdentity | null): CacheFile {
@@ -190,6 +260,7 @@ function isCacheFile(v: unknown): v is CacheFile {
     return false;
   }
   if (f.goidOffset !== undefined && !isCount(f.goidOffset)) return false;
+  if (f.info !== undefined && !isStoredInfo(f.info)) return false;
   if (typeof f.probes !== 'object' || f.probes === null || Array.isArray(f.probes)) return false;
   return Object.values(f.probes).every(isCachedProbe);
 }
@@ -215,7 +286,7 @@ function isCachedProbe(v: unknown): v is CachedProbe {
  * every cache file stale. Sizes and times, not contents: ~20 stat calls.
  */
 const ANALYSER_DIRS = ['x86', 'dwarf', 'elf'];
-const ANALYSER_FILES = ['goid', 'probecache', 'tracespec'];
+const ANALYSER_FILES = ['goid', 'model', 'probecache', 'tracespec'];
 
 let fingerprint: string | undefined;
 

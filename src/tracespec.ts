@@ -6,10 +6,10 @@
 import { argumentLocations } from './abi/index.js';
 import { generateC, programName } from './codegen.js';
 import { dwarfTypeByName, readDwarfFunctions } from './dwarf/index.js';
-import { openGoBinary } from './elf/gobinary.js';
+import { goBinaryInfo } from './elf/gobinary.js';
 import { parseGoVersion } from './elf/buildinfo.js';
 import { placeDictionary } from './dwarf/functions.js';
-import type { ElfFile } from './elf/file.js';
+import { ElfFile } from './elf/file.js';
 import { InputError, SymbolNotFoundError, WeaverError } from './errors.js';
 import { parseFunctionsFile } from './funcfile.js';
 import { readTextUpTo } from './files.js';
@@ -132,13 +132,14 @@ export interface TraceSpec {
 }
 
 export function buildTraceSpec(req: TraceRequest): TraceSpec {
-  const { info, elf } = openGoBinary(req.binaryPath);
+  const elf = ElfFile.read(req.binaryPath);
+  const cache = ProbeCache.open(elf, { dir: req.binaryCacheDir });
+  const info = cache.binaryInfo(req.binaryPath, () => goBinaryInfo(elf));
   const notes: string[] = [];
   const specs = req.functionsFile ? specsFromFile(req.functionsFile, info, elf) : specsFromPackages(req.packages, info, elf, notes);
   const namesOnly = specs.every((s) => s.params === null);
 
   const runtimeTypes = lazyRuntimeTypes(elf, info.hasDwarf);
-  const cache = ProbeCache.open(elf, { dir: req.binaryCacheDir });
   const targets: TraceTarget[] = specs.map((s, id) => {
     const symbol = info.functions.get(s.spec.name)!;
     let plan: FunctionPlan;

@@ -44,6 +44,12 @@ export function goFunctionName(symbolName: string): string | null {
 /** Reads `path` and everything the ELF stage knows about it. */
 export function openGoBinary(path: string): { info: GoBinaryInfo; elf: ElfFile } {
   const elf = ElfFile.read(path);
+  return { info: goBinaryInfo(elf), elf };
+}
+
+/** What the ELF stage knows about a Go program already read (its path is `elf.path`). */
+export function goBinaryInfo(elf: ElfFile): GoBinaryInfo {
+  const path = elf.path;
   const pclntab = findPclntab(elf);
   const hasBuildInfo = elf.section('.go.buildinfo') !== undefined;
   if (!pclntab && !hasBuildInfo) {
@@ -65,7 +71,7 @@ export function openGoBinary(path: string): { info: GoBinaryInfo; elf: ElfFile }
     hasDwarf: elf.section('.debug_info') !== undefined || elf.section('.zdebug_info') !== undefined,
     functions: symbols.length > 0 ? functionsFromSymtab(elf, pclntab) : functionsFromPclntab(elf, pclntab),
   };
-  return { info, elf };
+  return info;
 }
 
 /**

@@ -10,13 +10,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ElfFile } from '../../src/elf/file.js';
-import { openGoBinary } from '../../src/elf/gobinary.js';
+import { goBinaryInfo, openGoBinary } from '../../src/elf/gobinary.js';
 import { ProbeCache, defaultBinaryCacheDir, goBuildId, type CachedProbe } from '../../src/probecache.js';
 import { buildTraceSpec, type TraceRequest } from '../../src/tracespec.js';
 import { fixtureBuild } from '../helpers/fixtures.js';
 
 const register = fixtureBuild({ fixture: 'types', toolchain: '1.22', variant: 'normal' });
 const stack = fixtureBuild({ fixture: 'types', toolchain: '1.15', variant: 'normal' });
+const stripped = fixtureBuild({ fixture: 'types', toolchain: '1.22', variant: 'stripped' });
+const pie = fixtureBuild({ fixture: 'types', toolchain: '1.19', variant: 'pie' });
 
 let work: string;
 let cacheDir: string;
@@ -31,8 +33,10 @@ const PROBE: CachedProbe = { offset: 13, kind: 'after-stack-check', reason: 'jbe
 
 /** Opens the cache for `path`, asks for the goid offset and one probe, saves; reports which were computed. */
 function roundTrip(path: string, dir: string | null = cacheDir, answers = { goid: 152, probe: PROBE }) {
-  const cache = ProbeCache.open(ElfFile.read(path), { dir });
+  const elf = ElfFile.read(path);
+  const cache = ProbeCache.open(elf, { dir });
   const computed: string[] = [];
+  cache.binaryInfo(path, () => (computed.push('info'), goBinaryInfo(elf)));
   const goid = cache.goidOffset(() => (computed.push('goid'), answers.goid));
   const probe = cache.entryProbe(SYMBOL, () => (computed.push('probe'), answers.probe));
   cache.save();
@@ -49,7 +53,7 @@ describe('ProbeCache', () => {
   it('computes on the first run and answers from the file on the next', () => {
     const bin = copyBinary(register.path);
     const first = roundTrip(bin);
-    expect(first).toMatchObject({ goid: 152, probe: PROBE, computed: ['goid', 'probe'], loaded: false });
+    expect(first).toMatchObject({ goid: 152, probe: PROBE, computed: ['info', 'goid', 'probe'], loaded: false });
     expect(readdirSync(cacheDir)).toHaveLength(1);
     // Different answers offered the second time: the stored ones win, nothing is computed.
     const second = roundTrip(bin, cacheDir, { goid: 999, probe: { offset: 0, kind: 'entry', reason: 'other' } });
@@ -102,7 +106,7 @@ describe('ProbeCache', () => {
     roundTrip(bin);
     change(bin);
     const after = roundTrip(bin, cacheDir, { goid: 7, probe: { offset: 0, kind: 'entry', reason: 'recomputed' } });
-    expect(after).toMatchObject({ goid: 7, computed: ['goid', 'probe'], loaded: false });
+    expect(after).toMatchObject({ goid: 7, computed: ['info', 'goid', 'probe'], loaded: false });
     // And the file now holds the new answers.
     expect(roundTrip(bin)).toMatchObject({ goid: 7, computed: [], loaded: true });
   });
@@ -114,9 +118,12 @@ describe('ProbeCache', () => {
     ['a probe with a negative offset', (t) => t.replace('"offset":13', '"offset":-1')],
     ['a probe of an unknown kind', (t) => t.replace('"after-stack-check"', '"middle"')],
     ['a fractional goid offset', (t) => t.replace('"goidOffset":152', '"goidOffset":1.5')],
-    ['another format version', (t) => t.replace('"format":1', '"format":99')],
+    ['another format version', (t) => t.replace(/"format":\d+/, '"format":99')],
     ['another weaver build', (t) => t.replace(/"fingerprint":"[0-9a-f]+"/, '"fingerprint":"0"')],
     ['another binary identity', (t) => t.replace(/"id":"[^"]+"/, '"id":"x"')],
+    ['a function row with a string address', (t) => t.replace(/("functions":\[\["[^"]+",)(\d+)/, '$1"$2"')],
+    ['a function row with an abi0 flag of 2', (t) => t.replace(/("functions":\[\["[^"]+",\d+,\d+,\d+,)\d/, '$12')],
+    ['an info field that is an object', (t) => t.replace('"pie":false', '"pie":{}')],
   ];
   it.each(corruptions)('ignores and rewrites a cache file that is %s', (_what, corrupt) => {
     const bin = copyBinary(register.path);
@@ -125,7 +132,7 @@ describe('ProbeCache', () => {
     const damaged = corrupt(original);
     expect(damaged).not.toBe(original);
     writeFileSync(path!, damaged);
-    expect(roundTrip(bin)).toMatchObject({ goid: 152, probe: PROBE, computed: ['goid', 'probe'], loaded: false });
+    expect(roundTrip(bin)).toMatchObject({ goid: 152, probe: PROBE, computed: ['info', 'goid', 'probe'], loaded: false });
     expect(JSON.parse(readFileSync(path!, 'utf8'))).toStrictEqual(JSON.parse(original));
   });
 
@@ -135,14 +142,14 @@ describe('ProbeCache', () => {
     writeFileSync(file, 'not a directory');
     const dir = join(file, 'binaries');
     for (let i = 0; i < 2; i++) {
-      expect(roundTrip(bin, dir)).toMatchObject({ goid: 152, probe: PROBE, computed: ['goid', 'probe'], loaded: false });
+      expect(roundTrip(bin, dir)).toMatchObject({ goid: 152, probe: PROBE, computed: ['info', 'goid', 'probe'], loaded: false });
     }
     expect(readdirSync(work).sort()).toStrictEqual(['a-file', 'prog']);
   });
 
   it('computes every time when turned off', () => {
     const bin = copyBinary(register.path);
-    for (let i = 0; i < 2; i++) expect(roundTrip(bin, null)).toMatchObject({ computed: ['goid', 'probe'], path: null });
+    for (let i = 0; i < 2; i++) expect(roundTrip(bin, null)).toMatchObject({ computed: ['info', 'goid', 'probe'], path: null });
   });
 
   it('writes nothing when nothing new was computed', () => {
@@ -151,6 +158,51 @@ describe('ProbeCache', () => {
     writeFileSync(path!, readFileSync(path!, 'utf8').replace('"reason":"jbe', '"reason":"JBE'));
     roundTrip(bin);
     expect(readFileSync(path!, 'utf8')).toContain('"reason":"JBE');
+  });
+
+  it.each([register, stack, stripped, pie])('gives back the function list as computed ($goVersion $variant)', (build) => {
+    const bin = copyBinary(build.path);
+    const elf = ElfFile.read(bin);
+    const expected = goBinaryInfo(elf);
+    const first = ProbeCache.open(elf, { dir: cacheDir });
+    first.binaryInfo(bin, () => expected);
+    first.save();
+    const cache = ProbeCache.open(ElfFile.read(bin), { dir: cacheDir });
+    expect(cache.loaded).toBe(true);
+    const info = cache.binaryInfo(bin, () => {
+      throw new Error('computed although cached');
+    });
+    expect(info).toStrictEqual(expected);
+    // The Map's order too: suggestions for a misspelt name walk it.
+    expect([...info.functions.keys()]).toStrictEqual([...expected.functions.keys()]);
+    expect([...info.functions.values()].filter((f) => f.abi0).length).toBe([...expected.functions.values()].filter((f) => f.abi0).length);
+  });
+
+  it('takes the path of the current request, not of the run that stored it', () => {
+    const bin = copyBinary(register.path);
+    roundTrip(bin);
+    const other = join(work, '.', 'prog');
+    const info = ProbeCache.open(ElfFile.read(other), { dir: cacheDir }).binaryInfo('./elsewhere/prog', () => {
+      throw new Error('computed although cached');
+    });
+    expect(info.path).toBe('./elsewhere/prog');
+  });
+
+  it('does not store a function list it could not give back as it is', () => {
+    const bin = copyBinary(register.path);
+    const elf = ElfFile.read(bin);
+    const info = goBinaryInfo(elf);
+    const withExtra = { ...info, extra: new Map([[1, 2]]) } as typeof info;
+    const first = ProbeCache.open(elf, { dir: cacheDir });
+    first.binaryInfo(bin, () => withExtra);
+    first.save();
+    expect(readdirSync(work)).not.toContain('cache');
+    const [name, firstSymbol] = [...info.functions][0];
+    const symbolExtra = { ...info, functions: new Map([[name, { ...firstSymbol, inlined: true }]]) } as typeof info;
+    const second = ProbeCache.open(elf, { dir: cacheDir });
+    second.binaryInfo(bin, () => symbolExtra);
+    second.save();
+    expect(readdirSync(work)).not.toContain('cache');
   });
 
   it('lives beside the compile cache', () => {
@@ -182,7 +234,7 @@ describe('buildTraceSpec with the binary cache', () => {
     return { binaryPath, functionsFile, packages: ['main'], binaryCacheDir, plan: { stringSize: 32, maxElements: 4, maxRecordSize: 4096, depth: 1 } };
   }
 
-  it.each([register, stack])('gives the same spec as without it, cold and warm (Go $goVersion)', (build) => {
+  it.each([register, stack, stripped, pie])('gives the same spec as without it, cold and warm (Go $goVersion $variant)', (build) => {
     const funcs = join(work, 'funcs.txt');
     writeFileSync(funcs, 'main.bools(a bool, b bool)\nmain.int8s(a int8, b int8, c int8)\n');
     const bin = copyBinary(build.path);
@@ -191,7 +243,8 @@ describe('buildTraceSpec with the binary cache', () => {
     const warm = buildTraceSpec(request(bin, funcs, cacheDir));
     for (const spec of [cold, warm]) {
       expect(spec.cSource).toBe(uncached.cSource);
-      expect(spec.targets.map((t) => [t.probe, t.attachOffset])).toStrictEqual(uncached.targets.map((t) => [t.probe, t.attachOffset]));
+      expect(spec.targets.map((t) => [t.probe, t.attachOffset, t.symbol])).toStrictEqual(uncached.targets.map((t) => [t.probe, t.attachOffset, t.symbol]));
+      expect(spec.binary).toStrictEqual(uncached.binary);
     }
   });
 
