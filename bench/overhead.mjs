@@ -3,17 +3,28 @@
 // machine's speed hits all of them alike:
 //
 //   untraced                        the program alone
-//   bare uprobe, after stack check  a BPF program that returns at once, on the jbe weaver picks (one trap)
+//   tracefs uprobe event on the jbe a uprobe event with no BPF program, on the jbe weaver picks (the issue's "bare uprobe")
+//   bare uprobe, after stack check  a BPF program that returns at once, on that jbe (one trap)
 //   bare uprobe, entry              the same on the first instruction (two traps)
-//   weaver's program, no reader     weaver's generated program on the jbe, nothing reading its records
+//   weaver's program, no reader     weaver's generated program on the jbe, one link, nothing reading its records
+//   the same, dispatched            through a uprobe_multi link and weaver's dispatcher (what the CLI attaches)
 //   weaver (ring)                   auto placement, JSON to a file
 //   weaver (perf)                   auto placement, --transport perf
 //   weaver --probe-placement entry  ring
 //   bpftrace                        uprobe:BIN:main.f { printf("%d %s\n", reg("ax"), str(reg("bx"), reg("cx"))); }
 //
-// Overhead = traced ns/call − untraced ns/call. Usage: node bench/overhead.mjs [calls] [rounds]
+// Overhead = traced ns/call − untraced ns/call (wall clock of the traced
+// program, so it includes the kernel's trap and whatever the tracer's
+// reader on the other CPU costs the traced thread). With
+// kernel.bpf_stats_enabled set for the run, the kernel also times each BPF
+// program: run_time_ns / run_cnt of the programs the tracing process holds
+// (/proc/PID/fdinfo) is the program's own cost per call, independent of
+// the load on the other CPU. bpf_stats adds two clock reads per run
+// (~25-30 ns here, the whole of the empty program's figure).
+//
+// Usage: node bench/overhead.mjs [calls] [rounds]
 
-import { writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BENCH_DIR, RESULTS, buildGo, median, requireBuilt, requireRoot, run, settle, startBpftrace, startWeaver, us } from './lib.mjs';
 
@@ -44,9 +55,39 @@ char LICENSE[] SEC("license") = "GPL";
 `;
 const nopObject = (await compileBpf(NOP_C)).object;
 
+/** Wall-clock and CPU (user + system) ns per call of the traced program. */
 async function nsPerCall(calls) {
   const text = await run(bin, ['loop', String(calls)]);
-  return Number(/ns_per_call ([\d.]+)/.exec(text)[1]);
+  const m = /ns_per_call ([\d.]+) cpu_ns_per_call ([\d.]+)/.exec(text);
+  return { ns: Number(m[1]), cpuNs: Number(m[2]) };
+}
+
+/** Run time and run count, summed over the BPF programs process `pid` holds open (needs kernel.bpf_stats_enabled). */
+function bpfProgramStats(pid) {
+  let runTimeNs = 0;
+  let runCount = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    let target;
+    try {
+      target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      continue; // closed meanwhile
+    }
+    if (target !== 'anon_inode:bpf-prog') continue;
+    const info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
+    runTimeNs += Number(/^run_time_ns:\s*(\d+)/m.exec(info)?.[1] ?? 0);
+    runCount += Number(/^run_cnt:\s*(\d+)/m.exec(info)?.[1] ?? 0);
+  }
+  return { runTimeNs, runCount };
+}
+
+/** ns/call of the traced program, and ns/run of the programs held by `pid` over the same calls. */
+async function timedCalls(pid) {
+  const before = bpfProgramStats(pid);
+  const times = await nsPerCall(CALLS);
+  const after = bpfProgramStats(pid);
+  const runs = after.runCount - before.runCount;
+  return { ...times, nsPerRun: runs > 0 ? (after.runTimeNs - before.runTimeNs) / runs : undefined, runs };
 }
 
 async function withNop(fileOffset) {
@@ -54,21 +95,43 @@ async function withNop(fileOffset) {
   try {
     obj.load();
     obj.attachUprobe({ program: 'nop', binaryPath: bin, fileOffset });
-    return await nsPerCall(CALLS);
+    return await timedCalls(process.pid);
   } finally {
     obj.close();
   }
 }
 
-/** weaver's own BPF program for main.f (one link, no dispatcher), with no reader: its cost alone. */
-async function withWeaverProgramOnly() {
-  const spec = buildTraceSpec({ binaryPath: bin, functionsFile: funcs, packages: [], plan: planOpts, attach: 'single' });
+/** A uprobe event through tracefs, with no BPF program: what the issue measured as the bare uprobe. */
+async function withTracefsEvent(fileOffset) {
+  const group = `weaver_overhead_${process.pid}`;
+  const events = `${TRACEFS}/uprobe_events`;
+  appendFileSync(events, `p:${group}/jbe ${bin}:0x${fileOffset.toString(16)}\n`);
+  try {
+    writeFileSync(`${TRACEFS}/events/${group}/jbe/enable`, '1');
+    try {
+      return await nsPerCall(CALLS);
+    } finally {
+      writeFileSync(`${TRACEFS}/events/${group}/jbe/enable`, '0');
+    }
+  } finally {
+    appendFileSync(events, `-:${group}/jbe\n`);
+  }
+}
+
+/** weaver's own BPF program for main.f with no reader: its cost alone, through one link or through the dispatcher. */
+async function withWeaverProgramOnly(attach) {
+  const spec = buildTraceSpec({ binaryPath: bin, functionsFile: funcs, packages: [], plan: planOpts, attach });
   const obj = BpfObject.open((await compileBpf(spec.cSource)).object, 'weaver');
   try {
     obj.setMapMaxEntries('weaver_events', 64 << 20); // room for every record: none is dropped
+    for (const d of spec.dispatch ?? []) obj.prepareUprobeMulti(d.program);
     obj.load();
-    for (const p of spec.probes) obj.attachUprobe({ program: p.program, binaryPath: bin, fileOffset: p.attachOffset });
-    return await nsPerCall(CALLS);
+    if (spec.dispatch) {
+      for (const d of spec.dispatch) obj.attachUprobeMulti({ program: d.program, binaryPath: bin, offsets: d.offsets, cookies: d.cookies });
+    } else {
+      for (const p of spec.probes) obj.attachUprobe({ program: p.program, binaryPath: bin, fileOffset: p.attachOffset });
+    }
+    return await timedCalls(process.pid);
   } finally {
     obj.close();
   }
@@ -77,54 +140,101 @@ async function withWeaverProgramOnly() {
 async function withWeaver(flags) {
   // A buffer that holds every call's record: drops would make traced calls look cheaper.
   const w = await startWeaver([bin, '-f', funcs, '--format', 'json', '--buffer-size', '64M', ...flags], { outFile: out });
-  const ns = await nsPerCall(CALLS);
+  const r = await timedCalls(w.pid);
   // weaver drops what is still in the kernel buffer when it is stopped: let it catch up first.
   await settle(out);
   const s = await w.stop();
-  return { ns, events: s.events, lost: s.lost };
+  return { ...r, events: s.events, lost: s.lost };
 }
 
 async function withBpftrace() {
   const b = await startBpftrace(`uprobe:${bin}:main.f { printf("%d %s\\n", reg("ax"), str(reg("bx"), reg("cx"))); }`, { outFile: out });
-  const ns = await nsPerCall(CALLS);
+  const r = await timedCalls(b.pid);
   await b.stop();
-  return { ns };
+  return r;
 }
 
 const configs = [
-  ['untraced', () => nsPerCall(UNTRACED_CALLS).then((ns) => ({ ns }))],
-  ['bare uprobe after stack check', () => withNop(auto.attachOffset).then((ns) => ({ ns }))],
-  ['bare uprobe at entry', () => withNop(entryOffset).then((ns) => ({ ns }))],
-  ["weaver's program, no reader", () => withWeaverProgramOnly().then((ns) => ({ ns }))],
+  ['untraced', () => nsPerCall(UNTRACED_CALLS)],
+  ['tracefs uprobe event after stack check (no BPF)', () => withTracefsEvent(auto.attachOffset)],
+  ['bare uprobe after stack check', () => withNop(auto.attachOffset)],
+  ['bare uprobe at entry', () => withNop(entryOffset)],
+  ["weaver's program, no reader", () => withWeaverProgramOnly('single')],
+  ["weaver's program via dispatcher, no reader", () => withWeaverProgramOnly('multi')],
   ['weaver (ring)', () => withWeaver(['--transport', 'ring'])],
   ['weaver (perf)', () => withWeaver(['--transport', 'perf'])],
   ['weaver --probe-placement entry', () => withWeaver(['--transport', 'ring', '--probe-placement', 'entry'])],
   ['bpftrace', () => withBpftrace()],
 ];
 
+const TRACEFS = '/sys/kernel/tracing';
+const statsWas = readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').trim();
+writeFileSync('/proc/sys/kernel/bpf_stats_enabled', '1');
+process.on('exit', () => writeFileSync('/proc/sys/kernel/bpf_stats_enabled', statsWas));
+
 const samples = new Map(configs.map(([name]) => [name, []]));
+const cpuSamples = new Map(configs.map(([name]) => [name, []]));
+const runSamples = new Map(configs.map(([name]) => [name, []]));
 const notes = new Map(configs.map(([name]) => [name, []]));
+const loads = [];
 for (let round = 1; round <= ROUNDS; round++) {
+  loads.push(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
   for (const [name, fn] of configs) {
     const r = await fn();
     samples.get(name).push(r.ns);
+    cpuSamples.get(name).push(r.cpuNs);
+    if (r.nsPerRun !== undefined) runSamples.get(name).push(r.nsPerRun);
+    if (r.runs !== undefined && r.runs < CALLS) notes.get(name).push(`round ${round}: the BPF programs ran ${r.runs} times for ${CALLS} calls`);
     if (r.events !== undefined && r.events + r.lost !== CALLS) notes.get(name).push(`round ${round}: ${r.events} events + ${r.lost} lost ≠ ${CALLS} calls`);
     else if (r.lost) notes.get(name).push(`round ${round}: ${r.lost} lost`);
-    process.stderr.write(`round ${round}: ${name}: ${r.ns.toFixed(1)} ns/call\n`);
+    const perRun = r.nsPerRun !== undefined ? `, BPF ${r.nsPerRun.toFixed(1)} ns/run` : '';
+    process.stderr.write(`round ${round}: ${name}: ${r.ns.toFixed(1)} ns/call, CPU ${r.cpuNs.toFixed(1)} ns/call${perRun}\n`);
   }
 }
+loads.push(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
 
-const base = median(samples.get('untraced'));
-const overhead = Object.fromEntries([...samples].map(([name, xs]) => [name, Math.max(0, median(xs) - base)]));
-const bare = overhead['bare uprobe after stack check'];
-const bpftrace = overhead['bpftrace'];
-console.log(`per-call overhead on main.f(int, string), ${CALLS} calls a run, median of ${ROUNDS} rounds (untraced: ${base.toFixed(1)} ns/call)`);
-console.log('| configuration | ns/call | overhead | × bare uprobe after stack check | × bpftrace |');
-console.log('| --- | ---: | ---: | ---: | ---: |');
-for (const [name, xs] of samples) {
-  const o = overhead[name];
-  const cells = name === 'untraced' ? ['—', '—', '—'] : [us(o), (o / bare).toFixed(2), (o / bpftrace).toFixed(2)];
-  console.log(`| ${name} | ${median(xs).toFixed(1)} | ${cells.join(' | ')} |`);
+// Overheads over the untraced program: wall clock (what a user waits) and
+// CPU time (the same without the time spent waiting for a CPU, which on a
+// shared 2-CPU machine depends on everything else running); ratios on CPU time.
+function overheads(series) {
+  const base = median(series.get('untraced'));
+  return { base, of: Object.fromEntries([...series].map(([name, xs]) => [name, Math.max(0, median(xs) - base)])) };
+}
+const wall = overheads(samples);
+const cpu = overheads(cpuSamples);
+const BARE = 'bare uprobe after stack check';
+const TRACEFS_EVENT = 'tracefs uprobe event after stack check (no BPF)';
+const nsPerRun = Object.fromEntries([...runSamples].filter(([, xs]) => xs.length).map(([name, xs]) => [name, median(xs)]));
+console.log(
+  `per-call overhead on main.f(int, string), ${CALLS} calls a run, median of ${ROUNDS} rounds ` +
+    `(untraced: ${wall.base.toFixed(1)} ns/call wall, ${cpu.base.toFixed(1)} CPU; load average ${loads.join(' → ')})`,
+);
+console.log('| configuration | wall overhead | CPU overhead | × bare BPF uprobe (wall / CPU) | × tracefs uprobe event (CPU) | × bpftrace (CPU) | BPF program ns/run |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+for (const name of samples.keys()) {
+  if (name === 'untraced') continue;
+  const w = wall.of[name];
+  const c = cpu.of[name];
+  const ratios = `${(w / wall.of[BARE]).toFixed(2)} / ${(c / cpu.of[BARE]).toFixed(2)}`;
+  const run = nsPerRun[name] !== undefined ? nsPerRun[name].toFixed(1) : '—';
+  console.log(`| ${name} | ${us(w)} | ${us(c)} | ${ratios} | ${(c / cpu.of[TRACEFS_EVENT]).toFixed(2)} | ${(c / cpu.of.bpftrace).toFixed(2)} | ${run} |`);
 }
 for (const [name, ns] of notes) for (const n of ns) console.log(`note: ${name}: ${n}`);
-writeFileSync(join(RESULTS, 'overhead.json'), JSON.stringify({ calls: CALLS, rounds: ROUNDS, samples: Object.fromEntries(samples), overheadNs: overhead }, null, 2));
+writeFileSync(
+  join(RESULTS, 'overhead.json'),
+  JSON.stringify(
+    {
+      calls: CALLS,
+      rounds: ROUNDS,
+      loads,
+      wallSamples: Object.fromEntries(samples),
+      cpuSamples: Object.fromEntries(cpuSamples),
+      wallOverheadNs: wall.of,
+      cpuOverheadNs: cpu.of,
+      bpfNsPerRun: nsPerRun,
+      bpfRunSamples: Object.fromEntries(runSamples),
+    },
+    null,
+    2,
+  ),
+);
