@@ -119,7 +119,8 @@ export class ProbeCache {
   entryProbe(symbol: FunctionSymbol, compute: () => CachedProbe): CachedProbe {
     const key = `${symbol.address}:${symbol.size}`;
     const hit = this.data.probes[key];
-    if (hit) return { ...hit };
+    // A probe outside the function would put int3 in another one's code: never trusted.
+    if (hit && hit.offset < Math.max(1, symbol.size)) return { ...hit };
     const probe = compute();
     this.data.probes[key] = { ...probe };
     this.dirty = true;

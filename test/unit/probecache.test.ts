@@ -205,6 +205,16 @@ describe('ProbeCache', () => {
     expect(readdirSync(work)).not.toContain('cache');
   });
 
+  it('recomputes a stored probe that lies outside its function', () => {
+    const bin = copyBinary(register.path);
+    const { path } = roundTrip(bin);
+    writeFileSync(path!, readFileSync(path!, 'utf8').replace('"offset":13', `"offset":${SYMBOL.size}`));
+    const fresh: CachedProbe = { offset: 0, kind: 'entry', reason: 'recomputed' };
+    const cache = ProbeCache.open(ElfFile.read(bin), { dir: cacheDir });
+    expect(cache.loaded).toBe(true);
+    expect(cache.entryProbe(SYMBOL, () => fresh)).toStrictEqual(fresh);
+  });
+
   it('lives beside the compile cache', () => {
     expect(defaultBinaryCacheDir({ XDG_CACHE_HOME: '/x/cache' })).toBe('/x/cache/weaver/binaries');
   });
