@@ -435,25 +435,57 @@ static __always_inline u32 weaver_map_walk(const u8 *header, int swiss, u32 grou
 	return w->found;
 }
 
-/* The reference a walk collected at `k`; 0 when there is none. */
-static __always_inline u64 weaver_map_ref(u32 k)
+/* Phase two: where to copy the slots a walk collected. Every field is a
+ * u64 so that the verifier knows each constant the generated code stores
+ * here (it needs them to bound the writes into the record). */
+struct weaver_map_copy {
+	u8 *images;	/* entry 0's image in the record; entry k's is k * entry_size further */
+	u64 count;	/* references the walk collected */
+	u64 max;	/* entry images in the record */
+	u64 entry_size;
+	u64 elem_at;	/* the elem's offset in an entry image */
+	u64 key_size;
+	u64 elem_size;
+	u64 keys_off;	/* slot i's key is at keys_off + i * key_stride in its bucket or group */
+	u64 key_stride;
+	u64 elems_off;
+	u64 elem_stride;
+	u64 copied;
+};
+
+/* Copies entry k: the key and elem of the k-th slot collected. Stops at the
+ * first that cannot be read, so that entries 0..copied-1 are all valid. */
+static long weaver_map_copy_step(u64 k, void *ctx)
 {
+	struct weaver_map_copy *c = ctx;
 	struct weaver_map_walk *w = weaver_map_walk_state();
-	return w ? w->ref[k & (WEAVER_MAP_MAX_REFS - 1)] : 0;
-}
-/* Phase two, for one entry: copies the key and elem of the slot `ref`
- * refers to; 0 when both were read. */
-static __always_inline long weaver_map_entry(u8 *key, u32 key_size, u8 *elem, u32 elem_size, u64 ref, u32 keys_off,
-					     u32 key_stride, u32 elems_off, u32 elem_stride)
-{
+	if (!w || k >= c->count || k >= c->max)
+		return 1;
+	u64 ref = w->ref[k & (WEAVER_MAP_MAX_REFS - 1)];
 	u64 group = ref & ~7ULL;
 	u64 i = ref & 7;
-	long err = ref ? 0 : -14;
-	if (!err && key_size)
-		err = bpf_probe_read_user(key, key_size, (void *)(group + keys_off + i * key_stride));
-	if (!err && elem_size)
-		err = bpf_probe_read_user(elem, elem_size, (void *)(group + elems_off + i * elem_stride));
-	return err;
+	u8 *image = c->images + k * c->entry_size;
+	if (c->key_size && bpf_probe_read_user(image, c->key_size, (void *)(group + c->keys_off + i * c->key_stride)))
+		return 1;
+	if (c->elem_size &&
+	    bpf_probe_read_user(image + c->elem_at, c->elem_size, (void *)(group + c->elems_off + i * c->elem_stride)))
+		return 1;
+	c->copied = k + 1;
+	return 0;
+}
+
+/* Phase two for a whole map: returns the entries copied. */
+static __always_inline u32 weaver_map_copy(u8 *images, u32 count, u32 max, u32 entry_size, u32 elem_at, u32 key_size,
+					   u32 elem_size, u32 keys_off, u32 key_stride, u32 elems_off, u32 elem_stride)
+{
+	struct weaver_map_copy c = {
+		.images = images, .count = count, .max = max, .entry_size = entry_size, .elem_at = elem_at,
+		.key_size = key_size, .elem_size = elem_size, .keys_off = keys_off, .key_stride = key_stride,
+		.elems_off = elems_off, .elem_stride = elem_stride, .copied = 0,
+	};
+	if (count)
+		bpf_loop(max, weaver_map_copy_step, &c, 0);
+	return c.copied;
 }
 
 #endif

@@ -6,7 +6,6 @@
 
 import type { GoAbi } from './model.js';
 import { MAP_WALK_STEPS, type ArgPlan, type FunctionPlan, type ValuePlan } from './plan.js';
-import { sizeOf, type GoType } from './gotypes.js';
 import { HEADER_FLAG, RECORD_KIND, headerCDeclaration } from './record.js';
 import {
   G_STACK_HI_OFFSET, PAIR_FLAG, PAIR_STAT, PAIR_STAT_COUNT, deferreturnProgramName, returnProgramName, type ReturnPlan,
@@ -302,35 +301,28 @@ function mapCode(plan: Extract<ValuePlan, { kind: 'map' }>, indent: string): str
   const shown = `*(u32 *)(rec + ${plan.walk})`;
   const lines = [
     `${indent}{`,
-    `${i2}u32 found = 0, status = 0, shown = 0;`,
+    `${i2}u32 found = 0, status = 0;`,
     `${i2}weaver_read_slot(rec + ${h}, ${plan.header.capacity}, *(u64 *)(rec + ${plan.offset}), ${plan.header.capacity});`,
     `${i2}if (*(u32 *)(rec + ${h}) == ${plan.header.capacity})`,
     `${i2}\tfound = weaver_map_walk(rec + ${h + SLOT_HEADER_BYTES}, ${plan.layout === 'swiss' ? 1 : 0}, ${g.groupSize}, ${plan.keys.length}, ${MAP_WALK_STEPS}, &status);`,
   ];
-  const keySize = sizeOf((plan.type as Extract<GoType, { kind: 'map' }>).key);
-  const elemSize = sizeOf((plan.type as Extract<GoType, { kind: 'map' }>).elem);
-  plan.keys.forEach((key, k) => {
-    const elem = plan.elems[k]!;
-    lines.push(
-      `${i2}if (shown == ${k} && found > ${k} &&`,
-      `${i2}    !weaver_map_entry(rec + ${valueOffset(key)}, ${keySize}, rec + ${valueOffset(elem)}, ${elemSize}, weaver_map_ref(${k}),`,
-      `${i2}\t\t      ${g.keysOff}, ${g.keyStride}, ${g.elemsOff}, ${g.elemStride}))`,
-      `${i2}\tshown = ${k + 1};`,
-    );
-  });
-  lines.push(`${i2}${shown} = shown;`, `${i2}*(u32 *)(rec + ${plan.walk + 4}) = status;`, `${indent}}`);
+  const e = plan.entry;
+  const copyArgs = [
+    `rec + ${e.images}`, 'found', plan.keys.length, e.size, e.elemAt,
+    e.keySize, e.elemSize, g.keysOff, g.keyStride, g.elemsOff, g.elemStride,
+  ];
+  lines.push(
+    `${i2}${shown} = weaver_map_copy(${copyArgs.slice(0, 5).join(', ')},`,
+    `${i2}\t\t\t\t\t${copyArgs.slice(5).join(', ')});`,
+    `${i2}*(u32 *)(rec + ${plan.walk + 4}) = status;`,
+    `${indent}}`,
+  );
   plan.keys.forEach((key, k) => {
     const inner = [...derefCode(key, indent + '\t'), ...derefCode(plan.elems[k]!, indent + '\t')];
     if (inner.length === 0) return;
     lines.push(`${indent}if (${shown} > ${k}) {`, ...inner, `${indent}}`);
   });
   return lines;
-}
-
-/** Record offset of a planned value's image (entry keys and elems always have one). */
-function valueOffset(plan: ValuePlan): number {
-  if (!('offset' in plan)) throw new Error(`internal: a map entry planned as ${plan.kind}`);
-  return plan.offset;
 }
 
 /** Bytes before a slot's data (plan.ts SLOT_HEADER). */

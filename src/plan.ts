@@ -115,12 +115,15 @@ export type ValuePlan =
    * A map with entries. BPF copies the header (hmap or maps.Map) into
    * `header`, walks the map's buckets or groups collecting up to
    * `keys.length` full slots, and copies the k-th slot's key and elem into
-   * `keys[k]` / `elems[k]`, images at static offsets. At `walk`: u32 entries
-   * copied (entries 0..n-1 are valid), u32 walk status (MAP_WALK_STATUS).
+   * `keys[k]` / `elems[k]`: entry k's image, struct{key K; elem V} of
+   * `entry.size` bytes with the elem at `entry.elemAt`, is at `entry.images
+   * + k * entry.size`. At `walk`: u32 entries copied (entries 0..n-1 are
+   * valid), u32 walk status (MAP_WALK_STATUS).
    */
   | {
       kind: 'map'; type: GoType; offset: number; layout: MapLayout; header: Slot; walk: number;
-      group: MapGroupLayout; keys: ValuePlan[]; elems: ValuePlan[];
+      group: MapGroupLayout; entry: { images: number; size: number; elemAt: number; keySize: number; elemSize: number };
+      keys: ValuePlan[]; elems: ValuePlan[];
     }
   /** interface (types unknown), map, chan, func, opaque: words we show as addresses. */
   | { kind: 'words'; type: GoType; offset: number }
@@ -416,7 +419,10 @@ function planMap(type: Extract<GoType, { kind: 'map' }>, offset: number, options
     keys.push(planValue(type.key, images + k * entrySize, 0, [], options, take, depth - 1));
     elems.push(planValue(type.elem, images + k * entrySize + elemOff, 0, [], options, take, depth - 1));
   }
-  return { kind: 'map', type, offset, layout, header, walk, group: mapGroupLayout(layout, type.key, type.elem), keys, elems };
+  return {
+    kind: 'map', type, offset, layout, header, walk, group: mapGroupLayout(layout, type.key, type.elem),
+    entry: { images, size: entrySize, elemAt: elemOff, keySize: sizeOf(type.key), elemSize: sizeOf(type.elem) }, keys, elems,
+  };
 }
 
 function isByte(t: GoType): boolean {

@@ -257,6 +257,7 @@ describe('map entries', () => {
     expect(v.keys.length).toBe(maxElements);
     expect(v.elems.length).toBe(maxElements);
     v.keys.forEach((k, i) => expect('offset' in k && k.offset).toBe(images + i * entrySize));
+    expect(v.entry).toMatchObject({ images, size: entrySize, elemAt });
     v.elems.forEach((e, i) => expect('offset' in e && e.offset).toBe(images + i * entrySize + elemAt));
     expect(p.recordSize).toBe(images + maxElements * entrySize + slotBytes);
     const strings = [...v.keys, ...v.elems].filter((x) => x.kind === 'string');
@@ -292,11 +293,13 @@ describe('map entries', () => {
     expect(v.kind === 'header' && v.data.capacity).toBe(8);
   });
 
-  it('the generated C walks each map once and copies at most the planned entries', () => {
+  it('the generated C walks and copies each map once, then follows the strings of each entry copied', () => {
     const p = plan([parseTypeExpr('map[string]int64'), parseTypeExpr('map[int64]int64')], 'register', { mapLayout: 'hmap', maxElements: 4 });
     const c = generateC([{ plan: p }], { abi: 'register', goidOffset: 0 });
     expect(c.match(/weaver_map_walk\(/g)?.length).toBe(2);
-    expect(c.match(/weaver_map_entry\(/g)?.length).toBe(8);
-    expect(c).toContain('weaver_map_walk(rec + ' + (HEADER_SIZE + 16 + 8) + ', 0, 208, 4, ');
+    expect(c.match(/weaver_map_copy\(/g)?.length).toBe(2);
+    // The first map: header after both 8-byte images; string keys of entries 0..3 followed when copied.
+    expect(c).toContain(`weaver_map_walk(rec + ${HEADER_SIZE + 16 + 8}, 0, 208, 4, `);
+    expect(c.match(/if \(\*\(u32 \*\)\(rec \+ \d+\) > [0-3]\) \{/g)?.length).toBe(4);
   });
 });
