@@ -6,7 +6,7 @@ import { isSignedInt, sizeOf, type GoType, type IntKind } from './gotypes.js';
 import type { CallEvent, DecodedArg, Value } from './model.js';
 import { SLOT_HEADER, type ArgPlan, type FunctionPlan, type ValuePlan } from './plan.js';
 import { HEADER_FLAG, HEADER_SIZE, readHeader } from './record.js';
-import { blockPlan, dynamicLayout } from './decode-dynamic.js';
+import { blockPlan, dynamicLayout, withNestedNames } from './decode-dynamic.js';
 
 export class MalformedRecordError extends Error {}
 
@@ -179,7 +179,7 @@ function decodeInterface(view: DataView, base: number, plan: Extract<ValuePlan, 
   let value: Value;
   if (layout.direct && dataAddress === 0n) value = { kind: 'pointer', address: 0n };
   else if (copied < layout.recipe.size) value = readFailure(`${layout.recipe.size} bytes of ${rt.name}`, dataAddress, error);
-  else value = decodeValue(view, base, layout.block);
+  else value = withNestedNames(decodeValue(view, base, layout.block), rt.type, plan, typeAddress, linkAddress);
   if (layout.direct && dataAddress !== 0n) value = { kind: 'pointer', address: dataAddress, target: value };
   return { ...iface, value };
 }

@@ -12,7 +12,7 @@ import { DwarfInfo } from './dwarf/info.js';
 import { DwarfSections } from './dwarf/sections.js';
 import type { ElfFile } from './elf/file.js';
 import { parseGoVersion, readGoVersion } from './elf/buildinfo.js';
-import { readTypeDescriptors } from './elf/typedescriptors.js';
+import { readStaticItabs, readTypeDescriptors, type StaticItab } from './elf/typedescriptors.js';
 import { TypeBuilder } from './dwarf/types.js';
 import { sizeOf, type GoType } from './gotypes.js';
 
@@ -35,13 +35,25 @@ export interface RuntimeTypes {
   lookup(address: number): RuntimeType | undefined;
   /** Every known type, sorted by address. */
   list(): RuntimeType[];
+  /** The concrete type's descriptor address of a compile-time itab (link-time addresses), if known. */
+  itabType?(itab: number): number | undefined;
+  /** The compile-time itabs whose concrete type is at `type`. */
+  itabsOf?(type: number): number[];
 }
 
 /** A table from a plain list (tests, and binaries whose types were read another way). */
-export function runtimeTypesFromList(types: RuntimeType[]): RuntimeTypes {
+export function runtimeTypesFromList(types: RuntimeType[], itabs: StaticItab[] = []): RuntimeTypes {
   const sorted = [...types].sort((a, b) => a.address - b.address);
   const byAddress = new Map(sorted.map((t) => [t.address, t]));
-  return { lookup: (a) => byAddress.get(a), list: () => sorted };
+  const itabType = new Map(itabs.map((i) => [i.address, i.type]));
+  const itabsOf = new Map<number, number[]>();
+  for (const i of itabs) itabsOf.set(i.type, [...(itabsOf.get(i.type) ?? []), i.address]);
+  return {
+    lookup: (a) => byAddress.get(a),
+    list: () => sorted,
+    itabType: (a) => itabType.get(a),
+    itabsOf: (t) => itabsOf.get(t) ?? [],
+  };
 }
 
 const TYPE_TAGS = new Set<number>([
@@ -73,10 +85,23 @@ export function readRuntimeTypes(elf: ElfFile): RuntimeTypes | null {
         types.push({ address, name, type: builder.typeAt(die.offset) });
       }
     }
-    return types.length ? runtimeTypesFromList(types) : null;
+    return types.length ? runtimeTypesFromList(types, itabsOf(elf)) : null;
   } catch {
     return null;
   }
+}
+
+/** The binary's compile-time itabs, for naming interfaces nested in a dynamic value; [] when not found. */
+function itabsOf(elf: ElfFile): StaticItab[] {
+  try {
+    return readStaticItabs(elf, goMinorOf(elf));
+  } catch {
+    return [];
+  }
+}
+
+function goMinorOf(elf: ElfFile): number | null {
+  return parseGoVersion(readGoVersion(elf))?.minor ?? null;
 }
 
 /**
@@ -179,8 +204,8 @@ export function lazyRuntimeTypes(elf: ElfFile, hasDwarf: boolean): () => Runtime
 /** The table from the type descriptors in the binary; null when they cannot be found. */
 export function readDescriptorTypes(elf: ElfFile): RuntimeTypes | null {
   try {
-    const found = readTypeDescriptors(elf, parseGoVersion(readGoVersion(elf))?.minor ?? null);
-    return found && found.types.length ? runtimeTypesFromList(found.types) : null;
+    const found = readTypeDescriptors(elf, goMinorOf(elf));
+    return found && found.types.length ? runtimeTypesFromList(found.types, found.itabs) : null;
   } catch {
     return null;
   }

@@ -33,8 +33,17 @@ export interface DescribedType {
   type: GoType;
 }
 
+/** A compile-time itab: which dynamic type a non-empty interface holding it has. */
+export interface StaticItab {
+  /** Link-time address of the itab. */
+  address: number;
+  /** Link-time address of its concrete type's descriptor (itab word 1). */
+  type: number;
+}
+
 export interface TypeDescriptors {
   types: DescribedType[];
+  itabs: StaticItab[];
   section: TypesSection;
   /** Descriptors the typelinks and itabs lead to (with their elements and fields). */
   reachable: number;
@@ -82,17 +91,50 @@ export function readTypeDescriptors(elf: ElfFile, goMinor: number | null): TypeD
   if (!section) return null;
   const reader = new DescriptorReader(elf, section, goMinor);
   for (const address of section.typelinks) reader.typeAt(address);
-  for (const itab of section.itabs) {
-    // itab {inter, _type, …}: the concrete type is its second word in every release.
-    const type = reader.word(itab + 8);
-    if (type !== null) reader.typeAt(type);
-  }
+  const itabs = staticItabs(reader, section);
+  for (const itab of itabs) reader.typeAt(itab.type);
   const reachable = reader.count();
   // (Go 1.27's typedesclen covers the descriptors reflect needs to find; others follow it.)
   for (let address = section.base; address + HEADER <= section.end; address += 8) {
     if (reader.header(address)) reader.typeAt(address);
   }
-  return { types: reader.all(), section, reachable };
+  return { types: reader.all(), itabs, section, reachable };
+}
+
+/** Only the compile-time itabs (cheaper than every descriptor); [] when the types section is not found. */
+export function readStaticItabs(elf: ElfFile, goMinor: number | null): StaticItab[] {
+  const section = findTypesSection(elf, goMinor);
+  return section ? staticItabs(new DescriptorReader(elf, section, goMinor), section) : [];
+}
+
+/** Itab size limits: no interface has more methods than this. */
+const MAX_ITAB_METHODS = 1 << 12;
+
+/**
+ * The itabs the linker wrote: listed by itablinks up to Go 1.26; from 1.27
+ * laid one after another, each {inter, _type, hash, fun[n]} with n the
+ * interface's method count (1 when fun[0] is 0: the type does not implement it).
+ */
+function staticItabs(reader: DescriptorReader, section: TypesSection): StaticItab[] {
+  const out: StaticItab[] = [];
+  const add = (address: number) => {
+    // itab {inter, _type, …}: the concrete type is its second word in every release.
+    const type = reader.word(address + 8);
+    if (type !== null && reader.header(type)) out.push({ address, type });
+  };
+  section.itabs.forEach(add);
+  if (section.itabRange) {
+    const end = section.base + section.itabRange.offset + section.itabRange.size;
+    for (let at = section.base + section.itabRange.offset; at + 32 <= end; ) {
+      const inter = reader.word(at);
+      const fun0 = reader.word(at + 24);
+      const methods = inter === null ? null : reader.word(inter + HEADER + 16);
+      if (methods === null || fun0 === null || methods > MAX_ITAB_METHODS) break;
+      add(at);
+      at += 32 + (fun0 === 0 ? 0 : Math.max(methods - 1, 0) * 8);
+    }
+  }
+  return out;
 }
 
 class DescriptorReader {

@@ -7,7 +7,8 @@
 // goroutine stack grows and is copied while they are pending must pair each
 // level with its own return. Error and interface{} results must show their
 // dynamic type by name and their value (errors.New, fmt.Errorf with and
-// without %w; an int, a string and a struct), PIE builds included. The
+// without %w, whose wrapped error is named too; an int, a string and a
+// struct), PIE and stripped builds included. The
 // fixture's own output must not change when it is traced.
 
 import { describe, expect, it } from 'vitest';
@@ -61,7 +62,11 @@ function compareValue(arg: Obj, expected: LosslessJson, build: FixtureBuild, whe
     // An error: a pointer to a struct whose first string is the message (errorString.s, wrapError.msg).
     const target = isObj(value.value) ? value.value.value : undefined;
     const message = isObj(target) ? Object.values(target).find((v) => typeof v === 'string') : undefined;
-    return message === want.message ? null : bad('error message differs');
+    if (message !== want.message) return bad('error message differs');
+    // A wrapped error (fmt.wrapError.err): the nested interface is named, not followed.
+    const nested = isObj(target) ? Object.values(target).find((v) => isObj(v) && 'type' in v) : undefined;
+    const wrapped = isObj(nested) ? nested.type : undefined;
+    return wrapped === want.wrapped ? null : bad(`wrapped error type ${show(wrapped)}, expected ${show(want.wrapped)}`);
   }
   if (type === 'float64') return typeof expected === 'bigint' ? (value === Number(expected) || value === expected ? null : bad('differs')) : value === expected ? null : bad('differs');
   if (type.startsWith('*')) {

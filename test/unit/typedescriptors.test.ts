@@ -124,6 +124,11 @@ describe('the returns fixture, stripped', () => {
       expect(named('[]string')).toEqual({ kind: 'slice', name: '[]string', elem: { kind: 'string', name: 'string' } });
       expect(named('map[string]*flag.Flag')).toMatchObject({ kind: 'map', key: { kind: 'string' }, elem: { kind: 'pointer', elem: { kind: 'struct', name: 'flag.Flag' } } });
       expect(named('interface {}')).toEqual({ kind: 'interface', name: 'interface {}', empty: true });
+      // error values holding *errors.errorString use a compile-time itab, which names it.
+      const errorStringAt = table.list().find((t) => t.name === '*errors.errorString')!.address;
+      const itabs = table.itabsOf!(errorStringAt);
+      expect(itabs.length).toBeGreaterThanOrEqual(1);
+      expect(itabs.map((i) => table.itabType!(i))).toEqual(itabs.map(() => errorStringAt));
       // The lazy provider falls back to the descriptors when there is no DWARF.
       expect(lazyRuntimeTypes(elf, false)()?.list().length).toBe(table.list().length);
     });
