@@ -247,6 +247,7 @@ static __always_inline void weaver_read_elems(u8 *slot, u32 max_elems, u32 elem_
 #define WEAVER_MAP_MAX_REFS 1024 /* plan.ts MAP_MAX_ENTRIES, a power of two */
 #define WEAVER_MAP_STEP_BOUND 1 /* plan.ts MAP_WALK_STATUS.stepBound */
 #define WEAVER_MAP_UNREADABLE 2 /* plan.ts MAP_WALK_STATUS.unreadable */
+#define WEAVER_MAP_STRINGS 2 /* strings of an entry weaver_map_copy follows (codegen.ts MAP_LOOP_STRINGS) */
 
 /* The state of one walk and the references it collected, kept in a
  * per-CPU map value rather than on the stack: the verifier knows nothing
@@ -451,6 +452,15 @@ struct weaver_map_copy {
 	u64 elems_off;
 	u64 elem_stride;
 	u64 copied;
+	/* Strings (or []byte) in an entry, whose bytes the loop reads too:
+	 * entry k's string j has its header at str_at[j] in the image and its
+	 * slot at slots + k * slot_stride + str_slot[j]. */
+	u64 strings;
+	u8 *slots;
+	u64 slot_stride;
+	u64 str_at[WEAVER_MAP_STRINGS];
+	u64 str_slot[WEAVER_MAP_STRINGS];
+	u64 str_cap[WEAVER_MAP_STRINGS];
 };
 
 /* Copies entry k: the key and elem of the k-th slot collected. Stops at the
@@ -470,22 +480,26 @@ static long weaver_map_copy_step(u64 k, void *ctx)
 	if (c->elem_size &&
 	    bpf_probe_read_user(image + c->elem_at, c->elem_size, (void *)(group + c->elems_off + i * c->elem_stride)))
 		return 1;
+	for (int j = 0; j < WEAVER_MAP_STRINGS; j++) {
+		if (j < c->strings) {
+			u8 *header = image + c->str_at[j];
+			weaver_read_slot(c->slots + k * c->slot_stride + c->str_slot[j], c->str_cap[j], *(u64 *)header,
+					 *(s64 *)(header + 8));
+		}
+	}
 	c->copied = k + 1;
 	return 0;
 }
 
-/* Phase two for a whole map: returns the entries copied. */
-static __always_inline u32 weaver_map_copy(u8 *images, u32 count, u32 max, u32 entry_size, u32 elem_at, u32 key_size,
-					   u32 elem_size, u32 keys_off, u32 key_stride, u32 elems_off, u32 elem_stride)
+/* Phase two for a whole map: returns the entries copied. `c` holds the
+ * constants the generated code filled in; count and copied are set here. */
+static __always_inline u32 weaver_map_copy(struct weaver_map_copy *c, u32 count)
 {
-	struct weaver_map_copy c = {
-		.images = images, .count = count, .max = max, .entry_size = entry_size, .elem_at = elem_at,
-		.key_size = key_size, .elem_size = elem_size, .keys_off = keys_off, .key_stride = key_stride,
-		.elems_off = elems_off, .elem_stride = elem_stride, .copied = 0,
-	};
+	c->count = count;
+	c->copied = 0;
 	if (count)
-		bpf_loop(max, weaver_map_copy_step, &c, 0);
-	return c.copied;
+		bpf_loop(c->max, weaver_map_copy_step, c, 0);
+	return c->copied;
 }
 
 #endif

@@ -303,26 +303,92 @@ function mapCode(plan: Extract<ValuePlan, { kind: 'map' }>, indent: string): str
     `${indent}{`,
     `${i2}u32 found = 0, status = 0;`,
     `${i2}weaver_read_slot(rec + ${h}, ${plan.header.capacity}, *(u64 *)(rec + ${plan.offset}), ${plan.header.capacity});`,
+    `${i2}/* ${plan.layout === 'swiss' ? 'Swiss groups' : 'buckets'} of ${g.groupSize} bytes; up to ${plan.keys.length} entries in ${MAP_WALK_STEPS} steps */`,
     `${i2}if (*(u32 *)(rec + ${h}) == ${plan.header.capacity})`,
     `${i2}\tfound = weaver_map_walk(rec + ${h + SLOT_HEADER_BYTES}, ${plan.layout === 'swiss' ? 1 : 0}, ${g.groupSize}, ${plan.keys.length}, ${MAP_WALK_STEPS}, &status);`,
   ];
   const e = plan.entry;
-  const copyArgs = [
-    `rec + ${e.images}`, 'found', plan.keys.length, e.size, e.elemAt,
-    e.keySize, e.elemSize, g.keysOff, g.keyStride, g.elemsOff, g.elemStride,
+  const strings = loopStrings(plan);
+  const fields = [
+    `.images = rec + ${e.images}, .max = ${plan.keys.length}, .entry_size = ${e.size}, .elem_at = ${e.elemAt},`,
+    `.key_size = ${e.keySize}, .elem_size = ${e.elemSize}, .keys_off = ${g.keysOff}, .key_stride = ${g.keyStride},`,
+    `.elems_off = ${g.elemsOff}, .elem_stride = ${g.elemStride},`,
   ];
+  if (strings) {
+    const list = (f: (x: LoopString) => number) => `{ ${strings.list.map(f).join(', ')} }`;
+    fields.push(
+      `.strings = ${strings.list.length}, .slots = rec + ${strings.slots}, .slot_stride = ${strings.stride},`,
+      `.str_at = ${list((x) => x.at)}, .str_slot = ${list((x) => x.slot)}, .str_cap = ${list((x) => x.capacity)},`,
+    );
+  }
   lines.push(
-    `${i2}${shown} = weaver_map_copy(${copyArgs.slice(0, 5).join(', ')},`,
-    `${i2}\t\t\t\t\t${copyArgs.slice(5).join(', ')});`,
+    `${i2}/* entry k's image at images + k * entry_size; slot i of a ${plan.layout === 'swiss' ? 'group' : 'bucket'} holds its key at keys_off + i * key_stride */`,
+    `${i2}struct weaver_map_copy copy = {`,
+    ...fields.map((f) => `${i2}\t${f}`),
+    `${i2}};`,
+    `${i2}${shown} = weaver_map_copy(&copy, found);`,
     `${i2}*(u32 *)(rec + ${plan.walk + 4}) = status;`,
     `${indent}}`,
   );
+  if (strings) return lines;
   plan.keys.forEach((key, k) => {
     const inner = [...derefCode(key, indent + '\t'), ...derefCode(plan.elems[k]!, indent + '\t')];
     if (inner.length === 0) return;
     lines.push(`${indent}if (${shown} > ${k}) {`, ...inner, `${indent}}`);
   });
   return lines;
+}
+
+/** Strings in a map entry weaver_map_copy reads itself (bpf/weaver.h WEAVER_MAP_STRINGS). */
+const MAP_LOOP_STRINGS = 2;
+
+/** A string or []byte in entry k: header at images + k * entry size + at, slot at slots + k * stride + slot. */
+interface LoopString {
+  at: number;
+  slot: number;
+  capacity: number;
+}
+
+/**
+ * When everything to follow in a map's entries is strings or []byte (at
+ * most MAP_LOOP_STRINGS an entry), laid out alike in every entry: where,
+ * so that the copy loop reads them instead of code unrolled per entry.
+ * Null otherwise (pointers, slices, nested maps…: unrolled).
+ */
+function loopStrings(plan: Extract<ValuePlan, { kind: 'map' }>): { slots: number; stride: number; list: LoopString[] } | null {
+  const perEntry = plan.keys.map((key, k) => {
+    const found: { header: number; slot: number; capacity: number }[] = [];
+    const ok = collectStrings(key, found) && collectStrings(plan.elems[k]!, found);
+    return ok ? found : null;
+  });
+  const first = perEntry[0];
+  if (!first || first.length === 0 || first.length > MAP_LOOP_STRINGS) return null;
+  const slots = first[0]!.slot;
+  const stride = perEntry.length > 1 && perEntry[1] ? perEntry[1][0]!.slot - slots : 0;
+  const list = first.map((x) => ({ at: x.header - plan.entry.images, slot: x.slot - slots, capacity: x.capacity }));
+  // Every entry must be entry 0 shifted by k entries and k strides; the plan lays them out so, this checks it.
+  const alike = perEntry.every((xs, k) => xs !== null && xs.length === list.length && xs.every((x, j) =>
+    x.header === plan.entry.images + k * plan.entry.size + list[j]!.at && x.slot === slots + k * stride + list[j]!.slot &&
+    x.capacity === list[j]!.capacity));
+  return alike ? { slots, stride, list } : null;
+}
+
+/** Adds the strings inside `plan` to `found`; false when something else in it needs following. */
+function collectStrings(plan: ValuePlan, found: { header: number; slot: number; capacity: number }[]): boolean {
+  switch (plan.kind) {
+    case 'string':
+      found.push({ header: plan.offset, slot: plan.data.offset, capacity: plan.data.capacity });
+      return true;
+    case 'bytes':
+      if (plan.data) found.push({ header: plan.offset, slot: plan.data.offset, capacity: plan.data.capacity });
+      return true;
+    case 'struct':
+      return plan.fields.every((f) => collectStrings(f.plan, found));
+    case 'array':
+      return plan.elems.every((x) => collectStrings(x, found));
+    default:
+      return derefCode(plan, '').length === 0;
+  }
 }
 
 /** Bytes before a slot's data (plan.ts SLOT_HEADER). */
