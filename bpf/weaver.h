@@ -247,6 +247,7 @@ static __always_inline void weaver_read_elems(u8 *slot, u32 max_elems, u32 elem_
 #define WEAVER_MAP_MAX_REFS 1024 /* plan.ts MAP_MAX_ENTRIES, a power of two */
 #define WEAVER_MAP_STEP_BOUND 1 /* plan.ts MAP_WALK_STATUS.stepBound */
 #define WEAVER_MAP_UNREADABLE 2 /* plan.ts MAP_WALK_STATUS.unreadable */
+#define WEAVER_MAP_INTERRUPTED 4 /* plan.ts MAP_WALK_STATUS.interrupted */
 #define WEAVER_MAP_STRINGS 2 /* strings of an entry weaver_map_copy follows (codegen.ts MAP_LOOP_STRINGS) */
 
 /* The state of one walk and the references it collected, kept in a
@@ -271,6 +272,10 @@ struct weaver_map_walk {
 	u32 status;
 	u32 done;	/* set when every bucket or group was visited */
 	u32 reserved;
+	/* Counts the walks begun on this CPU. A program preempted by another
+	 * one on the same CPU (uprobe programs may be) finds it changed after
+	 * its copy, and drops what it copied: the refs may be the other's. */
+	u64 seq;
 	u64 ref[WEAVER_MAP_MAX_REFS];
 };
 
@@ -383,15 +388,18 @@ static long weaver_map_swiss_step(u64 index, void *ctx)
 
 /* Phase one: `header` holds the map header's first 40 bytes as copied;
  * returns the slots found (at most `want`, in at most `steps` steps), their
- * references in the scratch value, and sets *status. */
+ * references in the scratch value, and sets *status and *seq (the walk's
+ * number, for weaver_map_copy). */
 static __always_inline u32 weaver_map_walk(const u8 *header, int swiss, u32 group_size, u32 want, u32 steps,
-					   u32 *status)
+					   u32 *status, u64 *seq)
 {
 	struct weaver_map_walk *w = weaver_map_walk_state();
 	if (!w) {
 		*status = WEAVER_MAP_UNREADABLE;
 		return 0;
 	}
+	w->seq++;
+	*seq = w->seq;
 	u64 storage = *(u64 *)(header + 16);
 	w->groups = 0;
 	w->ngroups = 0;
@@ -492,13 +500,21 @@ static long weaver_map_copy_step(u64 k, void *ctx)
 }
 
 /* Phase two for a whole map: returns the entries copied. `c` holds the
- * constants the generated code filled in; count and copied are set here. */
-static __always_inline u32 weaver_map_copy(struct weaver_map_copy *c, u32 count)
+ * constants the generated code filled in; count and copied are set here.
+ * Nothing counts as copied if another walk began on this CPU since walk
+ * number `seq`. */
+static __always_inline u32 weaver_map_copy(struct weaver_map_copy *c, u32 count, u64 seq, u32 *status)
 {
+	struct weaver_map_walk *w;
 	c->count = count;
 	c->copied = 0;
 	if (count)
 		bpf_loop(c->max, weaver_map_copy_step, c, 0);
+	w = weaver_map_walk_state();
+	if (count && (!w || w->seq != seq)) {
+		c->copied = 0;
+		*status |= WEAVER_MAP_INTERRUPTED;
+	}
 	return c->copied;
 }
 

@@ -302,10 +302,11 @@ function mapCode(plan: Extract<ValuePlan, { kind: 'map' }>, indent: string): str
   const lines = [
     `${indent}{`,
     `${i2}u32 found = 0, status = 0;`,
+    `${i2}u64 seq = 0;`,
     `${i2}weaver_read_slot(rec + ${h}, ${plan.header.capacity}, *(u64 *)(rec + ${plan.offset}), ${plan.header.capacity});`,
     `${i2}/* ${plan.layout === 'swiss' ? 'Swiss groups' : 'buckets'} of ${g.groupSize} bytes; up to ${plan.keys.length} entries in ${MAP_WALK_STEPS} steps */`,
     `${i2}if (*(u32 *)(rec + ${h}) == ${plan.header.capacity})`,
-    `${i2}\tfound = weaver_map_walk(rec + ${h + SLOT_HEADER_BYTES}, ${plan.layout === 'swiss' ? 1 : 0}, ${g.groupSize}, ${plan.keys.length}, ${MAP_WALK_STEPS}, &status);`,
+    `${i2}\tfound = weaver_map_walk(rec + ${h + SLOT_HEADER_BYTES}, ${plan.layout === 'swiss' ? 1 : 0}, ${g.groupSize}, ${plan.keys.length}, ${MAP_WALK_STEPS}, &status, &seq);`,
   ];
   const e = plan.entry;
   const strings = loopStrings(plan);
@@ -326,7 +327,7 @@ function mapCode(plan: Extract<ValuePlan, { kind: 'map' }>, indent: string): str
     `${i2}struct weaver_map_copy copy = {`,
     ...fields.map((f) => `${i2}\t${f}`),
     `${i2}};`,
-    `${i2}${shown} = weaver_map_copy(&copy, found);`,
+    `${i2}${shown} = weaver_map_copy(&copy, found, seq, &status);`,
     `${i2}*(u32 *)(rec + ${plan.walk + 4}) = status;`,
     `${indent}}`,
   );

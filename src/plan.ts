@@ -63,8 +63,13 @@ const MAX_INLINE_MAP_SLOT = 128;
 export const MAP_WALK_STEPS = 1024;
 /** Entries collected by a walk at most: the BPF scratch array's size (--max-elements is at most 1024). */
 export const MAP_MAX_ENTRIES = 1024;
-/** Bits of a map walk's status word (the u32 after the entry count at `walk`). */
-export const MAP_WALK_STATUS = { stepBound: 1, unreadable: 2 } as const;
+/**
+ * Bits of a map walk's status word (the u32 after the entry count at
+ * `walk`): the step bound stopped it; a bucket, group or table could not be
+ * read; another program on the same CPU walked a map meanwhile, so nothing
+ * was kept.
+ */
+export const MAP_WALK_STATUS = { stepBound: 1, unreadable: 2, interrupted: 4 } as const;
 
 export const DEFAULT_PLAN_OPTIONS: PlanOptions = { stringSize: 64, maxElements: 16, maxRecordSize: 16384, depth: 2 };
 
