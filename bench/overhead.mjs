@@ -7,20 +7,23 @@
 //   bare uprobe, after stack check  a BPF program that returns at once, on that jbe (one trap)
 //   bare uprobe, entry              the same on the first instruction (two traps)
 //   weaver's program, no reader     weaver's generated program on the jbe, one link, nothing reading its records
+//   … task fields by helper calls   the same with ppid and comm read the way kernels before 5.11 need
 //   the same, dispatched            through a uprobe_multi link and weaver's dispatcher (what the CLI attaches)
 //   weaver (ring)                   auto placement, JSON to a file
 //   weaver (perf)                   auto placement, --transport perf
 //   weaver --probe-placement entry  ring
 //   bpftrace                        uprobe:BIN:main.f { printf("%d %s\n", reg("ax"), str(reg("bx"), reg("cx"))); }
 //
-// Overhead = traced ns/call − untraced ns/call (wall clock of the traced
-// program, so it includes the kernel's trap and whatever the tracer's
-// reader on the other CPU costs the traced thread). With
-// kernel.bpf_stats_enabled set for the run, the kernel also times each BPF
-// program: run_time_ns / run_cnt of the programs the tracing process holds
-// (/proc/PID/fdinfo) is the program's own cost per call, independent of
-// the load on the other CPU. bpf_stats adds two clock reads per run
-// (~25-30 ns here, the whole of the empty program's figure).
+// Overhead = traced − untraced per call, in wall-clock time (what a user
+// waits, including time the traced thread waited for a CPU) and in CPU time
+// (user + system of the traced program, the uprobe trap included; it leaves
+// out waiting for a CPU, so other work on this shared 2-CPU machine moves it
+// far less). Then a second, shorter run of the same configuration with
+// kernel.bpf_stats_enabled set: the kernel times each BPF program, and
+// run_time_ns / run_cnt over the programs the tracing process holds
+// (/proc/PID/fdinfo) is the program's own cost per call. bpf_stats adds two
+// clock reads to every run (~25-30 ns here, all of the empty program's
+// figure), which is why the timed calls run with it off.
 //
 // Usage: node bench/overhead.mjs [calls] [rounds]
 
@@ -37,6 +40,9 @@ const { buildTraceSpec } = await import('../dist/tracespec.js');
 const CALLS = Number(process.argv[2] ?? 200000);
 const ROUNDS = Number(process.argv[3] ?? 3);
 const UNTRACED_CALLS = 20_000_000;
+/** Calls of the second run, with bpf_stats on. */
+const STATS_CALLS = Math.max(1, Math.floor(CALLS / 4));
+const BPF_STATS = '/proc/sys/kernel/bpf_stats_enabled';
 
 const bin = buildGo(join(BENCH_DIR, 'programs/hot'), 'hot');
 const funcs = join(RESULTS, 'hot.funcs.txt');
@@ -81,13 +87,19 @@ function bpfProgramStats(pid) {
   return { runTimeNs, runCount };
 }
 
-/** ns/call of the traced program, and ns/run of the programs held by `pid` over the same calls. */
+/** ns/call of the traced program (bpf_stats off), then ns/run of the BPF programs held by `pid` over STATS_CALLS more calls. */
 async function timedCalls(pid) {
-  const before = bpfProgramStats(pid);
   const times = await nsPerCall(CALLS);
-  const after = bpfProgramStats(pid);
-  const runs = after.runCount - before.runCount;
-  return { ...times, nsPerRun: runs > 0 ? (after.runTimeNs - before.runTimeNs) / runs : undefined, runs };
+  writeFileSync(BPF_STATS, '1');
+  try {
+    const before = bpfProgramStats(pid);
+    await nsPerCall(STATS_CALLS);
+    const after = bpfProgramStats(pid);
+    const runs = after.runCount - before.runCount;
+    return { ...times, nsPerRun: runs > 0 ? (after.runTimeNs - before.runTimeNs) / runs : undefined, runs, calls: CALLS + STATS_CALLS };
+  } finally {
+    writeFileSync(BPF_STATS, '0');
+  }
 }
 
 async function withNop(fileOffset) {
@@ -118,10 +130,15 @@ async function withTracefsEvent(fileOffset) {
   }
 }
 
-/** weaver's own BPF program for main.f with no reader: its cost alone, through one link or through the dispatcher. */
-async function withWeaverProgramOnly(attach) {
+/**
+ * weaver's own BPF program for main.f with no reader: its cost alone, through
+ * one link or through the dispatcher. `taskBtf: false` forces the helper calls
+ * that kernels before 5.11 use for ppid and comm (bpf/weaver.h WEAVER_TASK_BTF).
+ */
+async function withWeaverProgramOnly(attach, { taskBtf = true } = {}) {
   const spec = buildTraceSpec({ binaryPath: bin, functionsFile: funcs, packages: [], plan: planOpts, attach });
-  const obj = BpfObject.open((await compileBpf(spec.cSource)).object, 'weaver');
+  const source = (taskBtf ? '' : '#define WEAVER_TASK_BTF 0\n') + spec.cSource;
+  const obj = BpfObject.open((await compileBpf(source)).object, 'weaver');
   try {
     obj.setMapMaxEntries('weaver_events', 64 << 20); // room for every record: none is dropped
     for (const d of spec.dispatch ?? []) obj.prepareUprobeMulti(d.program);
@@ -160,6 +177,7 @@ const configs = [
   ['bare uprobe after stack check', () => withNop(auto.attachOffset)],
   ['bare uprobe at entry', () => withNop(entryOffset)],
   ["weaver's program, no reader", () => withWeaverProgramOnly('single')],
+  ["weaver's program, no reader, task fields by helper calls", () => withWeaverProgramOnly('single', { taskBtf: false })],
   ["weaver's program via dispatcher, no reader", () => withWeaverProgramOnly('multi')],
   ['weaver (ring)', () => withWeaver(['--transport', 'ring'])],
   ['weaver (perf)', () => withWeaver(['--transport', 'perf'])],
@@ -168,9 +186,9 @@ const configs = [
 ];
 
 const TRACEFS = '/sys/kernel/tracing';
-const statsWas = readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').trim();
-writeFileSync('/proc/sys/kernel/bpf_stats_enabled', '1');
-process.on('exit', () => writeFileSync('/proc/sys/kernel/bpf_stats_enabled', statsWas));
+const statsWas = readFileSync(BPF_STATS, 'utf8').trim();
+writeFileSync(BPF_STATS, '0');
+process.on('exit', () => writeFileSync(BPF_STATS, statsWas));
 
 const samples = new Map(configs.map(([name]) => [name, []]));
 const cpuSamples = new Map(configs.map(([name]) => [name, []]));
@@ -184,8 +202,8 @@ for (let round = 1; round <= ROUNDS; round++) {
     samples.get(name).push(r.ns);
     cpuSamples.get(name).push(r.cpuNs);
     if (r.nsPerRun !== undefined) runSamples.get(name).push(r.nsPerRun);
-    if (r.runs !== undefined && r.runs < CALLS) notes.get(name).push(`round ${round}: the BPF programs ran ${r.runs} times for ${CALLS} calls`);
-    if (r.events !== undefined && r.events + r.lost !== CALLS) notes.get(name).push(`round ${round}: ${r.events} events + ${r.lost} lost ≠ ${CALLS} calls`);
+    if (r.runs !== undefined && r.runs < STATS_CALLS) notes.get(name).push(`round ${round}: the BPF programs ran ${r.runs} times for ${STATS_CALLS} calls`);
+    if (r.events !== undefined && r.events + r.lost !== r.calls) notes.get(name).push(`round ${round}: ${r.events} events + ${r.lost} lost ≠ ${r.calls} calls`);
     else if (r.lost) notes.get(name).push(`round ${round}: ${r.lost} lost`);
     const perRun = r.nsPerRun !== undefined ? `, BPF ${r.nsPerRun.toFixed(1)} ns/run` : '';
     process.stderr.write(`round ${round}: ${name}: ${r.ns.toFixed(1)} ns/call, CPU ${r.cpuNs.toFixed(1)} ns/call${perRun}\n`);
