@@ -46,8 +46,9 @@ struct task_struct {
  * its fields are plain loads checked by the verifier, instead of a helper
  * call for each (bpf_get_current_comm; a bpf_probe_read_kernel for each
  * link of task->real_parent->tgid and for thread.fsbase). Measured with
- * kernel.bpf_stats_enabled on a record of main.f(int, string): 145 ns → 132
- * ns a call, as cheap as not reading ppid and comm at all. libbpf resolves
+ * kernel.bpf_stats_enabled on a record of main.f(int, string)
+ * (bench/program-cost.mjs): 12-18 ns less a call, leaving ppid and comm at
+ * 2-3 ns, less than a per-process cache lookup would cost. libbpf resolves
  * this check against the kernel's BTF at load, and the verifier drops the
  * branch not taken, so older kernels load the helper path (a test defines
  * WEAVER_TASK_BTF 0 to run that path here). */
