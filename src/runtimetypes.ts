@@ -12,7 +12,7 @@ import { DwarfInfo } from './dwarf/info.js';
 import { DwarfSections } from './dwarf/sections.js';
 import type { ElfFile } from './elf/file.js';
 import { parseGoVersion, readGoVersion } from './elf/buildinfo.js';
-import { readStaticItabs, readTypeDescriptors, type StaticItab } from './elf/typedescriptors.js';
+import { readTypeDescriptors, type StaticItab } from './elf/typedescriptors.js';
 import { TypeBuilder } from './dwarf/types.js';
 import { sizeOf, type GoType } from './gotypes.js';
 
@@ -90,18 +90,9 @@ export function readRuntimeTypes(elf: ElfFile): RuntimeTypes | null {
         types.push({ address, name, type: builder.typeAt(die.offset) });
       }
     }
-    return types.length ? runtimeTypesFromList(types, itabsOf(elf)) : null;
+    return types.length ? runtimeTypesFromList(types) : null;
   } catch {
     return null;
-  }
-}
-
-/** The binary's compile-time itabs, for naming interfaces nested in a dynamic value; [] when not found. */
-function itabsOf(elf: ElfFile): StaticItab[] {
-  try {
-    return readStaticItabs(elf, goMinorOf(elf));
-  } catch {
-    return [];
   }
 }
 
@@ -191,26 +182,36 @@ const readTables = new WeakMap<ElfFile, RuntimeTypes | null>();
 /**
  * A provider that reads the binary's runtime types on first use only (most
  * traces have no interface). Every provider of one ElfFile shares the table.
- * DWARF names types by import path (`github.com/acme/shop/cart.Item`);
- * without DWARF (a stripped binary) they come from the type descriptors
- * themselves, named as the runtime names them (`cart.Item`).
+ * DWARF names types by import path (`github.com/acme/shop/cart.Item`); the
+ * type descriptors in the binary name them as the runtime does
+ * (`cart.Item`), and also describe what DWARF leaves out (*flag.stringValue,
+ * func types) or a stripped binary lacks: DWARF's entries win, the
+ * descriptors fill in the rest and give the compile-time itabs.
  */
 export function lazyRuntimeTypes(elf: ElfFile, hasDwarf: boolean): () => RuntimeTypes | null {
   return () => {
     let table = readTables.get(elf);
     if (table === undefined) {
-      table = (hasDwarf ? readRuntimeTypes(elf) : null) ?? readDescriptorTypes(elf);
+      const dwarf = hasDwarf ? readRuntimeTypes(elf) : null;
+      const described = describedTypes(elf);
+      const known = new Set(dwarf?.list().map((t) => t.address));
+      const types = [...(dwarf?.list() ?? []), ...(described?.types ?? []).filter((t) => !known.has(t.address))];
+      table = types.length ? runtimeTypesFromList(types, described?.itabs ?? []) : null;
       readTables.set(elf, table);
     }
     return table;
   };
 }
 
-/** The table from the type descriptors in the binary; null when they cannot be found. */
+/** The table from the type descriptors in the binary alone; null when they cannot be found. */
 export function readDescriptorTypes(elf: ElfFile): RuntimeTypes | null {
+  const found = describedTypes(elf);
+  return found && found.types.length ? runtimeTypesFromList(found.types, found.itabs) : null;
+}
+
+function describedTypes(elf: ElfFile): { types: RuntimeType[]; itabs: StaticItab[] } | null {
   try {
-    const found = readTypeDescriptors(elf, goMinorOf(elf));
-    return found && found.types.length ? runtimeTypesFromList(found.types, found.itabs) : null;
+    return readTypeDescriptors(elf, goMinorOf(elf));
   } catch {
     return null;
   }

@@ -101,12 +101,6 @@ export function readTypeDescriptors(elf: ElfFile, goMinor: number | null): TypeD
   return { types: reader.all(), itabs, section, reachable };
 }
 
-/** Only the compile-time itabs (cheaper than every descriptor); [] when the types section is not found. */
-export function readStaticItabs(elf: ElfFile, goMinor: number | null): StaticItab[] {
-  const section = findTypesSection(elf, goMinor);
-  return section ? staticItabs(new DescriptorReader(elf, section, goMinor), section) : [];
-}
-
 /** Itab size limits: no interface has more methods than this. */
 const MAX_ITAB_METHODS = 1 << 12;
 

@@ -135,6 +135,20 @@ describe('the returns fixture, stripped', () => {
   }
 });
 
+describe('the table a trace uses for a binary with DWARF', () => {
+  for (const toolchain of toolchains) {
+    it(`Go ${toolchain}: DWARF's types as DWARF names them, and the descriptors' for the rest`, () => {
+      const elf = ElfFile.read(fixtureBuild({ fixture: 'returns', toolchain }).path);
+      const dwarf = readRuntimeTypes(elf)!.list();
+      const merged = lazyRuntimeTypes(elf, true)()!;
+      for (const t of dwarf) expect(merged.lookup(t.address)?.name, t.name).toBe(t.name);
+      expect(merged.list().length).toBeGreaterThan(dwarf.length);
+      // flag.Value's dynamic type for string flags, which Go 1.19+ DWARF has no entry for.
+      expect(merged.list().filter((t) => t.name === '*flag.stringValue')).toHaveLength(1);
+    });
+  }
+});
+
 describe('binaries whose moduledata cannot be found', () => {
   it('give no table, not an exception', () => {
     const build = fixtureBuild({ fixture: 'returns', toolchain: toolchains.at(-1)!, variant: 'stripped' });
