@@ -9,10 +9,13 @@
 //   1.2–1.15   pclntable[3] ftab[3] filetab[3] findfunctab minpc maxpc text(12) … types(25) etypes textsectmap[3] typelinks(30)[3] itablinks(33)[3]
 //   1.16–1.17  pcHeader funcnametab[3] cutab[3] filetab[3] pctab[3] pclntable[3] ftab[3] findfunctab minpc maxpc text(22) … types(35) etypes textsectmap[3] typelinks(40) itablinks(43)
 //   1.18–1.19  as 1.16, then rodata gofunc after etypes: typelinks(42) itablinks(45)
-//   1.20–1.26  covctrs ecovctrs before end: types(37) etypes(38) rodata gofunc textsectmap[3] typelinks(44) itablinks(47)
+//   1.20–1.25  covctrs ecovctrs before end: types(37) etypes(38) rodata gofunc textsectmap[3] typelinks(44) itablinks(47)
 //   1.27       types(37) typedesclen etypes itaboffset itabsize: no typelinks; descriptors and itabs lie one after another
-// Releases not checked here (1.16–1.18, 1.20–1.21, 1.23–1.26) are covered by
-// trying every layout and keeping the one whose fields make sense.
+// Checked against the sources of 1.15, 1.19, 1.22 and 1.27 and their builds;
+// the others from published copies of the struct (covctrs from 1.20, rodata
+// and gofunc from 1.18). Which of 1.26/1.27 changed to typedesclen is not
+// known here: every layout is tried, the release's first, and the one whose
+// fields make sense is kept.
 
 import { PF_W, PF_X, PT_LOAD, type ElfFile } from './file.js';
 import { findPclntab } from './pclntab.js';
