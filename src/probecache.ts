@@ -11,9 +11,11 @@
 // and weaver's analysing code is the same (a fingerprint of its files): a
 // rebuilt binary or a rebuilt weaver never reuses stale answers. Anything
 // wrong with the cache (unreadable, corrupt, unwritable) only costs the cache.
+// Every binary path gets its own file (tests alone trace hundreds of copies
+// in temporary directories), so only the most recently used files are kept.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +25,8 @@ import type { FunctionSymbol, GoBinaryInfo } from './model.js';
 
 /** Bumped when the file's layout changes. */
 const FORMAT = 2;
+/** Cache files kept; the least recently used go first. */
+export const MAX_CACHED_BINARIES = 64;
 
 /** An entry probe as src/tracespec.ts places it (TraceTarget['probe']). */
 export interface CachedProbe {
@@ -91,7 +95,15 @@ export class ProbeCache {
       return new ProbeCache(null, emptyFile(binary), false);
     }
     const stored = readCacheFile(path, binary);
-    return stored ? new ProbeCache(path, stored, true) : new ProbeCache(path, emptyFile(binary), false);
+    if (!stored) return new ProbeCache(path, emptyFile(binary), false);
+    try {
+      // Its modification time says when it was last used, for pruning.
+      const now = new Date();
+      utimesSync(path, now, now);
+    } catch {
+      // A read-only cache still answers.
+    }
+    return new ProbeCache(path, stored, true);
   }
 
   /** What the ELF stage knows about the binary (openGoBinary), from the cache or `compute`. */
@@ -136,6 +148,7 @@ export class ProbeCache {
       mkdirSync(dirname(this.path), { recursive: true });
       writeFileSync(tmp, JSON.stringify(this.data));
       renameSync(tmp, this.path);
+      pruneCache(dirname(this.path), MAX_CACHED_BINARIES);
     } catch {
       // An unwritable cache directory only costs the cache.
       try {
@@ -194,6 +207,23 @@ function isStoredInfo(v: unknown): v is StoredInfo {
         (row[4] === 0 || row[4] === 1),
     )
   );
+}
+
+/** Removes all but the `keep` most recently used cache files in `dir`. */
+export function pruneCache(dir: string, keep: number): void {
+  const files: { path: string; used: number }[] = [];
+  for (const name of readdirSync(dir)) {
+    if (!/^[0-9a-f]{64}\.json$/.test(name)) continue;
+    const path = join(dir, name);
+    try {
+      files.push({ path, used: statSync(path).mtimeMs });
+    } catch {
+      // Removed meanwhile by another weaver.
+    }
+  }
+  if (files.length <= keep) return;
+  files.sort((a, b) => b.used - a.used);
+  for (const f of files.slice(keep)) rmSync(f.path, { force: true });
 }
 
 function emptyFile(binary: BinaryIdentity | null): CacheFile {

@@ -5,13 +5,13 @@
 // costs the cache. buildTraceSpec must give the same spec with and without it.
 
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ElfFile } from '../../src/elf/file.js';
 import { goBinaryInfo, openGoBinary } from '../../src/elf/gobinary.js';
-import { ProbeCache, defaultBinaryCacheDir, goBuildId, type CachedProbe } from '../../src/probecache.js';
+import { MAX_CACHED_BINARIES, ProbeCache, defaultBinaryCacheDir, goBuildId, pruneCache, type CachedProbe } from '../../src/probecache.js';
 import { buildTraceSpec, type TraceRequest } from '../../src/tracespec.js';
 import { fixtureBuild } from '../helpers/fixtures.js';
 
@@ -213,6 +213,41 @@ describe('ProbeCache', () => {
     const cache = ProbeCache.open(ElfFile.read(bin), { dir: cacheDir });
     expect(cache.loaded).toBe(true);
     expect(cache.entryProbe(SYMBOL, () => fresh)).toStrictEqual(fresh);
+  });
+
+  it('keeps only the most recently used cache files', () => {
+    mkdirSync(cacheDir, { recursive: true });
+    const name = (i: number) => `${i.toString(16).padStart(64, '0')}.json`;
+    // Used one minute apart, file 0 the longest ago; a file of another name is not the cache's.
+    for (let i = 0; i < 6; i++) {
+      writeFileSync(join(cacheDir, name(i)), '{}');
+      const used = new Date(Date.UTC(2026, 0, 1, 0, i));
+      utimesSync(join(cacheDir, name(i)), used, used);
+    }
+    writeFileSync(join(cacheDir, 'notes.txt'), 'mine');
+    pruneCache(cacheDir, 4);
+    expect(readdirSync(cacheDir).sort()).toStrictEqual([name(2), name(3), name(4), name(5), 'notes.txt']);
+  });
+
+  it('prunes when it writes, and a hit counts as a use', () => {
+    mkdirSync(cacheDir, { recursive: true });
+    const bin = copyBinary(register.path);
+    const { path } = roundTrip(bin);
+    const longAgo = new Date(Date.UTC(2020, 0, 1));
+    utimesSync(path!, longAgo, longAgo);
+    roundTrip(bin); // a hit: used now
+    const old = new Date(Date.UTC(2025, 0, 1));
+    for (let i = 0; i < MAX_CACHED_BINARIES; i++) {
+      const f = join(cacheDir, `${i.toString(16).padStart(64, 'a')}.json`);
+      writeFileSync(f, '{}');
+      utimesSync(f, old, old);
+    }
+    // Another binary's first run writes its file and prunes to the limit.
+    roundTrip(copyBinary(stack.path, 'other'));
+    const left = readdirSync(cacheDir);
+    expect(left).toHaveLength(MAX_CACHED_BINARIES);
+    expect(left).toContain(basename(path!));
+    expect(roundTrip(bin).loaded).toBe(true);
   });
 
   it('lives beside the compile cache', () => {
