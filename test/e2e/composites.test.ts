@@ -237,9 +237,11 @@ describe.skipIf(!canRun)('map entries up to --max-elements, wherever they are in
       const diffs: string[] = [];
       const mapCalls = expected.filter((e) => e.function.startsWith('main.map'));
       expect(mapCalls.map((e) => e.function)).toEqual([
-        'main.maps', 'main.mapSizes', 'main.mapSparse', 'main.mapDeleted', 'main.mapStructs', 'main.mapGrowing', 'main.mapEmpty',
+        'main.maps', 'main.mapSizes', 'main.mapSparse', 'main.mapDeleted', 'main.mapStructs', 'main.mapGrowing', 'main.mapNested', 'main.mapEmpty',
       ]);
       for (const want of mapCalls) {
+        // 128 entries of 128-entry maps would not fit --max-event-size: the plan shows fewer (checked at 4 and 16).
+        if (want.function === 'main.mapNested' && maxElements === '128') continue;
         const got = calls.find((c) => c.function === want.function)!;
         want.args.forEach((a, j) => diffs.push(...compare(got.args[j], a, `${want.function}.${got.args[j]?.name}`, Number(maxElements))));
       }
