@@ -93,7 +93,7 @@ export function generateC(units: ProgramUnit[], options: CodegenOptions): string
   for (const unit of units) {
     out.push('');
     if (ifaces) out.push(typesBiasDefinition(unit, options.pie === true));
-    out.push(functionProgram(unit));
+    out.push(functionProgram(unit, options.transport !== 'perf'));
   }
   for (const unit of options.returns ?? []) {
     out.push('');
@@ -162,7 +162,25 @@ export function returnTypesBiasDefinition(retAddresses: number[], pie: boolean):
 /** x86-64 pages: a PIE's load bias is a multiple of this. */
 const PAGE_SIZE = 0x1000;
 
-function functionProgram(unit: ProgramUnit): string {
+/** Lines of a record warmed by WEAVER_WARM: past these, only big slots, which bpf_probe_read_user fills in bulk. */
+const WARM_MAX_BYTES = 512;
+
+/**
+ * Offsets that WEAVER_WARM loads (bpf/weaver.h): one in every 64 bytes of the
+ * record's first WARM_MAX_BYTES, and its last word, as a record in the ring
+ * buffer is only 8-aligned.
+ */
+export function warmOffsets(recordSize: number): number[] {
+  const end = Math.min(recordSize, WARM_MAX_BYTES);
+  const offsets: number[] = [];
+  for (let off = 0; off + 8 <= end; off += 64) offsets.push(off);
+  const last = recordSize - 8;
+  if (recordSize <= WARM_MAX_BYTES && last > offsets[offsets.length - 1]!) offsets.push(last);
+  return offsets;
+}
+
+/** `warm`: the record is in ring-buffer memory, not in a per-CPU scratch area that stays in cache. */
+function functionProgram(unit: ProgramUnit, warm: boolean): string {
   const { plan } = unit;
   const b: string[] = [];
   const sig = plan.args ? plan.args.map((a) => `${a.name} ${a.type.name}`).join(', ') : '…';
@@ -181,6 +199,7 @@ function functionProgram(unit: ProgramUnit): string {
   b.push('\t\tweaver_count_drop();');
   b.push('\t\treturn 0;');
   b.push('\t}');
+  if (warm) for (const off of warmOffsets(plan.recordSize)) b.push(`\tWEAVER_WARM(rec, ${off});`);
   b.push('\tstruct weaver_header *h = (struct weaver_header *)rec;');
   b.push(`\tweaver_fill_header(h, ${RECORD_KIND.call}, ${plan.id}, ctx, WEAVER_G(ctx), WEAVER_GOID_OFFSET);`);
   if (plan.stackArea) {
