@@ -10,6 +10,7 @@
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ElfFile, PF_W, PT_LOAD } from '../../src/elf/file.js';
 import { parseGoVersion, readGoVersion } from '../../src/elf/buildinfo.js';
@@ -147,6 +148,30 @@ describe('the table a trace uses for a binary with DWARF', () => {
       expect(merged.list().filter((t) => t.name === '*flag.stringValue')).toHaveLength(1);
     });
   }
+});
+
+describe('damaged type descriptors', () => {
+  it('give a table or none, never an exception, and stop quickly', () => {
+    const build = fixtureBuild({ fixture: 'returns', toolchain: toolchains[0]!, variant: 'stripped' });
+    const original = readFileSync(build.path);
+    const elf = ElfFile.parse(original, build.path);
+    const { base, end } = readTypeDescriptors(elf, minorOf(elf))!.section;
+    // Where the types section is in the file: random bytes are written over it.
+    const segment = elf.segments.find((s) => s.type === PT_LOAD && base >= s.vaddr && base < s.vaddr + s.filesz)!;
+    const start = base - segment.vaddr + segment.offset;
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: end - base - 1 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 400 }), (edits) => {
+        const bytes = Buffer.from(original);
+        for (const [at, value] of edits) bytes[start + at] = value;
+        const damaged = ElfFile.parse(bytes, build.path);
+        const t0 = Date.now();
+        const found = readTypeDescriptors(damaged, minorOf(damaged));
+        expect(Date.now() - t0).toBeLessThan(5000);
+        if (found) for (const t of found.types) expect(t.name.length).toBeGreaterThan(0);
+      }),
+      { numRuns: 25 },
+    );
+  }, 120000);
 });
 
 describe('binaries whose moduledata cannot be found', () => {
