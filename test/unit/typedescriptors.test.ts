@@ -14,6 +14,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ElfFile, PF_W, PT_LOAD } from '../../src/elf/file.js';
 import { parseGoVersion, readGoVersion } from '../../src/elf/buildinfo.js';
+import { findTypesSection } from '../../src/elf/moduledata.js';
 import { findPclntab } from '../../src/elf/pclntab.js';
 import { readTypeDescriptors } from '../../src/elf/typedescriptors.js';
 import { sizeOf, type GoType } from '../../src/gotypes.js';
@@ -146,6 +147,17 @@ describe('the table a trace uses for a binary with DWARF', () => {
       expect(merged.list().length).toBeGreaterThan(dwarf.length);
       // flag.Value's dynamic type for string flags, which Go 1.19+ DWARF has no entry for.
       expect(merged.list().filter((t) => t.name === '*flag.stringValue')).toHaveLength(1);
+    });
+  }
+});
+
+describe('moduledata layouts', () => {
+  for (const toolchain of toolchains) {
+    it(`Go ${toolchain}: the same types section whatever release the version says`, () => {
+      const elf = ElfFile.read(fixtureBuild({ fixture: 'returns', toolchain, variant: 'stripped' }).path);
+      const right = findTypesSection(elf, minorOf(elf))!;
+      expect(right.end).toBeGreaterThan(right.base);
+      for (const hint of [null, 15, 16, 18, 20, 27]) expect(findTypesSection(elf, hint), `hint ${hint}`).toEqual(right);
     });
   }
 });
