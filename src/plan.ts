@@ -11,6 +11,7 @@
 //   slots: data behind pointers (string bytes, slice elements), each
 //     [u32 bytes copied][s32 error][bytes…] with a fixed capacity
 
+import { release } from 'node:os';
 import { DICTIONARY_PARAM, alignOf, alignUp, makeStruct, sizeOf, type FunctionSpec, type GoType } from './gotypes.js';
 import type { GoAbi, IntRegister, ValueLocation } from './model.js';
 import { HEADER_SIZE } from './record.js';
@@ -43,8 +44,18 @@ export interface PlanOptions {
 
 export type MapLayout = 'hmap' | 'swiss';
 
-/** The map layout a Go version uses (GOEXPERIMENT=noswissmap builds of 1.24–1.25 are not told apart). */
-export function mapLayoutForVersion(goVersion: string | null): MapLayout | undefined {
+/** bpf_loop, which walks a map's storage (bpf/weaver.h weaver_map_walk), came with Linux 5.17. */
+const BPF_LOOP_SINCE: [number, number] = [5, 17];
+
+/**
+ * The map layout a Go version uses (GOEXPERIMENT=noswissmap builds of
+ * 1.24–1.25 are not told apart), for reading entries; undefined (length
+ * only) when it is unknown or when the kernel cannot run the walk. An
+ * unparsable kernel release counts as new.
+ */
+export function mapLayoutForVersion(goVersion: string | null, kernelRelease: string = release()): MapLayout | undefined {
+  const k = /^(\d+)\.(\d+)/.exec(kernelRelease);
+  if (k && (Number(k[1]) < BPF_LOOP_SINCE[0] || (Number(k[1]) === BPF_LOOP_SINCE[0] && Number(k[2]) < BPF_LOOP_SINCE[1]))) return undefined;
   const m = goVersion ? /^go1\.(\d+)/.exec(goVersion) : null;
   if (!m) return undefined;
   return Number(m[1]) >= 24 ? 'swiss' : 'hmap';

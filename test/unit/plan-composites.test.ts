@@ -10,7 +10,7 @@ import { basic, makeStruct, sizeOf, type GoType } from '../../src/gotypes.js';
 import type { GoAbi } from '../../src/model.js';
 import {
   DEFAULT_PLAN_OPTIONS, IFACE_BLOCK_BYTES, MAX_POINTEE_BYTES, PlanTooLargeError, SLOT_HEADER,
-  planFunction, type FunctionPlan, type PlanOptions, type ValuePlan,
+  mapLayoutForVersion, planFunction, type FunctionPlan, type PlanOptions, type ValuePlan,
 } from '../../src/plan.js';
 import { HEADER_SIZE } from '../../src/record.js';
 import { IFACE_STRINGS, runtimeTypesFromList } from '../../src/runtimetypes.js';
@@ -222,6 +222,20 @@ describe('interface type table', () => {
 });
 
 describe('map entries', () => {
+  it.each([
+    ['go1.15.15', '6.18.0', 'hmap'],
+    ['go1.23.4', '5.17.0-generic', 'hmap'],
+    ['go1.24.0', '6.1.0', 'swiss'],
+    ['go1.27.3', 'unknown', 'swiss'],
+    // Without bpf_loop (before Linux 5.17) the walk cannot run: length only.
+    ['go1.22.12', '5.16.20', undefined],
+    ['go1.27.3', '4.19.0', undefined],
+    [null, '6.18.0', undefined],
+    ['devel +abc', '6.18.0', undefined],
+  ] as const)('%s on Linux %s: %s', (goVersion, kernel, layout) => {
+    expect(mapLayoutForVersion(goVersion, kernel)).toBe(layout);
+  });
+
   // Where slot i's key and elem are, from the bucket/group start, worked out by hand from
   // runtime/map.go (tophash [8]uint8, keys [8]K, elems [8]V, overflow *bmap) and
   // cmd/compile/internal/reflectdata/map.go (ctrl uint64, [8]struct{key K; elem V}).
