@@ -241,6 +241,8 @@ describe('map entries', () => {
     [4, 4n, false],
     [4, 1000n, true],
     [2, 3n, true],
+    // A walk that kept nothing (interrupted on its CPU, storage unreadable): no entries, truncated.
+    [0, 5n, true],
   ] as const)('%i entries copied of a map of len %i: truncated %s', (shown, len, truncated) => {
     const r = mapRecord('map[int64]int64');
     r.fill(0xc000100000n, len, shown);
