@@ -98,7 +98,7 @@ export function generateC(units: ProgramUnit[], options: CodegenOptions): string
   for (const unit of options.returns ?? []) {
     out.push('');
     if (ifaces) out.push(returnTypesBiasDefinition(unit.retAddresses ?? [], options.pie === true));
-    out.push(returnPrograms(unit));
+    out.push(returnPrograms(unit, options.transport !== 'perf'));
   }
   out.push('');
   if (!options.dispatch) return out.join('\n');
@@ -525,7 +525,7 @@ static __always_inline void weaver_pair_return(struct pt_regs *ctx, u64 g, u32 f
 }`;
 }
 
-function returnPrograms(unit: ReturnUnit): string {
+function returnPrograms(unit: ReturnUnit, warm: boolean): string {
   const { plan } = unit;
   const results = plan.results;
   const b: string[] = [];
@@ -543,6 +543,7 @@ function returnPrograms(unit: ReturnUnit): string {
   b.push('\t\tweaver_count_drop();');
   b.push('\t\treturn 0;');
   b.push('\t}');
+  if (warm) for (const off of warmOffsets(plan.recordSize)) b.push(`\tWEAVER_WARM(rec, ${off});`);
   b.push('\tstruct weaver_header *h = (struct weaver_header *)rec;');
   b.push(`\tweaver_fill_header(h, ${RECORD_KIND.return}, ${plan.id}, ctx, g, WEAVER_GOID_OFFSET);`);
   b.push(`\tweaver_pair_return(ctx, g, ${plan.id}, h->ktime_ns, rec + ${plan.pairOffset});`);

@@ -9,6 +9,8 @@ import { argumentLocations } from '../../src/abi/index.js';
 import { generateC, warmOffsets } from '../../src/codegen.js';
 import { parseFunctionsFile } from '../../src/funcfile.js';
 import { planFunction, DEFAULT_PLAN_OPTIONS } from '../../src/plan.js';
+import { buildTraceSpec } from '../../src/tracespec.js';
+import { fixtureBuild } from '../helpers/fixtures.js';
 
 describe('warmOffsets', () => {
   it.each([
@@ -40,5 +42,13 @@ describe('generated programs', () => {
 
   it('do not warm a perf-transport record', () => {
     expect(program('perf')).not.toContain('WEAVER_WARM');
+  });
+
+  it.each(['ring', 'perf'] as const)('with --returns over the %s transport, warm return records as entry records', (transport) => {
+    const build = fixtureBuild({ fixture: 'returns', toolchain: '1.19', variant: 'normal' });
+    const spec = buildTraceSpec({ binaryPath: build.path, functionsFile: build.funcs!, packages: [], plan: DEFAULT_PLAN_OPTIONS, returns: true, transport });
+    const sizes = spec.targets.flatMap((t) => [t.plan.recordSize, t.returns!.plan.recordSize]);
+    const warmed = spec.cSource.split('\n').filter((l) => l.startsWith('\tWEAVER_WARM(')).length;
+    expect(warmed).toBe(transport === 'ring' ? sizes.reduce((n, size) => n + warmOffsets(size).length, 0) : 0);
   });
 });
