@@ -8,13 +8,17 @@ import type { GoBinaryInfo } from './model.js';
 
 /**
  * Offset of runtime.g.goid on amd64 for binaries without DWARF. Read from
- * the DWARF of Go 1.15, 1.19, 1.22 and 1.27 builds: 152 in each (a table
- * that circulates says 160 from 1.23; the 1.27 build says otherwise).
+ * the DWARF of Go 1.15, 1.19, 1.22, 1.24 and 1.27 builds and the runtime2.go
+ * of 1.23 and 1.26: 152 up to 1.22; 1.23 added g.syscallbp before goid
+ * (160); a later release dropped gobuf.ret from g.sched (152 again in 1.26
+ * and 1.27; 1.25 is taken to be like 1.26, not checked).
  */
 export function goidOffsetByVersion(goVersion: string | null): number {
   const m = goVersion ? /^go1\.(\d+)/.exec(goVersion) : null;
   if (!m) return 0;
-  return Number(m[1]) >= 9 ? 152 : 0;
+  const minor = Number(m[1]);
+  if (minor < 9) return 0;
+  return minor === 23 || minor === 24 ? 160 : 152;
 }
 
 /** The offset of runtime.g's goid field in this binary; 0 when it cannot be known. */
