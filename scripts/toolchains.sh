@@ -10,7 +10,8 @@
 # Toolchains:
 #   1.15  bullseye            last stack-ABI (ABI0) release in Debian
 #   1.19  bookworm            Debian 12's default
-#   1.22  bookworm-backports  a register-ABI release between 1.20 and 1.24
+#   1.22  bookworm-backports  a register-ABI release between 1.20 and 1.24 (old hash maps)
+#   1.24  trixie              the first Swiss-table map release, still DWARF 4
 #   1.N   sid                 the newest golang-1.N-go in the lists, so it follows sid
 #
 # Idempotent: a toolchain already unpacked is skipped; the package lists are
@@ -20,7 +21,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 APT_DIR="$ROOT/.cache/apt"
 GO_DIR="$ROOT/.cache/go"
-FIXED_TOOLCHAINS=(1.15 1.19 1.22)
+FIXED_TOOLCHAINS=(1.15 1.19 1.22 1.24)
 
 log() { echo "toolchains: $*" >&2; }
 fail() { echo "toolchains: error: $*" >&2; exit 1; }

@@ -38,10 +38,10 @@ function textSymbols(nmPath: string): Set<string> {
 describe('manifest', () => {
   const toolchains = [...new Set(fixtureBuilds().map((b) => b.toolchain))];
 
-  it('has Go 1.15, 1.19, 1.22 and a newer toolchain from sid', () => {
-    expect(toolchains.slice(0, 3)).toEqual(['1.15', '1.19', '1.22']);
-    expect(toolchains).toHaveLength(4);
-    expect(minor(newestToolchain())).toBeGreaterThanOrEqual(24);
+  it('has Go 1.15, 1.19, 1.22, 1.24 and a newer toolchain from sid', () => {
+    expect(toolchains.slice(0, 4)).toEqual(['1.15', '1.19', '1.22', '1.24']);
+    expect(toolchains).toHaveLength(5);
+    expect(minor(newestToolchain())).toBeGreaterThan(24);
   });
 
   it('has every fixture in every variant for every toolchain, once', () => {
@@ -59,6 +59,7 @@ describe('manifest', () => {
     ['1.15', 'stack'],
     ['1.19', 'register'],
     ['1.22', 'register'],
+    ['1.24', 'register'],
   ])('go%s builds use the %s ABI and report their release', (toolchain, abi) => {
     for (const b of fixtureBuilds({ toolchain })) {
       expect(b.abi).toBe(abi);
@@ -101,10 +102,12 @@ describe('binaries', () => {
       'main.Max[go.shape.int64_0]', 'main.Max[go.shape.string_0]',
       'main.(*Box[go.shape.int64_0]).Put', 'main.(*Box[go.shape.string_0]).Put',
     ]);
-    expect(generics('1.22')).toEqual([
-      'main.Max[go.shape.int64]', 'main.Max[go.shape.string]',
-      'main.(*Box[go.shape.int64]).Put', 'main.(*Box[go.shape.string]).Put',
-    ]);
+    for (const toolchain of ['1.22', '1.24']) {
+      expect(generics(toolchain), toolchain).toEqual([
+        'main.Max[go.shape.int64]', 'main.Max[go.shape.string]',
+        'main.(*Box[go.shape.int64]).Put', 'main.(*Box[go.shape.string]).Put',
+      ]);
+    }
   });
 });
 
