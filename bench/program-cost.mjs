@@ -11,7 +11,7 @@
 // The variants are not correct programs (a record without a timestamp is
 // useless): they only tell what a part costs.
 //
-// Usage: node bench/program-cost.mjs [calls] [rounds]
+// Usage: node bench/program-cost.mjs [calls] [rounds] [regexp of variant names]
 
 import { readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -55,9 +55,55 @@ const CUT = {
   // ring buffer's memory.
   scratch: ['#ifdef WEAVER_TRANSPORT_PERF', '#if 1'],
   scratchNoSend: ['if (bpf_perf_event_output((ctx), &weaver_events, BPF_F_CURRENT_CPU, (rec), (size)))', 'if (0)'],
+  // The same scratch record, copied into the ring buffer by bpf_ringbuf_output.
+  scratchRing: ['__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);\n\t__uint(key_size, sizeof(u32));\n\t__uint(value_size, sizeof(u32));', '__uint(type, BPF_MAP_TYPE_RINGBUF);\n\t__uint(max_entries, 1 << 22);'],
+  scratchOutput: ['if (bpf_perf_event_output((ctx), &weaver_events, BPF_F_CURRENT_CPU, (rec), (size)))', 'if (bpf_ringbuf_output(&weaver_events, (rec), (size), 0))'],
+  // Records appended to a per-CPU batch, sent by one bpf_ringbuf_output when
+  // the next one does not fit. Not a transport (a batch waits until it is
+  // full, however long that takes, and no reader splits it): it measures
+  // what copying records out in bulk would cost.
+  batch2k: [/#ifdef WEAVER_TRANSPORT_PERF[^]*?#else\n/, () => batchTransport(2048) + '#if 0\n'],
+  batch8k: [/#ifdef WEAVER_TRANSPORT_PERF[^]*?#else\n/, () => batchTransport(8192) + '#if 0\n'],
+  batch32k: [/#ifdef WEAVER_TRANSPORT_PERF[^]*?#else\n/, () => batchTransport(32760) + '#if 0\n'],
 };
 
-const variants = [
+/** The batching transport measured by the batch variants; a batch is `bytes` long (at most a per-CPU value's 32 KiB). */
+const batchTransport = (bytes) => `struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22);
+} weaver_events SEC(".maps");
+static __always_inline void weaver_count_drop(void);
+struct weaver_batch { u64 used; u8 bytes[${bytes}]; };
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct weaver_batch);
+} weaver_batches SEC(".maps");
+static __always_inline struct weaver_batch *weaver_batch(void)
+{
+	u32 key = 0;
+	return bpf_map_lookup_elem(&weaver_batches, &key);
+}
+static __always_inline u8 *weaver_batch_reserve(u32 size)
+{
+	struct weaver_batch *b = weaver_batch();
+	if (!b)
+		return 0;
+	u64 off = b->used;
+	if (off > ${bytes} - size) {
+		if (off <= ${bytes} && off > 0 && bpf_ringbuf_output(&weaver_events, b->bytes, off, 0))
+			weaver_count_drop();
+		b->used = 0;
+		off = 0;
+	}
+	return b->bytes + off;
+}
+#define WEAVER_RESERVE(size) weaver_batch_reserve(size)
+#define WEAVER_SUBMIT(ctx, rec, size) do { struct weaver_batch *b_ = weaver_batch(); if (b_) b_->used += (size); } while (0)
+`;
+
+const allVariants = [
   ['empty program (return 0)', null],
   ['as generated', []],
   ['ppid and comm by helper calls (kernels before 5.11)', ['taskHelpers']],
@@ -69,7 +115,14 @@ const variants = [
   ['without the loads that warm the record (WEAVER_WARM)', ['warm']],
   ['ring buffer submit with BPF_RB_NO_WAKEUP', ['noWakeup']],
   ['record in per-CPU scratch, not sent', ['scratch', 'scratchNoSend']],
+  ['record in per-CPU scratch, then bpf_ringbuf_output', ['scratch', 'scratchRing', 'scratchOutput']],
+  ['records batched per CPU, 2 KiB a bpf_ringbuf_output (no reader could split them, no timer)', ['warm', 'batch2k']],
+  ['records batched per CPU, 8 KiB a bpf_ringbuf_output (the same)', ['warm', 'batch8k']],
+  ['records batched per CPU, 32 KiB a bpf_ringbuf_output (the same)', ['warm', 'batch32k']],
 ];
+/** Only the variants whose names match, besides the empty program and the one as generated. */
+const only = process.argv[4] ? new RegExp(process.argv[4]) : null;
+const variants = allVariants.filter(([name], i) => i < 2 || !only || only.test(name));
 
 function variantSource(name, cuts) {
   if (cuts === null) return EMPTY;
@@ -111,7 +164,7 @@ const usesRing = new Map();
 for (const [name, cuts] of variants) {
   const source = variantSource(name, cuts);
   objects.set(name, (await compileBpf(source)).object);
-  usesRing.set(name, !(cuts ?? []).includes('scratch'));
+  usesRing.set(name, !(cuts ?? []).includes('scratch') || (cuts ?? []).includes('scratchRing'));
 }
 
 async function measure(name) {
