@@ -104,7 +104,13 @@ static __always_inline u8 *weaver_perf_scratch(void)
 	} while (0)
 #else
 /* The BPF ring buffer (the default): records are written in place, no
- * copy; its size in bytes is set by the loader before load (--buffer-size). */
+ * copy; its size in bytes is set by the loader before load (--buffer-size).
+ * Building a record in per-CPU scratch and sending it with
+ * bpf_ringbuf_output costs more (bench/program-cost.mjs: +35 ns of CPU per
+ * call on a 160-byte record): the helper writes the same cold ring memory,
+ * with no chance to warm it first. Batching records per CPU would cost
+ * less, but a uprobe program cannot use bpf_timer to flush a batch that
+ * stops filling (bench/README.md section 1). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 22);
