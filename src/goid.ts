@@ -10,8 +10,8 @@ import type { GoBinaryInfo } from './model.js';
  * Offset of runtime.g.goid on amd64 for binaries without DWARF. Read from
  * the DWARF of Go 1.15, 1.19, 1.22, 1.24 and 1.27 builds and the runtime2.go
  * of 1.23 and 1.26: 152 up to 1.22; 1.23 added g.syscallbp before goid
- * (160); a later release dropped gobuf.ret from g.sched (152 again in 1.26
- * and 1.27; 1.25 is taken to be like 1.26, not checked).
+ * (160); 1.25 dropped gobuf.ret from g.sched (152 again; seen in the
+ * sources of 1.26 and 1.27, for 1.25 only in a third-party copy of its g).
  */
 export function goidOffsetByVersion(goVersion: string | null): number {
   const m = goVersion ? /^go1\.(\d+)/.exec(goVersion) : null;
