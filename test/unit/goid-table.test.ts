@@ -18,7 +18,7 @@ describe('goidOffsetByVersion', () => {
   );
 
   // Releases with no fixture build here, from their runtime2.go: 1.23 added
-  // g.syscallbp (+8), 1.26 dropped gobuf.ret from g.sched (−8).
+  // g.syscallbp (+8); by 1.26 gobuf.ret was gone from g.sched (−8).
   it.each([
     ['go1.23.5', 160],
     ['go1.24.4', 160],
