@@ -11,7 +11,7 @@
 //   1.18–1.19  as 1.16, then rodata gofunc after etypes: typelinks(42) itablinks(45)
 //   1.20–1.25  covctrs ecovctrs before end: types(37) etypes(38) rodata gofunc textsectmap[3] typelinks(44) itablinks(47)
 //   1.27       types(37) typedesclen etypes itaboffset itabsize: no typelinks; descriptors and itabs lie one after another
-// Checked against the sources of 1.15, 1.19, 1.22 and 1.27 and their builds;
+// Checked against the sources of 1.15, 1.19, 1.22, 1.24 and 1.27 and their builds;
 // the others from published copies of the struct (covctrs from 1.20, rodata
 // and gofunc from 1.18). Which of 1.26/1.27 changed to typedesclen is not
 // known here: every layout is tried, the release's first, and the one whose

@@ -13,7 +13,7 @@ export type FixtureName = 'types' | 'goroutines' | 'httpserver' | 'composites' |
 export type FixtureVariant = 'normal' | 'stripped' | 'pie';
 
 export interface FixtureBuild {
-  /** `1.15`, `1.19`, `1.22`, or the newest that Debian sid offers. */
+  /** `1.15`, `1.19`, `1.22`, `1.24`, or the newest that Debian sid offers. */
   toolchain: string;
   /** As the binary reports it: `go1.19.8`. */
   goVersion: string;
