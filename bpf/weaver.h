@@ -90,10 +90,42 @@ struct {
 	__type(value, struct weaver_scratch);
 } weaver_scratch SEC(".maps");
 
+/* Programs on this CPU holding the scratch area. On a preemptible kernel a
+ * uprobe program can be preempted and another one run on the same CPU,
+ * which would write its record over the first one's: the second one is
+ * dropped (and counted) instead. An atomic add and a read, not a fetching
+ * atomic: those need Linux 5.12, and this transport is for kernels before
+ * 5.8 (where BPF programs are not preempted anyway). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, u32);
+} weaver_scratch_users SEC(".maps");
+
 static __always_inline u8 *weaver_perf_scratch(void)
 {
 	u32 key = 0;
-	return (u8 *)bpf_map_lookup_elem(&weaver_scratch, &key);
+	u32 *users = bpf_map_lookup_elem(&weaver_scratch_users, &key);
+	if (!users)
+		return 0;
+	__sync_fetch_and_add(users, 1);
+	if (*users != 1) {
+		__sync_fetch_and_add(users, -1);
+		return 0;
+	}
+	u8 *rec = (u8 *)bpf_map_lookup_elem(&weaver_scratch, &key);
+	if (!rec)
+		__sync_fetch_and_add(users, -1);
+	return rec;
+}
+
+static __always_inline void weaver_perf_release(void)
+{
+	u32 key = 0;
+	u32 *users = bpf_map_lookup_elem(&weaver_scratch_users, &key);
+	if (users)
+		__sync_fetch_and_add(users, -1);
 }
 
 #define WEAVER_RESERVE(size) weaver_perf_scratch()
@@ -101,6 +133,7 @@ static __always_inline u8 *weaver_perf_scratch(void)
 	do {                                                                                     \
 		if (bpf_perf_event_output((ctx), &weaver_events, BPF_F_CURRENT_CPU, (rec), (size))) \
 			weaver_count_drop();                                                     \
+		weaver_perf_release();                                                           \
 	} while (0)
 #else
 /* The BPF ring buffer (the default): records are written in place, no
