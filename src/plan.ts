@@ -401,7 +401,7 @@ export function mapGroupLayout(layout: MapLayout, key: GoType, elem: GoType): Ma
     const overflowAt = alignUp(8 + 8 * ks + 8 * vs, 8);
     return { groupSize: overflowAt + 8, keysOff: 8, keyStride: ks, elemsOff: 8 + 8 * ks, elemStride: vs };
   }
-  // ctrl uint64, then [8]struct{key K; elem V} (Go 1.27's default; GOEXPERIMENT=mapsplitgroup is not told apart).
+  // ctrl uint64, then [8]struct{key K; elem V} (Go 1.24's only layout, 1.27's default; GOEXPERIMENT=mapsplitgroup is not told apart).
   const slot = makeStruct('', [{ name: 'key', type: key }, { name: 'elem', type: elem }]);
   const slotSize = sizeOf(slot);
   const elemOff = slot.kind === 'struct' ? slot.fields[1]!.offset : ks;
