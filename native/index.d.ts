@@ -58,6 +58,8 @@ export function startPerfBuffer(h: ObjectHandle, map: string, pagesPerCpu: numbe
 export function lostSamples(h: ObjectHandle): bigint;
 /** Positive errno the poll thread stopped on, or 0. */
 export function ringBufferError(h: ObjectHandle): number;
+/** Bytes of ring-buffer records not yet handed to onBatch (in the kernel or in a batch); -1 when unknown (perf buffers, no reader, closed). */
+export function pendingBytes(h: ObjectHandle): number;
 /** Element `key` of a per-CPU array of u64, summed over all possible CPUs. */
 export function sumPerCpuU64(h: ObjectHandle, map: string, key: number): bigint;
 /** Element `key` of an array of u64. */

@@ -362,6 +362,17 @@ export class BpfObject {
     return native().lostSamples(this.handle);
   }
 
+  /**
+   * Bytes of records the BPF programs wrote that the batch callback has not
+   * received yet; undefined when that cannot be known (perf buffers, no
+   * reader, closed).
+   */
+  pendingBytes(): number | undefined {
+    if (this.stage === 'closed') return undefined;
+    const n = native().pendingBytes(this.handle);
+    return n < 0 ? undefined : n;
+  }
+
   /** Why the record reader (ring or perf buffer) stopped on its own, if it did. */
   ringBufferError(): BpfError | undefined {
     if (this.stage === 'closed') return undefined;

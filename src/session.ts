@@ -193,6 +193,11 @@ export class TraceSession {
     return session;
   }
 
+  /** Bytes of records not yet decoded; undefined when unknown (perf buffers). */
+  pendingBytes(): number | undefined {
+    return this.closed ? undefined : this.object.pendingBytes();
+  }
+
   stats(): SessionStats {
     let dropped = 0n;
     if (!this.closed) {

@@ -55,6 +55,13 @@ typedef struct {
   atomic_bool stop;
   atomic_int poll_errno; /* first error the poll thread hit, positive errno */
   record_batch batch;
+  /* The ring buffer's consumer and producer positions, mapped read-only,
+   * and the bytes of records read from it but not yet handed to JS: what
+   * a drain waits for (pending_bytes). */
+  volatile const uint64_t *rb_consumer_pos;
+  volatile const uint64_t *rb_producer_pos;
+  size_t rb_page_size;
+  atomic_size_t undelivered;
 
   /* One batch per turn of the event loop: the poll thread hands a batch
    * over only with a credit, which a uv_check handle gives back after the
@@ -78,6 +85,10 @@ void log_install(void);
 void log_clear(void);
 /* Returns a malloc'd copy of what libbpf printed since log_clear(). */
 char *log_take(void);
+
+/* reader.c: bytes of records written by the BPF programs that JS has not
+ * received yet (ring buffer only; -1 for perf buffers or no reader). */
+int64_t pending_bytes(bpf_loader *l);
 
 /* Errors (errors.c): throw a JS Error with errno, code, operation and log. */
 void throw_errno(napi_env env, const char *operation, int err, const char *detail, const char *log);

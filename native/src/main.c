@@ -610,6 +610,15 @@ static napi_value js_ring_buffer_error(napi_env env, napi_callback_info info) {
   return n;
 }
 
+/* pendingBytes(h): bytes of records not yet handed to JS; -1 when unknown. */
+static napi_value js_pending_bytes(napi_env env, napi_callback_info info) {
+  napi_value argv[1], n;
+  bpf_loader *l;
+  if (!get_args(env, info, 1, argv) || !get_loader(env, argv[0], &l)) return NULL;
+  napi_create_int64(env, l->closed ? -1 : pending_bytes(l), &n);
+  return n;
+}
+
 /* startPerfBuffer(h, map, pagesPerCpu, onBatch(batch: Buffer, count: number)) */
 static napi_value js_start_perf_buffer(napi_env env, napi_callback_info info) {
   napi_value argv[4];
@@ -769,6 +778,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"attachedCount", NULL, js_attached_count, NULL, NULL, NULL, napi_enumerable, NULL},
       {"startRingBuffer", NULL, js_start_ring_buffer, NULL, NULL, NULL, napi_enumerable, NULL},
       {"ringBufferError", NULL, js_ring_buffer_error, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pendingBytes", NULL, js_pending_bytes, NULL, NULL, NULL, napi_enumerable, NULL},
       {"startPerfBuffer", NULL, js_start_perf_buffer, NULL, NULL, NULL, napi_enumerable, NULL},
       {"lostSamples", NULL, js_lost_samples, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sumPerCpuU64", NULL, js_sum_percpu_u64, NULL, NULL, NULL, napi_enumerable, NULL},

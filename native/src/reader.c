@@ -8,6 +8,7 @@
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <linux/perf_event.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,9 @@ static void deliver_batch(napi_env env, napi_value js_cb, void *context, void *d
   size_t used = b->used;
   uint32_t n = b->count;
   free(b);
+  /* Counted as delivered before the callback runs: the callback decodes the
+   * whole batch synchronously, and nothing reads this in between. */
+  atomic_fetch_sub(&l->undelivered, used);
   if (env == NULL || js_cb == NULL || l->closed) {
     free(bytes);
     return;
@@ -133,6 +137,7 @@ static int append_record(bpf_loader *l, const void *data, size_t len) {
   memset(p + 8 + len, 0, need - 8 - len);
   b->used += need;
   b->count++;
+  atomic_fetch_add(&l->undelivered, need);
   return 0;
 }
 
@@ -212,7 +217,19 @@ static void tsfn_finalized(napi_env env, void *data, void *hint) {
   loader_release(data);
 }
 
+int64_t pending_bytes(bpf_loader *l) {
+  if (!l->rb || !l->rb_consumer_pos) return -1;
+  uint64_t produced = __atomic_load_n(l->rb_producer_pos, __ATOMIC_ACQUIRE);
+  uint64_t consumed = __atomic_load_n(l->rb_consumer_pos, __ATOMIC_ACQUIRE);
+  return (int64_t)(produced - consumed) + (int64_t)atomic_load(&l->undelivered);
+}
+
 static void free_kernel_reader(bpf_loader *l) {
+  if (l->rb_consumer_pos) {
+    munmap((void *)l->rb_consumer_pos, l->rb_page_size);
+    munmap((void *)l->rb_producer_pos, l->rb_page_size);
+    l->rb_consumer_pos = l->rb_producer_pos = NULL;
+  }
   if (l->rb) ring_buffer__free(l->rb);
   if (l->pb) perf_buffer__free(l->pb);
   l->rb = NULL;
@@ -307,6 +324,20 @@ napi_status ringbuf_start(napi_env env, bpf_loader *l, const char *map_name, nap
     throw_errno(env, "ring_buffer__new", err, NULL, log);
     free(log);
     return napi_pending_exception;
+  }
+  /* libbpf 1.1 has no ring__avail_data_size: map the two position pages
+   * read-only ourselves (the kernel allows any read-only mapping). Without
+   * them a drain falls back to waiting for a quiet moment. */
+  long page = sysconf(_SC_PAGESIZE);
+  void *cons = mmap(NULL, page, PROT_READ, MAP_SHARED, bpf_map__fd(map), 0);
+  void *prod = mmap(NULL, page, PROT_READ, MAP_SHARED, bpf_map__fd(map), page);
+  if (cons != MAP_FAILED && prod != MAP_FAILED) {
+    l->rb_consumer_pos = cons;
+    l->rb_producer_pos = prod;
+    l->rb_page_size = page;
+  } else {
+    if (cons != MAP_FAILED) munmap(cons, page);
+    if (prod != MAP_FAILED) munmap(prod, page);
   }
   return start_poll_thread(env, l, callback);
 }

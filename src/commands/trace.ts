@@ -149,7 +149,11 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
     if (outcome.drain) {
       // A second Ctrl-C while waiting stops the wait; weaver still detaches and sums up.
       const impatient = onSignal();
-      await Promise.race([settle(() => session.stats().events), impatient.promise]);
+      // When no traced process is left, every record is already in the buffer:
+      // read them all (a loaded machine can leave many behind), however long
+      // that takes while the reader makes progress.
+      const drain = settle(() => session.stats().events, { pending: () => session.pendingBytes(), maxMs: outcome.finished ? 60_000 : 2000 });
+      await Promise.race([drain, impatient.promise]);
       impatient.cancel();
     }
     // From here to exit, further signals are not worth dying of: detaching and the summary are quick.
@@ -192,6 +196,8 @@ interface Outcome {
   detail: string;
   /** Wait for events still in the kernel buffer. */
   drain: boolean;
+  /** No traced process is left: no record can arrive after those in the buffer. */
+  finished?: boolean;
   /** Launch mode: the program ended by itself (or by a forwarded signal); its status is weaver's. */
   programExit?: ProgramExit;
   /** Launch mode: weaver ended the program because tracing was over. */
@@ -223,7 +229,7 @@ async function traceUntilDone(
   if (program) {
     // Signals go to the program; weaver ends when it does.
     stopForwarding = forwardSignals(program);
-    source({ promise: program.exited, cancel: () => {} }, (exit) => ({ detail: `the program ${describeExit(exit)}`, drain: true, programExit: exit }));
+    source({ promise: program.exited, cancel: () => {} }, (exit) => ({ detail: `the program ${describeExit(exit)}`, drain: true, finished: true, programExit: exit }));
     program.release();
   } else {
     // Calls made just before Ctrl-C are still in the kernel buffer: print them too (bounded by settle()).
@@ -233,6 +239,7 @@ async function traceUntilDone(
         reason: gone.length === 1 ? `process ${gone[0]} exited` : 'every traced process exited',
         detail: 'the processes exited',
         drain: true,
+        finished: true,
       }));
     }
   }

@@ -3,7 +3,7 @@
 // Needs root. With CI set, missing BPF support fails the run; otherwise the
 // suite is skipped with the reason printed.
 
-import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -306,6 +306,28 @@ describe.skipIf(missing !== undefined && !process.env.CI)('BPF loader (root, rea
     await running.catch(() => {});
     await new Promise((r) => setTimeout(r, 200));
     expect(afterClose).toBe(0);
+  });
+
+  it('pendingBytes counts the records JavaScript has not received, in the kernel and in a batch', async () => {
+    const calls = 2000;
+    const obj = loadProbe();
+    obj.attachUprobe({ program: 'record_rax', binaryPath: target, fileOffset: tracedOffset });
+    expect(obj.pendingBytes()).toBeUndefined(); // no reader yet
+    let received = 0;
+    obj.startRingBuffer('events', (_batch, count) => {
+      received += count;
+    });
+    expect(obj.pendingBytes()).toBe(0);
+    // The target runs while this thread is blocked: no batch can be delivered.
+    const run = spawnSync(target, [String(calls), '0'], { input: '\n' });
+    expect(run.status).toBe(0);
+    // Each 32-byte record takes 8 bytes of header plus its length rounded to 8, in the ring as in a batch.
+    expect(obj.pendingBytes()).toBe(calls * 40);
+    expect(received).toBe(0);
+    await waitFor(() => received === calls);
+    expect(obj.pendingBytes()).toBe(0);
+    obj.close();
+    expect(obj.pendingBytes()).toBeUndefined();
   });
 
   it('counts drops instead of growing memory when JavaScript is slower than the probe', async () => {
