@@ -2,8 +2,10 @@
 // work out again on every start: its function list (parsing .symtab and
 // .gopclntab, ~25 ms for a small program and seconds for a huge one), where
 // each entry probe goes (decoding the prologue needs iced-x86, ~70 ms to
-// load) and where goid sits in runtime.g (a DWARF walk, ~50 ms). All depend only on the binary's bytes and on
-// weaver's own code, so they are kept per binary under the cache root the
+// load), where goid sits in runtime.g (a DWARF walk, ~50 ms), the runtime-type
+// table interfaces are read through (DWARF and the type descriptors, ~150 ms
+// for a 7 MB program) and, with --returns, each function's RET sites. All
+// depend only on the binary's bytes and on weaver's own code, so they are kept per binary under the cache root the
 // compile cache uses, in one JSON file per binary path:
 //   $XDG_CACHE_HOME/weaver/binaries/<sha256 of the real path>.json
 // An entry is used only when the file still has the same identity (Go build
@@ -22,9 +24,12 @@ import { fileURLToPath } from 'node:url';
 import { defaultCacheDir } from './compile.js';
 import type { ElfFile } from './elf/file.js';
 import type { FunctionSymbol, GoBinaryInfo } from './model.js';
+import type { ReturnSites } from './returns.js';
+import type { RuntimeTable, RuntimeTableStore } from './runtimetypes.js';
+import { NotStorableError, TypeEncoder, decodeTypes, type EncodedType } from './typecodec.js';
 
 /** Bumped when the file's layout changes. */
-const FORMAT = 2;
+const FORMAT = 3;
 /** Cache files kept; the least recently used go first. */
 export const MAX_CACHED_BINARIES = 64;
 
@@ -52,6 +57,22 @@ interface StoredInfo {
   functions: [string, number, number, number, 0 | 1][];
 }
 
+/** RuntimeTable with its types as one node table (src/typecodec.ts). */
+interface StoredRuntimeTable {
+  nodes: EncodedType[];
+  /** [descriptor address, name, node index]. */
+  types: [number, string, number][];
+  /** [itab address, concrete type's descriptor address]. */
+  itabs: [number, number][];
+}
+
+/** ReturnSites with its sites as rows: [kind, offset, frameSize]. */
+interface StoredReturnSites {
+  sites: ['ret' | 'deferreturn', number, number][];
+  tailJumps: number[];
+  skippedDeferreturns: number[];
+}
+
 interface CacheFile {
   format: number;
   fingerprint: string;
@@ -60,6 +81,13 @@ interface CacheFile {
   goidOffset?: number;
   /** By `<address>:<size>` of the function. */
   probes: Record<string, CachedProbe>;
+  /**
+   * Checked when used, not when the file is read: the table is most of the
+   * file and most runs (functions files of basic types) never ask for it.
+   */
+  runtimeTable?: unknown;
+  /** By `<address>:<size>` of the function; checked when used. */
+  returns?: Record<string, unknown>;
 }
 
 /** $XDG_CACHE_HOME/weaver/binaries (or ~/.cache/weaver/binaries): beside the compile cache. */
@@ -72,7 +100,7 @@ export interface ProbeCacheOptions {
   dir?: string | null;
 }
 
-export class ProbeCache {
+export class ProbeCache implements RuntimeTableStore {
   private dirty = false;
 
   private constructor(
@@ -139,6 +167,35 @@ export class ProbeCache {
     return probe;
   }
 
+  /** The binary's runtime-type table (src/runtimetypes.ts), from the cache or `compute`. */
+  runtimeTable(compute: () => RuntimeTable): RuntimeTable {
+    const hit = this.data.runtimeTable === undefined ? null : restoreRuntimeTable(this.data.runtimeTable);
+    if (hit) return hit;
+    const table = compute();
+    // A corrupt entry is dropped; a table that cannot be stored exactly is computed every run.
+    delete this.data.runtimeTable;
+    const stored = storableRuntimeTable(table);
+    if (stored) this.data.runtimeTable = stored;
+    this.dirty = true;
+    return table;
+  }
+
+  /** The RET and deferreturn sites of `symbol` (src/returns.ts findReturnProbes), from the cache or `compute`. */
+  returnSites(symbol: FunctionSymbol, compute: () => ReturnSites): ReturnSites {
+    const key = `${symbol.address}:${symbol.size}`;
+    const hit = restoreReturnSites(this.data.returns?.[key], symbol.size);
+    if (hit) return hit;
+    const found = compute();
+    this.data.returns ??= {};
+    this.data.returns[key] = {
+      sites: found.sites.map((s) => [s.kind, s.offset, s.frameSize]),
+      tailJumps: [...found.tailJumps],
+      skippedDeferreturns: [...found.skippedDeferreturns],
+    } satisfies StoredReturnSites;
+    this.dirty = true;
+    return found;
+  }
+
   /** Writes what was added since open (atomically: a concurrent weaver reads the old or the new file). */
   save(): void {
     if (!this.dirty || this.path === null) return;
@@ -158,6 +215,57 @@ export class ProbeCache {
       }
     }
   }
+}
+
+function storableRuntimeTable(table: RuntimeTable): StoredRuntimeTable | null {
+  const encoder = new TypeEncoder();
+  try {
+    const types = table.types.map((t): [number, string, number] => [t.address, t.name, encoder.encode(t.type)]);
+    return { nodes: encoder.nodes, types, itabs: table.itabs.map((i) => [i.address, i.type]) };
+  } catch (err) {
+    if (err instanceof NotStorableError) return null;
+    throw err;
+  }
+}
+
+/** Null when `v` is not a table this version wrote (then it is computed and written again). */
+function restoreRuntimeTable(v: unknown): RuntimeTable | null {
+  if (typeof v !== 'object' || v === null) return null;
+  const { nodes, types, itabs } = v as Record<string, unknown>;
+  const decoded = decodeTypes(nodes);
+  if (!decoded || !Array.isArray(types) || !Array.isArray(itabs)) return null;
+  const table: RuntimeTable = { types: [], itabs: [] };
+  for (const row of types) {
+    if (!Array.isArray(row) || row.length !== 3 || !isCount(row[0]) || typeof row[1] !== 'string' || !isCount(row[2]) || row[2] >= decoded.length) {
+      return null;
+    }
+    table.types.push({ address: row[0], name: row[1], type: decoded[row[2]]! });
+  }
+  for (const row of itabs) {
+    if (!Array.isArray(row) || row.length !== 2 || !isCount(row[0]) || !isCount(row[1])) return null;
+    table.itabs.push({ address: row[0], type: row[1] });
+  }
+  return table;
+}
+
+/**
+ * Null when `v` is not what this version wrote, or names an offset outside
+ * the function: a probe there would put int3 in another function's code.
+ */
+function restoreReturnSites(v: unknown, size: number): ReturnSites | null {
+  if (typeof v !== 'object' || v === null) return null;
+  const { sites, tailJumps, skippedDeferreturns } = v as Record<string, unknown>;
+  const inside = (o: unknown): o is number => isCount(o) && o < size;
+  if (!Array.isArray(sites) || !Array.isArray(tailJumps) || !Array.isArray(skippedDeferreturns)) return null;
+  if (!tailJumps.every(inside) || !skippedDeferreturns.every(inside)) return null;
+  const found: ReturnSites = { sites: [], tailJumps: [...tailJumps], skippedDeferreturns: [...skippedDeferreturns] };
+  for (const row of sites) {
+    if (!Array.isArray(row) || row.length !== 3 || !inside(row[1]) || !isCount(row[2])) return null;
+    if (row[0] === 'ret' && row[2] === 0) found.sites.push({ kind: 'ret', offset: row[1], frameSize: 0 });
+    else if (row[0] === 'deferreturn') found.sites.push({ kind: 'deferreturn', offset: row[1], frameSize: row[2] });
+    else return null;
+  }
+  return found;
 }
 
 const SYMBOL_KEYS = new Set(['name', 'address', 'size', 'fileOffset', 'abi0']);
@@ -293,6 +401,7 @@ function isCacheFile(v: unknown): v is CacheFile {
   if (f.goidOffset !== undefined && !isCount(f.goidOffset)) return false;
   if (f.info !== undefined && !isStoredInfo(f.info)) return false;
   if (typeof f.probes !== 'object' || f.probes === null || Array.isArray(f.probes)) return false;
+  if (f.returns !== undefined && (typeof f.returns !== 'object' || f.returns === null || Array.isArray(f.returns))) return false;
   return Object.values(f.probes).every(isCachedProbe);
 }
 
@@ -317,7 +426,7 @@ function isCachedProbe(v: unknown): v is CachedProbe {
  * every cache file stale. Sizes and times, not contents: ~20 stat calls.
  */
 const ANALYSER_DIRS = ['x86', 'dwarf', 'elf'];
-const ANALYSER_FILES = ['goid', 'model', 'probecache', 'tracespec'];
+const ANALYSER_FILES = ['goid', 'model', 'probecache', 'tracespec', 'gotypes', 'runtimetypes', 'typecodec', 'returns', 'returnspec'];
 
 let fingerprint: string | undefined;
 

@@ -9,6 +9,7 @@ import { NotSupportedError, WeaverError } from './errors.js';
 import type { FunctionSpec } from './gotypes.js';
 import type { FunctionSymbol, GoBinaryInfo } from './model.js';
 import { PlanTooLargeError, mapLayoutForVersion, type FunctionPlan, type PlanOptions } from './plan.js';
+import type { ProbeCache } from './probecache.js';
 import { lazyRuntimeTypes } from './runtimetypes.js';
 import {
   findReturnProbes, planReturn, returnProbesFor, withDepthSlot, type ReturnPlan, type ReturnProbe,
@@ -34,6 +35,8 @@ export interface ReturnSideInput {
   elf: ElfFile;
   plan: PlanOptions;
   notes: string[];
+  /** Keeps the RET sites (and the runtime-type table) between runs. */
+  cache?: ProbeCache;
 }
 
 export function returnSide(input: ReturnSideInput): { entryPlan: FunctionPlan; returns: ReturnSide } {
@@ -43,11 +46,11 @@ export function returnSide(input: ReturnSideInput): { entryPlan: FunctionPlan; r
   // same runtime-type table (read once per binary), maps by the same layout.
   const options: PlanOptions = {
     ...input.plan,
-    runtimeTypes: input.plan.runtimeTypes ?? lazyRuntimeTypes(input.elf, info.hasDwarf),
+    runtimeTypes: input.plan.runtimeTypes ?? lazyRuntimeTypes(input.elf, info.hasDwarf, input.cache),
     mapLayout: input.plan.mapLayout ?? mapLayoutForVersion(info.goVersion),
   };
   const plan = returnPlanOrUnknown(id, input.namesOnly ? { ...spec, params: [], results: null } : spec, info, options, notes);
-  const probes = probesOf(id, symbol, info, input.elf, notes);
+  const probes = probesOf(id, symbol, info, input.elf, notes, input.cache);
   const unit: ReturnUnit = {
     plan,
     deferreturnFrameSizes: probes.filter((p) => p.kind === 'deferreturn').map((p) => p.frameSize),
@@ -72,7 +75,7 @@ function returnPlanOrUnknown(id: number, spec: FunctionSpec, info: GoBinaryInfo,
   }
 }
 
-function probesOf(id: number, symbol: FunctionSymbol, info: GoBinaryInfo, elf: ElfFile, notes: string[]): ReturnProbe[] {
+function probesOf(id: number, symbol: FunctionSymbol, info: GoBinaryInfo, elf: ElfFile, notes: string[], cache?: ProbeCache): ReturnProbe[] {
   if (symbol.size <= 0) {
     notes.push(`${symbol.name}: its size is unknown, so its RET instructions cannot be found; its calls show no return`);
     return [];
@@ -80,7 +83,9 @@ function probesOf(id: number, symbol: FunctionSymbol, info: GoBinaryInfo, elf: E
   let found;
   try {
     const deferreturn = info.functions.get('runtime.deferreturn')?.address ?? null;
-    found = findReturnProbes(elf.readVirtual(symbol.address, symbol.size), symbol.address, deferreturn);
+    const decode = () => findReturnProbes(elf.readVirtual(symbol.address, symbol.size), symbol.address, deferreturn);
+    // Decoding loads iced-x86 (~30 ms) and walks the code: kept per binary.
+    found = cache ? cache.returnSites(symbol, decode) : decode();
   } catch (err) {
     notes.push(`${symbol.name}: its code could not be decoded (${(err as Error).message}); its calls show no return`);
     return [];

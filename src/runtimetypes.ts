@@ -179,28 +179,50 @@ function collectStrings(t: GoType, at: number, limit: number, out: number[]): vo
 /** Tables already read, per opened binary: entry and return plans of one trace share one. */
 const readTables = new WeakMap<ElfFile, RuntimeTypes | null>();
 
+/** What a runtime-type table is made of: plain data, so it can be kept between runs. */
+export interface RuntimeTable {
+  types: RuntimeType[];
+  itabs: StaticItab[];
+}
+
+/** Somewhere tables are kept between runs (src/probecache.ts): gives the kept one, or computes and keeps it. */
+export interface RuntimeTableStore {
+  runtimeTable(compute: () => RuntimeTable): RuntimeTable;
+}
+
 /**
  * A provider that reads the binary's runtime types on first use only (most
- * traces have no interface). Every provider of one ElfFile shares the table.
- * DWARF names types by import path (`github.com/acme/shop/cart.Item`); the
- * type descriptors in the binary name them as the runtime does
- * (`cart.Item`), and also describe what DWARF leaves out (*flag.stringValue,
- * func types) or a stripped binary lacks: DWARF's entries win, the
- * descriptors fill in the rest and give the compile-time itabs.
+ * traces have no interface). Every provider of one ElfFile shares the table,
+ * and `store`, when given, keeps it between runs (reading it costs ~150 ms
+ * for a 7 MB program).
  */
-export function lazyRuntimeTypes(elf: ElfFile, hasDwarf: boolean): () => RuntimeTypes | null {
+export function lazyRuntimeTypes(elf: ElfFile, hasDwarf: boolean, store?: RuntimeTableStore): () => RuntimeTypes | null {
   return () => {
     let table = readTables.get(elf);
     if (table === undefined) {
-      const dwarf = hasDwarf ? readRuntimeTypes(elf) : null;
-      const described = describedTypes(elf);
-      const known = new Set(dwarf?.list().map((t) => t.address));
-      const types = [...(dwarf?.list() ?? []), ...(described?.types ?? []).filter((t) => !known.has(t.address))];
-      table = types.length ? runtimeTypesFromList(types, described?.itabs ?? []) : null;
+      const compute = () => readRuntimeTable(elf, hasDwarf);
+      const { types, itabs } = store ? store.runtimeTable(compute) : compute();
+      table = types.length ? runtimeTypesFromList(types, itabs) : null;
       readTables.set(elf, table);
     }
     return table;
   };
+}
+
+/**
+ * Every runtime type the binary describes. DWARF names types by import path
+ * (`github.com/acme/shop/cart.Item`); the type descriptors in the binary
+ * name them as the runtime does (`cart.Item`), and also describe what DWARF
+ * leaves out (*flag.stringValue, func types) or a stripped binary lacks:
+ * DWARF's entries win, the descriptors fill in the rest and give the
+ * compile-time itabs.
+ */
+export function readRuntimeTable(elf: ElfFile, hasDwarf: boolean): RuntimeTable {
+  const dwarf = hasDwarf ? readRuntimeTypes(elf) : null;
+  const described = describedTypes(elf);
+  const known = new Set(dwarf?.list().map((t) => t.address));
+  const types = [...(dwarf?.list() ?? []), ...(described?.types ?? []).filter((t) => !known.has(t.address))];
+  return { types: [...types].sort((a, b) => a.address - b.address), itabs: described?.itabs ?? [] };
 }
 
 /** The table from the type descriptors in the binary alone; null when they cannot be found. */

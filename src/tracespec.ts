@@ -42,7 +42,7 @@ export interface TraceRequest {
    * batch; single: one perf-event link per probe (older kernels).
    */
   attach?: 'multi' | 'single';
-  /** Per-binary cache of probe placement and the goid offset (src/probecache.ts); null: none. Default: the user's cache. */
+  /** Per-binary cache of probe placement, goid offset, runtime types and RET sites (src/probecache.ts); null: none. Default: the user's cache. */
   binaryCacheDir?: string | null;
 }
 
@@ -139,7 +139,7 @@ export function buildTraceSpec(req: TraceRequest): TraceSpec {
   const specs = req.functionsFile ? specsFromFile(req.functionsFile, info, elf) : specsFromPackages(req.packages, info, elf, notes);
   const namesOnly = specs.every((s) => s.params === null);
 
-  const runtimeTypes = lazyRuntimeTypes(elf, info.hasDwarf);
+  const runtimeTypes = lazyRuntimeTypes(elf, info.hasDwarf, cache);
   const targets: TraceTarget[] = specs.map((s, id) => {
     const symbol = info.functions.get(s.spec.name)!;
     let plan: FunctionPlan;
@@ -153,7 +153,7 @@ export function buildTraceSpec(req: TraceRequest): TraceSpec {
     const program = programName(plan);
     const probe = probePoint(elf, symbol, info, req.probePlacement ?? 'auto', cache);
     if (!req.returns) return { plan, symbol, program, attachOffset: symbol.fileOffset + probe.offset, probe };
-    const side = returnSide({ id, spec: s.spec, namesOnly: s.params === null, entryPlan: plan, symbol, info, elf, plan: req.plan, notes });
+    const side = returnSide({ id, spec: s.spec, namesOnly: s.params === null, entryPlan: plan, symbol, info, elf, plan: req.plan, notes, cache });
     return { plan: side.entryPlan, symbol, program, attachOffset: symbol.fileOffset + probe.offset, probe, returns: side.returns };
   });
 
