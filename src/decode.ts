@@ -3,8 +3,8 @@
 // first; a record that does not match its plan is reported, never guessed at.
 
 import { isSignedInt, sizeOf, type GoType, type IntKind } from './gotypes.js';
-import type { CallEvent, DecodedArg, Value } from './model.js';
-import { SLOT_HEADER, type ArgPlan, type FunctionPlan, type ValuePlan } from './plan.js';
+import type { CallEvent, DecodedArg, MapCut, Value } from './model.js';
+import { MAP_WALK_STATUS, SLOT_HEADER, type ArgPlan, type FunctionPlan, type ValuePlan } from './plan.js';
 import { HEADER_FLAG, HEADER_SIZE, readHeader } from './record.js';
 import { blockPlan, dynamicLayout, withNestedNames } from './decode-dynamic.js';
 
@@ -198,7 +198,7 @@ function decodeHeader(view: DataView, base: number, plan: Extract<ValuePlan, { k
 /**
  * A map's entries: the first `n` entry images, n being what the walk
  * copied (at `plan.walk`). Truncated when fewer than the map's length were
- * shown: --max-elements, the walk's step bound, or memory it could not read.
+ * shown, `truncatedBy` saying why (mapCut).
  */
 function decodeMap(view: DataView, base: number, plan: Extract<ValuePlan, { kind: 'map' }>): Value {
   const address = u64(view, base, plan.offset);
@@ -212,7 +212,25 @@ function decodeMap(view: DataView, base: number, plan: Extract<ValuePlan, { kind
   }
   const entries: [Value, Value][] = [];
   for (let k = 0; k < shown; k++) entries.push([decodeValue(view, base, plan.keys[k]!), decodeValue(view, base, plan.elems[k]!)]);
-  return { kind: 'map', address, len, entries, truncated: BigInt(shown) < len };
+  if (BigInt(shown) >= len) return { kind: 'map', address, len, entries, truncated: false };
+  const status = view.getUint32(base + plan.walk + 4, true);
+  return { kind: 'map', address, len, entries, truncated: true, truncatedBy: mapCut(plan, shown, status) };
+}
+
+/**
+ * Why a walk showed `shown` entries, fewer than the map's length. Every
+ * entry asked for is a plain limit whatever else the walk met (an
+ * unreadable bucket it passed, say); short of that, the status bits BPF set
+ * tell, the one that drops everything first. A walk with none set read the
+ * whole map without finding len entries, or found one it then could not
+ * copy: the map changed while it was read.
+ */
+function mapCut(plan: Extract<ValuePlan, { kind: 'map' }>, shown: number, status: number): MapCut {
+  if (shown === plan.keys.length) return plan.asked !== undefined ? 'event-size' : 'max-elements';
+  if (status & MAP_WALK_STATUS.interrupted) return 'interrupted';
+  if (status & MAP_WALK_STATUS.unreadable) return 'unreadable';
+  if (status & MAP_WALK_STATUS.stepBound) return 'walk-bound';
+  return 'map-changed';
 }
 
 function slotStatus(view: DataView, base: number, offset: number, capacity: number): { copied: number; error: number } {

@@ -66,6 +66,19 @@ export interface ValueLocation {
 }
 
 /**
+ * Why a map shows fewer entries than its length:
+ * - max-elements: --max-elements entries were read (expected);
+ * - event-size: fewer than --max-elements, to fit --max-event-size;
+ * - walk-bound: the BPF walk stopped after its step bound (plan.ts MAP_WALK_STEPS);
+ * - unreadable: a bucket, group or table of the map could not be read;
+ * - interrupted: another walk began on the same CPU, so the entries copied were dropped;
+ * - map-changed: the walk read the whole map but found fewer entries than its
+ *   length said (the program changed the map meanwhile), or an entry found
+ *   could no longer be copied.
+ */
+export type MapCut = 'max-elements' | 'event-size' | 'walk-bound' | 'unreadable' | 'interrupted' | 'map-changed';
+
+/**
  * A value as decoded from a record. Integers are bigints so that 64-bit
  * values keep every digit.
  */
@@ -89,7 +102,8 @@ export type Value =
   | { kind: 'slice'; address: bigint; len: bigint; cap: bigint; elems: Value[]; truncated: boolean }
   | { kind: 'struct'; fields: { name: string; value: Value }[] }
   | { kind: 'interface'; typeAddress: bigint; dataAddress: bigint; typeName?: string; value?: Value }
-  | { kind: 'map'; address: bigint; len?: bigint; entries?: [Value, Value][]; truncated?: boolean }
+  /** `truncatedBy` says why fewer than len entries were read, when `truncated`. */
+  | { kind: 'map'; address: bigint; len?: bigint; entries?: [Value, Value][]; truncated?: boolean; truncatedBy?: MapCut }
   | { kind: 'chan'; address: bigint; len?: bigint; cap?: bigint }
   | { kind: 'func'; address: bigint }
   /** Known only by type and address. */

@@ -25,6 +25,11 @@ export interface PlanOptions {
   /** Upper bound on one record's size (--max-event-size); containers shrink to fit. */
   maxRecordSize: number;
   /**
+   * --max-elements as asked, when planFunction lowered maxElements to fit
+   * --max-event-size: maps record it so that a cut can be told apart.
+   */
+  askedMaxElements?: number;
+  /**
    * Levels of references followed from an argument (--depth): pointers,
    * slice elements, interface values, map and channel headers each take
    * one level; string bytes take none. Default 2.
@@ -140,6 +145,8 @@ export type ValuePlan =
       kind: 'map'; type: GoType; offset: number; layout: MapLayout; header: Slot; walk: number;
       group: MapGroupLayout; entry: { images: number; size: number; elemAt: number; keySize: number; elemSize: number };
       keys: ValuePlan[]; elems: ValuePlan[];
+      /** Entries --max-elements asked for, when more than `keys.length` (fewer kept to fit --max-event-size). */
+      asked?: number;
     }
   /** interface (types unknown), map, chan, func, opaque: words we show as addresses. */
   | { kind: 'words'; type: GoType; offset: number }
@@ -194,7 +201,7 @@ export function planFunction(
   }
   // Shrink containers until the record fits the budget: halve element
   // counts first, then string sizes, keeping at least one of each.
-  let opts = { ...options };
+  let opts = { ...options, askedMaxElements: options.askedMaxElements ?? options.maxElements };
   for (;;) {
     const plan = tryPlan(id, spec, abi, locations, opts);
     if (plan.recordSize <= options.maxRecordSize) return plan;
@@ -418,6 +425,7 @@ function planMap(type: Extract<GoType, { kind: 'map' }>, offset: number, options
   const layout = options.mapLayout;
   const inline = sizeOf(type.key) <= MAX_INLINE_MAP_SLOT && sizeOf(type.elem) <= MAX_INLINE_MAP_SLOT;
   const count = Math.min(options.maxElements, MAP_MAX_ENTRIES);
+  const asked = Math.min(options.askedMaxElements ?? options.maxElements, MAP_MAX_ENTRIES);
   if (!layout || !inline || count === 0) {
     // count (old hmap) and used (Swiss Map) are both the first word.
     return { kind: 'header', type, offset, data: takeSlot(8, take) };
@@ -438,6 +446,7 @@ function planMap(type: Extract<GoType, { kind: 'map' }>, offset: number, options
   return {
     kind: 'map', type, offset, layout, header, walk, group: mapGroupLayout(layout, type.key, type.elem),
     entry: { images, size: entrySize, elemAt: elemOff, keySize: sizeOf(type.key), elemSize: sizeOf(type.elem) }, keys, elems,
+    ...(asked > count ? { asked } : {}),
   };
 }
 

@@ -53,7 +53,8 @@
  * struct     {"Field": NESTED, …} in declaration order; a repeated blank field `_` is
  *            written `_#2`, `_#3`, … so that keys stay unique
  * map        [[KEY, VALUE], …] when entries were read;   "len" when known, "truncated": true when
- *            otherwise the map's address "0x…"; nil: null fewer than len entries were read
+ *            otherwise the map's address "0x…"; nil: null fewer than len entries were read, with
+ *                                                        "truncated_by": why (model.ts MapCut)
  * interface  nil: null; otherwise {"type": "main.T" (null when unknown),
  *            ["type_address": "0x…" when the name is unknown,]
  *            "value": NESTED when decoded, else "data": "0x…" (the data word)}
@@ -111,7 +112,11 @@ function extrasOf(v: Value, hex?: string): string {
       return e;
     }
     case 'map':
-      return (v.len !== undefined ? `,"len":${v.len}` : '') + (v.truncated ? ',"truncated":true' : '');
+      return (
+        (v.len !== undefined ? `,"len":${v.len}` : '') +
+        (v.truncated ? ',"truncated":true' : '') +
+        (v.truncated && v.truncatedBy !== undefined ? `,"truncated_by":"${v.truncatedBy}"` : '')
+      );
     case 'chan':
       return (v.len !== undefined ? `,"len":${v.len}` : '') + (v.cap !== undefined ? `,"cap":${v.cap}` : '');
     case 'opaque':

@@ -20,7 +20,9 @@
  *                     than len: "GET"…(len=100)
  *   struct            {ID:7 Owner:"carol"}
  *   map               map["a":1 "b":2], map[…](len=3) when only the length is known,
- *                     nil, or the address when nothing else is known
+ *                     nil, or the address when nothing else is known; fewer entries than
+ *                     len: map[1:2 …](len=40), with why when not --max-elements:
+ *                     map[1:2 …](len=40, walk stopped after 1024 steps)
  *   interface         <nil>, main.T(value), (*main.T)(&{…}), main.T(0xc0000a) when the
  *                     value was not decoded, iface(type=0x…, data=0x…) when the type is unknown
  *   chan / func       0xc000012345 (chan with (len=1 cap=4) when known), nil
@@ -34,7 +36,8 @@
  * output can never move the cursor, change colours or set a window title.
  */
 
-import type { CallEvent, DecodedArg, Value } from '../model.js';
+import type { CallEvent, DecodedArg, MapCut, Value } from '../model.js';
+import { MAP_WALK_STEPS } from '../plan.js';
 import { goComplex, goFloat } from './floats.js';
 import { goQuoteBytes, terminalSafe } from './strings.js';
 
@@ -175,8 +178,20 @@ function writeMap(out: Out, v: Extract<Value, { kind: 'map' }>): void {
   }
   const more = v.truncated === true || (v.len !== undefined && BigInt(v.entries.length) < v.len);
   out.s += more ? (v.entries.length ? ' …]' : '…]') : ']';
-  if (more && v.len !== undefined) out.s += `(len=${v.len})`;
+  if (!more || v.len === undefined) return;
+  const why = v.truncatedBy === undefined ? undefined : MAP_CUT_TEXT[v.truncatedBy];
+  out.s += why === undefined ? `(len=${v.len})` : `(len=${v.len}, ${why})`;
 }
+
+/** Why a map's entries stop short, said only when it is not the --max-elements everyone asked for. */
+const MAP_CUT_TEXT: Record<MapCut, string | undefined> = {
+  'max-elements': undefined,
+  'event-size': 'fewer to fit --max-event-size',
+  'walk-bound': `walk stopped after ${MAP_WALK_STEPS} steps`,
+  unreadable: 'map memory unreadable',
+  interrupted: 'walk interrupted',
+  'map-changed': 'map changed while read',
+};
 
 function writeInterface(out: Out, v: Extract<Value, { kind: 'interface' }>): void {
   if (v.typeAddress === 0n) { out.s += '<nil>'; return; }

@@ -1,14 +1,14 @@
 // Decoding composite values from records written the way the generated
 // BPF writes them: followed pointers (full, failed, nil), byte slices,
 // interfaces with a dynamic type from the runtime type table, map and
-// channel headers.
+// channel headers, map entries and why a map's entries stop short.
 
 import { describe, expect, it } from 'vitest';
 import { argumentLocations } from '../../src/abi/index.js';
 import { MalformedRecordError, decodeValue } from '../../src/decode.js';
 import { basic, makeStruct, type GoType } from '../../src/gotypes.js';
 import type { Value } from '../../src/model.js';
-import { DEFAULT_PLAN_OPTIONS, SLOT_HEADER, planFunction, type Slot, type ValuePlan } from '../../src/plan.js';
+import { DEFAULT_PLAN_OPTIONS, MAP_WALK_STATUS, SLOT_HEADER, planFunction, type Slot, type ValuePlan } from '../../src/plan.js';
 import { runtimeTypesFromList } from '../../src/runtimetypes.js';
 import { parseTypeExpr } from '../../src/typeexpr.js';
 
@@ -203,10 +203,10 @@ describe('map and channel headers', () => {
 
 describe('map entries', () => {
   /** A record for m map[K]V as BPF writes it: header (count first), walk word, entry images. */
-  function mapRecord(text: string, maxElements = 4) {
+  function mapRecord(text: string, maxElements = 4, maxRecordSize = DEFAULT_PLAN_OPTIONS.maxRecordSize) {
     const params = [{ name: 'm', type: parseTypeExpr(text) }];
     const p = planFunction(0, { name: 'main.f', params, results: null }, 'stack', argumentLocations(params, 'stack'), {
-      ...DEFAULT_PLAN_OPTIONS, maxElements, mapLayout: 'swiss',
+      ...DEFAULT_PLAN_OPTIONS, maxElements, maxRecordSize, mapLayout: 'swiss',
     });
     const plan = only(p.args![0]!.value, 'map');
     const view = new DataView(new ArrayBuffer(p.recordSize));
@@ -234,24 +234,55 @@ describe('map entries', () => {
 
   const int = (value: bigint): Value => ({ kind: 'int', value });
 
+  const { stepBound, unreadable, interrupted } = MAP_WALK_STATUS;
+
   it.each([
-    // shown, len, truncated: fewer shown than len is truncated, whatever stopped the walk.
-    [0, 0n, false],
-    [3, 3n, false],
-    [4, 4n, false],
-    [4, 1000n, true],
-    [2, 3n, true],
-    // A walk that kept nothing (interrupted on its CPU, storage unreadable): no entries, truncated.
-    [0, 5n, true],
-  ] as const)('%i entries copied of a map of len %i: truncated %s', (shown, len, truncated) => {
+    // shown, len, walk status, why truncated: fewer shown than len is truncated, and the reason is kept.
+    [0, 0n, 0, undefined],
+    [3, 3n, 0, undefined],
+    [4, 4n, 0, undefined],
+    // A walk that found all its entries but not all of the map's: neither the walk bound nor a bucket it passed
+    // could read matter then, --max-elements cut it.
+    [4, 4n, stepBound, undefined],
+    [4, 1000n, 0, 'max-elements'],
+    [4, 1000n, unreadable, 'max-elements'],
+    [2, 3n, stepBound, 'walk-bound'],
+    [2, 3n, unreadable, 'unreadable'],
+    [0, 5n, unreadable, 'unreadable'],
+    // Both: the unreadable memory is said, being the one that is not a limit weaver set.
+    [1, 40n, stepBound | unreadable, 'unreadable'],
+    // Another walk on the CPU dropped the copies.
+    [0, 5n, interrupted, 'interrupted'],
+    [0, 5n, interrupted | stepBound, 'interrupted'],
+    // No bit set: the walk read the whole map and found fewer than len, or could not copy an entry it found.
+    [2, 3n, 0, 'map-changed'],
+  ] as const)('%i entries copied of a map of len %i, walk status %i: truncated by %s', (shown, len, status, truncatedBy) => {
     const r = mapRecord('map[int64]int64');
-    r.fill(0xc000100000n, len, shown);
+    r.fill(0xc000100000n, len, shown, status);
     for (let k = 0; k < 4; k++) {
       r.int(r.plan.keys[k]!, BigInt(10 + k));
       r.int(r.plan.elems[k]!, BigInt(-k));
     }
     const entries = Array.from({ length: shown }, (_, k) => [int(BigInt(10 + k)), int(BigInt(-k))]);
-    expect(decodeValue(r.view, 0, r.plan)).toEqual({ kind: 'map', address: 0xc000100000n, len, entries, truncated });
+    const want = truncatedBy === undefined ? { truncated: false } : { truncated: true, truncatedBy };
+    expect(decodeValue(r.view, 0, r.plan)).toEqual({ kind: 'map', address: 0xc000100000n, len, entries, ...want });
+  });
+
+  it.each([
+    // entries copied, why truncated: the plan kept 2 of the 4 entries asked for, to fit the record.
+    [2, 'event-size'],
+    [1, 'map-changed'],
+  ] as const)('a map planned with fewer entries than --max-elements to fit --max-event-size, %i copied: %s', (shown, truncatedBy) => {
+    const full = mapRecord('map[int64]int64').view.byteLength;
+    // 2 of 4 entries of 16 bytes fit; the plan halves --max-elements once.
+    const r = mapRecord('map[int64]int64', 4, full - 1);
+    expect([r.plan.keys.length, r.plan.asked]).toEqual([2, 4]);
+    r.fill(0xc000100000n, 9n, shown);
+    expect(decodeValue(r.view, 0, r.plan)).toMatchObject({ kind: 'map', len: 9n, truncated: true, truncatedBy });
+  });
+
+  it('a plan that kept every entry asked for records no asked count', () => {
+    expect(mapRecord('map[int64]int64').plan.asked).toBeUndefined();
   });
 
   it('string keys and values are read from their slots', () => {

@@ -90,6 +90,25 @@ const table: [string, Value, string, string][] = [
     '{"Tags":{"value":["x"],"len":1,"cap":1},"_":0,"_#2":0,"N":{"value":null,"error":"not captured"}}'],
   ['map', { kind: 'map', address: 0xc0n, len: 2n, entries: [[str('a'), int(1)], [str('b'), int(2)]] }, 'map["a":1 "b":2]', '{"value":[["a",1],["b",2]],"len":2}'],
   ['truncated map', { kind: 'map', address: 0xc0n, len: 5n, entries: [[int(1), { kind: 'bool', value: false }]], truncated: true }, 'map[1:false …](len=5)', '{"value":[[1,false]],"len":5,"truncated":true}'],
+  // Why a map stops short: text says it unless it is --max-elements, JSON always.
+  ...([
+    ['max-elements', 'map[1:false …](len=5)'],
+    ['event-size', 'map[1:false …](len=5, fewer to fit --max-event-size)'],
+    ['walk-bound', 'map[1:false …](len=5, walk stopped after 1024 steps)'],
+    ['unreadable', 'map[1:false …](len=5, map memory unreadable)'],
+    ['map-changed', 'map[1:false …](len=5, map changed while read)'],
+  ] as const).map(([why, text]): [string, Value, string, string] => [
+    `map truncated by ${why}`,
+    { kind: 'map', address: 0xc0n, len: 5n, entries: [[int(1), { kind: 'bool', value: false }]], truncated: true, truncatedBy: why },
+    text,
+    `{"value":[[1,false]],"len":5,"truncated":true,"truncated_by":"${why}"}`,
+  ]),
+  ['interrupted map walk', { kind: 'map', address: 0xc0n, len: 5n, entries: [], truncated: true, truncatedBy: 'interrupted' },
+    'map[…](len=5, walk interrupted)', '{"value":[],"len":5,"truncated":true,"truncated_by":"interrupted"}'],
+  ['truncated map nested in a struct', { kind: 'struct', fields: [field('M', {
+    kind: 'map', address: 0xc0n, len: 40n, entries: [[int(3), int(9)]], truncated: true, truncatedBy: 'walk-bound' })] },
+    '{M:map[3:9 …](len=40, walk stopped after 1024 steps)}',
+    '{"M":{"value":[[3,9]],"len":40,"truncated":true,"truncated_by":"walk-bound"}}'],
   ['map by address', { kind: 'map', address: 0xc0n }, '0xc0', '"0xc0"'],
   ['map with length only', { kind: 'map', address: 0xc0n, len: 3n }, 'map[…](len=3)', '{"value":"0xc0","len":3}'],
   ['nil map', { kind: 'map', address: 0n }, 'nil', 'null'],
