@@ -112,6 +112,9 @@ function compare(actual: LosslessJson | undefined, expected: LosslessJson, path:
       const shown = len < BigInt(maxElements) ? Number(len) : maxElements;
       if (value.length !== shown) differ(`expected ${shown} entries, got ${value.length}`);
       if ((extras.truncated === true) !== value.length < len) differ(`truncated should be ${value.length < len}`);
+      // Maps compared here are cut by --max-elements only (the walk-bound one is boundedWalk's).
+      const why = value.length < len ? 'max-elements' : undefined;
+      if (extras.truncated_by !== why) differ(`truncated_by should be ${why}`);
       const key = (p: LosslessJson) => show((p as LosslessJson[])[0]);
       if (new Set(value.map(key)).size !== value.length) differ('a key is shown twice');
       if (Array.isArray(expected.entries)) {
@@ -227,8 +230,8 @@ describe.skipIf(!canRun)('composite values on every toolchain', () => {
  * The fixture's huge map: 40 entries in storage four times larger than the
  * walk's step bound covers. Its hash seed decides which of them the walk
  * finds: at most min(len, --max-elements), each as the fixture put it,
- * truncated when fewer than len; at 128, fewer than len (one in 4^40 runs
- * would find all).
+ * truncated when fewer than len, by the walk bound when fewer than asked;
+ * at 128, fewer than len (one in 4^40 runs would find all).
  */
 function boundedWalk(actual: LosslessJson | undefined, expected: LosslessJson, maxElements: number): string[] {
   const arg = actual as Obj;
@@ -240,6 +243,9 @@ function boundedWalk(actual: LosslessJson | undefined, expected: LosslessJson, m
   if (entries.length > Math.min(wanted.size, maxElements)) diffs.push(`${entries.length} entries shown, more than ${maxElements}`);
   if (maxElements > wanted.size && entries.length >= wanted.size) diffs.push('the walk bound should have stopped before every entry was found');
   if ((arg.truncated === true) !== entries.length < wanted.size) diffs.push(`truncated should be ${entries.length < wanted.size}`);
+  // Every entry asked for is --max-elements' cut, fewer the walk bound's.
+  const why = entries.length === wanted.size ? undefined : entries.length === maxElements ? 'max-elements' : 'walk-bound';
+  if (arg.truncated_by !== why) diffs.push(`truncated_by ${show(arg.truncated_by)}, expected ${why}`);
   if (new Set(entries.map(([k]) => show(k))).size !== entries.length) diffs.push('a key is shown twice');
   for (const [k, v] of entries) if (wanted.get(show(k)) !== show(v)) diffs.push(`entry [${show(k)}, ${show(v)}] is not the fixture's`);
   return diffs;
@@ -275,6 +281,34 @@ describe.skipIf(!canRun)('map entries up to --max-elements, wherever they are in
       }
       expect(diffs).toEqual([]);
     });
+  });
+});
+
+describe.skipIf(!canRun)('why a map shows fewer entries than its length', () => {
+  const build = builds.find((b) => b.variant === 'normal' && b.toolchain === newestToolchain())!;
+
+  it('JSON: 128 entries of the 100- and 1000-entry maps do not fit the default --max-event-size: fewer, said so', async () => {
+    const { calls } = await trace(build, ['--max-elements', '128']);
+    const sizes = calls.find((c) => c.function === 'main.mapSizes')!;
+    const cut = (a: TracedArg) => [a.name, num(a.len), a.truncated, a.truncated_by, (a.value as LosslessJson[]).length < 128];
+    expect(sizes.args.map(cut)).toEqual([
+      ['small', 10n, undefined, undefined, true],
+      ['medium', 100n, true, 'event-size', true],
+      ['large', 1000n, true, 'event-size', true],
+    ]);
+  });
+
+  it.each([
+    // --max-elements, the function, what it shows, how its line must read (values are cut after 200 characters, so short maps).
+    ['128', 'main.mapHuge', 'why: the walk bound', / main\.mapHuge\(m=map\[(-?\d+:-?\d+ )+…\]\(len=40, walk stopped after 1024 steps\)\)$/],
+    ['4', 'main.mapSizes', 'no why for --max-elements', / main\.mapSizes\(small=map\[("key-\d{4}":-?\d+ ){4}…\]\(len=10\), medium=/],
+  ] as const)('text at --max-elements %s: %s shows %s', async (maxElements, f, _shows, ending) => {
+    const tracer = await startTracer([build.path, '-f', build.funcs!, '--format', 'text', '--no-color', '--max-elements', maxElements, '--max-event-size', '65536']);
+    const run = await runProcess(build.path, []);
+    expect(run.code).toBe(0);
+    await tracer.waitFor((lines) => lines.some((l) => l.includes('main.mapEmpty(')), 15000);
+    const out = (await tracer.stop()).stdout;
+    expect(out.split('\n').find((l) => l.includes(` ${f}(`))).toMatch(ending);
   });
 });
 
