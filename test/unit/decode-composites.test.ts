@@ -3,6 +3,7 @@
 // interfaces with a dynamic type from the runtime type table, map and
 // channel headers, map entries and why a map's entries stop short.
 
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { argumentLocations } from '../../src/abi/index.js';
 import { MalformedRecordError, decodeValue } from '../../src/decode.js';
@@ -279,6 +280,12 @@ describe('map entries', () => {
     expect([r.plan.keys.length, r.plan.asked]).toEqual([2, 4]);
     r.fill(0xc000100000n, 9n, shown);
     expect(decodeValue(r.view, 0, r.plan)).toMatchObject({ kind: 'map', len: 9n, truncated: true, truncatedBy });
+  });
+
+  it('reads the status bits bpf/weaver.h sets', () => {
+    const header = readFileSync(new URL('../../bpf/weaver.h', import.meta.url), 'utf8');
+    const bit = (name: string) => Number(new RegExp(`#define ${name} (\\d+)`).exec(header)?.[1]);
+    expect([bit('WEAVER_MAP_STEP_BOUND'), bit('WEAVER_MAP_UNREADABLE'), bit('WEAVER_MAP_INTERRUPTED')]).toEqual([stepBound, unreadable, interrupted]);
   });
 
   it('a plan that kept every entry asked for records no asked count', () => {
