@@ -8,6 +8,9 @@
 // depend only on the binary's bytes and on weaver's own code, so they are kept per binary under the cache root the
 // compile cache uses, in one JSON file per binary path:
 //   $XDG_CACHE_HOME/weaver/binaries/<sha256 of the real path>.json
+// and the runtime-type table beside it in <same>.types.json (~0.5 MB for a
+// 7 MB program), read only by a run that plans an interface: parsing it
+// cost every other start ~10 ms.
 // An entry is used only when the file still has the same identity (Go build
 // ID, or a hash of the contents when it has none; size; mtime; ctime; inode)
 // and weaver's analysing code is the same (a fingerprint of its files): a
@@ -73,6 +76,14 @@ interface StoredReturnSites {
   skippedDeferreturns: number[];
 }
 
+/** The .types.json file: the same identity as the main file, and the table (checked when used). */
+interface TypesFile {
+  format: number;
+  fingerprint: string;
+  binary: BinaryIdentity;
+  table: unknown;
+}
+
 interface CacheFile {
   format: number;
   fingerprint: string;
@@ -81,11 +92,6 @@ interface CacheFile {
   goidOffset?: number;
   /** By `<address>:<size>` of the function. */
   probes: Record<string, CachedProbe>;
-  /**
-   * Checked when used, not when the file is read: the table is most of the
-   * file and most runs (functions files of basic types) never ask for it.
-   */
-  runtimeTable?: unknown;
   /** By `<address>:<size>` of the function; checked when used. */
   returns?: Record<string, unknown>;
 }
@@ -102,6 +108,8 @@ export interface ProbeCacheOptions {
 
 export class ProbeCache implements RuntimeTableStore {
   private dirty = false;
+  /** The table to write to the .types.json file on save. */
+  private tableToSave: StoredRuntimeTable | null = null;
 
   private constructor(
     /** The cache file, or null when the cache is off or the binary cannot be identified. */
@@ -169,14 +177,12 @@ export class ProbeCache implements RuntimeTableStore {
 
   /** The binary's runtime-type table (src/runtimetypes.ts), from the cache or `compute`. */
   runtimeTable(compute: () => RuntimeTable): RuntimeTable {
-    const hit = this.data.runtimeTable === undefined ? null : restoreRuntimeTable(this.data.runtimeTable);
+    const stored = this.path === null ? null : readTypesFile(typesPath(this.path), this.data.binary);
+    const hit = stored === null ? null : restoreRuntimeTable(stored.table);
     if (hit) return hit;
     const table = compute();
-    // A corrupt entry is dropped; a table that cannot be stored exactly is computed every run.
-    delete this.data.runtimeTable;
-    const stored = storableRuntimeTable(table);
-    if (stored) this.data.runtimeTable = stored;
-    this.dirty = true;
+    // A corrupt or foreign file is written again; a table that cannot be stored exactly is computed every run.
+    this.tableToSave = storableRuntimeTable(table);
     return table;
   }
 
@@ -198,22 +204,45 @@ export class ProbeCache implements RuntimeTableStore {
 
   /** Writes what was added since open (atomically: a concurrent weaver reads the old or the new file). */
   save(): void {
-    if (!this.dirty || this.path === null) return;
+    if (this.path === null) return;
+    if (this.tableToSave) {
+      const { format, fingerprint, binary } = this.data;
+      writeAtomically(typesPath(this.path), { format, fingerprint, binary, table: this.tableToSave } satisfies TypesFile);
+      this.tableToSave = null;
+    }
+    if (!this.dirty) return;
     this.dirty = false;
-    const tmp = `${this.path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    try {
-      mkdirSync(dirname(this.path), { recursive: true });
-      writeFileSync(tmp, JSON.stringify(this.data));
-      renameSync(tmp, this.path);
-      pruneCache(dirname(this.path), MAX_CACHED_BINARIES);
-    } catch {
-      // An unwritable cache directory only costs the cache.
+    if (writeAtomically(this.path, this.data)) {
       try {
-        rmSync(tmp, { force: true });
+        pruneCache(dirname(this.path), MAX_CACHED_BINARIES);
       } catch {
-        // There was no directory to write it in.
+        // Another weaver pruned meanwhile.
       }
     }
+  }
+}
+
+/** Where the runtime-type table of the cache file `path` is kept. */
+function typesPath(path: string): string {
+  return path.replace(/\.json$/, '.types.json');
+}
+
+/** Writes through a temporary file, so a concurrent weaver reads the old or the new file; false when it could not. */
+function writeAtomically(path: string, data: unknown): boolean {
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(tmp, JSON.stringify(data));
+    renameSync(tmp, path);
+    return true;
+  } catch {
+    // An unwritable cache directory only costs the cache.
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      // There was no directory to write it in.
+    }
+    return false;
   }
 }
 
@@ -317,10 +346,11 @@ function isStoredInfo(v: unknown): v is StoredInfo {
   );
 }
 
-/** Removes all but the `keep` most recently used cache files in `dir`. */
+/** Removes all but the `keep` most recently used cache files in `dir`, each with its .types.json file. */
 export function pruneCache(dir: string, keep: number): void {
   const files: { path: string; used: number }[] = [];
-  for (const name of readdirSync(dir)) {
+  const names = readdirSync(dir);
+  for (const name of names) {
     if (!/^[0-9a-f]{64}\.json$/.test(name)) continue;
     const path = join(dir, name);
     try {
@@ -329,9 +359,18 @@ export function pruneCache(dir: string, keep: number): void {
       // Removed meanwhile by another weaver.
     }
   }
+  // A table whose cache file is gone (pruned by a weaver of before the tables) is never read.
+  const kept = new Set(names);
+  for (const name of names) {
+    const main = /^([0-9a-f]{64})\.types\.json$/.exec(name);
+    if (main && !kept.has(`${main[1]}.json`)) rmSync(join(dir, name), { force: true });
+  }
   if (files.length <= keep) return;
   files.sort((a, b) => b.used - a.used);
-  for (const f of files.slice(keep)) rmSync(f.path, { force: true });
+  for (const f of files.slice(keep)) {
+    rmSync(f.path, { force: true });
+    rmSync(typesPath(f.path), { force: true });
+  }
 }
 
 function emptyFile(binary: BinaryIdentity | null): CacheFile {
@@ -376,6 +415,27 @@ export function goBuildId(elf: ElfFile): string | null {
   return note.toString('latin1', descStart, descStart + descsz);
 }
 
+/** The .types.json file when it belongs to this binary and this weaver; null otherwise. */
+function readTypesFile(path: string, binary: BinaryIdentity): TypesFile | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    return null;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return null;
+  const f = parsed as Partial<TypesFile>;
+  if (f.format !== FORMAT || f.fingerprint !== analyserFingerprint() || !sameBinary(f.binary, binary)) return null;
+  return f as TypesFile;
+}
+
+function sameBinary(b: Partial<BinaryIdentity> | undefined, binary: BinaryIdentity): boolean {
+  return (
+    typeof b === 'object' && b !== null &&
+    b.id === binary.id && b.size === binary.size && b.mtimeNs === binary.mtimeNs && b.ctimeNs === binary.ctimeNs && b.ino === binary.ino
+  );
+}
+
 function readCacheFile(path: string, binary: BinaryIdentity): CacheFile | null {
   let parsed: unknown;
   try {
@@ -385,9 +445,7 @@ function readCacheFile(path: string, binary: BinaryIdentity): CacheFile | null {
   }
   if (!isCacheFile(parsed)) return null;
   if (parsed.format !== FORMAT || parsed.fingerprint !== analyserFingerprint()) return null;
-  const b = parsed.binary;
-  if (b.id !== binary.id || b.size !== binary.size || b.mtimeNs !== binary.mtimeNs || b.ctimeNs !== binary.ctimeNs || b.ino !== binary.ino) return null;
-  return parsed;
+  return sameBinary(parsed.binary, binary) ? parsed : null;
 }
 
 function isCacheFile(v: unknown): v is CacheFile {

@@ -3,13 +3,13 @@
 // miss that is computed and written again, and buildTraceSpec gives the
 // same spec (interfaces, return probes) with and without the cache.
 
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ElfFile } from '../../src/elf/file.js';
 import { goBinaryInfo } from '../../src/elf/gobinary.js';
-import { ProbeCache } from '../../src/probecache.js';
+import { ProbeCache, pruneCache } from '../../src/probecache.js';
 import type { ReturnSites } from '../../src/returns.js';
 import { readRuntimeTable, type RuntimeTable } from '../../src/runtimetypes.js';
 import { buildTraceSpec, type TraceRequest } from '../../src/tracespec.js';
@@ -31,15 +31,17 @@ function copyBinary(from: string): string {
   return to;
 }
 
-function cacheFile(): string {
-  const [name] = readdirSync(cacheDir);
-  return join(cacheDir, name!);
+/** The binary's cache file, or with `types` the file beside it that holds the runtime-type table. */
+function cacheFile(types = false): string {
+  const names = readdirSync(cacheDir).filter((n) => n.endsWith('.types.json') === types);
+  expect(names).toHaveLength(1);
+  return join(cacheDir, names[0]!);
 }
 
-function editCache(edit: (stored: Record<string, any>) => void): void {
-  const stored = JSON.parse(readFileSync(cacheFile(), 'utf8'));
+function editCache(edit: (stored: Record<string, any>) => void, types = false): void {
+  const stored = JSON.parse(readFileSync(cacheFile(types), 'utf8'));
   edit(stored);
-  writeFileSync(cacheFile(), JSON.stringify(stored));
+  writeFileSync(cacheFile(types), JSON.stringify(stored));
 }
 
 /** Opens the cache, asks for the table, saves; says whether it was computed. */
@@ -89,12 +91,16 @@ describe('ProbeCache runtime-type table', () => {
     ['a negative address', (t: any) => (t.types[0][0] = -1)],
     ['an itab row too short', (t: any) => (t.itabs = [[1]])],
     ['no node table', (t: any) => delete t.nodes],
-    ['a string for the table', (_t: any, stored: any) => (stored.runtimeTable = 'types')],
+    ['a string for the table', (_t: any, stored: any) => (stored.table = 'types')],
+    ['another weaver\'s fingerprint', (_t: any, stored: any) => (stored.fingerprint = '0'.repeat(64))],
+    ['another build ID', (_t: any, stored: any) => (stored.binary.id = 'other')],
+    ['another inode', (_t: any, stored: any) => (stored.binary.ino += 1)],
+    ['another layout version', (_t: any, stored: any) => (stored.format -= 1)],
   ])('computes and rewrites a table with %s', (_, damage) => {
     const bin = copyBinary(composites.path);
     const expected = readRuntimeTable(ElfFile.read(bin), true);
     tableRun(bin, () => expected);
-    editCache((stored) => damage(stored.runtimeTable, stored));
+    editCache((stored) => damage(stored.table, stored), true);
     const again = tableRun(bin, () => expected);
     expect(again.computed).toBe(true);
     expect(again.table).toBe(expected);
@@ -107,6 +113,32 @@ describe('ProbeCache runtime-type table', () => {
     const odd = { types: [{ address: 0x1000, name: 'main.T', type: { kind: 'string', name: 'main.T', extra: true } as any }], itabs: [] };
     expect(tableRun(bin, () => odd).computed).toBe(true);
     expect(tableRun(bin, () => odd).computed).toBe(true);
+    expect(existsSync(cacheDir)).toBe(false);
+  });
+
+  it('keeps the table beside the cache file, which runs without interfaces never grow', () => {
+    const bin = copyBinary(composites.path);
+    const funcs = join(work, 'funcs.txt');
+    writeFileSync(funcs, 'main.structValue(a main.Account)\n');
+    buildTraceSpec({ binaryPath: bin, functionsFile: funcs, packages: [], binaryCacheDir: cacheDir, plan: { stringSize: 32, maxElements: 4, maxRecordSize: 4096, depth: 1 } });
+    expect(readdirSync(cacheDir).filter((n) => n.endsWith('.types.json'))).toStrictEqual([]);
+    tableRun(bin, () => readRuntimeTable(ElfFile.read(bin), true));
+    expect(cacheFile(true)).toBe(cacheFile().replace(/\.json$/, '.types.json'));
+    expect(readFileSync(cacheFile(true), 'utf8')).toContain('"nodes":');
+    expect(readFileSync(cacheFile(), 'utf8')).not.toContain('"nodes":');
+  });
+
+  it('prunes a table with its cache file, and a table whose cache file is gone', () => {
+    mkdirSync(cacheDir, { recursive: true });
+    const hex = (i: number) => i.toString(16).padStart(64, '0');
+    for (let i = 1; i <= 3; i++) {
+      writeFileSync(join(cacheDir, `${hex(i)}.json`), '{}');
+      writeFileSync(join(cacheDir, `${hex(i)}.types.json`), '{}');
+      utimesSync(join(cacheDir, `${hex(i)}.json`), i * 1000, i * 1000);
+    }
+    writeFileSync(join(cacheDir, `${hex(9)}.types.json`), '{}');
+    pruneCache(cacheDir, 2);
+    expect(readdirSync(cacheDir).sort()).toStrictEqual([`${hex(2)}.json`, `${hex(2)}.types.json`, `${hex(3)}.json`, `${hex(3)}.types.json`]);
   });
 });
 
@@ -168,11 +200,11 @@ describe('buildTraceSpec with the cached table and RET sites', () => {
   it('reads the table from the cache: a type renamed there is the name an interface shows', () => {
     const bin = copyBinary(composites.path);
     const cold = buildTraceSpec(request(bin, cacheDir, false));
-    const stored = JSON.parse(readFileSync(cacheFile(), 'utf8'));
-    const row = stored.runtimeTable.types.find((t: [number, string, number]) => t[1] === 'main.Account');
+    const stored = JSON.parse(readFileSync(cacheFile(true), 'utf8'));
+    const row = stored.table.types.find((t: [number, string, number]) => t[1] === 'main.Account');
     expect(row).toBeDefined();
     row[1] = 'main.PlantedInCache';
-    writeFileSync(cacheFile(), JSON.stringify(stored));
+    writeFileSync(cacheFile(true), JSON.stringify(stored));
     const warm = buildTraceSpec(request(bin, cacheDir, false));
     const names = (spec: typeof cold) => spec.targets.flatMap((t) => t.plan.args.flatMap((a: any) => a.value.types?.list().map((r: any) => r.name) ?? []));
     expect(names(cold)).not.toContain('main.PlantedInCache');
