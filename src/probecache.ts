@@ -417,12 +417,7 @@ export function goBuildId(elf: ElfFile): string | null {
 
 /** The .types.json file when it belongs to this binary and this weaver; null otherwise. */
 function readTypesFile(path: string, binary: BinaryIdentity): TypesFile | null {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
-  } catch {
-    return null;
-  }
+  const parsed = readJsonFile(path);
   if (typeof parsed !== 'object' || parsed === null) return null;
   const f = parsed as Partial<TypesFile>;
   if (f.format !== FORMAT || f.fingerprint !== analyserFingerprint() || !sameBinary(f.binary, binary)) return null;
@@ -436,13 +431,17 @@ function sameBinary(b: Partial<BinaryIdentity> | undefined, binary: BinaryIdenti
   );
 }
 
-function readCacheFile(path: string, binary: BinaryIdentity): CacheFile | null {
-  let parsed: unknown;
+/** A file's parsed JSON; undefined when it is missing, unreadable or not JSON. */
+function readJsonFile(path: string): unknown {
   try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
+    return JSON.parse(readFileSync(path, 'utf8'));
   } catch {
-    return null;
+    return undefined;
   }
+}
+
+function readCacheFile(path: string, binary: BinaryIdentity): CacheFile | null {
+  const parsed = readJsonFile(path);
   if (!isCacheFile(parsed)) return null;
   if (parsed.format !== FORMAT || parsed.fingerprint !== analyserFingerprint()) return null;
   return sameBinary(parsed.binary, binary) ? parsed : null;
