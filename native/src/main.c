@@ -255,6 +255,19 @@ static struct bpf_map *find_map(napi_env env, bpf_loader *l, napi_value name_val
   return map;
 }
 
+static struct bpf_program *find_program(napi_env env, bpf_loader *l, napi_value name_value, const char *operation) {
+  char *name = get_string(env, name_value, "program name");
+  if (!name) return NULL;
+  struct bpf_program *prog = bpf_object__find_program_by_name(l->obj, name);
+  if (!prog) {
+    char detail[300];
+    snprintf(detail, sizeof detail, "no program named '%s' in the object", name);
+    throw_errno(env, operation, ENOENT, detail, NULL);
+  }
+  free(name);
+  return prog;
+}
+
 /* setMapMaxEntries(h, map: string, entries: number) */
 static napi_value js_set_map_max_entries(napi_env env, napi_callback_info info) {
   napi_value argv[3];
@@ -340,21 +353,11 @@ static napi_value js_attach_uprobe(napi_env env, napi_callback_info info) {
     throw_state(env, "attach_uprobe", "the BPF object must be loaded before attaching");
     return NULL;
   }
-  char *prog_name = get_string(env, argv[1], "program name");
-  if (!prog_name) return NULL;
+  struct bpf_program *prog = find_program(env, l, argv[1], "attach_uprobe");
+  if (!prog) return NULL;
   char *path = get_string(env, argv[2], "binary path");
-  if (!path) {
-    free(prog_name);
-    return NULL;
-  }
+  if (!path) return NULL;
   napi_value result = NULL;
-  struct bpf_program *prog = bpf_object__find_program_by_name(l->obj, prog_name);
-  if (!prog) {
-    char detail[300];
-    snprintf(detail, sizeof detail, "no program named '%s' in the object", prog_name);
-    throw_errno(env, "attach_uprobe", ENOENT, detail, NULL);
-    goto out;
-  }
   if (l->links_len == l->links_cap) {
     size_t cap = l->links_cap ? l->links_cap * 2 : 16;
     struct bpf_link **grown = realloc(l->links, cap * sizeof *grown);
@@ -378,7 +381,6 @@ static napi_value js_attach_uprobe(napi_env env, napi_callback_info info) {
   l->attached++;
   napi_create_uint32(env, (uint32_t)l->links_len, &result);
 out:
-  free(prog_name);
   free(path);
   return result;
 }
@@ -415,14 +417,8 @@ static napi_value js_set_expected_attach_type(napi_env env, napi_callback_info i
     throw_state(env, "bpf_program__set_expected_attach_type", "attach types can only be set before load");
     return NULL;
   }
-  char *prog_name = get_string(env, argv[1], "program name");
-  if (!prog_name) return NULL;
-  struct bpf_program *prog = bpf_object__find_program_by_name(l->obj, prog_name);
-  free(prog_name);
-  if (!prog) {
-    throw_errno(env, "bpf_program__set_expected_attach_type", ENOENT, "no program with that name in the object", NULL);
-    return NULL;
-  }
+  struct bpf_program *prog = find_program(env, l, argv[1], "bpf_program__set_expected_attach_type");
+  if (!prog) return NULL;
   int err = bpf_program__set_expected_attach_type(prog, (enum bpf_attach_type)type);
   if (err) {
     throw_with_log(env, "bpf_program__set_expected_attach_type", err, NULL);
@@ -459,7 +455,7 @@ static napi_value js_attach_uprobe_multi(napi_env env, napi_callback_info info) 
   }
   uint64_t *offsets = calloc(n, sizeof *offsets);
   uint64_t *cookies = calloc(n, sizeof *cookies);
-  char *prog_name = NULL, *path = NULL;
+  char *path = NULL;
   napi_value result = NULL;
   if (!offsets || !cookies) {
     throw_errno(env, "attach_uprobe_multi", ENOMEM, NULL, NULL);
@@ -475,15 +471,10 @@ static napi_value js_attach_uprobe_multi(napi_env env, napi_callback_info info) 
     offsets[i] = (uint64_t)off;
     cookies[i] = (uint64_t)cookie;
   }
-  prog_name = get_string(env, argv[1], "program name");
-  if (!prog_name) goto out;
+  struct bpf_program *prog = find_program(env, l, argv[1], "attach_uprobe_multi");
+  if (!prog) goto out;
   path = get_string(env, argv[2], "binary path");
   if (!path) goto out;
-  struct bpf_program *prog = bpf_object__find_program_by_name(l->obj, prog_name);
-  if (!prog) {
-    throw_errno(env, "attach_uprobe_multi", ENOENT, "no program with that name in the object", NULL);
-    goto out;
-  }
   if (l->multi_len == l->multi_cap) {
     size_t cap = l->multi_cap ? l->multi_cap * 2 : 4;
     int *grown = realloc(l->multi_fds, cap * sizeof *grown);
@@ -517,7 +508,6 @@ static napi_value js_attach_uprobe_multi(napi_env env, napi_callback_info info) 
 out:
   free(offsets);
   free(cookies);
-  free(prog_name);
   free(path);
   return result;
 }
