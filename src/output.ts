@@ -118,8 +118,12 @@ export class OutputWriter {
         this.idle.push(resolve);
         return;
       }
+      // Not 'drain': a stream emits it only after a write past its high-water
+      // mark, so below that it never comes, and with nothing else keeping the
+      // event loop alive Node would exit with the summary unprinted. An empty
+      // write's callback runs once everything written before it is out.
       if ((this.stream.writableLength ?? 0) === 0) resolve();
-      else this.stream.once('drain', () => resolve());
+      else this.stream.write(Buffer.alloc(0), () => resolve());
       this.closed.then(() => resolve());
     });
   }

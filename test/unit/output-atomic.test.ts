@@ -2,9 +2,12 @@
 // pipe, as the traced program does in launch mode.
 
 import { spawn } from 'node:child_process';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { lineAlignedChunks, PIPE_BUF } from '../../src/output.js';
+import { lineAlignedChunks, OutputWriter, PIPE_BUF } from '../../src/output.js';
 
 const outputModule = fileURLToPath(new URL('../../dist/output.js', import.meta.url));
 
@@ -53,4 +56,25 @@ describe('OutputWriter on a pipe shared with another writer', () => {
     expect(lines.length).toBe(2 * LINES);
     expect(PIPE_BUF).toBe(4096);
   }, 30000);
+});
+
+describe('OutputWriter.flush on a file', () => {
+  it('resolves once lines below the stream\'s high-water mark are written (no drain event comes for them)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weaver-flush-'));
+    try {
+      const path = join(dir, 'events.jsonl');
+      const stream = createWriteStream(path);
+      const w = new OutputWriter(stream);
+      w.writeLines(['{"n":1}', '{"n":2}']);
+      expect(stream.writableLength).toBeGreaterThan(0);
+      expect(stream.writableNeedDrain).toBe(false);
+      const flushed = await Promise.race([w.flush().then(() => true), new Promise((r) => setTimeout(() => r(false), 2000))]);
+      expect(flushed).toBe(true);
+      expect(stream.writableLength).toBe(0);
+      await new Promise<void>((r) => stream.end(r));
+      expect(readFileSync(path, 'utf8')).toBe('{"n":1}\n{"n":2}\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
