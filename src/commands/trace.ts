@@ -151,8 +151,11 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
       const impatient = onSignal();
       // When no traced process is left, every record is already in the buffer:
       // read them all (a loaded machine can leave many behind), however long
-      // that takes while the reader makes progress.
-      const drain = settle(() => session.stats().events, { pending: () => session.pendingBytes(), maxMs: outcome.finished ? 60_000 : 2000 });
+      // that takes while the reader makes progress. Otherwise (Ctrl-C,
+      // --duration) calls keep coming: wait for a quiet moment, at most 2 s.
+      const drain = outcome.finished
+        ? settle(() => session.stats().events, { pending: () => session.pendingBytes(), maxMs: 60_000 })
+        : settle(() => session.stats().events);
       await Promise.race([drain, impatient.promise]);
       impatient.cancel();
     }
