@@ -45,8 +45,16 @@ export function attachedCount(h: ObjectHandle): number;
 /**
  * Starts a poll thread on ring-buffer map `map`. `onBatch` receives many
  * records at once; each is `[u32 length][u32 reserved][length bytes][pad to 8]`.
+ * With `batching`, ring samples of kind `batchKind` are split into their
+ * records, `flushProgram` runs on every CPU every 10 ms, and `watermark`
+ * (CLOCK_MONOTONIC ns) says every record timed before it was delivered.
  */
-export function startRingBuffer(h: ObjectHandle, map: string, onBatch: (batch: Buffer, count: number) => void): void;
+export function startRingBuffer(
+  h: ObjectHandle,
+  map: string,
+  onBatch: (batch: Buffer, count: number, watermark?: bigint) => void,
+  batching?: { batchMap: string; flushProgram: string; batchKind: number },
+): void;
 /**
  * Starts a poll thread on perf-event-array map `map`, with a per-CPU perf
  * buffer of `pagesPerCpu` pages (a power of two). Batches are laid out as

@@ -21,6 +21,14 @@ export interface CodegenOptions {
   /** How records reach user space: the BPF ring buffer (default) or per-CPU perf buffers (bpf/weaver.h). */
   transport?: 'ring' | 'perf';
   /**
+   * Ring transport: records of up to 1 KiB go out in per-CPU batches
+   * (default); false: every record is reserved in the ring buffer, for
+   * kernels that cannot run the batch flush on a given CPU (before 5.10).
+   */
+  ringBatches?: boolean;
+  /** Bytes at which a per-CPU batch is sent (RING_BATCH_BYTES, less for a small ring buffer: ringBatchBytesFor). */
+  ringBatchBytes?: number;
+  /**
    * A position-independent binary: type descriptor addresses seen at run
    * time are the link-time ones plus the load bias, which programs work out
    * from their probe's address (ProgramUnit.probeAddress).
@@ -63,6 +71,25 @@ export function programName(plan: FunctionPlan): string {
   return `weaver_f${plan.id}`;
 }
 
+/**
+ * Ring transport: records of at most this many bytes are written in a
+ * per-CPU batch (bpf/weaver.h), larger ones straight into the ring buffer.
+ * A batch is 8 KiB, so at least 7 records fill one before it is sent.
+ */
+export const RING_BATCH_MAX_RECORD = 1024;
+/** A per-CPU batch is sent once the next record would take it past this (bpf/weaver.h WEAVER_BATCH_BYTES bounds it). */
+export const RING_BATCH_BYTES = 8192;
+
+/** The batch size for a ring buffer of `bufferSize` bytes: a quarter of it at most, so that several batches fit. */
+export function ringBatchBytesFor(bufferSize: number): number {
+  return Math.max(8, Math.min(RING_BATCH_BYTES, Math.floor(bufferSize / 4 / 8) * 8));
+}
+
+/** The largest record written in a per-CPU batch under these options; 0: none is. */
+export function ringBatchMaxRecord(options: Pick<CodegenOptions, 'transport' | 'ringBatches'>): number {
+  return options.transport !== 'perf' && options.ringBatches !== false ? RING_BATCH_MAX_RECORD : 0;
+}
+
 export function generateC(units: ProgramUnit[], options: CodegenOptions): string {
   const out: string[] = [];
   out.push('// SPDX-License-Identifier: GPL-2.0');
@@ -72,6 +99,9 @@ export function generateC(units: ProgramUnit[], options: CodegenOptions): string
   out.push(headerCDeclaration());
   out.push('');
   if (options.transport === 'perf') out.push('#define WEAVER_TRANSPORT_PERF 1');
+  out.push(`#define WEAVER_KIND_BATCH ${RECORD_KIND.batch}`);
+  out.push(`#define WEAVER_BATCH_MAX_RECORD ${ringBatchMaxRecord(options)}`);
+  out.push(`#define WEAVER_BATCH_SEND_AT ${options.ringBatchBytes ?? RING_BATCH_BYTES}`);
   out.push('#include "weaver.h"');
   out.push('');
   out.push(`#define WEAVER_GOID_OFFSET ${options.goidOffset}`);
@@ -93,12 +123,12 @@ export function generateC(units: ProgramUnit[], options: CodegenOptions): string
   for (const unit of units) {
     out.push('');
     if (ifaces) out.push(typesBiasDefinition(unit, options.pie === true));
-    out.push(functionProgram(unit, options.transport !== 'perf'));
+    out.push(functionProgram(unit, warmsRecord(unit.plan.recordSize, options)));
   }
   for (const unit of options.returns ?? []) {
     out.push('');
     if (ifaces) out.push(returnTypesBiasDefinition(unit.retAddresses ?? [], options.pie === true));
-    out.push(returnPrograms(unit, options.transport !== 'perf'));
+    out.push(returnPrograms(unit, warmsRecord(unit.plan.recordSize, options)));
   }
   out.push('');
   if (!options.dispatch) return out.join('\n');
@@ -161,6 +191,15 @@ export function returnTypesBiasDefinition(retAddresses: number[], pie: boolean):
 
 /** x86-64 pages: a PIE's load bias is a multiple of this. */
 const PAGE_SIZE = 0x1000;
+
+/**
+ * Whether a program loads its new record's cache lines first (WEAVER_WARM):
+ * only a record reserved in the ring buffer, whose memory is new to the
+ * cache. A per-CPU batch or the perf transport's scratch area stays cached.
+ */
+function warmsRecord(recordSize: number, options: CodegenOptions): boolean {
+  return options.transport !== 'perf' && recordSize > ringBatchMaxRecord(options);
+}
 
 /** Lines of a record warmed by WEAVER_WARM: past these, only big slots, which bpf_probe_read_user fills in bulk. */
 const WARM_MAX_BYTES = 512;

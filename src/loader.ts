@@ -327,14 +327,29 @@ export class BpfObject {
    * owns its bytes (no copy was made) and may be kept. The poll thread keeps
    * the process alive until close(). An exception thrown by `onBatch`
    * becomes an uncaught exception.
+   *
+   * With `batching`, the BPF programs write records in per-CPU batches
+   * (bpf/weaver.h): the reader splits ring samples of kind `batchKind`
+   * into their records, runs `flushProgram` on every CPU every few
+   * milliseconds, and passes `watermark` (CLOCK_MONOTONIC ns): every record
+   * timed before it has been delivered, in this batch or an earlier one.
+   * A batch may then hold no records, only a newer watermark.
    */
-  startRingBuffer(map: string, onBatch: (batch: Buffer, count: number) => void): void {
+  startRingBuffer(
+    map: string,
+    onBatch: (batch: Buffer, count: number, watermark?: bigint) => void,
+    batching?: RingBatching,
+  ): void {
     const op = 'ring_buffer__new';
     this.requireStage('loaded', op, `read ring buffer ${map}`);
     this.checkMap(map, op);
     if (typeof onBatch !== 'function') throw invalid('the batch callback must be a function', op);
     if (this.readerRunning) throw invalid('a reader is already running for this object', op);
-    call(`could not read ring buffer ${map}`, () => native().startRingBuffer(this.handle, map, onBatch));
+    if (batching) {
+      this.checkMap(batching.batchMap, op);
+      checkUint(batching.batchKind, 'a batch kind', op, 0xffffffff);
+    }
+    call(`could not read ring buffer ${map}`, () => native().startRingBuffer(this.handle, map, onBatch, batching));
     this.readerRunning = true;
   }
 
@@ -451,6 +466,16 @@ function uprobeSupportVisible(): boolean {
 
 /** Record layout inside a batch: [u32 length][u32 reserved][length bytes][pad to 8]. */
 export const RECORD_HEADER_SIZE = 8;
+
+/** Per-CPU record batches written by the BPF programs: see BpfObject.startRingBuffer. */
+export interface RingBatching {
+  /** The BPF_MAP_TYPE_PERCPU_ARRAY holding each CPU's batch. */
+  batchMap: string;
+  /** A raw tracepoint program that sends the batch of the CPU it runs on. */
+  flushProgram: string;
+  /** The first word of a ring-buffer sample that is a batch. */
+  batchKind: number;
+}
 
 /** Calls `fn(offset, length)` for each record's bytes in a batch from startRingBuffer. */
 export function forEachRecord(batch: Buffer, fn: (offset: number, length: number) => void): void {

@@ -13,8 +13,12 @@ export interface RecordField {
 
 const FIELD_SIZES: Record<CFieldType, number> = { u32: 4, s32: 4, u64: 8, char16: 16 };
 
-/** Record kinds, the first word of every record. */
-export const RECORD_KIND = { call: 1, return: 2 } as const;
+/**
+ * Record kinds, the first word of every record. A ring-buffer sample of
+ * kind `batch` holds several records (bpf/weaver.h: a per-CPU batch); the
+ * native reader splits it, so the decoder never sees one.
+ */
+export const RECORD_KIND = { call: 1, return: 2, batch: 3 } as const;
 
 /** Header flags. */
 export const HEADER_FLAG = {

@@ -11,9 +11,14 @@ import type { TraceSpec } from './tracespec.js';
 import { PAIR_STATS_MAP } from './codegen.js';
 import { ReturnPairer, type PairingStats } from './pairing.js';
 import { PAIR_STAT } from './returns.js';
+import { RECORD_KIND } from './record.js';
+import { TimeOrder } from './reorder.js';
 
 export const EVENTS_MAP = 'weaver_events';
 export const DROPS_MAP = 'weaver_drops';
+/** The ring transport's per-CPU batches and the program that sends them (bpf/weaver.h). */
+export const BATCHES_MAP = 'weaver_batches';
+export const FLUSH_PROGRAM = 'weaver_flush';
 
 /** How records reach user space; the object must be generated for the same one (CodegenOptions.transport). */
 export type Transport = 'ring' | 'perf';
@@ -37,6 +42,14 @@ export function resolveTransport(choice: Transport | 'auto', kernelRelease: stri
   const [major, minor] = [Number(m[1]), Number(m[2])];
   const [wantMajor, wantMinor] = RING_BUFFER_SINCE;
   return major > wantMajor || (major === wantMajor && minor >= wantMinor) ? 'ring' : 'perf';
+}
+
+/** Running a raw tracepoint program on a chosen CPU (BPF_F_TEST_RUN_ON_CPU), which flushes per-CPU batches, came with Linux 5.10. */
+const RUN_ON_CPU_SINCE: [number, number] = [5, 10];
+
+/** Whether the ring transport can write records in per-CPU batches on this kernel. */
+export function ringBatchesSupported(kernelRelease: string = release()): boolean {
+  return releaseAtLeast(kernelRelease, RUN_ON_CPU_SINCE);
 }
 
 /** One uprobe_multi link for many probes came with Linux 6.6. */
@@ -107,7 +120,10 @@ export class TraceSession {
   private malformed = 0;
   private closed = false;
   private pairer: ReturnPairer | null = null;
-  private onEvents: ((events: CallEvent[]) => void) | null = null;
+  private order: TimeOrder | null = null;
+  private handleRecord: ((view: DataView, offset: number, length: number) => void) | null = null;
+  private deliverOut: (() => void) | null = null;
+  private deliverPaired: ((events: CallEvent[]) => void) | null = null;
 
   private constructor(private readonly object: BpfObject) {}
 
@@ -151,10 +167,10 @@ export class TraceSession {
           spec.targets.flatMap((t) => (t.returns ? [t.returns.plan] : [])),
           new Map(spec.targets.flatMap((t) => (t.returns ? [[t.plan.id, t.returns.depthOffset] as [number, number]] : []))),
           monotonicToRealtimeOffsetNs(),
-          // Perf buffers are per CPU: a goroutine's records may arrive out of order.
+          // Perf buffers are per CPU: a goroutine's records may arrive out of
+          // order. The ring buffer's per-CPU batches are put back in order (TimeOrder).
           { ordered: transport === 'ring' },
         );
-        session.onEvents = options.onEvents;
       }
       const pairer = session.pairer;
       // A native batch holds thousands of records. Handing them on in small
@@ -165,26 +181,48 @@ export class TraceSession {
         session.events += events.length;
         options.onEvents(events);
       };
-      const onBatch = (batch: Buffer) => {
-        const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
-        let out: CallEvent[] = [];
-        forEachRecord(batch, (offset, length) => {
-          try {
-            if (pairer) out.push(...pairer.push(view, offset, length));
-            else out.push(decoder.decode(view, offset, length));
-          } catch (err) {
-            if (!(err instanceof MalformedRecordError)) throw err;
-            session.malformed++;
-            options.onMalformed?.(err);
-          }
-          if (out.length >= EVENTS_PER_DELIVERY) {
-            deliver(out);
-            out = [];
-          }
-        });
-        if (out.length) deliver(out);
+      let out: CallEvent[] = [];
+      const handle = (view: DataView, offset: number, length: number) => {
+        try {
+          if (pairer) out.push(...pairer.push(view, offset, length));
+          else out.push(decoder.decode(view, offset, length));
+        } catch (err) {
+          if (!(err instanceof MalformedRecordError)) throw err;
+          session.malformed++;
+          options.onMalformed?.(err);
+        }
+        if (out.length >= EVENTS_PER_DELIVERY) {
+          deliver(out);
+          out = [];
+        }
       };
-      if (transport === 'ring') object.startRingBuffer(EVENTS_MAP, onBatch);
+      const deliverRest = () => {
+        if (!out.length) return;
+        const events = out;
+        out = [];
+        deliver(events);
+      };
+      session.handleRecord = handle;
+      session.deliverPaired = deliver;
+      session.deliverOut = deliverRest;
+      const onBatch = (batch: Buffer, _count: number, watermark?: bigint) => {
+        const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
+        if (watermark === undefined) {
+          forEachRecord(batch, (offset, length) => handle(view, offset, length));
+        } else {
+          const records: [number, number][] = [];
+          forEachRecord(batch, (offset, length) => records.push([offset, length]));
+          (session.order ??= new TimeOrder()).push(view, records, watermark, handle);
+        }
+        deliverRest();
+      };
+      if (transport === 'ring') {
+        object.startRingBuffer(
+          EVENTS_MAP,
+          onBatch,
+          !spec.ringBatches ? undefined : { batchMap: BATCHES_MAP, flushProgram: FLUSH_PROGRAM, batchKind: RECORD_KIND.batch },
+        );
+      }
       else object.startPerfBuffer(EVENTS_MAP, perfPagesPerCpu(options.bufferSize, cpus().length), onBatch);
     } catch (err) {
       session.close();
@@ -234,11 +272,13 @@ export class TraceSession {
     if (this.closed) return;
     this.closed = true;
     this.object.close();
+    // Records still waiting for a later watermark: nothing older can come now.
+    if (this.order && this.handleRecord) this.order.drain(this.handleRecord);
+    this.deliverOut?.();
     // Calls still pending never returned while traced: show them, flagged.
-    if (this.pairer && this.onEvents) {
+    if (this.pairer && this.deliverPaired) {
       const rest = this.pairer.flush();
-      this.events += rest.length;
-      if (rest.length) this.onEvents(rest);
+      if (rest.length) this.deliverPaired(rest);
     }
   }
 }

@@ -34,6 +34,10 @@ export interface TraceRequest {
   probePlacement?: 'auto' | 'entry';
   /** How records reach user space (default ring); the session must use the same. */
   transport?: 'ring' | 'perf';
+  /** Ring transport: per-CPU record batches (default true; false before Linux 5.10, see CodegenOptions.ringBatches). */
+  ringBatches?: boolean;
+  /** Bytes at which a per-CPU batch is sent (default RING_BATCH_BYTES; see ringBatchBytesFor). */
+  ringBatchBytes?: number;
   /** --returns: also probe every RET (and runtime.deferreturn call) for results and durations. */
   returns?: boolean;
   /**
@@ -129,6 +133,8 @@ export interface TraceSpec {
   probes: ProbeSite[];
   /** Multi mode: the dispatchers and the programs each calls; null in single mode. */
   dispatch: Dispatcher[] | null;
+  /** The ring transport's records go out in per-CPU batches (the reader must flush and order them). */
+  ringBatches: boolean;
 }
 
 export function buildTraceSpec(req: TraceRequest): TraceSpec {
@@ -172,6 +178,7 @@ export function buildTraceSpec(req: TraceRequest): TraceSpec {
       ? groupDispatchers(probes, (program) => recordBytes.get(program) ?? 0)
       : null;
 
+  const ringBatches = req.transport !== 'perf' && req.ringBatches !== false;
   const cSource = generateC(
     targets.map((t) => ({
       plan: t.plan,
@@ -187,11 +194,13 @@ export function buildTraceSpec(req: TraceRequest): TraceSpec {
       // No binary path or version here: builds that need the same programs
       // share one compiled object in the cache.
       transport: req.transport,
+      ringBatches,
+      ...(req.ringBatchBytes !== undefined ? { ringBatchBytes: req.ringBatchBytes } : {}),
       ...(dispatch ? { dispatch: dispatch.map(({ program, calls }) => ({ program, calls })) } : {}),
     },
   );
   cache.save();
-  return { binary: info, targets, cSource, namesOnly, notes, returns: Boolean(req.returns), probes, dispatch };
+  return { binary: info, targets, cSource, namesOnly, notes, returns: Boolean(req.returns), probes, dispatch, ringBatches };
 }
 
 /** Far more than any real functions file; /dev/zero or a wrong path must not fill memory. */

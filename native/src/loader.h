@@ -24,7 +24,25 @@ typedef struct {
   size_t used;
   size_t capacity;
   uint32_t count;
+  /* With per-CPU batches: every record timed before this (CLOCK_MONOTONIC
+   * ns) has been handed over, with this batch or before it. */
+  uint64_t watermark;
 } record_batch;
+
+/* Per-CPU batches written by the BPF programs (bpf/weaver.h), sent to the
+ * ring buffer when full or when the reader runs the flush program on each
+ * CPU. Set up by ringbuf_start when JS passes the batching options. */
+typedef struct {
+  int flush_fd;            /* the flush program; -1: records are not batched */
+  int map_fd;              /* the per-CPU batch map, for pending_bytes */
+  size_t value_size;       /* one CPU's batch, as the map stores it */
+  int cpus;                /* possible CPUs */
+  uint32_t kind;           /* the first word of a ring sample that is a batch */
+  uint64_t next_flush_ns;  /* poll thread */
+  uint64_t watermark;      /* poll thread: when the last complete flush began */
+  uint64_t delivered_watermark;
+  bool js_may_hold;        /* records went to JS since the last watermark it got */
+} cpu_batching;
 
 typedef struct {
   struct bpf_object *obj;
@@ -62,6 +80,7 @@ typedef struct {
   volatile const uint64_t *rb_producer_pos;
   size_t rb_page_size;
   atomic_size_t undelivered;
+  cpu_batching batching;
 
   /* One batch per turn of the event loop: the poll thread hands a batch
    * over only with a credit, which a uv_check handle gives back after the
@@ -96,7 +115,9 @@ void throw_type(napi_env env, const char *message);
 void throw_state(napi_env env, const char *operation, const char *message);
 
 /* Record readers (reader.c). */
-napi_status ringbuf_start(napi_env env, bpf_loader *l, const char *map_name, napi_value callback);
+/* batch_map and flush_program NULL: records are not batched. */
+napi_status ringbuf_start(napi_env env, bpf_loader *l, const char *map_name, const char *batch_map,
+                          const char *flush_program, uint32_t batch_kind, napi_value callback);
 napi_status perfbuf_start(napi_env env, bpf_loader *l, const char *map_name, size_t pages_per_cpu, napi_value callback);
 /* Stops the poll thread, releases the TSFN and frees the ring or perf buffer. Idempotent. */
 void ringbuf_stop(bpf_loader *l);

@@ -108,14 +108,19 @@ static void on_handle_finalized(napi_env env, void *data, void *hint) {
 
 /* ---- argument helpers; each throws and returns false on a bad argument ---- */
 
-static bool get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+/* At least `need` of `want` arguments; the ones not passed are undefined. */
+static bool get_some_args(napi_env env, napi_callback_info info, size_t need, size_t want, napi_value *argv) {
   size_t argc = want;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return false;
-  if (argc < want) {
+  if (argc < need) {
     throw_type(env, "missing arguments");
     return false;
   }
   return true;
+}
+
+static bool get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  return get_some_args(env, info, want, want, argv);
 }
 
 static bool get_loader(napi_env env, napi_value v, bpf_loader **out) {
@@ -563,12 +568,13 @@ static void reregister_cleanup_hook(napi_env env, bpf_loader *l) {
   l->cleanup_hook_registered = napi_add_env_cleanup_hook(env, on_env_cleanup, l) == napi_ok;
 }
 
-/* startRingBuffer(h, map, onBatch(batch: Buffer, count: number)) */
+/* startRingBuffer(h, map, onBatch(batch: Buffer, count: number, watermark?: bigint),
+ *                 batching?: {batchMap: string, flushProgram: string, batchKind: number}) */
 static napi_value js_start_ring_buffer(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
+  napi_value argv[4];
   bpf_loader *l;
   napi_valuetype t;
-  if (!get_args(env, info, 3, argv) || !get_open_loader(env, argv[0], "ring_buffer__new", &l)) return NULL;
+  if (!get_some_args(env, info, 3, 4, argv) || !get_open_loader(env, argv[0], "ring_buffer__new", &l)) return NULL;
   napi_typeof(env, argv[2], &t);
   if (t != napi_function) {
     throw_type(env, "batch callback must be a function");
@@ -584,8 +590,31 @@ static napi_value js_start_ring_buffer(napi_env env, napi_callback_info info) {
   }
   char *map = get_string(env, argv[1], "map name");
   if (!map) return NULL;
-  napi_status st = ringbuf_start(env, l, map, argv[2]);
+  char *batch_map = NULL, *flush_program = NULL;
+  double batch_kind = 0;
+  napi_typeof(env, argv[3], &t);
+  if (t == napi_object) {
+    napi_value v;
+    bool ok = napi_get_named_property(env, argv[3], "batchMap", &v) == napi_ok && (batch_map = get_string(env, v, "batch map name"));
+    ok = ok && napi_get_named_property(env, argv[3], "flushProgram", &v) == napi_ok &&
+         (flush_program = get_string(env, v, "flush program name"));
+    ok = ok && napi_get_named_property(env, argv[3], "batchKind", &v) == napi_ok &&
+         get_integer(env, v, "batch kind", 0, 4294967295.0, &batch_kind);
+    if (!ok) {
+      free(map);
+      free(batch_map);
+      free(flush_program);
+      return NULL;
+    }
+  } else if (t != napi_undefined) {
+    free(map);
+    throw_type(env, "batching options must be an object");
+    return NULL;
+  }
+  napi_status st = ringbuf_start(env, l, map, batch_map, flush_program, (uint32_t)batch_kind, argv[2]);
   free(map);
+  free(batch_map);
+  free(flush_program);
   if (st != napi_ok) return NULL;
   reregister_cleanup_hook(env, l);
   return undefined_value(env);

@@ -5,6 +5,7 @@
  * up, and the kernel counts the records it had no room for (the BPF program
  * for the ring buffer, the perf buffer itself as lost samples): memory here
  * stays bounded. */
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <linux/perf_event.h>
@@ -27,6 +28,20 @@
  * program an interrupt per call), and the reader drains them at least
  * this often. */
 #define PERF_POLL_MS 20
+/* Per-CPU batches (bpf/weaver.h) are flushed this often, which bounds how
+ * long a record waits while calls are few. A flush costs a few µs per CPU
+ * (BPF_PROG_TEST_RUN, an IPI for a CPU other than the reader's). */
+#define FLUSH_NS 10000000ull
+/* A flush finding a program writing a record on that CPU tries again; a
+ * record takes well under a microsecond, so this is never reached unless
+ * the program was preempted (and then the round is simply incomplete). */
+#define FLUSH_TRIES 16
+
+static uint64_t monotonic_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 static size_t record_space(size_t len) { return 8 + ((len + 7) & ~(size_t)7); }
 
@@ -45,6 +60,8 @@ static void deliver_batch(napi_env env, napi_value js_cb, void *context, void *d
   uint8_t *bytes = b->data;
   size_t used = b->used;
   uint32_t n = b->count;
+  uint64_t watermark = b->watermark;
+  bool batched = l->batching.flush_fd >= 0;
   free(b);
   /* Counted as delivered before the callback runs: the callback decodes the
    * whole batch synchronously, and nothing reads this in between. */
@@ -53,9 +70,14 @@ static void deliver_batch(napi_env env, napi_value js_cb, void *context, void *d
     free(bytes);
     return;
   }
-  napi_value argv[2], undefined, ignored;
-  napi_status st = napi_create_external_buffer(env, used, bytes, free_bytes, NULL, &argv[0]);
-  if (st != napi_ok) {
+  napi_value argv[3], undefined, ignored;
+  napi_status st;
+  if (used == 0) {
+    /* Only a new watermark: an empty buffer. */
+    free(bytes);
+    st = napi_create_buffer(env, 0, NULL, &argv[0]);
+    if (st != napi_ok) return;
+  } else if ((st = napi_create_external_buffer(env, used, bytes, free_bytes, NULL, &argv[0])) != napi_ok) {
     /* External buffers can be disallowed (pointer-compressed builds): copy. */
     bool pending = false;
     napi_is_exception_pending(env, &pending);
@@ -69,7 +91,9 @@ static void deliver_batch(napi_env env, napi_value js_cb, void *context, void *d
   }
   napi_create_uint32(env, n, &argv[1]);
   napi_get_undefined(env, &undefined);
-  if (napi_call_function(env, undefined, js_cb, 2, argv, &ignored) != napi_ok) {
+  if (batched) napi_create_bigint_uint64(env, watermark, &argv[2]);
+  else argv[2] = undefined;
+  if (napi_call_function(env, undefined, js_cb, 3, argv, &ignored) != napi_ok) {
     /* An exception thrown by the callback must not vanish: make it uncaught. */
     napi_value e;
     if (napi_get_and_clear_last_exception(env, &e) == napi_ok) napi_fatal_exception(env, e);
@@ -79,7 +103,12 @@ static void deliver_batch(napi_env env, napi_value js_cb, void *context, void *d
 /* Hands the current batch to JS. Returns false when the TSFN is closing. */
 static bool flush_batch(bpf_loader *l) {
   record_batch *b = &l->batch;
-  if (b->count == 0) return true;
+  cpu_batching *cb = &l->batching;
+  /* With per-CPU batches JS holds back records timed after the watermark
+   * it has: a newer watermark must reach it even with no records. */
+  bool new_watermark = cb->flush_fd >= 0 && cb->js_may_hold && cb->watermark > cb->delivered_watermark;
+  if (b->count == 0 && !new_watermark) return true;
+  b->watermark = cb->watermark;
   record_batch *item = malloc(sizeof *item);
   if (!item) {
     atomic_store(&l->poll_errno, ENOMEM);
@@ -106,6 +135,8 @@ static bool flush_batch(bpf_loader *l) {
   }
   *item = *b;
   memset(b, 0, sizeof *b);
+  cb->delivered_watermark = item->watermark;
+  cb->js_may_hold = item->count > 0;
   napi_status st = napi_call_threadsafe_function(l->tsfn, item, napi_tsfn_blocking);
   if (st != napi_ok) {
     free(item->data);
@@ -141,8 +172,54 @@ static int append_record(bpf_loader *l, const void *data, size_t len) {
   return 0;
 }
 
-/* libbpf calls this for each record during ring_buffer__poll. */
-static int on_ring_record(void *ctx, void *data, size_t len) { return append_record(ctx, data, len); }
+/* libbpf calls this for each ring-buffer sample during ring_buffer__poll:
+ * one record, or a per-CPU batch of them, [u32 kind][u32 records] then
+ * per record [u32 length][u32 0][record, padded to 8] (bpf/weaver.h). A
+ * frame that claims more bytes than the batch has is handed on as it is,
+ * for the decoder to report as malformed. */
+static int on_ring_record(void *ctx, void *data, size_t len) {
+  bpf_loader *l = ctx;
+  const uint8_t *p = data;
+  uint32_t kind;
+  if (l->batching.flush_fd < 0 || len < 8 || (memcpy(&kind, p, 4), kind != l->batching.kind))
+    return append_record(l, data, len);
+  size_t at = 8;
+  while (at < len) {
+    uint32_t rlen;
+    if (len - at < 8) return append_record(l, p + at, len - at);
+    memcpy(&rlen, p + at, 4);
+    if (rlen > len - at - 8) return append_record(l, p + at, len - at);
+    int err = append_record(l, p + at + 8, rlen);
+    if (err) return err;
+    at += 8 + (((size_t)rlen + 7) & ~(size_t)7);
+  }
+  return 0;
+}
+
+/* Runs the flush program on every CPU, so that every record timed before
+ * the round began is in the ring buffer; the watermark moves only when
+ * every CPU was flushed. A CPU that is offline (ENXIO) has nothing to send. */
+static void flush_cpu_batches(bpf_loader *l) {
+  cpu_batching *cb = &l->batching;
+  uint64_t began = monotonic_ns();
+  bool complete = true;
+  for (int cpu = 0; cpu < cb->cpus; cpu++) {
+    for (int tries = 0;; tries++) {
+      LIBBPF_OPTS(bpf_test_run_opts, opts, .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = (__u32)cpu);
+      int err = bpf_prog_test_run_opts(cb->flush_fd, &opts);
+      if (err) {
+        if (err != -ENXIO) complete = false;
+        break;
+      }
+      if (opts.retval == 0) break;
+      if (tries + 1 == FLUSH_TRIES) {
+        complete = false;
+        break;
+      }
+    }
+  }
+  if (complete) cb->watermark = began;
+}
 
 /* A perf sample as the kernel writes it with PERF_SAMPLE_RAW; `size`
  * includes the kernel's padding to 8 bytes (the decoder allows it). */
@@ -178,7 +255,15 @@ static enum bpf_perf_event_ret on_perf_record(void *ctx, int cpu, struct perf_ev
  * out, all of them are drained: records below the watermark wait at most
  * PERF_POLL_MS. */
 static int poll_records(bpf_loader *l) {
-  if (l->rb) return ring_buffer__poll(l->rb, POLL_TIMEOUT_MS);
+  if (l->rb) {
+    int timeout = POLL_TIMEOUT_MS;
+    if (l->batching.flush_fd >= 0) {
+      uint64_t now = monotonic_ns();
+      uint64_t due = l->batching.next_flush_ns;
+      timeout = due <= now ? 0 : (int)((due - now + 999999) / 1000000);
+    }
+    return ring_buffer__poll(l->rb, timeout);
+  }
   int n = perf_buffer__poll(l->pb, PERF_POLL_MS);
   if (n >= 0) n = perf_buffer__consume(l->pb);
   if (atomic_load(&l->cancelled)) return -ECANCELED;
@@ -199,6 +284,13 @@ static void *poll_main(void *arg) {
       n = ring_buffer__consume(l->rb);
       if (n == -ECANCELED) break;
     }
+    if (n >= 0 && l->batching.flush_fd >= 0 && monotonic_ns() >= l->batching.next_flush_ns &&
+        !atomic_load(&l->stop)) {
+      flush_cpu_batches(l);
+      n = ring_buffer__consume(l->rb);
+      l->batching.next_flush_ns = monotonic_ns() + FLUSH_NS;
+      if (n == -ECANCELED) break;
+    }
     if (n < 0) {
       int expected = 0;
       atomic_compare_exchange_strong(&l->poll_errno, &expected, -n);
@@ -217,11 +309,35 @@ static void tsfn_finalized(napi_env env, void *data, void *hint) {
   loader_release(data);
 }
 
+/* Bytes of records in the per-CPU batches (the `used` word of each CPU's
+ * value, past the 8-byte batch header); -1 when they cannot be read. */
+static int64_t batched_bytes(bpf_loader *l) {
+  cpu_batching *cb = &l->batching;
+  if (cb->flush_fd < 0) return 0;
+  size_t stride = (cb->value_size + 7) & ~(size_t)7;
+  uint8_t *values = malloc(stride * (size_t)cb->cpus);
+  uint32_t key = 0;
+  if (!values || bpf_map_lookup_elem(cb->map_fd, &key, values)) {
+    free(values);
+    return -1;
+  }
+  int64_t sum = 0;
+  for (int cpu = 0; cpu < cb->cpus; cpu++) {
+    uint32_t used;
+    memcpy(&used, values + stride * (size_t)cpu + 8, 4);
+    if (used > 8) sum += used - 8;
+  }
+  free(values);
+  return sum;
+}
+
 int64_t pending_bytes(bpf_loader *l) {
   if (!l->rb || !l->rb_consumer_pos) return -1;
+  int64_t batched = batched_bytes(l);
+  if (batched < 0) return -1;
   uint64_t produced = __atomic_load_n(l->rb_producer_pos, __ATOMIC_ACQUIRE);
   uint64_t consumed = __atomic_load_n(l->rb_consumer_pos, __ATOMIC_ACQUIRE);
-  return (int64_t)(produced - consumed) + (int64_t)atomic_load(&l->undelivered);
+  return (int64_t)(produced - consumed) + (int64_t)atomic_load(&l->undelivered) + batched;
 }
 
 static void free_kernel_reader(bpf_loader *l) {
@@ -313,9 +429,49 @@ static struct bpf_map *map_of_type(napi_env env, bpf_loader *l, const char *map_
   return map;
 }
 
-napi_status ringbuf_start(napi_env env, bpf_loader *l, const char *map_name, napi_value callback) {
+/* Finds what the per-CPU batches need (see cpu_batching) and runs one
+ * flush, which tells early whether this kernel can run it on each CPU
+ * (BPF_F_TEST_RUN_ON_CPU for raw tracepoint programs: Linux 5.10). */
+static napi_status batching_setup(napi_env env, bpf_loader *l, const char *batch_map, const char *flush_program,
+                                  uint32_t kind) {
+  cpu_batching *cb = &l->batching;
+  struct bpf_map *map = map_of_type(env, l, batch_map, BPF_MAP_TYPE_PERCPU_ARRAY, "bpf_prog_test_run_opts",
+                                    "BPF_MAP_TYPE_PERCPU_ARRAY");
+  if (!map) return napi_pending_exception;
+  struct bpf_program *prog = bpf_object__find_program_by_name(l->obj, flush_program);
+  if (!prog) {
+    throw_errno(env, "bpf_prog_test_run_opts", ENOENT, "no program with that name in the object", NULL);
+    return napi_pending_exception;
+  }
+  int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) {
+    throw_errno(env, "libbpf_num_possible_cpus", -cpus, NULL, NULL);
+    return napi_pending_exception;
+  }
+  cb->flush_fd = bpf_program__fd(prog);
+  cb->map_fd = bpf_map__fd(map);
+  cb->value_size = bpf_map__value_size(map);
+  cb->cpus = cpus;
+  cb->kind = kind;
+  LIBBPF_OPTS(bpf_test_run_opts, opts, .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = 0);
+  int err = bpf_prog_test_run_opts(cb->flush_fd, &opts);
+  if (err && err != -ENXIO) {
+    cb->flush_fd = -1;
+    throw_errno(env, "bpf_prog_test_run_opts", -err, "could not run the batch flush program on a CPU", NULL);
+    return napi_pending_exception;
+  }
+  cb->next_flush_ns = monotonic_ns() + FLUSH_NS;
+  return napi_ok;
+}
+
+napi_status ringbuf_start(napi_env env, bpf_loader *l, const char *map_name, const char *batch_map,
+                          const char *flush_program, uint32_t batch_kind, napi_value callback) {
   struct bpf_map *map = map_of_type(env, l, map_name, BPF_MAP_TYPE_RINGBUF, "ring_buffer__new", "BPF_MAP_TYPE_RINGBUF");
   if (!map) return napi_pending_exception;
+  memset(&l->batching, 0, sizeof l->batching);
+  l->batching.flush_fd = -1;
+  if (batch_map && flush_program && batching_setup(env, l, batch_map, flush_program, batch_kind) != napi_ok)
+    return napi_pending_exception;
   log_clear();
   l->rb = ring_buffer__new(bpf_map__fd(map), on_ring_record, l, NULL);
   if (!l->rb) {
@@ -346,6 +502,8 @@ napi_status perfbuf_start(napi_env env, bpf_loader *l, const char *map_name, siz
   struct bpf_map *map =
       map_of_type(env, l, map_name, BPF_MAP_TYPE_PERF_EVENT_ARRAY, "perf_buffer__new", "BPF_MAP_TYPE_PERF_EVENT_ARRAY");
   if (!map) return napi_pending_exception;
+  memset(&l->batching, 0, sizeof l->batching);
+  l->batching.flush_fd = -1;
   atomic_store(&l->lost, 0);
   log_clear();
   struct perf_event_attr attr = {

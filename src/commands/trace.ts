@@ -17,7 +17,8 @@ import { describeExit, exitStatusOf, forwardSignals, spawnHeld, terminate, type 
 import { isSharedStream, OutputWriter } from '../output.js';
 import { EventPrinter, openOutputFile } from '../printer.js';
 import { checkPrivileges } from '../privileges.js';
-import { TraceSession, resolveAttachMode, resolveTransport } from '../session.js';
+import { RING_BATCH_MAX_RECORD, ringBatchBytesFor } from '../codegen.js';
+import { TraceSession, resolveAttachMode, resolveTransport, ringBatchesSupported } from '../session.js';
 import { StatusLine } from '../status.js';
 import { after, onSignal, settle, whenAllExit, type StopSource } from '../stop.js';
 import { watchBinary } from '../binarywatch.js';
@@ -64,6 +65,8 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
     packages: flags.packages,
     probePlacement: flags.probePlacement,
     transport,
+    ringBatches: transport === 'ring' && ringBatchesSupported(),
+    ringBatchBytes: ringBatchBytesFor(flags.bufferSize),
     attach: resolveAttachMode(flags.attach),
     returns: flags.returns,
     plan: { stringSize: flags.stringSize, maxElements: flags.maxElements, maxRecordSize: flags.maxEventSize, depth: flags.depth },
@@ -131,7 +134,11 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
       `Tracing ${total} function${total === 1 ? '' : 's'} in ${b.path} (${b.goVersion ?? 'unknown Go version'}, ${b.abi} ABI${whose}) in ${ms.toFixed(0)} ms. ${program ? 'Starting it now.' : 'Ctrl-C to end.'}`,
     );
     if (flags.verbose) {
-      say(`  events through the ${transport === 'ring' ? 'BPF ring buffer' : 'per-CPU perf buffers'}`);
+      say(
+        `  events through the ${
+          transport === 'perf' ? 'per-CPU perf buffers' : spec.ringBatches ? `BPF ring buffer, records up to ${RING_BATCH_MAX_RECORD} bytes in per-CPU batches` : 'BPF ring buffer'
+        }`,
+      );
       for (const t of spec.targets) {
         say(`  ${t.plan.name}+0x${t.probe.offset.toString(16)} (file offset 0x${t.attachOffset.toString(16)}, ${t.plan.recordSize}-byte records): ${t.probe.reason}`);
         for (const r of t.returns?.probes ?? []) {

@@ -15,6 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileBpf } from '../../src/compile.js';
 import { RecordDecoder } from '../../src/decode.js';
 import { BpfObject, forEachRecord } from '../../src/loader.js';
+import { RECORD_KIND } from '../../src/record.js';
+import { BATCHES_MAP, FLUSH_PROGRAM } from '../../src/session.js';
 import { buildTraceSpec } from '../../src/tracespec.js';
 import { buildGoProgram, goToolchains } from '../helpers/goprogram.js';
 import { requireBpfOrSkip } from '../helpers/weaver.js';
@@ -45,13 +47,19 @@ async function traceTarget(binary: string, funcs: string, taskBtf: boolean): Pro
     obj.load();
     const decoder = new RecordDecoder(spec.targets.map((t) => t.plan), 0n);
     const seen: Seen[] = [];
-    obj.startRingBuffer('weaver_events', (batch) => {
-      const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
-      forEachRecord(batch, (offset, length) => {
-        const ev = decoder.decode(view, offset, length);
-        seen.push({ pid: ev.pid, tid: ev.tid, ppid: ev.ppid, comm: ev.comm, goid: ev.goid, n: ev.args?.[0]?.value });
-      });
-    });
+    // The target makes its 3 calls and then waits: the records reach the
+    // reader only because it flushes the per-CPU batches.
+    obj.startRingBuffer(
+      'weaver_events',
+      (batch) => {
+        const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
+        forEachRecord(batch, (offset, length) => {
+          const ev = decoder.decode(view, offset, length);
+          seen.push({ pid: ev.pid, tid: ev.tid, ppid: ev.ppid, comm: ev.comm, goid: ev.goid, n: ev.args?.[0]?.value });
+        });
+      },
+      { batchMap: BATCHES_MAP, flushProgram: FLUSH_PROGRAM, batchKind: RECORD_KIND.batch },
+    );
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     await until(() => out.startsWith('ready\n'));

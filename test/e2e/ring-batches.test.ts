@@ -1,0 +1,156 @@
+// The ring transport's per-CPU batches (bpf/weaver.h, src/reorder.ts), end
+// to end: a call made just before the program goes quiet still reaches the
+// output (the reader flushes every CPU's batch); calls made on both CPUs
+// come out complete and in time order, and with --returns every call is
+// paired with its own return; records reserved straight in the ring buffer
+// (kernels before 5.10, where the reader cannot flush a given CPU) give the
+// same values.
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compileBpf } from '../../src/compile.js';
+import { jsonEvent } from '../../src/format/json.js';
+import type { CallEvent } from '../../src/model.js';
+import { TraceSession } from '../../src/session.js';
+import { buildTraceSpec } from '../../src/tracespec.js';
+import { buildGoProgram, goToolchains, runCountingProgram } from '../helpers/goprogram.js';
+import { requireBpfOrSkip, startTracer } from '../helpers/weaver.js';
+
+const TRANSPORT = fileURLToPath(new URL('./programs/transport.go', import.meta.url));
+const HEADER = fileURLToPath(new URL('./programs/header.go', import.meta.url));
+
+const canRun = requireBpfOrSkip();
+
+interface JsonEvent {
+  ts: bigint;
+  goid: number;
+  args: { value: unknown }[];
+  returns?: { value: unknown }[];
+  returned?: false;
+}
+
+/** JSON lines, with ts exact (nanoseconds since the epoch do not fit a double). */
+const parse = (stdout: string) =>
+  stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => ({ ...(JSON.parse(line) as JsonEvent), ts: BigInt(/"ts":(\d+)/.exec(line)![1]) }));
+
+describe.skipIf(!canRun)('per-CPU record batches (root, real uprobes)', () => {
+  let dir: string;
+  let transport: string;
+  let header: string;
+  let funcs: string;
+
+  beforeAll(() => {
+    const tc = goToolchains().find((t) => t.toolchain === '1.19');
+    if (!tc) throw new Error('Go 1.19 is not among the project toolchains: run npm run setup');
+    dir = mkdtempSync(join(tmpdir(), 'weaver-batches-'));
+    transport = buildGoProgram(tc, TRANSPORT, 'transport');
+    header = buildGoProgram(tc, HEADER, 'header');
+    funcs = join(dir, 'funcs.txt');
+    writeFileSync(funcs, 'main.f(n int, label string)\n');
+  });
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('shows calls made just before the program goes quiet, while it waits', async () => {
+    const tracedFuncs = join(dir, 'traced.txt');
+    writeFileSync(tracedFuncs, 'main.traced(n int)\n');
+    const tracer = await startTracer([header, '-f', tracedFuncs, '--format', 'json']);
+    const child = spawn(header, [], { stdio: ['pipe', 'pipe', 'inherit'] });
+    try {
+      let out = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+      await until(() => out.startsWith('ready\n'));
+      child.stdin.write('\n');
+      // Three records, far fewer than fill a batch; the target now waits for EOF.
+      const shown = await tracer.waitFor((lines) => lines.filter((l) => l.includes('"main.traced"')).length === 3, 10000);
+      expect(shown).toBe(true);
+      expect(child.exitCode).toBeNull();
+      const events = parse(tracer.stdout());
+      expect(events.map((e) => e.args[0].value)).toEqual([0, 1, 2]);
+    } finally {
+      child.stdin.end();
+      await tracer.stop();
+    }
+  });
+
+  it.each([false, true])('gives every call of 4 goroutines once, in time order (--returns: %s)', async (returns) => {
+    const perG = 20000;
+    const withResult = join(dir, 'with-result.txt');
+    writeFileSync(withResult, 'main.f(n int, label string) int\n');
+    const tracer = await startTracer([transport, '-f', withResult, '--format', 'json', ...(returns ? ['--returns'] : [])]);
+    try {
+      const made = await runCountingProgram(transport, [String(perG), '4']);
+      expect(made).toBe(4 * perG + 1);
+      expect(await tracer.waitFor((lines) => lines.some((l) => l.includes('"tail"')), 20000)).toBe(true);
+      const result = await tracer.stop();
+      expect(result.stderr).toMatch(new RegExp(`^weaver: ${made} events? in [^\\n]*, none lost`, 'm'));
+      const events = parse(result.stdout);
+      expect(events).toHaveLength(made);
+      const seen = new Set(events.map((e) => `${e.args[1].value}:${e.args[0].value}`));
+      expect(seen.size).toBe(made);
+      // Events come out at their call, or with --returns at their return,
+      // while ts is the call's time: only calls alone come in ts order.
+      for (let i = 1; i < events.length && !returns; i++) {
+        if (events[i].ts < events[i - 1].ts) throw new Error(`event ${i} (ts ${events[i].ts}) comes after one at ${events[i - 1].ts}`);
+      }
+      // 4 goroutines, each with its own goid, and main's for the tail call.
+      expect(new Set(events.map((e) => e.goid)).size).toBe(5);
+      if (returns) {
+        // f(n, label) returns n + len(label): each return met its own call.
+        for (const e of events) {
+          expect(e.returned).toBeUndefined();
+          expect(e.returns?.[0].value).toBe((e.args[0].value as number) + (e.args[1].value as string).length);
+        }
+      }
+    } finally {
+      await tracer.stop('SIGKILL');
+    }
+  });
+
+  it.each([true, false])('the same values with records batched (%s) or reserved one by one in the ring buffer', async (ringBatches) => {
+    const spec = buildTraceSpec({
+      binaryPath: transport,
+      functionsFile: funcs,
+      packages: [],
+      plan: { stringSize: 64, maxElements: 16, maxRecordSize: 16384 },
+      ringBatches,
+    });
+    expect(spec.ringBatches).toBe(ringBatches);
+    expect(spec.cSource).toContain(`#define WEAVER_BATCH_MAX_RECORD ${ringBatches ? 1024 : 0}\n`);
+    const events: CallEvent[] = [];
+    const session = TraceSession.start(spec, (await compileBpf(spec.cSource)).object, {
+      bufferSize: 1 << 22,
+      onEvents: (batch) => events.push(...batch),
+    });
+    try {
+      const made = await runCountingProgram(transport, ['3000', '2']);
+      await until(() => events.some((e) => e.function === 'main.f' && labelOf(e) === 'tail'));
+      expect(session.stats().dropped).toBe(0n);
+      expect(events).toHaveLength(made);
+      const seen = events.map((e) => `${labelOf(e)}:${JSON.parse(jsonEvent(e)).args[0].value}`).sort();
+      const want = ['tail:-1'];
+      for (const w of ['w0', 'w1']) for (let i = 0; i < 3000; i++) want.push(`${w}:${i}`);
+      expect(seen).toEqual(want.sort());
+    } finally {
+      session.close();
+    }
+  });
+});
+
+const labelOf = (e: CallEvent): string => JSON.parse(jsonEvent(e)).args[1].value;
+
+async function until(cond: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
