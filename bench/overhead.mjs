@@ -9,6 +9,8 @@
 //   weaver's program, no reader     weaver's generated program on the jbe, one link, nothing reading its records
 //   … task fields by helper calls   the same with ppid and comm read the way kernels before 5.11 need
 //   the same, dispatched            through a uprobe_multi link and weaver's dispatcher (what the CLI attaches)
+//   … records one by one            the program with records reserved in the ring buffer one by one, not in per-CPU batches (kernels before 5.10)
+//   weaver session                  weaver's programs and reader in this process (src/session.ts), records decoded, not formatted: batched, and one by one
 //   weaver (ring)                   auto placement, JSON to a file
 //   weaver (perf)                   auto placement, --transport perf
 //   weaver --probe-placement entry  ring
@@ -36,6 +38,7 @@ requireBuilt();
 const { BpfObject } = await import('../dist/loader.js');
 const { compileBpf } = await import('../dist/compile.js');
 const { buildTraceSpec } = await import('../dist/tracespec.js');
+const { TraceSession } = await import('../dist/session.js');
 
 const CALLS = Number(process.argv[2] ?? 200000);
 const ROUNDS = Number(process.argv[3] ?? 3);
@@ -135,8 +138,8 @@ async function withTracefsEvent(fileOffset) {
  * one link or through the dispatcher. `taskBtf: false` forces the helper calls
  * that kernels before 5.11 use for ppid and comm (bpf/weaver.h WEAVER_TASK_BTF).
  */
-async function withWeaverProgramOnly(attach, { taskBtf = true } = {}) {
-  const spec = buildTraceSpec({ binaryPath: bin, functionsFile: funcs, packages: [], plan: planOpts, attach });
+async function withWeaverProgramOnly(attach, { taskBtf = true, ringBatches = true } = {}) {
+  const spec = buildTraceSpec({ binaryPath: bin, functionsFile: funcs, packages: [], plan: planOpts, attach, ringBatches });
   const source = (taskBtf ? '' : '#define WEAVER_TASK_BTF 0\n') + spec.cSource;
   const obj = BpfObject.open((await compileBpf(source)).object, 'weaver');
   try {
@@ -151,6 +154,30 @@ async function withWeaverProgramOnly(attach, { taskBtf = true } = {}) {
     return await timedCalls(process.pid);
   } finally {
     obj.close();
+  }
+}
+
+/**
+ * weaver's programs and reader (src/session.ts) in this process, records
+ * decoded and counted but not formatted: the kernel side with a reader
+ * running, records in per-CPU batches or reserved one by one in the ring
+ * buffer (what kernels before 5.10 get, and what weaver did before).
+ */
+async function withWeaverSession(ringBatches) {
+  const spec = buildTraceSpec({ binaryPath: bin, functionsFile: funcs, packages: [], plan: planOpts, attach: 'multi', ringBatches });
+  let events = 0;
+  const session = TraceSession.start(spec, (await compileBpf(spec.cSource)).object, {
+    bufferSize: 64 << 20,
+    onEvents: (batch) => {
+      events += batch.length;
+    },
+  });
+  try {
+    const r = await timedCalls(process.pid);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    return { ...r, events, lost: Number(session.stats().dropped) };
+  } finally {
+    session.close();
   }
 }
 
@@ -181,6 +208,9 @@ const allConfigs = [
   ["weaver's program, no reader", () => withWeaverProgramOnly('single')],
   ["weaver's program, no reader, task fields by helper calls", () => withWeaverProgramOnly('single', { taskBtf: false })],
   ["weaver's program via dispatcher, no reader", () => withWeaverProgramOnly('multi')],
+  ["weaver's program, no reader, records one by one in the ring (before 5.10)", () => withWeaverProgramOnly('single', { ringBatches: false })],
+  ['weaver session, per-CPU batches', () => withWeaverSession(true)],
+  ['weaver session, records one by one in the ring (before 5.10)', () => withWeaverSession(false)],
   ['weaver (ring)', () => withWeaver(['--transport', 'ring'])],
   ['weaver (perf)', () => withWeaver(['--transport', 'perf'])],
   ['weaver --probe-placement entry', () => withWeaver(['--transport', 'ring', '--probe-placement', 'entry'])],

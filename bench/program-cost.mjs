@@ -30,10 +30,14 @@ const BPF_STATS = '/proc/sys/kernel/bpf_stats_enabled';
 const bin = buildGo(join(BENCH_DIR, 'programs/hot'), 'hot');
 const funcs = join(RESULTS, 'hot.funcs.txt');
 writeFileSync(funcs, 'main.f(n int, s string)\n');
-const spec = buildTraceSpec({ binaryPath: bin, functionsFile: funcs, packages: [], plan: { stringSize: 64, maxElements: 16, maxRecordSize: 16384 }, attach: 'single' });
+const specFor = (ringBatches) =>
+  buildTraceSpec({ binaryPath: bin, functionsFile: funcs, packages: [], plan: { stringSize: 64, maxElements: 16, maxRecordSize: 16384 }, attach: 'single', ringBatches });
+const spec = specFor(true);
 if (spec.probes.length !== 1) throw new Error(`expected one probe for main.f, got ${spec.probes.length}`);
 const probe = spec.probes[0];
-const generated = spec.cSource.replace('#include "weaver.h"', () => readFileSync(join(REPO, 'bpf/weaver.h'), 'utf8'));
+const inlineHeader = (source) => source.replace('#include "weaver.h"', () => readFileSync(join(REPO, 'bpf/weaver.h'), 'utf8'));
+/** The program as generated (records in per-CPU batches), and with records reserved one by one in the ring buffer (kernels before 5.10). */
+const SOURCES = { batched: inlineHeader(spec.cSource), unbatched: inlineHeader(specFor(false).cSource) };
 
 const EMPTY = `#include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -49,84 +53,37 @@ const CUT = {
   taskFields: ['\tweaver_task_fields(h);\n', ''],
   warm: [/^\tWEAVER_WARM\(rec, \d+\);\n/gm, ''],
   taskHelpers: ['#ifndef WEAVER_TASK_BTF', '#define WEAVER_TASK_BTF 0\n#ifndef WEAVER_TASK_BTF'],
-  noWakeup: ['bpf_ringbuf_submit((rec), 0)', 'bpf_ringbuf_submit((rec), BPF_RB_NO_WAKEUP)'],
   // The perf transport's per-CPU scratch record, never sent: the record is
-  // built in the same place on every call instead of streaming through the
-  // ring buffer's memory.
+  // built in the same place on every call, the floor for any transport.
   scratch: ['#ifdef WEAVER_TRANSPORT_PERF', '#if 1'],
   scratchNoSend: ['if (bpf_perf_event_output((ctx), &weaver_events, BPF_F_CURRENT_CPU, (rec), (size)))', 'if (0)'],
-  // The same scratch record, copied into the ring buffer by bpf_ringbuf_output.
-  scratchRing: ['__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);\n\t__uint(key_size, sizeof(u32));\n\t__uint(value_size, sizeof(u32));', '__uint(type, BPF_MAP_TYPE_RINGBUF);\n\t__uint(max_entries, 1 << 22);'],
-  scratchOutput: ['if (bpf_perf_event_output((ctx), &weaver_events, BPF_F_CURRENT_CPU, (rec), (size)))', 'if (bpf_ringbuf_output(&weaver_events, (rec), (size), 0))'],
-  // Records appended to a per-CPU batch, sent by one bpf_ringbuf_output when
-  // the next one does not fit. Not a transport (a batch waits until it is
-  // full, however long that takes, and no reader splits it): it measures
-  // what copying records out in bulk would cost.
-  batch2k: [/#ifdef WEAVER_TRANSPORT_PERF[^]*?#else\n/, () => batchTransport(2048) + '#if 0\n'],
-  batch8k: [/#ifdef WEAVER_TRANSPORT_PERF[^]*?#else\n/, () => batchTransport(8192) + '#if 0\n'],
-  batch32k: [/#ifdef WEAVER_TRANSPORT_PERF[^]*?#else\n/, () => batchTransport(32760) + '#if 0\n'],
+  batch2k: ['#define WEAVER_BATCH_SEND_AT 8192\n', '#define WEAVER_BATCH_SEND_AT 2048\n'],
+  batch4k: ['#define WEAVER_BATCH_SEND_AT 8192\n', '#define WEAVER_BATCH_SEND_AT 4096\n'],
 };
 
-/** The batching transport measured by the batch variants; a batch is `bytes` long (at most a per-CPU value's 32 KiB). */
-const batchTransport = (bytes) => `struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 22);
-} weaver_events SEC(".maps");
-static __always_inline void weaver_count_drop(void);
-struct weaver_batch { u64 used; u8 bytes[${bytes}]; };
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, u32);
-	__type(value, struct weaver_batch);
-} weaver_batches SEC(".maps");
-static __always_inline struct weaver_batch *weaver_batch(void)
-{
-	u32 key = 0;
-	return bpf_map_lookup_elem(&weaver_batches, &key);
-}
-static __always_inline u8 *weaver_batch_reserve(u32 size)
-{
-	struct weaver_batch *b = weaver_batch();
-	if (!b)
-		return 0;
-	u64 off = b->used;
-	if (off > ${bytes} - size) {
-		if (off <= ${bytes} && off > 0 && bpf_ringbuf_output(&weaver_events, b->bytes, off, 0))
-			weaver_count_drop();
-		b->used = 0;
-		off = 0;
-	}
-	return b->bytes + off;
-}
-#define WEAVER_RESERVE(size) weaver_batch_reserve(size)
-#define WEAVER_SUBMIT(ctx, rec, size) do { struct weaver_batch *b_ = weaver_batch(); if (b_) b_->used += (size); } while (0)
-`;
-
+/** [name, source (null: the empty program), cuts]. */
 const allVariants = [
-  ['empty program (return 0)', null],
-  ['as generated', []],
-  ['ppid and comm by helper calls (kernels before 5.11)', ['taskHelpers']],
-  ['without ppid and comm', ['taskFields']],
-  ['without the timestamp (bpf_ktime_get_ns)', ['ktime']],
-  ['without the goroutine id (a user read)', ['goid']],
-  ['without the string (a user read)', ['string']],
-  ['without timestamp, goroutine id and string', ['ktime', 'goid', 'string']],
-  ['without the loads that warm the record (WEAVER_WARM)', ['warm']],
-  ['ring buffer submit with BPF_RB_NO_WAKEUP', ['noWakeup']],
-  ['record in per-CPU scratch, not sent', ['scratch', 'scratchNoSend']],
-  ['record in per-CPU scratch, then bpf_ringbuf_output', ['scratch', 'scratchRing', 'scratchOutput']],
-  ['records batched per CPU, 2 KiB a bpf_ringbuf_output (no reader could split them, no timer)', ['warm', 'batch2k']],
-  ['records batched per CPU, 8 KiB a bpf_ringbuf_output (the same)', ['warm', 'batch8k']],
-  ['records batched per CPU, 32 KiB a bpf_ringbuf_output (the same)', ['warm', 'batch32k']],
+  ['empty program (return 0)', null, []],
+  ['as generated (per-CPU batches of 8 KiB)', 'batched', []],
+  ['records reserved one by one in the ring buffer (before Linux 5.10; as generated before)', 'unbatched', []],
+  ['the same, without the loads that warm the record (WEAVER_WARM)', 'unbatched', ['warm']],
+  ['batches sent at 2 KiB', 'batched', ['batch2k']],
+  ['batches sent at 4 KiB', 'batched', ['batch4k']],
+  ['ppid and comm by helper calls (kernels before 5.11)', 'batched', ['taskHelpers']],
+  ['without ppid and comm', 'batched', ['taskFields']],
+  ['without the timestamp (bpf_ktime_get_ns)', 'batched', ['ktime']],
+  ['without the goroutine id (a user read)', 'batched', ['goid']],
+  ['without the string (a user read)', 'batched', ['string']],
+  ['without timestamp, goroutine id and string', 'batched', ['ktime', 'goid', 'string']],
+  ['record in per-CPU scratch, not sent', 'unbatched', ['scratch', 'scratchNoSend']],
 ];
 /** Only the variants whose names match, besides the empty program and the one as generated. */
 const only = process.argv[4] ? new RegExp(process.argv[4]) : null;
 const variants = allVariants.filter(([name], i) => i < 2 || !only || only.test(name));
 
-function variantSource(name, cuts) {
-  if (cuts === null) return EMPTY;
-  let text = generated;
+function variantSource(name, base, cuts) {
+  if (base === null) return EMPTY;
+  let text = SOURCES[base];
   for (const cut of cuts) {
     const [from, to] = CUT[cut];
     const found = typeof from === 'string' ? text.includes(from) : text.search(from) >= 0;
@@ -161,10 +118,10 @@ async function cpuNsPerCall(calls) {
 
 const objects = new Map();
 const usesRing = new Map();
-for (const [name, cuts] of variants) {
-  const source = variantSource(name, cuts);
+for (const [name, base, cuts] of variants) {
+  const source = variantSource(name, base, cuts);
   objects.set(name, (await compileBpf(source)).object);
-  usesRing.set(name, !(cuts ?? []).includes('scratch') || (cuts ?? []).includes('scratchRing'));
+  usesRing.set(name, !cuts.includes('scratch'));
 }
 
 async function measure(name) {
@@ -210,8 +167,9 @@ for (let round = 1; round <= ROUNDS; round++) {
 loads.push(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
 
 const base = median(untraced);
-const run0 = median(results.get('as generated').map((r) => r.nsPerRun));
-const cpu0 = median(results.get('as generated').map((r) => r.cpu)) - base;
+const asGenerated = results.get(variants[1][0]);
+const run0 = median(asGenerated.map((r) => r.nsPerRun));
+const cpu0 = median(asGenerated.map((r) => r.cpu)) - base;
 console.log(`weaver's program for main.f(int, string) by parts, ${CALLS} calls a run, median of ${ROUNDS} rounds (load average ${loads.join(' → ')})`);
 console.log('| variant | BPF ns/run | Δ ns/run vs as generated | CPU overhead ns/call | Δ CPU vs as generated |');
 console.log('| --- | ---: | ---: | ---: | ---: |');
