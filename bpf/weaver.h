@@ -147,9 +147,9 @@ static __always_inline void weaver_perf_release(void)
  * call than reserving each record in the ring buffer.
  *
  * A batch that stops filling is sent by weaver_flush below, which the
- * reader runs on every CPU every few milliseconds (BPF_PROG_TEST_RUN on
- * that CPU: a uprobe program cannot use bpf_timer), so a record waits at
- * most that long. Batches from different CPUs arrive in flush order, not
+ * reader runs on every CPU (BPF_PROG_TEST_RUN on that CPU: a uprobe
+ * program cannot use bpf_timer) every 10 ms while records come, less often
+ * while none do (native/src/reader.c), so a record waits at most that long. Batches from different CPUs arrive in flush order, not
  * call order: the reader sorts records by their timestamp up to the time
  * its last complete flush began (src/reorder.ts).
  *
@@ -267,7 +267,8 @@ static __always_inline void weaver_batch_release(void)
 
 /* Run by the reader on each CPU (BPF_PROG_TEST_RUN with
  * BPF_F_TEST_RUN_ON_CPU), never attached. Returns 1 when a program on this
- * CPU is writing a record (the reader tries again), else 0. */
+ * CPU is writing a record (the reader tries again), 2 when it sent records,
+ * 0 when the batch was empty (the reader then flushes less often). */
 SEC("raw_tp")
 int weaver_flush(void *ctx)
 {
@@ -277,9 +278,10 @@ int weaver_flush(void *ctx)
 		return 0;
 	if (b->busy)
 		return 1;
-	if (b->used > 8)
-		weaver_batch_send(b);
-	return 0;
+	if (b->used <= 8)
+		return 0;
+	weaver_batch_send(b);
+	return 2;
 }
 
 /* The size is a constant in every program, so each uses one path. */

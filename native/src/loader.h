@@ -39,6 +39,7 @@ typedef struct {
   int cpus;                /* possible CPUs */
   uint32_t kind;           /* the first word of a ring sample that is a batch */
   uint64_t next_flush_ns;  /* poll thread */
+  uint64_t period_ns;      /* poll thread: from FLUSH_MIN_NS, doubling while rounds send nothing */
   uint64_t watermark;      /* poll thread: when the last complete flush began */
   uint64_t delivered_watermark;
   bool js_may_hold;        /* records went to JS since the last watermark it got */
