@@ -36,6 +36,7 @@ struct thread_struct {
 } __attribute__((preserve_access_index));
 
 struct task_struct {
+	int pid;
 	int tgid;
 	struct task_struct *real_parent;
 	char comm[16];
@@ -362,7 +363,7 @@ static __always_inline u64 weaver_goid(u64 g, u32 goid_offset)
 	return goid;
 }
 
-/* The parent's pid and the thread's name through the BTF task pointer.
+/* The ids, the parent's pid and the thread's name through the BTF task pointer.
  * A global function, not inlined: the verifier checks a global function
  * once per program, not at every call site, and each load through the task
  * pointer costs it a walk of task_struct's BTF. Inlined into every traced
@@ -375,6 +376,10 @@ __attribute__((noinline)) int weaver_task_fields_btf(struct weaver_header *h)
 	if (!h)
 		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();
+	/* What bpf_get_current_pid_tgid gives (ids in the initial pid
+	 * namespace), one helper call less. */
+	h->pid = task->tgid;
+	h->tid = task->pid;
 	h->ppid = task->real_parent->tgid;
 	/* Two 8-byte loads, and a NUL at the end as bpf_get_current_comm
 	 * writes, should a kernel's comm ever be longer than 16 bytes. */
@@ -384,12 +389,16 @@ __attribute__((noinline)) int weaver_task_fields_btf(struct weaver_header *h)
 	return 0;
 }
 
-/* The parent's pid and the thread's name (comm), for the header. */
+/* The process and thread ids, the parent's pid and the thread's name
+ * (comm), for the header. */
 static __always_inline void weaver_task_fields(struct weaver_header *h)
 {
 	if (WEAVER_TASK_BTF) {
 		weaver_task_fields_btf(h);
 	} else {
+		u64 pid_tgid = bpf_get_current_pid_tgid();
+		h->pid = pid_tgid >> 32;
+		h->tid = (u32)pid_tgid;
 		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 		h->ppid = BPF_CORE_READ(task, real_parent, tgid);
 		bpf_get_current_comm(h->comm, sizeof(h->comm));
@@ -419,12 +428,9 @@ static __always_inline void weaver_read_slot(u8 *slot, u32 cap, u64 ptr, s64 len
 static __always_inline void weaver_fill_header(struct weaver_header *h, u32 kind, u32 func_id,
 					       struct pt_regs *ctx, u64 g, u32 goid_offset)
 {
-	u64 pid_tgid = bpf_get_current_pid_tgid();
 	h->kind = kind;
 	h->func_id = func_id;
 	h->ktime_ns = bpf_ktime_get_ns();
-	h->pid = pid_tgid >> 32;
-	h->tid = (u32)pid_tgid;
 	h->flags = 0;
 	h->goid = weaver_goid(g, goid_offset);
 	h->sp = ctx->sp;
