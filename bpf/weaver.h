@@ -209,11 +209,19 @@ struct {
 
 static __always_inline void weaver_count_drops(u64 n);
 
-/* Sends the batch's records and empties it; records the ring buffer has no
- * room for are counted as dropped. */
-static __always_inline void weaver_batch_send(struct weaver_batch *b)
+/* Sends this CPU's batch and empties it; records the ring buffer has no
+ * room for are counted as dropped. A global function, checked once by the
+ * verifier rather than inlined into every traced function's program (it
+ * made loading 1000 of them take 0.66 s instead of 0.42). Returns whether
+ * it sent records. */
+__attribute__((noinline)) int weaver_batch_send(void)
 {
+	u32 key = 0;
+	struct weaver_batch *b = bpf_map_lookup_elem(&weaver_batches, &key);
+	if (!b)
+		return 0;
 	u32 used = b->used;
+	int sent = 0;
 	if (used > 8 && used <= WEAVER_BATCH_BYTES) {
 		*(u32 *)b->data = WEAVER_KIND_BATCH;
 		*(u32 *)(b->data + 4) = b->count;
@@ -224,9 +232,11 @@ static __always_inline void weaver_batch_send(struct weaver_batch *b)
 		size &= 2 * WEAVER_BATCH_BYTES - 1;
 		if (bpf_ringbuf_output(&weaver_events, b->data, size, 0))
 			weaver_count_drops(b->count);
+		sent = 1;
 	}
 	b->used = 8;
 	b->count = 0;
+	return sent;
 }
 
 /* A record of `size` bytes in this CPU's batch; 0 when the batch is busy.
@@ -241,7 +251,7 @@ static __always_inline u8 *weaver_batch_reserve(u32 size)
 	asm volatile("" ::: "memory");
 	u32 used = b->used;
 	if (used < 8 || used + WEAVER_FRAME_BYTES(size) > WEAVER_BATCH_SEND_AT) {
-		weaver_batch_send(b);
+		weaver_batch_send();
 		used = 8;
 	}
 	/* Changes nothing either, and is what the verifier bounds the frame by. */
@@ -279,10 +289,7 @@ int weaver_flush(void *ctx)
 		return 0;
 	if (b->busy)
 		return 1;
-	if (b->used <= 8)
-		return 0;
-	weaver_batch_send(b);
-	return 2;
+	return weaver_batch_send() ? 2 : 0;
 }
 
 /* The size is a constant in every program, so each uses one path. */
