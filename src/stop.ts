@@ -56,21 +56,22 @@ export function whenAllExit(pids: number[], intervalMs = 250, proc = '/proc'): S
  * Waits for the records still in the kernel buffer to be read. With
  * `pending` (bytes not yet decoded, known for the ring buffer) it waits until
  * that is 0, or until no record arrived for `stallMs` (the reader is stuck);
- * without it, until `count()` has not changed for `quietMs`. At most `maxMs`
- * either way: while the traced program keeps calling, the buffer never
- * empties.
+ * with `quietToo` it also waits for `count()` to have been quiet for
+ * `quietMs`. Without `pending`, until `count()` has not changed for
+ * `quietMs`. At most `maxMs` either way: while the traced program keeps
+ * calling, the buffer never empties.
  */
 export async function settle(
   count: () => number,
-  options: { pending?: () => number | undefined; quietMs?: number; stallMs?: number; maxMs?: number } = {},
+  options: { pending?: () => number | undefined; quietToo?: boolean; quietMs?: number; stallMs?: number; maxMs?: number } = {},
 ): Promise<void> {
-  const { pending, quietMs = 150, stallMs = 2000, maxMs = 2000 } = options;
+  const { pending, quietToo = false, quietMs = 150, stallMs = 2000, maxMs = 2000 } = options;
   const end = Date.now() + maxMs;
   let last = count();
   let quietSince = Date.now();
   while (Date.now() < end) {
     const left = pending?.();
-    if (left === 0) return;
+    if (left === 0 && (!quietToo || Date.now() - quietSince >= quietMs)) return;
     await new Promise((r) => setTimeout(r, 25));
     const now = count();
     if (now !== last) {

@@ -159,10 +159,13 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
       // When no traced process is left, every record is already in the buffer:
       // read them all (a loaded machine can leave many behind), however long
       // that takes while the reader makes progress. Otherwise (Ctrl-C,
-      // --duration) calls keep coming: wait for a quiet moment, at most 2 s.
+      // --duration) calls keep coming: wait for a quiet moment with nothing
+      // pending (a call made just before may still sit in its CPU's batch
+      // until the next flush), at most 2 s.
+      const pending = () => session.pendingBytes();
       const drain = outcome.finished
-        ? settle(() => session.stats().events, { pending: () => session.pendingBytes(), maxMs: 60_000 })
-        : settle(() => session.stats().events);
+        ? settle(() => session.stats().events, { pending, maxMs: 60_000 })
+        : settle(() => session.stats().events, { pending, quietToo: true });
       await Promise.race([drain, impatient.promise]);
       impatient.cancel();
     }

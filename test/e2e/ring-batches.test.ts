@@ -81,6 +81,28 @@ describe.skipIf(!canRun)('per-CPU record batches (root, real uprobes)', () => {
     }
   });
 
+  it('Ctrl-C right after calls that are still in their CPU\'s batch shows them', async () => {
+    const tracedFuncs = join(dir, 'traced.txt');
+    writeFileSync(tracedFuncs, 'main.traced(n int)\n');
+    const tracer = await startTracer([header, '-f', tracedFuncs, '--format', 'json']);
+    const child = spawn(header, [], { stdio: ['pipe', 'pipe', 'inherit'] });
+    try {
+      let out = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+      await until(() => out.startsWith('ready\n'));
+      // Long enough idle for the reader to flush at its slowest (160 ms).
+      await new Promise((r) => setTimeout(r, 1000));
+      child.stdin.write('\n');
+      await until(() => /goid \d+ tid \d+\n/.test(out), 10000, 1);
+      const result = await tracer.stop('SIGINT');
+      expect(parse(result.stdout).map((e) => e.args[0].value)).toEqual([0, 1, 2]);
+      expect(result.stderr).toMatch(/^weaver: 3 events in [^\n]*, none lost/m);
+    } finally {
+      child.stdin.end();
+      await tracer.stop('SIGKILL');
+    }
+  });
+
   it.each([false, true])('gives every call of 4 goroutines once, in time order (--returns: %s)', async (returns) => {
     const perG = 20000;
     const withResult = join(dir, 'with-result.txt');
@@ -147,10 +169,10 @@ describe.skipIf(!canRun)('per-CPU record batches (root, real uprobes)', () => {
 
 const labelOf = (e: CallEvent): string => JSON.parse(jsonEvent(e)).args[1].value;
 
-async function until(cond: () => boolean, ms = 10_000): Promise<void> {
+async function until(cond: () => boolean, ms = 10_000, everyMs = 10): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }

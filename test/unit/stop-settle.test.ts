@@ -19,7 +19,7 @@ interface Case {
   count: (t: number) => number;
   /** Bytes not yet read at time t; undefined: not known. */
   pending?: (t: number) => number | undefined;
-  options?: { quietMs?: number; stallMs?: number; maxMs?: number };
+  options?: { quietToo?: boolean; quietMs?: number; stallMs?: number; maxMs?: number };
   /** When settle returns, in ms, to the 25 ms tick. */
   returnsAt: number;
 }
@@ -48,6 +48,27 @@ const CASES: Case[] = [
     returnsAt: 2000,
   },
   { name: 'pending unknown (perf buffers): the count quiet for 150 ms', count: (t) => Math.min(t, 100), returnsAt: 250 },
+  {
+    name: 'quiet too (Ctrl-C): nothing pending, then the count quiet for 150 ms',
+    count: () => 3,
+    pending: () => 0,
+    options: { quietToo: true },
+    returnsAt: 150,
+  },
+  {
+    name: 'quiet too: a record still in a per-CPU batch is waited for, then 150 ms of quiet',
+    count: (t) => (t < 160 ? 3 : 4),
+    pending: (t) => (t < 160 ? 168 : 0),
+    options: { quietToo: true },
+    returnsAt: 325,
+  },
+  {
+    name: 'quiet too and events keep coming: the time limit',
+    count: (t) => t,
+    pending: (t) => (t % 50 < 25 ? 0 : 4096),
+    options: { quietToo: true },
+    returnsAt: 2000,
+  },
   { name: 'pending unknown and events keep coming: the time limit', count: (t) => t, options: { maxMs: 2000 }, returnsAt: 2000 },
 ];
 
