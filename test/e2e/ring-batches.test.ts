@@ -59,16 +59,32 @@ describe.skipIf(!canRun)('per-CPU record batches (root, real uprobes)', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('shows calls made just before the program goes quiet, while it waits', async () => {
+  /**
+   * weaver tracing main.traced in the header program, which after "ready"
+   * waits for a line on stdin, makes 3 calls, prints its goroutine and
+   * thread ids and waits for EOF. `go()` sends the line.
+   */
+  async function traceHeaderProgram() {
     const tracedFuncs = join(dir, 'traced.txt');
     writeFileSync(tracedFuncs, 'main.traced(n int)\n');
     const tracer = await startTracer([header, '-f', tracedFuncs, '--format', 'json']);
     const child = spawn(header, [], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    return {
+      tracer,
+      child,
+      ready: () => until(() => out.startsWith('ready\n')),
+      go: () => child.stdin.write('\n'),
+      calledAll: () => /goid \d+ tid \d+\n/.test(out),
+    };
+  }
+
+  it('shows calls made just before the program goes quiet, while it waits', async () => {
+    const { tracer, child, ready, go } = await traceHeaderProgram();
     try {
-      let out = '';
-      child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-      await until(() => out.startsWith('ready\n'));
-      child.stdin.write('\n');
+      await ready();
+      go();
       // Three records, far fewer than fill a batch; the target now waits for EOF.
       const shown = await tracer.waitFor((lines) => lines.filter((l) => l.includes('"main.traced"')).length === 3, 10000);
       expect(shown).toBe(true);
@@ -81,19 +97,14 @@ describe.skipIf(!canRun)('per-CPU record batches (root, real uprobes)', () => {
     }
   });
 
-  it('Ctrl-C right after calls that are still in their CPU\'s batch shows them', async () => {
-    const tracedFuncs = join(dir, 'traced.txt');
-    writeFileSync(tracedFuncs, 'main.traced(n int)\n');
-    const tracer = await startTracer([header, '-f', tracedFuncs, '--format', 'json']);
-    const child = spawn(header, [], { stdio: ['pipe', 'pipe', 'inherit'] });
+  it("Ctrl-C right after calls that are still in their CPU's batch shows them", async () => {
+    const { tracer, child, ready, go, calledAll } = await traceHeaderProgram();
     try {
-      let out = '';
-      child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-      await until(() => out.startsWith('ready\n'));
+      await ready();
       // Long enough idle for the reader to flush at its slowest (160 ms).
       await new Promise((r) => setTimeout(r, 1000));
-      child.stdin.write('\n');
-      await until(() => /goid \d+ tid \d+\n/.test(out), 10000, 1);
+      go();
+      await until(calledAll, 10000, 1);
       const result = await tracer.stop('SIGINT');
       expect(parse(result.stdout).map((e) => e.args[0].value)).toEqual([0, 1, 2]);
       expect(result.stderr).toMatch(/^weaver: 3 events in [^\n]*, none lost/m);
