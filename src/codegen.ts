@@ -219,6 +219,32 @@ export function warmOffsets(recordSize: number): number[] {
 }
 
 /** `warm`: the record is in ring-buffer memory, not in a per-CPU scratch area that stays in cache. */
+/**
+ * Takes a record (`rec`, with its header `h`): `onDrop` runs when there is
+ * no room, before the program returns; then the warming loads, if any.
+ */
+function recordStart(recordSize: number, onDrop: string[], warm: boolean): string[] {
+  return [
+    `\tu8 *rec = WEAVER_RESERVE(${recordSize});`,
+    '\tif (!rec) {',
+    ...onDrop,
+    '\t\treturn 0;',
+    '\t}',
+    ...(warm ? warmOffsets(recordSize).map((off) => `\tWEAVER_WARM(rec, ${off});`) : []),
+    '\tstruct weaver_header *h = (struct weaver_header *)rec;',
+  ];
+}
+
+/** Copies the stack-assigned values (the stack ABI's arguments, or results) at sp+8, flagging the header when that fails. */
+function stackAreaRead(area: { offset: number; size: number } | null | undefined): string[] {
+  if (!area) return [];
+  return [
+    `\tint stack_ok = bpf_probe_read_user(rec + ${area.offset}, ${area.size}, (void *)(ctx->sp + 8)) == 0;`,
+    '\tif (!stack_ok)',
+    `\t\th->flags |= ${HEADER_FLAG.stackReadFailed};`,
+  ];
+}
+
 function functionProgram(unit: ProgramUnit, warm: boolean): string {
   const { plan } = unit;
   const b: string[] = [];
@@ -233,19 +259,9 @@ function functionProgram(unit: ProgramUnit, warm: boolean): string {
     b.push(`\tif (ctx->flags & 0x${unit.stackCheckFailFlags.toString(16)})`);
     b.push('\t\treturn 0;');
   }
-  b.push(`\tu8 *rec = WEAVER_RESERVE(${plan.recordSize});`);
-  b.push('\tif (!rec) {');
-  b.push('\t\tweaver_count_drop();');
-  b.push('\t\treturn 0;');
-  b.push('\t}');
-  if (warm) for (const off of warmOffsets(plan.recordSize)) b.push(`\tWEAVER_WARM(rec, ${off});`);
-  b.push('\tstruct weaver_header *h = (struct weaver_header *)rec;');
+  b.push(...recordStart(plan.recordSize, ['\t\tweaver_count_drop();'], warm));
   b.push(`\tweaver_fill_header(h, ${RECORD_KIND.call}, ${plan.id}, ctx, WEAVER_G(ctx), WEAVER_GOID_OFFSET);`);
-  if (plan.stackArea) {
-    b.push(`\tint stack_ok = bpf_probe_read_user(rec + ${plan.stackArea.offset}, ${plan.stackArea.size}, (void *)(ctx->sp + 8)) == 0;`);
-    b.push(`\tif (!stack_ok)`);
-    b.push(`\t\th->flags |= ${HEADER_FLAG.stackReadFailed};`);
-  }
+  b.push(...stackAreaRead(plan.stackArea));
   for (const arg of plan.args ?? []) {
     b.push(...argumentCode(arg));
   }
@@ -574,23 +590,16 @@ function returnPrograms(unit: ReturnUnit, warm: boolean): string {
   b.push(`int ${returnProgramName(plan.id)}(struct pt_regs *ctx)`);
   b.push('{');
   b.push('\tu64 g = WEAVER_G(ctx);');
-  b.push(`\tu8 *rec = WEAVER_RESERVE(${plan.recordSize});`);
-  b.push('\tif (!rec) {');
-  b.push('\t\t/* The pending call is still taken out, so the map does not keep it. */');
-  b.push('\t\tu8 scratch[32];');
-  b.push(`\t\tweaver_pair_return(ctx, g, ${plan.id}, bpf_ktime_get_ns(), scratch);`);
-  b.push('\t\tweaver_count_drop();');
-  b.push('\t\treturn 0;');
-  b.push('\t}');
-  if (warm) for (const off of warmOffsets(plan.recordSize)) b.push(`\tWEAVER_WARM(rec, ${off});`);
-  b.push('\tstruct weaver_header *h = (struct weaver_header *)rec;');
+  const onDrop = [
+    '\t\t/* The pending call is still taken out, so the map does not keep it. */',
+    '\t\tu8 scratch[32];',
+    `\t\tweaver_pair_return(ctx, g, ${plan.id}, bpf_ktime_get_ns(), scratch);`,
+    '\t\tweaver_count_drop();',
+  ];
+  b.push(...recordStart(plan.recordSize, onDrop, warm));
   b.push(`\tweaver_fill_header(h, ${RECORD_KIND.return}, ${plan.id}, ctx, g, WEAVER_GOID_OFFSET);`);
   b.push(`\tweaver_pair_return(ctx, g, ${plan.id}, h->ktime_ns, rec + ${plan.pairOffset});`);
-  if (results.stackArea) {
-    b.push(`\tint stack_ok = bpf_probe_read_user(rec + ${results.stackArea.offset}, ${results.stackArea.size}, (void *)(ctx->sp + 8)) == 0;`);
-    b.push('\tif (!stack_ok)');
-    b.push(`\t\th->flags |= ${HEADER_FLAG.stackReadFailed};`);
-  }
+  b.push(...stackAreaRead(results.stackArea));
   for (const result of results.args ?? []) b.push(...argumentCode(result));
   b.push(`\tWEAVER_SUBMIT(ctx, rec, ${plan.recordSize});`);
   b.push('\treturn 0;');
