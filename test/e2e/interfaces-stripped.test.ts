@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fixtureBuild, fixtureBuilds } from '../helpers/fixtures.js';
-import { goToolchains } from '../helpers/goprogram.js';
+import { fixtureGoEnv, goToolchains } from '../helpers/goprogram.js';
 import { parseLosslessJson, type LosslessJson } from '../helpers/losslessJson.js';
 import { REPO_ROOT, requireBpfOrSkip, runWeaver } from '../helpers/weaver.js';
 
@@ -60,24 +60,10 @@ function buildStrippedPie(toolchain: string, dir: string): string {
   const tc = goToolchains().find((t) => t.toolchain === toolchain);
   if (!tc) throw new Error(`Go ${toolchain} is not among the project toolchains: run npm run setup`);
   const out = join(dir, `composites-stripped-pie-${toolchain}`);
-  const cache = join(REPO_ROOT, '.cache');
-  mkdirSync(join(cache, 'gopath'), { recursive: true });
+  mkdirSync(join(REPO_ROOT, '.cache', 'gopath'), { recursive: true });
   execFileSync(tc.go, ['build', '-buildmode=pie', '-ldflags=-s -w', '-o', out, './composites'], {
     cwd: join(REPO_ROOT, 'fixtures'),
-    env: {
-      PATH: process.env.PATH,
-      GOROOT: dirname(dirname(tc.go)),
-      GOFLAGS: '-mod=mod',
-      GOPROXY: 'off',
-      GOTOOLCHAIN: 'local',
-      GO111MODULE: 'on',
-      GOWORK: 'off',
-      CGO_ENABLED: '0',
-      GOCACHE: join(cache, 'gocache'),
-      GOPATH: join(cache, 'gopath'),
-      GOENV: 'off',
-      HOME: dir,
-    },
+    env: fixtureGoEnv({ GOROOT: dirname(dirname(tc.go)), GOENV: 'off', HOME: dir }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   return out;

@@ -47,6 +47,25 @@ export function goCommand(toolchain = '1.19'): string {
   return tc.go;
 }
 
+/**
+ * The environment scripts/build-fixtures.sh builds in (no network, the
+ * project's build cache and GOPATH under .cache/), plus `extra`.
+ */
+export function fixtureGoEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    GOFLAGS: '-mod=mod',
+    GOPROXY: 'off',
+    GOTOOLCHAIN: 'local',
+    GO111MODULE: 'on',
+    GOWORK: 'off',
+    CGO_ENABLED: '0',
+    GOCACHE: join(REPO_ROOT, '.cache', 'gocache'),
+    GOPATH: join(REPO_ROOT, '.cache', 'gopath'),
+    ...extra,
+  };
+}
+
 /** Builds `sourceFile` (one main package file) with `tc` into a fresh temporary directory; returns the binary's path. */
 export function buildGoProgram(tc: GoToolchain, sourceFile: string, name: string): string {
   const dir = mkdtempSync(join(tmpdir(), `weaver-${name}-${tc.toolchain}-`));

@@ -12,7 +12,7 @@ import { ElfFile } from '../../src/elf/file.js';
 import { openGoBinary } from '../../src/elf/gobinary.js';
 import { WeaverError } from '../../src/errors.js';
 import { buildTraceSpec } from '../../src/tracespec.js';
-import { goCommand } from '../helpers/goprogram.js';
+import { fixtureGoEnv as goEnv, goCommand } from '../helpers/goprogram.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const GO = goCommand('1.19');
@@ -28,21 +28,6 @@ func greet(name string, times int) { fmt.Println(name, times) }
 
 func main() { greet("hi", 1) }
 `;
-
-function goEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    GOFLAGS: '-mod=mod',
-    GOPROXY: 'off',
-    GOTOOLCHAIN: 'local',
-    GO111MODULE: 'on',
-    GOWORK: 'off',
-    CGO_ENABLED: '0',
-    GOCACHE: join(REPO_ROOT, '.cache', 'gocache'),
-    GOPATH: join(REPO_ROOT, '.cache', 'gopath'),
-    ...extra,
-  };
-}
 
 /** A tiny Go program built for `goarch` (386 is 32-bit, s390x big-endian, arm64 another machine). */
 export function buildHello(goarch: string): string {
