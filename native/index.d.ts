@@ -59,9 +59,16 @@ export function startRingBuffer(
  * Starts a poll thread on perf-event-array map `map`, with a per-CPU perf
  * buffer of `pagesPerCpu` pages (a power of two). Batches are laid out as
  * for startRingBuffer; a record's length includes the kernel's padding to 8.
+ * `watermark` (CLOCK_MONOTONIC ns): every record timed before it has been
+ * delivered (the per-CPU buffers are read all at once every 20 ms).
  * At most one reader (ring or perf) runs per object.
  */
-export function startPerfBuffer(h: ObjectHandle, map: string, pagesPerCpu: number, onBatch: (batch: Buffer, count: number) => void): void;
+export function startPerfBuffer(
+  h: ObjectHandle,
+  map: string,
+  pagesPerCpu: number,
+  onBatch: (batch: Buffer, count: number, watermark: bigint) => void,
+): void;
 /** Samples the perf buffers had no room for (reported by the kernel), since startPerfBuffer. */
 export function lostSamples(h: ObjectHandle): bigint;
 /** Positive errno the poll thread stopped on, or 0. */

@@ -356,9 +356,11 @@ export class BpfObject {
   /**
    * Like startRingBuffer, for a BPF_MAP_TYPE_PERF_EVENT_ARRAY map: one perf
    * buffer of `pagesPerCpu` pages (a power of two) per CPU. Records the
-   * kernel had no room for are counted by lostSamples().
+   * kernel had no room for are counted by lostSamples(). Every batch comes
+   * with a watermark, as with per-CPU batches: the CPUs' buffers are read
+   * one after another, so records come out of time order.
    */
-  startPerfBuffer(map: string, pagesPerCpu: number, onBatch: (batch: Buffer, count: number) => void): void {
+  startPerfBuffer(map: string, pagesPerCpu: number, onBatch: (batch: Buffer, count: number, watermark: bigint) => void): void {
     const op = 'perf_buffer__new';
     this.requireStage('loaded', op, `read perf buffer ${map}`);
     this.checkMap(map, op);

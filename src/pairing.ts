@@ -16,9 +16,10 @@
 //   - its goroutine returns from a shallower frame (every deeper frame is
 //     gone; only with a known goid, since goid 0 mixes goroutines),
 //   - the map is full (evicted), or tracing ends (flush).
-// The records of one goroutine arrive in order with the ring buffer (it
-// keeps reservation order), which the "shallower frame" rule relies on; with
-// per-CPU perf buffers they may not, and that rule is off.
+// The "shallower frame" rule relies on the records of one goroutine coming
+// in order, which the session makes sure of (src/reorder.ts puts per-CPU
+// batches and perf buffers back in time order); `ordered: false` turns the
+// rule off for a source that cannot.
 
 import { MalformedRecordError, RecordDecoder, decodeArgs } from './decode.js';
 import type { FunctionPlan } from './plan.js';
@@ -71,7 +72,7 @@ export class ReturnPairer {
   /** Pending keys per goroutine, for the "shallower frame returned" rule. */
   private readonly byGoroutine = new Map<string, Set<string>>();
   private readonly maxPending: number;
-  /** Records of one goroutine arrive in order (ring buffer); false for per-CPU perf buffers. */
+  /** Records of one goroutine arrive in order (the session sorts them: src/reorder.ts). */
   private readonly ordered: boolean;
   readonly stats: PairingStats = {
     paired: 0,

@@ -167,9 +167,9 @@ export class TraceSession {
           spec.targets.flatMap((t) => (t.returns ? [t.returns.plan] : [])),
           new Map(spec.targets.flatMap((t) => (t.returns ? [[t.plan.id, t.returns.depthOffset] as [number, number]] : []))),
           monotonicToRealtimeOffsetNs(),
-          // Perf buffers are per CPU: a goroutine's records may arrive out of
-          // order. The ring buffer's per-CPU batches are put back in order (TimeOrder).
-          { ordered: transport === 'ring' },
+          // Per-CPU batches and perf buffers deliver a goroutine's records out
+          // of order when it moves between CPUs; TimeOrder puts them back.
+          { ordered: true },
         );
       }
       const pairer = session.pairer;

@@ -31,16 +31,19 @@ typedef struct {
 
 /* Per-CPU batches written by the BPF programs (bpf/weaver.h), sent to the
  * ring buffer when full or when the reader runs the flush program on each
- * CPU. Set up by ringbuf_start when JS passes the batching options. */
+ * CPU; set up by ringbuf_start when JS passes the batching options. And the
+ * ordering watermark that goes with every batch handed to JS, with those
+ * batches or with per-CPU perf buffers (perfbuf_start). */
 typedef struct {
   int flush_fd;            /* the flush program; -1: records are not batched */
   int map_fd;              /* the per-CPU batch map, for pending_bytes */
   size_t value_size;       /* one CPU's batch, as the map stores it */
   int cpus;                /* possible CPUs */
   uint32_t kind;           /* the first word of a ring sample that is a batch */
+  bool watermarks;         /* batches carry a watermark: per-CPU batches, or per-CPU perf buffers */
   uint64_t next_flush_ns;  /* poll thread */
   uint64_t period_ns;      /* poll thread: from FLUSH_MIN_NS, doubling while rounds send nothing */
-  uint64_t watermark;      /* poll thread: when the last complete flush began */
+  uint64_t watermark;      /* poll thread: every record timed before it has been read */
   uint64_t delivered_watermark;
   bool js_may_hold;        /* records went to JS since the last watermark it got */
 } cpu_batching;

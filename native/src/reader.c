@@ -28,6 +28,7 @@
  * program an interrupt per call), and the reader drains them at least
  * this often. */
 #define PERF_POLL_MS 20
+#define PERF_ORDER_MARGIN_NS 2000000ull
 /* Per-CPU batches (bpf/weaver.h) are flushed every FLUSH_MIN_NS while
  * records come, which bounds how long one waits. A round costs tens of µs
  * on this kind of VM (BPF_PROG_TEST_RUN on each CPU: an IPI for every CPU
@@ -65,7 +66,7 @@ static void deliver_batch(napi_env env, napi_value js_cb, void *context, void *d
   size_t used = b->used;
   uint32_t n = b->count;
   uint64_t watermark = b->watermark;
-  bool batched = l->batching.flush_fd >= 0;
+  bool watermarks = l->batching.watermarks;
   free(b);
   /* Counted as delivered before the callback runs: the callback decodes the
    * whole batch synchronously, and nothing reads this in between. */
@@ -95,7 +96,7 @@ static void deliver_batch(napi_env env, napi_value js_cb, void *context, void *d
   }
   napi_create_uint32(env, n, &argv[1]);
   napi_get_undefined(env, &undefined);
-  if (batched) napi_create_bigint_uint64(env, watermark, &argv[2]);
+  if (watermarks) napi_create_bigint_uint64(env, watermark, &argv[2]);
   else argv[2] = undefined;
   if (napi_call_function(env, undefined, js_cb, 3, argv, &ignored) != napi_ok) {
     /* An exception thrown by the callback must not vanish: make it uncaught. */
@@ -108,9 +109,9 @@ static void deliver_batch(napi_env env, napi_value js_cb, void *context, void *d
 static bool flush_batch(bpf_loader *l) {
   record_batch *b = &l->batch;
   cpu_batching *cb = &l->batching;
-  /* With per-CPU batches JS holds back records timed after the watermark
-   * it has: a newer watermark must reach it even with no records. */
-  bool new_watermark = cb->flush_fd >= 0 && cb->js_may_hold && cb->watermark > cb->delivered_watermark;
+  /* JS holds back records timed after the watermark it has: a newer
+   * watermark must reach it even with no records. */
+  bool new_watermark = cb->watermarks && cb->js_may_hold && cb->watermark > cb->delivered_watermark;
   if (b->count == 0 && !new_watermark) return true;
   b->watermark = cb->watermark;
   record_batch *item = malloc(sizeof *item);
@@ -261,7 +262,10 @@ static enum bpf_perf_event_ret on_perf_record(void *ctx, int cpu, struct perf_ev
 /* One wait for records (up to POLL_TIMEOUT_MS). Perf buffers wake the
  * reader only past their watermark, so after every wait, woken or timed
  * out, all of them are drained: records below the watermark wait at most
- * PERF_POLL_MS. */
+ * PERF_POLL_MS. Every record a program sent before the drain began is read
+ * by it; one timed more than PERF_ORDER_MARGIN_NS before that was sent
+ * before it (a program runs for well under a microsecond), which gives JS
+ * its ordering watermark (src/reorder.ts). */
 static int poll_records(bpf_loader *l) {
   if (l->rb) {
     int timeout = POLL_TIMEOUT_MS;
@@ -273,7 +277,9 @@ static int poll_records(bpf_loader *l) {
     return ring_buffer__poll(l->rb, timeout);
   }
   int n = perf_buffer__poll(l->pb, PERF_POLL_MS);
+  uint64_t began = monotonic_ns();
   if (n >= 0) n = perf_buffer__consume(l->pb);
+  if (n >= 0 && began > PERF_ORDER_MARGIN_NS) l->batching.watermark = began - PERF_ORDER_MARGIN_NS;
   if (atomic_load(&l->cancelled)) return -ECANCELED;
   return n < 0 ? n : 0;
 }
@@ -478,6 +484,7 @@ static napi_status batching_setup(napi_env env, bpf_loader *l, const char *batch
   }
   cb->period_ns = FLUSH_MIN_NS;
   cb->next_flush_ns = monotonic_ns() + FLUSH_MIN_NS;
+  cb->watermarks = true;
   return napi_ok;
 }
 
@@ -521,6 +528,7 @@ napi_status perfbuf_start(napi_env env, bpf_loader *l, const char *map_name, siz
   if (!map) return napi_pending_exception;
   memset(&l->batching, 0, sizeof l->batching);
   l->batching.flush_fd = -1;
+  l->batching.watermarks = true; /* per-CPU buffers: JS puts records back in time order */
   atomic_store(&l->lost, 0);
   log_clear();
   struct perf_event_attr attr = {

@@ -1,7 +1,9 @@
 // Both transports end to end: the BPF ring buffer and the per-CPU perf
-// buffers deliver the same exact values for calls made on every CPU, and
-// when the kernel buffer is too small every call is accounted for: reported
-// or counted as lost, never silently missing.
+// buffers deliver the same exact values for calls made on every CPU, in
+// time order (both read records CPU by CPU: src/reorder.ts sorts them), and
+// with --returns each call paired with its own return; when the kernel
+// buffer is too small every call is accounted for: reported or counted as
+// lost, never silently missing.
 
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +16,15 @@ import { requireBpfOrSkip, runWeaver, startTracer } from '../helpers/weaver.js';
 const SOURCE = fileURLToPath(new URL('./programs/transport.go', import.meta.url));
 
 const canRun = requireBpfOrSkip();
+
+/** A JSON line of main.f, with ts exact (nanoseconds since the epoch do not fit a double). */
+interface OrderedEvent {
+  ts: bigint;
+  goid: number;
+  args: { value: unknown }[];
+  returns?: { value: unknown }[];
+  returned?: false;
+}
 
 interface TraceRun {
   events: { n: number; label: string }[];
@@ -77,6 +88,48 @@ describe.skipIf(!canRun)('transports (root, real uprobes)', () => {
     const expected = ['tail:-1'];
     for (let w = 0; w < 4; w++) for (let i = 0; i < perG; i++) expected.push(`w${w}:${i}`);
     expect(seen).toEqual(expected.sort());
+  });
+
+  it.each([
+    ['ring', false],
+    ['ring', true],
+    ['perf', false],
+    ['perf', true],
+  ] as const)('--transport %s gives every call of 4 goroutines once, in time order (--returns: %s)', async (transport, returns) => {
+    const perG = 20000;
+    const withResult = join(dir, 'with-result.txt');
+    writeFileSync(withResult, 'main.f(n int, label string) int\n');
+    const tracer = await startTracer([binary, '-f', withResult, '--format', 'json', '--transport', transport, ...(returns ? ['--returns'] : [])]);
+    try {
+      const made = await runCountingProgram(binary, [String(perG), '4']);
+      expect(made).toBe(4 * perG + 1);
+      expect(await tracer.waitFor((lines) => lines.some((l) => l.includes('"tail"')), 20000)).toBe(true);
+      const result = await tracer.stop();
+      expect(result.stderr).toMatch(new RegExp(`^weaver: ${made} events? in [^\\n]*, none lost`, 'm'));
+      if (returns) expect(result.stderr).toContain(`weaver: returns: ${made} calls paired with their return\n`);
+      const events = result.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => ({ ...(JSON.parse(line) as OrderedEvent), ts: BigInt(/"ts":(\d+)/.exec(line)![1]) }));
+      expect(events).toHaveLength(made);
+      expect(new Set(events.map((e) => `${e.args[1].value}:${e.args[0].value}`)).size).toBe(made);
+      // Events come out at their call, or with --returns at their return,
+      // while ts is the call's time: only calls alone come in ts order.
+      for (let i = 1; i < events.length && !returns; i++) {
+        if (events[i].ts < events[i - 1].ts) throw new Error(`event ${i} (ts ${events[i].ts}) comes after one at ${events[i - 1].ts}`);
+      }
+      // 4 goroutines, each with its own goid, and main's for the tail call.
+      expect(new Set(events.map((e) => e.goid)).size).toBe(5);
+      if (returns) {
+        // f(n, label) returns n + len(label): each return met its own call.
+        for (const e of events) {
+          expect(e.returned).toBeUndefined();
+          expect(e.returns?.[0].value).toBe((e.args[0].value as number) + (e.args[1].value as string).length);
+        }
+      }
+    } finally {
+      await tracer.stop('SIGKILL');
+    }
   });
 
   it.each([
