@@ -43,10 +43,18 @@ import { goQuoteBytes, terminalSafe } from './strings.js';
 
 export const DEFAULT_MAX_VALUE_CHARS = 200;
 
-/** Accumulates one value's text; stops growing once past its limit. */
+/**
+ * Accumulates one value's text; stops growing once past its limit. When the
+ * outermost slice or map is cut, what it says of itself — `](len=N)`, and
+ * why a map stopped short — still ends the text (`tail`): the count and the
+ * reason matter more than one more element.
+ */
 class Out {
   s = '';
   elided = false;
+  tail = '';
+  /** Composite values being written around the current one. */
+  depth = 0;
   constructor(readonly limit: number) {}
   get full(): boolean {
     return this.elided || this.s.length >= this.limit;
@@ -60,8 +68,24 @@ class Out {
     // Never split a surrogate pair.
     const c = this.s.charCodeAt(cut - 1);
     if (c >= 0xd800 && c <= 0xdbff) cut--;
-    return `${this.s.slice(0, cut)}…`;
+    return `${this.s.slice(0, cut)}…${this.tail}`;
   }
+}
+
+/**
+ * Writes a composite value's contents with `body` (which returns early once
+ * the text is full); `tail` is what the value says of itself after its
+ * elements, kept when it is the outermost value and was cut.
+ */
+function writeComposite(out: Out, body: () => void, tail: () => string): void {
+  const outermost = out.depth === 0;
+  out.depth++;
+  try {
+    body();
+  } finally {
+    out.depth--;
+  }
+  if (out.elided && outermost) out.tail = tail();
 }
 
 function hex(a: bigint): string {
@@ -69,14 +93,20 @@ function hex(a: bigint): string {
 }
 
 function writeElems(out: Out, elems: Value[], more: boolean, len: bigint | number | undefined): void {
-  out.s += '[';
-  for (let i = 0; i < elems.length; i++) {
-    if (out.full) { out.elided = true; return; }
-    if (i) out.s += ' ';
-    write(out, elems[i]!);
-  }
-  out.s += more ? (elems.length ? ' …]' : '…]') : ']';
-  if (more && len !== undefined) out.s += `(len=${len})`;
+  writeComposite(
+    out,
+    () => {
+      out.s += '[';
+      for (let i = 0; i < elems.length; i++) {
+        if (out.full) { out.elided = true; return; }
+        if (i) out.s += ' ';
+        write(out, elems[i]!);
+      }
+      out.s += more ? (elems.length ? ' …]' : '…]') : ']';
+      if (more && len !== undefined) out.s += `(len=${len})`;
+    },
+    () => (len !== undefined ? `](len=${len})` : ']'),
+  );
 }
 
 function write(out: Out, v: Value): void {
@@ -124,14 +154,21 @@ function write(out: Out, v: Value): void {
       else writeElems(out, v.elems, v.truncated || BigInt(v.elems.length) < v.len, v.len);
       return;
     case 'struct':
-      out.s += '{';
-      for (let i = 0; i < v.fields.length; i++) {
-        if (out.full) { out.elided = true; return; }
-        const f = v.fields[i]!;
-        out.s += `${i ? ' ' : ''}${terminalSafe(f.name)}:`;
-        write(out, f.value);
-      }
-      out.s += '}';
+      writeComposite(
+        out,
+        () => {
+          out.s += '{';
+          for (let i = 0; i < v.fields.length; i++) {
+            if (out.full) { out.elided = true; return; }
+            const f = v.fields[i]!;
+            out.s += `${i ? ' ' : ''}${terminalSafe(f.name)}:`;
+            write(out, f.value);
+          }
+          out.s += '}';
+        },
+        // A struct says nothing of itself; only the outermost composite may.
+        () => '',
+      );
       return;
     case 'map':
       writeMap(out, v);
@@ -167,20 +204,28 @@ function writeMap(out: Out, v: Extract<Value, { kind: 'map' }>): void {
     out.s += v.len !== undefined ? `map[…](len=${v.len})` : hex(v.address);
     return;
   }
-  out.s += 'map[';
-  for (let i = 0; i < v.entries.length; i++) {
-    if (out.full) { out.elided = true; return; }
-    const [k, val] = v.entries[i]!;
-    if (i) out.s += ' ';
-    write(out, k);
-    out.s += ':';
-    write(out, val);
-  }
-  const more = v.truncated === true || (v.len !== undefined && BigInt(v.entries.length) < v.len);
-  out.s += more ? (v.entries.length ? ' …]' : '…]') : ']';
-  if (!more || v.len === undefined) return;
+  const entries = v.entries;
   const why = v.truncatedBy === undefined ? undefined : MAP_CUT_TEXT[v.truncatedBy];
-  out.s += why === undefined ? `(len=${v.len})` : `(len=${v.len}, ${why})`;
+  const count = () => (why === undefined ? `(len=${v.len})` : `(len=${v.len}, ${why})`);
+  writeComposite(
+    out,
+    () => {
+      out.s += 'map[';
+      for (let i = 0; i < entries.length; i++) {
+        if (out.full) { out.elided = true; return; }
+        const [k, val] = entries[i]!;
+        if (i) out.s += ' ';
+        write(out, k);
+        out.s += ':';
+        write(out, val);
+      }
+      const more = v.truncated === true || (v.len !== undefined && BigInt(entries.length) < v.len);
+      out.s += more ? (entries.length ? ' …]' : '…]') : ']';
+      if (more && v.len !== undefined) out.s += count();
+    },
+    // Cut for room: the map's length, and why it stopped short if it did.
+    () => (v.len !== undefined ? `]${count()}` : ']'),
+  );
 }
 
 /** Why a map's entries stop short, said only when it is not the --max-elements everyone asked for. */

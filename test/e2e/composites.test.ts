@@ -300,7 +300,9 @@ describe.skipIf(!canRun)('why a map shows fewer entries than its length', () => 
 
   it.each([
     // --max-elements, the function, what it shows, how its line must read (values are cut after 200 characters, so short maps).
-    ['128', 'main.mapHuge', 'why: the walk bound', / main\.mapHuge\(m=map\[(-?\d+:-?\d+ )+…\]\(len=40, walk stopped after 1024 steps\)\)$/],
+    // The walk finds 7 to 18 of the 40 entries, depending on where the map's random seed put them: past
+    // 200 characters the entries are cut, and the map still says how many it has and why it stopped.
+    ['128', 'main.mapHuge', 'why: the walk bound', / main\.mapHuge\(m=map\[(-?\d+:-?\d+ )+(-?\d*(:-?\d*)?)?…\]\(len=40, walk stopped after 1024 steps\)\)$/],
     ['4', 'main.mapSizes', 'no why for --max-elements', / main\.mapSizes\(small=map\[("key-\d{4}":-?\d+ ){4}…\]\(len=10\), medium=/],
   ] as const)('text at --max-elements %s: %s shows %s', async (maxElements, f, _shows, ending) => {
     const tracer = await startTracer([build.path, '-f', build.funcs!, '--format', 'text', '--no-color', '--max-elements', maxElements, '--max-event-size', '65536']);

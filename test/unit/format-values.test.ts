@@ -166,7 +166,37 @@ describe('elision', () => {
   it('stops listing elements once past the limit', () => {
     const elems = Array.from({ length: 1000 }, (_, i) => int(i));
     const t = textValue({ kind: 'slice', address: 1n, len: 1000n, cap: 1000n, elems, truncated: false }, 30);
-    expect(t).toBe('[0 1 2 3 4 5 6 7 8 9 10 11 12 …');
+    // The slice's length still ends the text.
+    expect(t).toBe('[0 1 2 3 4 5 6 7 8 9 10 11 12 …](len=1000)');
+  });
+  it.each<[string, Value, number, string]>([
+    [
+      'a map cut for room still says its length and why it stopped short',
+      { kind: 'map', address: 1n, len: 40n, entries: Array.from({ length: 12 }, (_, i) => [int(i * 1000 + 999), int(i)] as [Value, Value]), truncated: true, truncatedBy: 'walk-bound' },
+      30,
+      'map[999:0 1999:1 2999:2 3999:3…](len=40, walk stopped after 1024 steps)',
+    ],
+    [
+      'a map cut for room, cut by --max-elements: its length only',
+      { kind: 'map', address: 1n, len: 40n, entries: Array.from({ length: 12 }, (_, i) => [int(i), int(i)] as [Value, Value]), truncated: true, truncatedBy: 'max-elements' },
+      20,
+      'map[0:0 1:1 2:2 3:3 …](len=40)',
+    ],
+    [
+      'a whole map cut for room: its length',
+      { kind: 'map', address: 1n, len: 12n, entries: Array.from({ length: 12 }, (_, i) => [int(i), int(i)] as [Value, Value]), truncated: false },
+      20,
+      'map[0:0 1:1 2:2 3:3 …](len=12)',
+    ],
+    [
+      'only the outermost composite keeps its tail: a slice in a struct',
+      { kind: 'struct', fields: [{ name: 'S', value: { kind: 'slice', address: 1n, len: 100n, cap: 100n, elems: Array.from({ length: 100 }, (_, i) => int(i)), truncated: false } }] },
+      20,
+      '{S:[0 1 2 3 4 5 6 7 …',
+    ],
+    ['a slice inside a pointer is still the outermost composite', { kind: 'pointer', address: 1n, target: { kind: 'slice', address: 1n, len: 100n, cap: 100n, elems: Array.from({ length: 100 }, (_, i) => int(i)), truncated: false } }, 12, '&[0 1 2 3 4 …](len=100)'],
+  ])('%s', (_name, value, max, want) => {
+    expect(textValue(value, max)).toBe(want);
   });
   it('never splits a surrogate pair', () => {
     const t = textValue(str('a😀😀😀😀'), 3);
