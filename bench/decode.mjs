@@ -2,7 +2,10 @@
 // synthetic records laid out by the real planner for real functions of the
 // benchmark program: the same path a batch takes in src/session.ts
 // (forEachRecord → RecordDecoder.decode → chunks of EVENTS_PER_DELIVERY
-// events → jsonEvent → one joined string per chunk).
+// events → jsonEvent → one joined string per chunk). And the same decode
+// behind src/reorder.ts on a batch whose two halves are two CPUs' records,
+// interleaved in time: the sort every delivery of per-CPU batches or perf
+// buffers can need.
 //
 // Usage: node bench/decode.mjs [seconds per case]
 
@@ -17,6 +20,7 @@ const { forEachRecord } = await import('../dist/loader.js');
 const { createFormatter } = await import('../dist/format/index.js');
 const { HEADER_FIELDS } = await import('../dist/record.js');
 const { EVENTS_PER_DELIVERY } = await import('../dist/session.js');
+const { TimeOrder } = await import('../dist/reorder.js');
 
 const SECONDS = Number(process.argv[2] ?? 2);
 const bin = buildGo(join(BENCH_DIR, 'programs/hot'), 'hot');
@@ -59,7 +63,8 @@ function fill(buf, rec, plan, i) {
   }
 }
 
-function makeBatch(plan, count) {
+/** `interleaved`: the first half's records at even times, the second half's at the odd times between (two CPUs). */
+function makeBatch(plan, count, interleaved = false) {
   const space = 8 + ((plan.recordSize + 7) & ~7);
   const buf = Buffer.alloc(space * count);
   for (let i = 0; i < count; i++) {
@@ -68,7 +73,8 @@ function makeBatch(plan, count) {
     const rec = at + 8;
     buf.writeUInt32LE(1, rec + HDR.kind);
     buf.writeUInt32LE(plan.id, rec + HDR.func_id);
-    buf.writeBigUInt64LE(1_000_000_000n + BigInt(i) * 1000n, rec + HDR.ktime_ns);
+    const t = interleaved ? (i < count / 2 ? 2 * i : 2 * (i - count / 2) + 1) : i;
+    buf.writeBigUInt64LE(1_000_000_000n + BigInt(t) * 1000n, rec + HDR.ktime_ns);
     buf.writeUInt32LE(4242, rec + HDR.pid);
     buf.writeUInt32LE(4243 + (i & 3), rec + HDR.tid);
     buf.writeUInt32LE(1, rec + HDR.ppid);
@@ -136,9 +142,22 @@ for (const [label, line] of Object.entries(CASES)) {
     if (events.length) write();
     return n;
   });
-  results[label] = { recordSize: plan.recordSize, decodePerSec: decodeOnly, decodeAndJsonPerSec: decodeAndFormat };
+  const twoCpus = makeBatch(plan, BATCH, true);
+  const twoCpusView = new DataView(twoCpus.buffer, twoCpus.byteOffset, twoCpus.byteLength);
+  const order = new TimeOrder();
+  const orderedDecode = measure(() => {
+    const records = [];
+    forEachRecord(twoCpus, (off, len) => records.push([off, len]));
+    let n = 0;
+    order.push(twoCpusView, records, 1n << 62n, (v, off, len) => {
+      sink += decoder.decode(v, off, len).pid;
+      n++;
+    });
+    return n;
+  });
+  results[label] = { recordSize: plan.recordSize, decodePerSec: decodeOnly, decodeAndJsonPerSec: decodeAndFormat, timeOrderAndDecodePerSec: orderedDecode };
   console.log(
-    `${label}: ${plan.recordSize}-byte records: decode ${(decodeOnly / 1e6).toFixed(2)} M records/s, decode + JSON line ${(decodeAndFormat / 1e6).toFixed(2)} M records/s`,
+    `${label}: ${plan.recordSize}-byte records: decode ${(decodeOnly / 1e6).toFixed(2)} M records/s, decode + JSON line ${(decodeAndFormat / 1e6).toFixed(2)} M records/s, time order (two CPUs) + decode ${(orderedDecode / 1e6).toFixed(2)} M records/s`,
   );
 }
 if (sink === 42) console.log('');
