@@ -44,15 +44,18 @@ import { goQuoteBytes, terminalSafe } from './strings.js';
 export const DEFAULT_MAX_VALUE_CHARS = 200;
 
 /**
- * Accumulates one value's text; stops growing once past its limit. When the
- * outermost slice or map is cut, what it says of itself — `](len=N)`, and
- * why a map stopped short — still ends the text (`tail`): the count and the
- * reason matter more than one more element.
+ * Accumulates one value's text; stops growing once past its limit. The
+ * outermost slice, map or struct ends with `tail` (its closing bracket and
+ * what it says of itself: `(len=N)`, and why a map stopped short), kept
+ * whole even past the limit; when its elements are cut it ends with
+ * `cutTail` instead. The count and the reason matter more than one more
+ * element.
  */
 class Out {
   s = '';
   elided = false;
   tail = '';
+  cutTail = '';
   /** Composite values being written around the current one. */
   depth = 0;
   constructor(readonly limit: number) {}
@@ -63,29 +66,36 @@ class Out {
     return this.limit - this.s.length;
   }
   finish(): string {
-    if (!this.elided && this.s.length <= this.limit) return this.s;
+    if (!this.elided && this.s.length <= this.limit) return this.s + this.tail;
     let cut = this.limit;
     // Never split a surrogate pair.
     const c = this.s.charCodeAt(cut - 1);
     if (c >= 0xd800 && c <= 0xdbff) cut--;
-    return `${this.s.slice(0, cut)}…${this.tail}`;
+    return `${this.s.slice(0, cut)}…${this.cutTail}`;
   }
 }
 
 /**
- * Writes a composite value's contents with `body` (which returns early once
- * the text is full); `tail` is what the value says of itself after its
- * elements, kept when it is the outermost value and was cut.
+ * Writes a composite value: `body` writes its elements (returning early
+ * once the text is full) and returns its closing text; `cutTail` is what it
+ * ends with when cut. Nested, the closing text is written in place; the
+ * outermost composite's becomes the Out's tail.
  */
-function writeComposite(out: Out, body: () => void, tail: () => string): void {
+function writeComposite(out: Out, body: () => string, cutTail: () => string): void {
   const outermost = out.depth === 0;
   out.depth++;
+  let closing: string;
   try {
-    body();
+    closing = body();
   } finally {
     out.depth--;
   }
-  if (out.elided && outermost) out.tail = tail();
+  if (outermost) {
+    out.tail = closing;
+    out.cutTail = cutTail();
+  } else if (!out.elided) {
+    out.s += closing;
+  }
 }
 
 function hex(a: bigint): string {
@@ -98,12 +108,11 @@ function writeElems(out: Out, elems: Value[], more: boolean, len: bigint | numbe
     () => {
       out.s += '[';
       for (let i = 0; i < elems.length; i++) {
-        if (out.full) { out.elided = true; return; }
+        if (out.full) { out.elided = true; return ''; }
         if (i) out.s += ' ';
         write(out, elems[i]!);
       }
-      out.s += more ? (elems.length ? ' …]' : '…]') : ']';
-      if (more && len !== undefined) out.s += `(len=${len})`;
+      return (more ? (elems.length ? ' …]' : '…]') : ']') + (more && len !== undefined ? `(len=${len})` : '');
     },
     () => (len !== undefined ? `](len=${len})` : ']'),
   );
@@ -159,12 +168,12 @@ function write(out: Out, v: Value): void {
         () => {
           out.s += '{';
           for (let i = 0; i < v.fields.length; i++) {
-            if (out.full) { out.elided = true; return; }
+            if (out.full) { out.elided = true; return ''; }
             const f = v.fields[i]!;
             out.s += `${i ? ' ' : ''}${terminalSafe(f.name)}:`;
             write(out, f.value);
           }
-          out.s += '}';
+          return '}';
         },
         // A struct says nothing of itself; only the outermost composite may.
         () => '',
@@ -212,7 +221,7 @@ function writeMap(out: Out, v: Extract<Value, { kind: 'map' }>): void {
     () => {
       out.s += 'map[';
       for (let i = 0; i < entries.length; i++) {
-        if (out.full) { out.elided = true; return; }
+        if (out.full) { out.elided = true; return ''; }
         const [k, val] = entries[i]!;
         if (i) out.s += ' ';
         write(out, k);
@@ -220,8 +229,7 @@ function writeMap(out: Out, v: Extract<Value, { kind: 'map' }>): void {
         write(out, val);
       }
       const more = v.truncated === true || (v.len !== undefined && BigInt(entries.length) < v.len);
-      out.s += more ? (entries.length ? ' …]' : '…]') : ']';
-      if (more && v.len !== undefined) out.s += count();
+      return (more ? (entries.length ? ' …]' : '…]') : ']') + (more && v.len !== undefined ? count() : '');
     },
     // Cut for room: the map's length, and why it stopped short if it did.
     () => (v.len !== undefined ? `]${count()}` : ']'),
@@ -247,8 +255,11 @@ function writeInterface(out: Out, v: Extract<Value, { kind: 'interface' }>): voi
   const name = terminalSafe(v.typeName);
   // Go conversion syntax: a pointer type needs parentheses, (*main.T)(…).
   out.s += name.startsWith('*') ? `(${name})(` : `${name}(`;
+  // The closing parenthesis comes after the value: it is not the outermost.
+  out.depth++;
   if (v.value !== undefined) write(out, v.value);
   else out.s += hex(v.dataAddress);
+  out.depth--;
   out.s += ')';
 }
 

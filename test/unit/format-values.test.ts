@@ -194,6 +194,18 @@ describe('elision', () => {
       20,
       '{S:[0 1 2 3 4 5 6 7 …',
     ],
+    [
+      'entries that fit, and the length and reason past the limit: kept whole',
+      { kind: 'map', address: 1n, len: 40n, entries: [[int(1), int(1)], [int(2), int(2)], [int(3), int(3)]], truncated: true, truncatedBy: 'walk-bound' },
+      20,
+      'map[1:1 2:2 3:3 …](len=40, walk stopped after 1024 steps)',
+    ],
+    [
+      'a map inside an interface is not the outermost value: cut as any value',
+      { kind: 'interface', typeAddress: 1n, dataAddress: 2n, typeName: 'map[int]int', value: { kind: 'map', address: 1n, len: 40n, entries: Array.from({ length: 12 }, (_, i) => [int(i), int(i)] as [Value, Value]), truncated: true, truncatedBy: 'walk-bound' } },
+      30,
+      'map[int]int(map[0:0 1:1 2:2 3:…',
+    ],
     ['a slice inside a pointer is still the outermost composite', { kind: 'pointer', address: 1n, target: { kind: 'slice', address: 1n, len: 100n, cap: 100n, elems: Array.from({ length: 100 }, (_, i) => int(i)), truncated: false } }, 12, '&[0 1 2 3 4 …](len=100)'],
   ])('%s', (_name, value, max, want) => {
     expect(textValue(value, max)).toBe(want);
