@@ -15,6 +15,7 @@ import { release } from 'node:os';
 import { DICTIONARY_PARAM, alignOf, alignUp, makeStruct, sizeOf, type FunctionSpec, type GoType } from './gotypes.js';
 import type { GoAbi, IntRegister, ValueLocation } from './model.js';
 import { HEADER_SIZE } from './record.js';
+import { releaseAtLeast } from './kernelrelease.js';
 import { IFACE_STRINGS, type RuntimeTypes } from './runtimetypes.js';
 
 export interface PlanOptions {
@@ -59,8 +60,7 @@ const BPF_LOOP_SINCE: [number, number] = [5, 17];
  * unparsable kernel release counts as new.
  */
 export function mapLayoutForVersion(goVersion: string | null, kernelRelease: string = release()): MapLayout | undefined {
-  const k = /^(\d+)\.(\d+)/.exec(kernelRelease);
-  if (k && (Number(k[1]) < BPF_LOOP_SINCE[0] || (Number(k[1]) === BPF_LOOP_SINCE[0] && Number(k[2]) < BPF_LOOP_SINCE[1]))) return undefined;
+  if (!releaseAtLeast(kernelRelease, BPF_LOOP_SINCE)) return undefined;
   const m = goVersion ? /^go1\.(\d+)/.exec(goVersion) : null;
   if (!m) return undefined;
   return Number(m[1]) >= 24 ? 'swiss' : 'hmap';

@@ -13,6 +13,7 @@ import { ReturnPairer, type PairingStats } from './pairing.js';
 import { PAIR_STAT } from './returns.js';
 import { RECORD_KIND } from './record.js';
 import { TimeOrder } from './reorder.js';
+import { releaseAtLeast } from './kernelrelease.js';
 
 export const EVENTS_MAP = 'weaver_events';
 export const DROPS_MAP = 'weaver_drops';
@@ -37,11 +38,7 @@ export const EVENTS_PER_DELIVERY = 256;
  */
 export function resolveTransport(choice: Transport | 'auto', kernelRelease: string = release()): Transport {
   if (choice !== 'auto') return choice;
-  const m = /^(\d+)\.(\d+)/.exec(kernelRelease);
-  if (!m) return 'ring';
-  const [major, minor] = [Number(m[1]), Number(m[2])];
-  const [wantMajor, wantMinor] = RING_BUFFER_SINCE;
-  return major > wantMajor || (major === wantMajor && minor >= wantMinor) ? 'ring' : 'perf';
+  return releaseAtLeast(kernelRelease, RING_BUFFER_SINCE) ? 'ring' : 'perf';
 }
 
 /** Running a raw tracepoint program on a chosen CPU (BPF_F_TEST_RUN_ON_CPU), which flushes per-CPU batches, came with Linux 5.10. */
@@ -54,13 +51,6 @@ export function ringBatchesSupported(kernelRelease: string = release()): boolean
 
 /** One uprobe_multi link for many probes came with Linux 6.6. */
 const UPROBE_MULTI_SINCE: [number, number] = [6, 6];
-
-function releaseAtLeast(kernelRelease: string, [wantMajor, wantMinor]: [number, number]): boolean {
-  const m = /^(\d+)\.(\d+)/.exec(kernelRelease);
-  if (!m) return true;
-  const [major, minor] = [Number(m[1]), Number(m[2])];
-  return major > wantMajor || (major === wantMajor && minor >= wantMinor);
-}
 
 /**
  * `--attach auto`: one uprobe_multi link for all probes where the kernel has
