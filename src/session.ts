@@ -110,10 +110,8 @@ export class TraceSession {
   private malformed = 0;
   private closed = false;
   private pairer: ReturnPairer | null = null;
-  private order: TimeOrder | null = null;
-  private handleRecord: ((view: DataView, offset: number, length: number) => void) | null = null;
-  private deliverOut: (() => void) | null = null;
-  private deliverPaired: ((events: CallEvent[]) => void) | null = null;
+  /** Hands on what tracing left waiting (held for order, pending calls); run once, by close(). */
+  private finish: (() => void) | null = null;
 
   private constructor(private readonly object: BpfObject) {}
 
@@ -192,9 +190,8 @@ export class TraceSession {
         out = [];
         deliver(events);
       };
-      session.handleRecord = handle;
-      session.deliverPaired = deliver;
-      session.deliverOut = deliverRest;
+      // Per-CPU batches and perf buffers come with a watermark (src/reorder.ts).
+      let order: TimeOrder | null = null;
       const onBatch = (batch: Buffer, _count: number, watermark?: bigint) => {
         const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
         if (watermark === undefined) {
@@ -202,15 +199,23 @@ export class TraceSession {
         } else {
           const records: [number, number][] = [];
           forEachRecord(batch, (offset, length) => records.push([offset, length]));
-          (session.order ??= new TimeOrder()).push(view, records, watermark, handle);
+          (order ??= new TimeOrder()).push(view, records, watermark, handle);
         }
         deliverRest();
+      };
+      session.finish = () => {
+        // Records still waiting for a later watermark: nothing older can come now.
+        order?.drain(handle);
+        deliverRest();
+        // Calls still pending never returned while traced: show them, flagged.
+        const rest = pairer?.flush() ?? [];
+        if (rest.length) deliver(rest);
       };
       if (transport === 'ring') {
         object.startRingBuffer(
           EVENTS_MAP,
           onBatch,
-          !spec.ringBatches ? undefined : { batchMap: BATCHES_MAP, flushProgram: FLUSH_PROGRAM, batchKind: RECORD_KIND.batch },
+          spec.ringBatches ? { batchMap: BATCHES_MAP, flushProgram: FLUSH_PROGRAM, batchKind: RECORD_KIND.batch } : undefined,
         );
       }
       else object.startPerfBuffer(EVENTS_MAP, perfPagesPerCpu(options.bufferSize, cpus().length), onBatch);
@@ -262,14 +267,7 @@ export class TraceSession {
     if (this.closed) return;
     this.closed = true;
     this.object.close();
-    // Records still waiting for a later watermark: nothing older can come now.
-    if (this.order && this.handleRecord) this.order.drain(this.handleRecord);
-    this.deliverOut?.();
-    // Calls still pending never returned while traced: show them, flagged.
-    if (this.pairer && this.deliverPaired) {
-      const rest = this.pairer.flush();
-      if (rest.length) this.deliverPaired(rest);
-    }
+    this.finish?.();
   }
 }
 
