@@ -102,20 +102,30 @@ function hex(a: bigint): string {
   return `0x${a.toString(16)}`;
 }
 
-function writeElems(out: Out, elems: Value[], more: boolean, len: bigint | number | undefined): void {
+/**
+ * A slice's or map's `[e0 e1 …]`: `count` items written by `item(i)`, then
+ * ` …]` when `more` were not shown, followed by `note()` (e.g. `(len=N)`),
+ * made only when said. Cut for room, it ends `…]` and its note, whatever
+ * else was cut.
+ */
+function writeSequence(out: Out, open: string, count: number, item: (i: number) => void, more: boolean, note: (() => string) | undefined): void {
   writeComposite(
     out,
     () => {
-      out.s += '[';
-      for (let i = 0; i < elems.length; i++) {
+      out.s += open;
+      for (let i = 0; i < count; i++) {
         if (out.full) { out.elided = true; return ''; }
         if (i) out.s += ' ';
-        write(out, elems[i]!);
+        item(i);
       }
-      return (more ? (elems.length ? ' …]' : '…]') : ']') + (more && len !== undefined ? `(len=${len})` : '');
+      return (more ? (count ? ' …]' : '…]') : ']') + (more && note ? note() : '');
     },
-    () => (len !== undefined ? `](len=${len})` : ']'),
+    () => `]${note ? note() : ''}`,
   );
+}
+
+function writeElems(out: Out, elems: Value[], more: boolean, len: bigint | number | undefined): void {
+  writeSequence(out, '[', elems.length, (i) => write(out, elems[i]!), more, len !== undefined ? () => `(len=${len})` : undefined);
 }
 
 function write(out: Out, v: Value): void {
@@ -214,26 +224,17 @@ function writeMap(out: Out, v: Extract<Value, { kind: 'map' }>): void {
     return;
   }
   const entries = v.entries;
+  const len = v.len;
   const why = v.truncatedBy === undefined ? undefined : MAP_CUT_TEXT[v.truncatedBy];
-  const count = () => (why === undefined ? `(len=${v.len})` : `(len=${v.len}, ${why})`);
-  writeComposite(
-    out,
-    () => {
-      out.s += 'map[';
-      for (let i = 0; i < entries.length; i++) {
-        if (out.full) { out.elided = true; return ''; }
-        const [k, val] = entries[i]!;
-        if (i) out.s += ' ';
-        write(out, k);
-        out.s += ':';
-        write(out, val);
-      }
-      const more = v.truncated === true || (v.len !== undefined && BigInt(entries.length) < v.len);
-      return (more ? (entries.length ? ' …]' : '…]') : ']') + (more && v.len !== undefined ? count() : '');
-    },
-    // Cut for room: the map's length, and why it stopped short if it did.
-    () => (v.len !== undefined ? `]${count()}` : ']'),
-  );
+  const note = len === undefined ? undefined : () => (why === undefined ? `(len=${len})` : `(len=${len}, ${why})`);
+  const more = v.truncated === true || (len !== undefined && BigInt(entries.length) < len);
+  const entry = (i: number) => {
+    const [k, val] = entries[i]!;
+    write(out, k);
+    out.s += ':';
+    write(out, val);
+  };
+  writeSequence(out, 'map[', entries.length, entry, more, note);
 }
 
 /** Why a map's entries stop short, said only when it is not the --max-elements everyone asked for. */
