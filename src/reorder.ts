@@ -59,19 +59,20 @@ export class TimeOrder {
    */
   push(view: DataView, records: readonly [number, number][], watermark: bigint, sink: RecordSink): void {
     const mark = Number(watermark);
-    if (this.held.length === 0 && inOrderBefore(view, records, mark)) {
+    const times = records.map(([offset, length]) => recordTime(view, offset, length));
+    if (this.held.length === 0 && inOrderBefore(times, mark)) {
       for (const [offset, length] of records) sink(view, offset, length);
       return;
     }
     const all = this.held;
-    for (const [offset, length] of records) all.push({ view, offset, length, time: recordTime(view, offset, length) });
+    records.forEach(([offset, length], i) => all.push({ view, offset, length, time: times[i]! }));
     all.sort((a, b) => a.time - b.time);
     let ready = 0;
-    while (ready < all.length && all[ready].time < mark) ready++;
+    while (ready < all.length && all[ready]!.time < mark) ready++;
     // A watermark that stopped moving (a CPU whose batch stayed busy) must
     // not make memory grow: the oldest go on regardless.
     if (all.length - ready > this.maxHeld) ready = all.length - this.maxHeld;
-    for (let i = 0; i < ready; i++) sink(all[i].view, all[i].offset, all[i].length);
+    for (let i = 0; i < ready; i++) sink(all[i]!.view, all[i]!.offset, all[i]!.length);
     this.held = all.slice(ready);
   }
 
@@ -83,12 +84,9 @@ export class TimeOrder {
   }
 }
 
-function inOrderBefore(view: DataView, records: readonly [number, number][], mark: number): boolean {
-  let last = -Infinity;
-  for (const [offset, length] of records) {
-    const t = recordTime(view, offset, length);
-    if (t < last || t >= mark) return false;
-    last = t;
+function inOrderBefore(times: readonly number[], mark: number): boolean {
+  for (let i = 0; i < times.length; i++) {
+    if (times[i]! >= mark || (i > 0 && times[i]! < times[i - 1]!)) return false;
   }
   return true;
 }
