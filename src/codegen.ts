@@ -218,7 +218,6 @@ export function warmOffsets(recordSize: number): number[] {
   return offsets;
 }
 
-/** `warm`: the record is in ring-buffer memory, not in a per-CPU scratch area that stays in cache. */
 /**
  * Takes a record (`rec`, with its header `h`): `onDrop` runs when there is
  * no room, before the program returns; then the warming loads, if any.
