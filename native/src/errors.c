@@ -48,6 +48,12 @@ void throw_errno(napi_env env, const char *operation, int err, const char *detai
   napi_throw(env, error);
 }
 
+void throw_not_found(napi_env env, const char *operation, const char *what, const char *name) {
+  char detail[300];
+  snprintf(detail, sizeof detail, "no %s named '%s' in the object", what, name);
+  throw_errno(env, operation, ENOENT, detail, NULL);
+}
+
 void throw_type(napi_env env, const char *message) { napi_throw_type_error(env, "ERR_INVALID_ARG", message); }
 
 void throw_state(napi_env env, const char *operation, const char *message) {

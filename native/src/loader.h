@@ -115,6 +115,8 @@ int64_t pending_bytes(bpf_loader *l);
 
 /* Errors (errors.c): throw a JS Error with errno, code, operation and log. */
 void throw_errno(napi_env env, const char *operation, int err, const char *detail, const char *log);
+/* ENOENT: no map or program (`what`) named `name` in the object. */
+void throw_not_found(napi_env env, const char *operation, const char *what, const char *name);
 void throw_type(napi_env env, const char *message);
 void throw_state(napi_env env, const char *operation, const char *message);
 

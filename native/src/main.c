@@ -251,11 +251,7 @@ static struct bpf_map *find_map(napi_env env, bpf_loader *l, napi_value name_val
   char *name = get_string(env, name_value, "map name");
   if (!name) return NULL;
   struct bpf_map *map = bpf_object__find_map_by_name(l->obj, name);
-  if (!map) {
-    char detail[300];
-    snprintf(detail, sizeof detail, "no map named '%s' in the object", name);
-    throw_errno(env, operation, ENOENT, detail, NULL);
-  }
+  if (!map) throw_not_found(env, operation, "map", name);
   free(name);
   return map;
 }
@@ -264,11 +260,7 @@ static struct bpf_program *find_program(napi_env env, bpf_loader *l, napi_value 
   char *name = get_string(env, name_value, "program name");
   if (!name) return NULL;
   struct bpf_program *prog = bpf_object__find_program_by_name(l->obj, name);
-  if (!prog) {
-    char detail[300];
-    snprintf(detail, sizeof detail, "no program named '%s' in the object", name);
-    throw_errno(env, operation, ENOENT, detail, NULL);
-  }
+  if (!prog) throw_not_found(env, operation, "program", name);
   free(name);
   return prog;
 }
@@ -638,7 +630,7 @@ static napi_value js_pending_bytes(napi_env env, napi_callback_info info) {
   return n;
 }
 
-/* startPerfBuffer(h, map, pagesPerCpu, onBatch(batch: Buffer, count: number)) */
+/* startPerfBuffer(h, map, pagesPerCpu, onBatch(batch: Buffer, count: number, watermark: bigint)) */
 static napi_value js_start_perf_buffer(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   bpf_loader *l;

@@ -201,6 +201,14 @@ static int on_ring_record(void *ctx, void *data, size_t len) {
   return 0;
 }
 
+/* Runs the flush program once on `cpu`; its return value in *retval. */
+static int run_flush(const cpu_batching *cb, int cpu, int *retval) {
+  LIBBPF_OPTS(bpf_test_run_opts, opts, .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = (__u32)cpu);
+  int err = bpf_prog_test_run_opts(cb->flush_fd, &opts);
+  *retval = (int)opts.retval;
+  return err;
+}
+
 /* Runs the flush program on every CPU, so that every record timed before
  * the round began is in the ring buffer; the watermark moves unless a CPU
  * stayed busy through FLUSH_TRIES tries. Returns whether any CPU sent
@@ -211,13 +219,13 @@ static bool flush_cpu_batches(bpf_loader *l) {
   bool complete = true, sent = false;
   for (int cpu = 0; cpu < cb->cpus; cpu++) {
     for (int tries = 0;; tries++) {
-      LIBBPF_OPTS(bpf_test_run_opts, opts, .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = (__u32)cpu);
+      int retval;
       /* A CPU the kernel will not run it on (offline: ENXIO) has nothing
        * to send, or nothing this reader can ever send: either way it must
        * not hold the watermark back for good. */
-      if (bpf_prog_test_run_opts(cb->flush_fd, &opts)) break;
-      if (opts.retval != 1) {
-        sent = sent || opts.retval == 2;
+      if (run_flush(cb, cpu, &retval)) break;
+      if (retval != 1) {
+        sent = sent || retval == 2;
         break;
       }
       if (tries + 1 == FLUSH_TRIES) {
@@ -439,7 +447,7 @@ static struct bpf_map *map_of_type(napi_env env, bpf_loader *l, const char *map_
                                    const char *operation, const char *type_name) {
   struct bpf_map *map = bpf_object__find_map_by_name(l->obj, map_name);
   if (!map) {
-    throw_errno(env, operation, ENOENT, "no map with that name in the object", NULL);
+    throw_not_found(env, operation, "map", map_name);
     return NULL;
   }
   if (bpf_map__type(map) != type) {
@@ -449,6 +457,13 @@ static struct bpf_map *map_of_type(napi_env env, bpf_loader *l, const char *map_
     return NULL;
   }
   return map;
+}
+
+/* No per-CPU batches; `watermarks`: batches handed to JS still carry one. */
+static void batching_reset(bpf_loader *l, bool watermarks) {
+  memset(&l->batching, 0, sizeof l->batching);
+  l->batching.flush_fd = -1;
+  l->batching.watermarks = watermarks;
 }
 
 /* Finds what the per-CPU batches need (see cpu_batching) and runs one
@@ -462,7 +477,7 @@ static napi_status batching_setup(napi_env env, bpf_loader *l, const char *batch
   if (!map) return napi_pending_exception;
   struct bpf_program *prog = bpf_object__find_program_by_name(l->obj, flush_program);
   if (!prog) {
-    throw_errno(env, "bpf_prog_test_run_opts", ENOENT, "no program with that name in the object", NULL);
+    throw_not_found(env, "bpf_prog_test_run_opts", "program", flush_program);
     return napi_pending_exception;
   }
   int cpus = libbpf_num_possible_cpus();
@@ -475,8 +490,8 @@ static napi_status batching_setup(napi_env env, bpf_loader *l, const char *batch
   cb->value_size = bpf_map__value_size(map);
   cb->cpus = cpus;
   cb->kind = kind;
-  LIBBPF_OPTS(bpf_test_run_opts, opts, .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = 0);
-  int err = bpf_prog_test_run_opts(cb->flush_fd, &opts);
+  int retval;
+  int err = run_flush(cb, 0, &retval);
   if (err && err != -ENXIO) {
     cb->flush_fd = -1;
     throw_errno(env, "bpf_prog_test_run_opts", -err, "could not run the batch flush program on a CPU", NULL);
@@ -492,8 +507,7 @@ napi_status ringbuf_start(napi_env env, bpf_loader *l, const char *map_name, con
                           const char *flush_program, uint32_t batch_kind, napi_value callback) {
   struct bpf_map *map = map_of_type(env, l, map_name, BPF_MAP_TYPE_RINGBUF, "ring_buffer__new", "BPF_MAP_TYPE_RINGBUF");
   if (!map) return napi_pending_exception;
-  memset(&l->batching, 0, sizeof l->batching);
-  l->batching.flush_fd = -1;
+  batching_reset(l, false);
   if (batch_map && flush_program && batching_setup(env, l, batch_map, flush_program, batch_kind) != napi_ok)
     return napi_pending_exception;
   log_clear();
@@ -526,9 +540,7 @@ napi_status perfbuf_start(napi_env env, bpf_loader *l, const char *map_name, siz
   struct bpf_map *map =
       map_of_type(env, l, map_name, BPF_MAP_TYPE_PERF_EVENT_ARRAY, "perf_buffer__new", "BPF_MAP_TYPE_PERF_EVENT_ARRAY");
   if (!map) return napi_pending_exception;
-  memset(&l->batching, 0, sizeof l->batching);
-  l->batching.flush_fd = -1;
-  l->batching.watermarks = true; /* per-CPU buffers: JS puts records back in time order */
+  batching_reset(l, true); /* per-CPU buffers: JS puts records back in time order */
   atomic_store(&l->lost, 0);
   log_clear();
   struct perf_event_attr attr = {
