@@ -150,9 +150,10 @@ static __always_inline void weaver_perf_release(void)
  * A batch that stops filling is sent by weaver_flush below, which the
  * reader runs on every CPU (BPF_PROG_TEST_RUN on that CPU: a uprobe
  * program cannot use bpf_timer) every 10 ms while records come, less often
- * while none do (native/src/reader.c), so a record waits at most that long. Batches from different CPUs arrive in flush order, not
- * call order: the reader sorts records by their timestamp up to the time
- * its last complete flush began (src/reorder.ts).
+ * while none do (native/src/reader.c), so a record waits at most that
+ * long. Batches from different CPUs arrive in flush order, not call order:
+ * the reader sorts records by their timestamp up to the time its last
+ * complete flush began (src/reorder.ts).
  *
  * A ring-buffer sample is then either one record (kind 1 or 2, reserved in
  * place: larger records) or a batch: [u32 WEAVER_KIND_BATCH][u32 records],
