@@ -1,16 +1,24 @@
-// Generates the eBPF C for a set of function plans: one uprobe program per
-// traced function, each reserving one fixed-size record in the ring buffer,
-// filling it from pt_regs and sp-relative stack reads exactly where the plan
-// says, and submitting it. Deterministic: the same plans give the same text
-// (the compile cache keys on it). `--emit c` prints this output.
+// Generates the eBPF C for a set of function plans. Each traced function's
+// record is written by its *shape*: a global BPF function that reserves a
+// record of the plan's size, fills it from pt_regs and sp-relative stack
+// reads exactly where the plan says, follows pointers through shared
+// readers (src/codegen-readers.ts) and submits it. What differs between
+// functions whose records are laid out alike (their id, stack check flags,
+// address) comes from the probe's cookie (src/sitecookie.ts), so such
+// functions share one shape: what is compiled and verified grows with the
+// number of distinct shapes and types, not of functions. Deterministic: the
+// same plans give the same text (the compile cache keys on it). `--emit c`
+// prints this output.
 
 import type { GoAbi } from './model.js';
-import { MAP_WALK_STEPS, type ArgPlan, type FunctionPlan, type ValuePlan } from './plan.js';
+import type { ArgPlan, FunctionPlan } from './plan.js';
 import { HEADER_FLAG, RECORD_KIND, headerCDeclaration } from './record.js';
 import {
   G_STACK_HI_OFFSET, PAIR_FLAG, PAIR_STAT, PAIR_STAT_COUNT, deferreturnProgramName, returnProgramName, type ReturnPlan,
 } from './returns.js';
 import { interfaceHelpersC, interfaceTypesOf } from './codegen-values.js';
+import { ReaderSet, commentSafe, recordAddr, takesBias } from './codegen-readers.js';
+import { COOKIE_CALL_C, cookieCDefinitions, siteCookie } from './sitecookie.js';
 
 export interface CodegenOptions {
   abi: GoAbi;
@@ -37,9 +45,10 @@ export interface CodegenOptions {
   /** With --returns: the return programs (one per function, plus deferreturn markers). */
   returns?: ReturnUnit[];
   /**
-   * One program attached at every probe (through a uprobe_multi link) that
-   * calls `calls[cookie]`: every other program becomes a global function,
-   * which the verifier checks on its own.
+   * Programs attached at their probes through uprobe_multi links, each
+   * calling the shape `calls[WEAVER_COOKIE_CALL(cookie)]`. Without it, one
+   * program per function (and per return and deferreturn probe kind) calls
+   * its shape with its cookie as a constant.
    */
   dispatch?: { program: string; calls: string[] }[];
 }
@@ -90,10 +99,66 @@ export function ringBatchMaxRecord(options: Pick<CodegenOptions, 'transport' | '
   return options.transport !== 'perf' && options.ringBatches !== false ? RING_BATCH_MAX_RECORD : 0;
 }
 
-export function generateC(units: ProgramUnit[], options: CodegenOptions): string {
+/**
+ * The programs of a trace, shared by shape: every traced function's record
+ * is written by a *shape*, a global BPF function whose text holds nothing
+ * of one function (its id, its stack check's flags and its address come
+ * from the probe's cookie, src/sitecookie.ts), so functions whose records
+ * are laid out alike share one, compiled and verified once. Values behind
+ * pointers are read by readers shared the same way (src/codegen-readers.ts).
+ */
+export interface ShapeSet {
+  /** C definitions of the shapes, in order; `usesBias`: it takes the types bias as a third argument. */
+  shapes: { name: string; text: string; serves: string[]; usesBias: boolean }[];
+  readers: ReaderSet;
+  /** Each program name (programName, returnProgramName, deferreturnProgramName) to its shape. */
+  shapeOf: Map<string, string>;
+}
+
+/** A shape's parameters, as generated; the bias goes where no reader uses it. */
+const SHAPE_PARAMS = '(struct pt_regs *ctx, u64 cookie, u64 bias)';
+
+/** The shape every deferreturn probe runs: its frame size comes in the cookie. */
+export const DEFERRETURN_SHAPE = 'weaver_defer';
+
+export function buildShapes(units: ProgramUnit[], options: Pick<CodegenOptions, 'transport' | 'ringBatches' | 'returns'>): ShapeSet {
+  const readers = new ReaderSet();
+  const byText = new Map<string, { name: string; text: string; serves: string[]; usesBias: boolean }>();
+  const shapeOf = new Map<string, string>();
+  const add = (program: string, label: string, prefix: string, body: (name: string) => string) => {
+    // The name is not part of the text compared: a placeholder stands for it.
+    const text = body('@NAME@');
+    let shape = byText.get(text);
+    if (!shape) {
+      shape = { name: `${prefix}${byText.size}`, text, serves: [], usesBias: takesBias(text.slice(text.indexOf('{'))) };
+      byText.set(text, shape);
+    }
+    shape.serves.push(label);
+    shapeOf.set(program, shape.name);
+  };
+  for (const unit of units) {
+    add(programName(unit.plan), unit.plan.name, 'weaver_s', (name) => entryShape(name, unit, warmsRecord(unit.plan.recordSize, options), readers));
+  }
+  for (const unit of options.returns ?? []) {
+    const { plan } = unit;
+    add(returnProgramName(plan.id), `${plan.name} (returns)`, 'weaver_s', (name) => returnShape(name, unit, warmsRecord(plan.recordSize, options), readers));
+    for (const frame of new Set(unit.deferreturnFrameSizes)) shapeOf.set(deferreturnProgramName(plan.id, frame), DEFERRETURN_SHAPE);
+  }
+  const shapes = [...byText.values()].map((s) => ({
+    ...s,
+    // Only shapes that read interfaces take the bias: see takesBias.
+    text: s.text.split('@NAME@').join(s.name).replace(SHAPE_PARAMS, s.usesBias ? SHAPE_PARAMS : '(struct pt_regs *ctx, u64 cookie)'),
+  }));
+  return { shapes, readers, shapeOf };
+}
+
+export function generateC(units: ProgramUnit[], options: CodegenOptions, shapes: ShapeSet = buildShapes(units, options)): string {
   const out: string[] = [];
   out.push('// SPDX-License-Identifier: GPL-2.0');
-  out.push(`/* Generated by weaver${options.description ? ` for ${options.description}` : ''}: ${units.length} function(s), ${options.abi} ABI. */`);
+  out.push(
+    `/* Generated by weaver${options.description ? ` for ${options.description}` : ''}: ${units.length} function(s) in ${shapes.shapes.length} shape(s), ` +
+      `${shapes.readers.count} reader(s), ${options.abi} ABI. */`,
+  );
   out.push('#include <linux/types.h>');
   out.push('');
   out.push(headerCDeclaration());
@@ -110,6 +175,8 @@ export function generateC(units: ProgramUnit[], options: CodegenOptions): string
       ? '#define WEAVER_G(ctx) weaver_g_register_abi(ctx)'
       : '#define WEAVER_G(ctx) weaver_g_stack_abi()',
   );
+  out.push('');
+  out.push(cookieCDefinitions());
   const pairing = options.returns !== undefined || units.some((u) => u.pairDepthOffset !== undefined);
   if (pairing) {
     out.push('');
@@ -120,37 +187,79 @@ export function generateC(units: ProgramUnit[], options: CodegenOptions): string
     out.push('');
     out.push(interfaceHelpersC(ifaces.types, ifaces.blockCapacity));
   }
-  for (const unit of units) {
+  out.push('');
+  out.push(shapes.readers.cDefinitions());
+  for (const shape of shapes.shapes) {
     out.push('');
-    if (ifaces) out.push(typesBiasDefinition(unit, options.pie === true));
-    out.push(functionProgram(unit, warmsRecord(unit.plan.recordSize, options)));
+    out.push(`/* ${shape.serves.length === 1 ? '' : `${shape.serves.length} functions: `}${commentSafe(servedList(shape.serves))} */`);
+    out.push(shape.text);
   }
-  for (const unit of options.returns ?? []) {
+  if (pairing && (options.returns ?? []).some((r) => r.deferreturnFrameSizes.length > 0)) {
     out.push('');
-    if (ifaces) out.push(returnTypesBiasDefinition(unit.retAddresses ?? [], options.pie === true));
-    out.push(returnPrograms(unit, warmsRecord(unit.plan.recordSize, options)));
+    out.push(deferreturnShape());
   }
   out.push('');
-  if (!options.dispatch) return out.join('\n');
-  // Every program above is entered the same way (PROGRAM_SECTION, then its
-  // signature); dispatched, each is a global function instead.
-  const text = out.join('\n').split(`${PROGRAM_SECTION}\nint `).join('__attribute__((noinline))\nint ');
-  return text + options.dispatch.map((d) => dispatcherProgram(d.program, d.calls)).join('\n');
+  if (options.dispatch) {
+    out.push(`#define WEAVER_SITE_BIAS(ctx, cookie) ${options.pie ? '((((ctx)->ip >> 12) - WEAVER_COOKIE_LINK_PAGE(cookie)) << 12)' : '0'}`);
+    const biased = new Set(shapes.shapes.filter((s) => s.usesBias).map((s) => s.name));
+    out.push(options.dispatch.map((d) => dispatcherProgram(d.program, d.calls, biased)).join('\n'));
+    return out.join('\n');
+  }
+  // One program per probe kind and function (kernels without uprobe_multi
+  // links): each calls its shape with its cookie as a constant.
+  const biased = new Set(shapes.shapes.filter((s) => s.usesBias).map((s) => s.name));
+  for (const unit of units) {
+    const program = programName(unit.plan);
+    const shape = shapes.shapeOf.get(program)!;
+    const cookie = siteCookie({ call: 0, func: unit.plan.id, failFlags: unit.stackCheckFailFlags ?? 0 });
+    if (biased.has(shape)) out.push(typesBiasDefinition(unit, options.pie === true));
+    out.push(singleProgram(program, shape, cookie, biased.has(shape)));
+  }
+  for (const unit of options.returns ?? []) {
+    const program = returnProgramName(unit.plan.id);
+    const shape = shapes.shapeOf.get(program)!;
+    if (biased.has(shape)) out.push(returnTypesBiasDefinition(unit.retAddresses ?? [], options.pie === true));
+    out.push(singleProgram(program, shape, siteCookie({ call: 0, func: unit.plan.id }), biased.has(shape)));
+    for (const frame of [...new Set(unit.deferreturnFrameSizes)].sort((x, y) => x - y)) {
+      const cookie = siteCookie({ call: 0, func: unit.plan.id, frame });
+      out.push(singleProgram(deferreturnProgramName(unit.plan.id, frame), DEFERRETURN_SHAPE, cookie, false));
+    }
+  }
+  return out.join('\n');
+}
+
+/** At most a few names in a shape's comment. */
+function servedList(names: string[]): string {
+  const shown = names.slice(0, 4).join(', ');
+  return names.length > 4 ? `${shown} and ${names.length - 4} more` : shown;
+}
+
+function singleProgram(program: string, shape: string, cookie: bigint, bias: boolean): string {
+  return [
+    PROGRAM_SECTION,
+    `int ${program}(struct pt_regs *ctx)`,
+    '{',
+    `\treturn ${shape}(ctx, 0x${cookie.toString(16)}ULL${bias ? ', WEAVER_TYPES_BIAS(ctx)' : ''});`,
+    '}',
+    '',
+  ].join('\n');
 }
 
 /** How every program is marked for libbpf: a uprobe attached at a file offset. */
 const PROGRAM_SECTION = 'SEC("uprobe")';
 
-function dispatcherProgram(name: string, calls: string[]): string {
+function dispatcherProgram(name: string, calls: string[], biased: Set<string>): string {
   const b = [
     '/* Attached at its probes through one uprobe_multi link; the cookie of the',
-    ' * probe that fired says whose program runs. */',
+    ' * probe that fired says which shape runs, and for which function. */',
     PROGRAM_SECTION,
     `int ${name}(struct pt_regs *ctx)`,
     '{',
-    '\tswitch (bpf_get_attach_cookie(ctx)) {',
+    '\tu64 cookie = bpf_get_attach_cookie(ctx);',
   ];
-  calls.forEach((call, cookie) => b.push(`\tcase ${cookie}: return ${call}(ctx);`));
+  if (calls.some((c) => biased.has(c))) b.push('\tu64 bias = WEAVER_SITE_BIAS(ctx, cookie);');
+  b.push(`\tswitch (${COOKIE_CALL_C}) {`);
+  calls.forEach((call, index) => b.push(`\tcase ${index}: return ${call}(ctx, cookie${biased.has(call) ? ', bias' : ''});`));
   b.push('\t}', '\treturn 0;', '}', '');
   return b.join('\n');
 }
@@ -197,7 +306,7 @@ const PAGE_SIZE = 0x1000;
  * only a record reserved in the ring buffer, whose memory is new to the
  * cache. A per-CPU batch or the perf transport's scratch area stays cached.
  */
-function warmsRecord(recordSize: number, options: CodegenOptions): boolean {
+function warmsRecord(recordSize: number, options: Pick<CodegenOptions, 'transport' | 'ringBatches'>): boolean {
   return options.transport !== 'perf' && recordSize > ringBatchMaxRecord(options);
 }
 
@@ -244,28 +353,22 @@ function stackAreaRead(area: { offset: number; size: number } | null | undefined
   ];
 }
 
-function functionProgram(unit: ProgramUnit, warm: boolean): string {
+/** The entry shape: the record of every function laid out as `unit`'s. */
+function entryShape(name: string, unit: ProgramUnit, warm: boolean, readers: ReaderSet): string {
   const { plan } = unit;
   const b: string[] = [];
-  const sig = plan.args ? plan.args.map((a) => `${a.name} ${a.type.name}`).join(', ') : '…';
-  b.push(`/* ${commentSafe(plan.name)}(${commentSafe(sig)}) */`);
-  b.push(PROGRAM_SECTION);
-  b.push(`int ${programName(plan)}(struct pt_regs *ctx)`);
+  b.push(`__attribute__((noinline)) int ${name}${SHAPE_PARAMS}`);
   b.push('{');
-  if (unit.stackCheckFailFlags) {
-    b.push('\t/* On the stack check\'s jump: when it is taken, morestack runs and the');
-    b.push('\t * function restarts from its entry, so only the pass that runs the body counts. */');
-    b.push(`\tif (ctx->flags & 0x${unit.stackCheckFailFlags.toString(16)})`);
-    b.push('\t\treturn 0;');
-  }
+  b.push('\t/* On the stack check\'s jump (the cookie holds its failing flags): when it is taken,');
+  b.push('\t * morestack runs and the function restarts from its entry, so only the pass that runs the body counts. */');
+  b.push('\tif (ctx->flags & WEAVER_COOKIE_FAIL_FLAGS(cookie))');
+  b.push('\t\treturn 0;');
   b.push(...recordStart(plan.recordSize, ['\t\tweaver_count_drop();'], warm));
-  b.push(`\tweaver_fill_header(h, ${RECORD_KIND.call}, ${plan.id}, ctx, WEAVER_G(ctx), WEAVER_GOID_OFFSET);`);
+  b.push(`\tweaver_fill_header(h, ${RECORD_KIND.call}, WEAVER_COOKIE_FUNC(cookie), ctx, WEAVER_G(ctx), WEAVER_GOID_OFFSET);`);
   b.push(...stackAreaRead(plan.stackArea));
-  for (const arg of plan.args ?? []) {
-    b.push(...argumentCode(arg));
-  }
+  for (const arg of plan.args ?? []) b.push(...argumentCode(arg, readers));
   if (unit.pairDepthOffset !== undefined) {
-    b.push(`\t*(u64 *)(rec + ${unit.pairDepthOffset}) = weaver_pair_enter(ctx, WEAVER_G(ctx), ${plan.id}, h->ktime_ns);`);
+    b.push(`\t*(u64 *)(rec + ${unit.pairDepthOffset}) = weaver_pair_enter(ctx, WEAVER_G(ctx), WEAVER_COOKIE_FUNC(cookie), h->ktime_ns);`);
   }
   b.push(`\tWEAVER_SUBMIT(ctx, rec, ${plan.recordSize});`);
   b.push('\treturn 0;');
@@ -275,7 +378,7 @@ function functionProgram(unit: ProgramUnit, warm: boolean): string {
 
 const C_INT: Record<number, string> = { 1: 'u8', 2: 'u16', 4: 'u32', 8: 'u64' };
 
-function argumentCode(arg: ArgPlan): string[] {
+function argumentCode(arg: ArgPlan, readers: ReaderSet): string[] {
   const lines: string[] = [];
   lines.push(`\t/* ${commentSafe(arg.name)} ${commentSafe(arg.type.name)} */`);
   for (const w of arg.registerWrites) {
@@ -283,7 +386,7 @@ function argumentCode(arg: ArgPlan): string[] {
     if (!t) throw new Error(`internal: register piece of ${w.size} bytes`);
     lines.push(`\t*(${t} *)(rec + ${w.recordOffset}) = (${t})ctx->${w.reg};`);
   }
-  const deref = derefCode(arg.value, '\t');
+  const deref = readers.follow(arg.value, recordAddr, '\t');
   if (deref.length === 0) return lines;
   if (arg.onStack) {
     // Pointers inside a stack copy that failed are garbage: follow none.
@@ -295,184 +398,6 @@ function argumentCode(arg: ArgPlan): string[] {
   }
   return lines;
 }
-
-/** Code that follows the pointers inside a value whose image is already in the record. */
-export function derefCode(plan: ValuePlan, indent: string): string[] {
-  switch (plan.kind) {
-    case 'string':
-      return [
-        `${indent}weaver_read_slot(rec + ${plan.data.offset}, ${plan.data.capacity}, *(u64 *)(rec + ${plan.offset}), *(s64 *)(rec + ${plan.offset + 8}));`,
-      ];
-    case 'bytes':
-      if (!plan.data) return [];
-      return [
-        `${indent}weaver_read_slot(rec + ${plan.data.offset}, ${plan.data.capacity}, *(u64 *)(rec + ${plan.offset}), *(s64 *)(rec + ${plan.offset + 8}));`,
-      ];
-    case 'slice': {
-      const maxElems = plan.elems.length;
-      const lines = [
-        `${indent}weaver_read_elems(rec + ${plan.data.offset}, ${maxElems}, ${plan.elemSize}, *(u64 *)(rec + ${plan.offset}), *(s64 *)(rec + ${plan.offset + 8}));`,
-      ];
-      plan.elems.forEach((elem, i) => {
-        const inner = derefCode(elem, indent + '\t');
-        if (inner.length === 0) return;
-        lines.push(`${indent}if (*(u32 *)(rec + ${plan.data.offset}) >= ${(i + 1) * plan.elemSize}) {`);
-        lines.push(...inner);
-        lines.push(`${indent}}`);
-      });
-      return lines;
-    }
-    case 'pointer': {
-      if (!plan.target) return [];
-      const { data } = plan.target;
-      const lines = [
-        `${indent}weaver_read_slot(rec + ${data.offset}, ${data.capacity}, *(u64 *)(rec + ${plan.offset}), ${data.capacity});`,
-      ];
-      const inner = derefCode(plan.target.plan, indent + '\t');
-      if (inner.length) {
-        // Pointers inside a pointee that could not be read are zeros: follow them only after a full copy.
-        lines.push(`${indent}if (*(u32 *)(rec + ${data.offset}) == ${data.capacity}) {`);
-        lines.push(...inner);
-        lines.push(`${indent}}`);
-      }
-      return lines;
-    }
-    case 'interface': {
-      const strs = plan.strings.map((s) => `rec + ${s.offset}`).join(', ');
-      const strCap = plan.strings[0]?.capacity ?? 0;
-      return [
-        `${indent}weaver_read_iface(rec + ${plan.offset}, rec + ${plan.typeAt}, ${plan.empty ? 1 : 0}, rec + ${plan.data.offset}, ${plan.data.capacity},`,
-        `${indent}\t\t  ${strs}, ${strCap}, WEAVER_TYPES_BIAS(ctx));`,
-      ];
-    }
-    case 'map':
-      return mapCode(plan, indent);
-    case 'header':
-      return [
-        `${indent}weaver_read_slot(rec + ${plan.data.offset}, ${plan.data.capacity}, *(u64 *)(rec + ${plan.offset}), ${plan.data.capacity});`,
-      ];
-    case 'array':
-      return plan.elems.flatMap((e) => derefCode(e, indent));
-    case 'struct':
-      return plan.fields.flatMap((f) => derefCode(f.plan, indent));
-    default:
-      return [];
-  }
-}
-
-/**
- * Reads a map's header, walks its buckets or groups for full slots
- * (weaver_map_walk in bpf/weaver.h), copies the key and elem of each slot
- * found into its entry image, then follows what is inside the entries
- * copied. Every image is copied before anything in them is followed: a map
- * inside an entry walks again, reusing the scratch array of references.
- */
-function mapCode(plan: Extract<ValuePlan, { kind: 'map' }>, indent: string): string[] {
-  const h = plan.header.offset;
-  const g = plan.group;
-  const i2 = indent + '\t';
-  const shown = `*(u32 *)(rec + ${plan.walk})`;
-  const lines = [
-    `${indent}{`,
-    `${i2}u32 found = 0, status = 0;`,
-    `${i2}u64 seq = 0;`,
-    `${i2}weaver_read_slot(rec + ${h}, ${plan.header.capacity}, *(u64 *)(rec + ${plan.offset}), ${plan.header.capacity});`,
-    `${i2}/* ${plan.layout === 'swiss' ? 'Swiss groups' : 'buckets'} of ${g.groupSize} bytes; up to ${plan.keys.length} entries in ${MAP_WALK_STEPS} steps */`,
-    `${i2}if (*(u32 *)(rec + ${h}) == ${plan.header.capacity})`,
-    `${i2}\tfound = weaver_map_walk(rec + ${h + SLOT_HEADER_BYTES}, ${plan.layout === 'swiss' ? 1 : 0}, ${g.groupSize}, ${plan.keys.length}, ${MAP_WALK_STEPS}, &status, &seq);`,
-  ];
-  const e = plan.entry;
-  const strings = loopStrings(plan);
-  const fields = [
-    `.images = rec + ${e.images}, .max = ${plan.keys.length}, .entry_size = ${e.size}, .elem_at = ${e.elemAt},`,
-    `.key_size = ${e.keySize}, .elem_size = ${e.elemSize}, .keys_off = ${g.keysOff}, .key_stride = ${g.keyStride},`,
-    `.elems_off = ${g.elemsOff}, .elem_stride = ${g.elemStride},`,
-  ];
-  if (strings) {
-    const list = (f: (x: LoopString) => number) => `{ ${strings.list.map(f).join(', ')} }`;
-    fields.push(
-      `.strings = ${strings.list.length}, .slots = rec + ${strings.slots}, .slot_stride = ${strings.stride},`,
-      `.str_at = ${list((x) => x.at)}, .str_slot = ${list((x) => x.slot)}, .str_cap = ${list((x) => x.capacity)},`,
-    );
-  }
-  lines.push(
-    `${i2}/* entry k's image at images + k * entry_size; slot i of a ${plan.layout === 'swiss' ? 'group' : 'bucket'} holds its key at keys_off + i * key_stride */`,
-    `${i2}struct weaver_map_copy copy = {`,
-    ...fields.map((f) => `${i2}\t${f}`),
-    `${i2}};`,
-    `${i2}${shown} = weaver_map_copy(&copy, found, seq, &status);`,
-    `${i2}*(u32 *)(rec + ${plan.walk + 4}) = status;`,
-    `${indent}}`,
-  );
-  if (strings) return lines;
-  plan.keys.forEach((key, k) => {
-    const inner = [...derefCode(key, indent + '\t'), ...derefCode(plan.elems[k]!, indent + '\t')];
-    if (inner.length === 0) return;
-    lines.push(`${indent}if (${shown} > ${k}) {`, ...inner, `${indent}}`);
-  });
-  return lines;
-}
-
-/** Strings in a map entry weaver_map_copy reads itself (bpf/weaver.h WEAVER_MAP_STRINGS). */
-const MAP_LOOP_STRINGS = 2;
-
-/** A string or []byte in entry k: header at images + k * entry size + at, slot at slots + k * stride + slot. */
-interface LoopString {
-  at: number;
-  slot: number;
-  capacity: number;
-}
-
-/**
- * When everything to follow in a map's entries is strings or []byte (at
- * most MAP_LOOP_STRINGS an entry), laid out alike in every entry: where,
- * so that the copy loop reads them instead of code unrolled per entry.
- * Null otherwise (pointers, slices, nested maps…: unrolled).
- */
-function loopStrings(plan: Extract<ValuePlan, { kind: 'map' }>): { slots: number; stride: number; list: LoopString[] } | null {
-  const perEntry = plan.keys.map((key, k) => {
-    const found: { header: number; slot: number; capacity: number }[] = [];
-    const ok = collectStrings(key, found) && collectStrings(plan.elems[k]!, found);
-    return ok ? found : null;
-  });
-  const first = perEntry[0];
-  if (!first || first.length === 0 || first.length > MAP_LOOP_STRINGS) return null;
-  const slots = first[0]!.slot;
-  const stride = perEntry.length > 1 && perEntry[1] ? perEntry[1][0]!.slot - slots : 0;
-  const list = first.map((x) => ({ at: x.header - plan.entry.images, slot: x.slot - slots, capacity: x.capacity }));
-  // Every entry must be entry 0 shifted by k entries and k strides; the plan lays them out so, this checks it.
-  const alike = perEntry.every((xs, k) => xs !== null && xs.length === list.length && xs.every((x, j) =>
-    x.header === plan.entry.images + k * plan.entry.size + list[j]!.at && x.slot === slots + k * stride + list[j]!.slot &&
-    x.capacity === list[j]!.capacity));
-  return alike ? { slots, stride, list } : null;
-}
-
-/** Adds the strings inside `plan` to `found`; false when something else in it needs following. */
-function collectStrings(plan: ValuePlan, found: { header: number; slot: number; capacity: number }[]): boolean {
-  switch (plan.kind) {
-    case 'string':
-      found.push({ header: plan.offset, slot: plan.data.offset, capacity: plan.data.capacity });
-      return true;
-    case 'bytes':
-      if (plan.data) found.push({ header: plan.offset, slot: plan.data.offset, capacity: plan.data.capacity });
-      return true;
-    case 'struct':
-      return plan.fields.every((f) => collectStrings(f.plan, found));
-    case 'array':
-      return plan.elems.every((x) => collectStrings(x, found));
-    default:
-      return derefCode(plan, '').length === 0;
-  }
-}
-
-/** Bytes before a slot's data (plan.ts SLOT_HEADER). */
-const SLOT_HEADER_BYTES = 8;
-
-/** Names come from the binary or the user: keep them from closing a C comment. */
-function commentSafe(text: string): string {
-  return text.replace(/\*\//g, '*\\/').replace(/[\r\n]/g, ' ');
-}
-
 
 /*
  * Return programs (--returns, issue 5; see src/returns.ts for the design).
@@ -579,43 +504,43 @@ static __always_inline void weaver_pair_return(struct pt_regs *ctx, u64 g, u32 f
 }`;
 }
 
-function returnPrograms(unit: ReturnUnit, warm: boolean): string {
+/** The return shape: at each RET, where the frame is popped and sp is the entry sp again. */
+function returnShape(name: string, unit: ReturnUnit, warm: boolean, readers: ReaderSet): string {
   const { plan } = unit;
   const results = plan.results;
   const b: string[] = [];
-  const sig = plan.resultsKnown ? (results.args ?? []).map((a) => `${a.name} ${a.type.name}`).join(', ') : '…';
-  b.push(`/* ${commentSafe(plan.name)} returns (${commentSafe(sig)}): at each RET, where the frame is popped and sp is the entry sp again */`);
-  b.push(PROGRAM_SECTION);
-  b.push(`int ${returnProgramName(plan.id)}(struct pt_regs *ctx)`);
+  b.push(`__attribute__((noinline)) int ${name}${SHAPE_PARAMS}`);
   b.push('{');
   b.push('\tu64 g = WEAVER_G(ctx);');
+  b.push('\tu32 func = WEAVER_COOKIE_FUNC(cookie);');
   const onDrop = [
     '\t\t/* The pending call is still taken out, so the map does not keep it. */',
     '\t\tu8 scratch[32];',
-    `\t\tweaver_pair_return(ctx, g, ${plan.id}, bpf_ktime_get_ns(), scratch);`,
+    '\t\tweaver_pair_return(ctx, g, func, bpf_ktime_get_ns(), scratch);',
     '\t\tweaver_count_drop();',
   ];
   b.push(...recordStart(plan.recordSize, onDrop, warm));
-  b.push(`\tweaver_fill_header(h, ${RECORD_KIND.return}, ${plan.id}, ctx, g, WEAVER_GOID_OFFSET);`);
-  b.push(`\tweaver_pair_return(ctx, g, ${plan.id}, h->ktime_ns, rec + ${plan.pairOffset});`);
+  b.push(`\tweaver_fill_header(h, ${RECORD_KIND.return}, func, ctx, g, WEAVER_GOID_OFFSET);`);
+  b.push(`\tweaver_pair_return(ctx, g, func, h->ktime_ns, rec + ${plan.pairOffset});`);
   b.push(...stackAreaRead(results.stackArea));
-  for (const result of results.args ?? []) b.push(...argumentCode(result));
+  for (const result of results.args ?? []) b.push(...argumentCode(result, readers));
   b.push(`\tWEAVER_SUBMIT(ctx, rec, ${plan.recordSize});`);
   b.push('\treturn 0;');
   b.push('}');
-  for (const frame of [...new Set(unit.deferreturnFrameSizes)].sort((x, y) => x - y)) {
-    b.push('');
-    b.push(`/* ${commentSafe(plan.name)}: at CALL runtime.deferreturn, inside a ${frame}-byte frame; marks the pending call */`);
-    b.push(PROGRAM_SECTION);
-    b.push(`int ${deferreturnProgramName(plan.id, frame)}(struct pt_regs *ctx)`);
-    b.push('{');
-    b.push('\tstruct weaver_pair_key key = {};');
-    b.push(`\tweaver_pair_key_of(&key, ctx, WEAVER_G(ctx), ${plan.id}, ${frame});`);
-    b.push(`\tstruct weaver_pair_value *v = bpf_map_lookup_elem(&${PAIRS_MAP}, &key);`);
-    b.push('\tif (v)');
-    b.push(`\t\tv->flags |= ${PAIR_FLAG.deferreturn}; /* only this goroutine uses this key */`);
-    b.push('\treturn 0;');
-    b.push('}');
-  }
   return b.join('\n');
+}
+
+/** At a CALL runtime.deferreturn, inside a frame whose size the cookie holds: marks the pending call. */
+function deferreturnShape(): string {
+  return [
+    `__attribute__((noinline)) int ${DEFERRETURN_SHAPE}(struct pt_regs *ctx, u64 cookie)`,
+    '{',
+    '\tstruct weaver_pair_key key = {};',
+    '\tweaver_pair_key_of(&key, ctx, WEAVER_G(ctx), WEAVER_COOKIE_FUNC(cookie), WEAVER_COOKIE_FRAME(cookie));',
+    `\tstruct weaver_pair_value *v = bpf_map_lookup_elem(&${PAIRS_MAP}, &key);`,
+    '\tif (v)',
+    `\t\tv->flags |= ${PAIR_FLAG.deferreturn}; /* only this goroutine uses this key */`,
+    '\treturn 0;',
+    '}',
+  ].join('\n');
 }

@@ -127,7 +127,7 @@ describe('weaver list', () => {
       expect(listed.stdout.split('\n').filter((l) => l.startsWith('#'))).toEqual([]);
       const emitted = await runWeaver([build.path, '-f', file, '--emit', 'c']);
       expect(emitted.code, emitted.stderr).toBe(0);
-      expect(emitted.stdout).toContain(`weaver_f${listedNames.length - 1}(struct pt_regs *ctx)`);
+      expect(emitted.stdout).toContain(`: ${listedNames.length} function(s) in `);
     });
   }
 
@@ -158,6 +158,7 @@ describe('a binary with corrupt DWARF', () => {
     const notes = run.stderr.trim().split('\n');
     expect(notes).toHaveLength(1);
     expect(notes[0]).toMatch(/^weaver: .*\.debug_info.*; tracing by name only$/);
-    expect(run.stdout).toContain('int weaver_f0(struct pt_regs *ctx)');
+    // Traced by name only, every function's record is the header alone: one shape serves them all.
+    expect(run.stdout).toMatch(/: \d+ function\(s\) in 1 shape\(s\), 0 reader\(s\),/);
   });
 });

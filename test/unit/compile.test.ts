@@ -23,7 +23,7 @@ function sourceFor(line: string, abi: 'stack' | 'register', dispatch = false): s
   return generateC([{ plan }], {
     abi,
     goidOffset: 152,
-    ...(dispatch ? { dispatch: [{ program: 'weaver_dispatch0', calls: ['weaver_f0'] }] } : {}),
+    ...(dispatch ? { dispatch: [{ program: 'weaver_dispatch0', calls: ['weaver_s0'] }] } : {}),
   });
 }
 
@@ -43,14 +43,21 @@ describe('compileBpf', () => {
     expect(object.readUInt16LE(18)).toBe(EM_BPF);
   });
 
-  it('compiles the dispatcher form, with each program as a global function', async () => {
+  it('compiles the dispatcher form, with each shape as a global function', async () => {
     const source = sourceFor('main.f(a int, s string)', 'register', true);
-    expect(source).toContain('__attribute__((noinline))\nint weaver_f0(struct pt_regs *ctx)');
+    expect(source).toContain('__attribute__((noinline)) int weaver_s0(struct pt_regs *ctx, u64 cookie)\n');
     expect(source).toContain('SEC("uprobe")\nint weaver_dispatch0(struct pt_regs *ctx)');
-    expect(source).toContain('case 0: return weaver_f0(ctx);');
+    expect(source).toContain('case 0: return weaver_s0(ctx, cookie);');
     expect(source.match(/SEC\("uprobe"\)/g)).toHaveLength(1);
     const { object } = await compileBpf(source, { cacheDir: null });
     expect(object.includes(Buffer.from('weaver_dispatch0'))).toBe(true);
+  });
+
+  it('compiles the one-program-per-function form, each calling its shape with its cookie', async () => {
+    const source = sourceFor('main.f(a int, s string)', 'register');
+    expect(source).toContain('SEC("uprobe")\nint weaver_f0(struct pt_regs *ctx)\n{\n\treturn weaver_s0(ctx, 0x0ULL);\n}');
+    const { object } = await compileBpf(source, { cacheDir: null });
+    expect(object.includes(Buffer.from('weaver_f0'))).toBe(true);
   });
 
   it('compiles once, then serves the same object from the cache', async () => {
