@@ -167,9 +167,9 @@ export function generateC(units: ProgramUnit[], options: CodegenOptions, shapes:
   out.push(`#define WEAVER_KIND_BATCH ${RECORD_KIND.batch}`);
   out.push(`#define WEAVER_BATCH_MAX_RECORD ${ringBatchMaxRecord(options)}`);
   out.push(`#define WEAVER_BATCH_SEND_AT ${options.ringBatchBytes ?? RING_BATCH_BYTES}`);
+  out.push(`#define WEAVER_GOID_OFFSET ${options.goidOffset}`);
   out.push('#include "weaver.h"');
   out.push('');
-  out.push(`#define WEAVER_GOID_OFFSET ${options.goidOffset}`);
   out.push(
     options.abi === 'register'
       ? '#define WEAVER_G(ctx) weaver_g_register_abi(ctx)'
@@ -364,7 +364,7 @@ function entryShape(name: string, unit: ProgramUnit, warm: boolean, readers: Rea
   b.push('\tif (ctx->flags & WEAVER_COOKIE_FAIL_FLAGS(cookie))');
   b.push('\t\treturn 0;');
   b.push(...recordStart(plan.recordSize, ['\t\tweaver_count_drop();'], warm));
-  b.push(`\tweaver_fill_header(h, ${RECORD_KIND.call}, WEAVER_COOKIE_FUNC(cookie), ctx, WEAVER_G(ctx), WEAVER_GOID_OFFSET);`);
+  b.push(`\tweaver_fill_header(h, ${RECORD_KIND.call}, WEAVER_COOKIE_FUNC(cookie), ctx, WEAVER_G(ctx));`);
   b.push(...stackAreaRead(plan.stackArea));
   for (const arg of plan.args ?? []) b.push(...argumentCode(arg, readers));
   if (unit.pairDepthOffset !== undefined) {
@@ -379,8 +379,9 @@ function entryShape(name: string, unit: ProgramUnit, warm: boolean, readers: Rea
 const C_INT: Record<number, string> = { 1: 'u8', 2: 'u16', 4: 'u32', 8: 'u64' };
 
 function argumentCode(arg: ArgPlan, readers: ReaderSet): string[] {
+  // No comment naming the argument: functions whose arguments are named
+  // differently share the shape (its header comment names the functions).
   const lines: string[] = [];
-  lines.push(`\t/* ${commentSafe(arg.name)} ${commentSafe(arg.type.name)} */`);
   for (const w of arg.registerWrites) {
     const t = C_INT[w.size];
     if (!t) throw new Error(`internal: register piece of ${w.size} bytes`);
@@ -520,7 +521,7 @@ function returnShape(name: string, unit: ReturnUnit, warm: boolean, readers: Rea
     '\t\tweaver_count_drop();',
   ];
   b.push(...recordStart(plan.recordSize, onDrop, warm));
-  b.push(`\tweaver_fill_header(h, ${RECORD_KIND.return}, func, ctx, g, WEAVER_GOID_OFFSET);`);
+  b.push(`\tweaver_fill_header(h, ${RECORD_KIND.return}, func, ctx, g);`);
   b.push(`\tweaver_pair_return(ctx, g, func, h->ktime_ns, rec + ${plan.pairOffset});`);
   b.push(...stackAreaRead(results.stackArea));
   for (const result of results.args ?? []) b.push(...argumentCode(result, readers));
