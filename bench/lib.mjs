@@ -58,10 +58,11 @@ export function run(file, args, opts = {}) {
  * "Tracing" (probes attached). `stop()` sends SIGINT and resolves with
  * stderr and the summary's event and lost counts.
  */
-export async function startWeaver(args, { outFile = '/dev/null', env = process.env } = {}) {
+export async function startWeaver(args, { outFile = '/dev/null', env = process.env, onSpawn = () => {} } = {}) {
   const fd = openSync(outFile, 'w');
   const started = process.hrtime.bigint();
   const child = spawn(process.execPath, [WEAVER, ...args], { stdio: ['ignore', fd, 'pipe'], env });
+  onSpawn(child.pid);
   closeSync(fd);
   let stderr = '';
   const exited = new Promise((resolve) => child.on('close', (code) => resolve(code)));

@@ -24,13 +24,14 @@ import { after, onSignal, settle, whenAllExit, type StopSource } from '../stop.j
 import { watchBinary } from '../binarywatch.js';
 import { formatSummary } from '../summary.js';
 import { chooseTarget } from '../target.js';
+import { MIN_DEFAULT_BUFFER, defaultBufferSize, formatBufferSize } from '../buffersize.js';
 import { buildTraceSpec, type TraceSpec } from '../tracespec.js';
 
 function checkFlags(flags: TraceFlags): void {
   if (flags.functionsFile && flags.packagesGiven) {
     throw new UsageError('--functions-file and --packages choose functions in two different ways; give one of them');
   }
-  if ((flags.bufferSize & (flags.bufferSize - 1)) !== 0 || flags.bufferSize % 4096 !== 0) {
+  if (flags.bufferSize !== undefined && ((flags.bufferSize & (flags.bufferSize - 1)) !== 0 || flags.bufferSize % 4096 !== 0)) {
     throw new UsageError(`--buffer-size must be a power of two of at least 4096 bytes, not ${flags.bufferSize}`);
   }
 }
@@ -66,7 +67,8 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
     probePlacement: flags.probePlacement,
     transport,
     ringBatches: transport === 'ring' && ringBatchesSupported(),
-    ringBatchBytes: ringBatchBytesFor(flags.bufferSize),
+    // The default buffer is 8 MiB at least, which batches of 8 KiB fit.
+    ringBatchBytes: ringBatchBytesFor(flags.bufferSize ?? MIN_DEFAULT_BUFFER),
     attach: resolveAttachMode(flags.attach),
     returns: flags.returns,
     plan: { stringSize: flags.stringSize, maxElements: flags.maxElements, maxRecordSize: flags.maxEventSize, depth: flags.depth },
@@ -80,6 +82,7 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
   }
 
   checkPrivileges();
+  const bufferSize = flags.bufferSize ?? defaultBufferSize(spec.targets);
   const stream = flags.output ? openOutputFile(flags.output) : process.stdout;
   const started = process.hrtime.bigint();
   const status = new StatusLine();
@@ -109,7 +112,7 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
   try {
     session = TraceSession.start(spec, compiled.object, {
       pids: program ? [program.pid] : target.pids,
-      bufferSize: flags.bufferSize,
+      bufferSize,
       transport,
       onEvents: (events) => printer.print(events),
       onMalformed: (err) => verbose(`weaver: skipped a record: ${err.message}`),
@@ -137,7 +140,7 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
       say(
         `  events through the ${
           transport === 'perf' ? 'per-CPU perf buffers' : spec.ringBatches ? `BPF ring buffer, records up to ${RING_BATCH_MAX_RECORD} bytes in per-CPU batches` : 'BPF ring buffer'
-        }`,
+        } of ${formatBufferSize(bufferSize)}${flags.bufferSize === undefined ? ' (sized from the traced functions; --buffer-size sets it)' : ''}`,
       );
       for (const t of spec.targets) {
         say(`  ${t.plan.name}+0x${t.probe.offset.toString(16)} (file offset 0x${t.attachOffset.toString(16)}, ${t.plan.recordSize}-byte records): ${t.probe.reason}`);
