@@ -84,8 +84,9 @@ export class ReaderSet {
         const lines = [
           `${indent}weaver_read_elems(${addr(plan.data.offset)}, ${plan.elems.length}, ${plan.elemSize}, *(u64 *)${at(plan.offset)}, *(s64 *)${at(plan.offset + 8)});`,
         ];
+        const like = this.alike(plan.elems, addr, indent + '\t', level);
         plan.elems.forEach((elem, i) => {
-          const inner = this.follow(elem, addr, indent + '\t', level);
+          const inner = like(elem);
           if (inner.length === 0) return;
           lines.push(`${indent}if (*(u32 *)${at(plan.data.offset)} >= ${(i + 1) * plan.elemSize}) {`, ...inner, `${indent}}`);
         });
@@ -119,6 +120,27 @@ export class ReaderSet {
       default:
         return [];
     }
+  }
+
+  /**
+   * follow() for values planned alike (a slice's elements, a map's keys):
+   * when the first needs a reader, the others call the same one at their
+   * own offsets, without generating its text again for each.
+   */
+  private alike(plans: ValuePlan[], addr: Addr, indent: string, level: number): (plan: ValuePlan) => string[] {
+    const first = plans[0];
+    if (!first || first.kind === 'unavailable' || level >= MAX_READER_NESTING || !wantsReader(first)) {
+      return (plan) => this.follow(plan, addr, indent, level);
+    }
+    const call = this.readerCall(first, addr, level);
+    const name = call.slice(0, call.indexOf('('));
+    const biased = call.endsWith(', bias)');
+    return (plan) => {
+      if (plan === first) return [`${indent}${call};`];
+      if (plan.kind === 'unavailable') return [];
+      const at = `${name}((void *)(${addr(plan.offset)}), (void *)(${addr(slotRange(plan).start)})${biased ? ', bias' : ''})`;
+      return [`${indent}${at};`];
+    };
   }
 
   /** Defines (once) the reader of `plan` and returns the call that runs it where `addr` says. */
@@ -194,8 +216,10 @@ export class ReaderSet {
       `${indent}}`,
     );
     if (strings) return lines;
+    const keyLike = this.alike(plan.keys, addr, indent + '\t', level);
+    const elemLike = this.alike(plan.elems, addr, indent + '\t', level);
     plan.keys.forEach((key, k) => {
-      const inner = [...this.follow(key, addr, indent + '\t', level), ...this.follow(plan.elems[k]!, addr, indent + '\t', level)];
+      const inner = [...keyLike(key), ...elemLike(plan.elems[k]!)];
       if (inner.length === 0) return;
       lines.push(`${indent}if (${shown} > ${k}) {`, ...inner, `${indent}}`);
     });
