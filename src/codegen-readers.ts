@@ -38,10 +38,11 @@ export class ReaderSet {
   /** Each reader's callees. */
   private readonly callees = new Map<string, string[]>();
 
-  /** Every reader and area struct, callees before callers. */
-  cDefinitions(): string {
+  /** Every reader (or those in `only`) and every area struct, callees before callers. */
+  cDefinitions(only?: Set<string>): string {
     const areas = [...this.areaSizes].sort((a, b) => a - b).map((n) => `struct weaver_area_${n} { u8 b[${n}]; };`);
-    return [...areas, '', ...this.definitions].join('\n');
+    const definitions = only ? this.definitions.filter((_, i) => only.has(`weaver_v${i}`)) : this.definitions;
+    return [...areas, '', ...definitions].join('\n');
   }
 
   /** Every reader that C text `text` (a shape) runs, directly or through other readers. */
@@ -165,7 +166,7 @@ export class ReaderSet {
       this.byBody.set(text, name);
       this.areaSizes.add(image.size);
       this.areaSizes.add(slotBytes);
-      this.definitions.push(`/* ${commentSafe(plan.type.name)} */\n__attribute__((noinline)) int ${name}${text}\n`);
+      this.definitions.push(`/* ${commentSafe(plan.type.name)} */\nWEAVER_SHARED __attribute__((noinline)) int ${name}${text}\n`);
       this.callees.set(name, readersCalledIn(text));
     }
     return `${name}((void *)(${addr(image.start)}), (void *)(${addr(slots.start)})${usesBias ? ', bias' : ''})`;

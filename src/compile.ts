@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { availableParallelism, homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -79,7 +79,76 @@ export function clangArgs(source: string, output: string): string[] {
   ];
 }
 
-export async function compileBpf(cSource: string, options: CompileOptions = {}): Promise<CompileResult> {
+/**
+ * Compiles a program given as one or more compile units (src/codegen.ts
+ * generateUnits). Each unit is compiled and cached on its own, up to one
+ * clang per CPU at a time; several are then joined into one object by
+ * libbpf's static linker (bpftool gen object), which keeps one copy of what
+ * every unit defines weak. The joined object is cached too.
+ */
+export async function compileBpf(cSource: string | string[], options: CompileOptions = {}): Promise<CompileResult> {
+  const units = typeof cSource === 'string' ? [cSource] : cSource;
+  if (units.length === 1) return compileUnit(units[0]!, options);
+  const clang = options.clang ?? 'clang';
+  const version = await clangVersion(clang);
+  const header = readFileSync(join(BPF_INCLUDE_DIR, 'weaver.h'));
+  const key = createHash('sha256').update('linked\0').update(version).update('\0').update(header);
+  for (const u of units) key.update('\0').update(u);
+  const cacheDir = options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir;
+  const cachePath = cacheDir ? join(cacheDir, `${key.digest('hex')}.o`) : null;
+  if (cachePath) {
+    try {
+      return { object: readFileSync(cachePath), cached: true, cachePath };
+    } catch {
+      // Not linked yet: compile what is not cached, then link.
+    }
+  }
+  const objects = await mapConcurrently(units, Math.max(1, availableParallelism()), (u) => compileUnit(u, options));
+  const work = mkdtempSync(join(tmpdir(), 'weaver-ld-'));
+  try {
+    const inputs = objects.map((o, i) => {
+      const path = join(work, `unit${i}.o`);
+      writeFileSync(path, o.object);
+      return path;
+    });
+    const out = join(work, 'weaver.bpf.o');
+    try {
+      await run('bpftool', ['gen', 'object', out, ...inputs], { maxBuffer: 16 * 1024 * 1024 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new EnvironmentError('bpftool is not installed, and weaver needs it to join its BPF programs', {
+          hint: 'run npm run setup, or apt-get install bpftool',
+          cause: err,
+        });
+      }
+      const stderr = String((err as { stderr?: string }).stderr ?? '').trim();
+      throw new WeaverError(`libbpf's linker could not join the compiled BPF units: ${stderr.split('\n').pop() ?? ''}`, {
+        hint: 'run with --emit c to see the generated program, and -v for the full output',
+        cause: Object.assign(new Error(stderr), { name: 'LinkerOutput' }),
+      });
+    }
+    const object = readFileSync(out);
+    return { object, cached: false, cachePath: storeInCache(cachePath, object, options.warn) };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** `fn` over `items`, at most `limit` at a time, results in order. */
+async function mapConcurrently<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+async function compileUnit(cSource: string, options: CompileOptions): Promise<CompileResult> {
   const clang = options.clang ?? 'clang';
   const version = await clangVersion(clang);
   const header = readFileSync(join(BPF_INCLUDE_DIR, 'weaver.h'));

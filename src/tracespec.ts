@@ -4,7 +4,7 @@
 // loaded, attached programs.
 
 import { argumentLocations } from './abi/index.js';
-import { buildShapes, generateC, programName } from './codegen.js';
+import { buildShapes, generateUnits, programName } from './codegen.js';
 import { CookieRangeError, siteCookie, type SiteFields } from './sitecookie.js';
 import { dwarfTypeByName, readDwarfFunctions } from './dwarf/index.js';
 import { goBinaryInfo } from './elf/gobinary.js';
@@ -136,7 +136,10 @@ export interface TraceTarget {
 export interface TraceSpec {
   binary: GoBinaryInfo;
   targets: TraceTarget[];
+  /** The generated C: every compile unit (cUnits), one after the other. */
   cSource: string;
+  /** The compile units, which src/compile.ts compiles one by one and joins. */
+  cUnits: string[];
   /** True when no argument values are captured (package mode without DWARF). */
   namesOnly: boolean;
   /** Things the user should know, printed once on stderr. */
@@ -220,7 +223,7 @@ export function buildTraceSpec(req: TraceRequest): TraceSpec {
     }
   }
 
-  const cSource = generateC(
+  const cUnits = generateUnits(
     units,
     {
       pie: info.pie,
@@ -236,8 +239,10 @@ export function buildTraceSpec(req: TraceRequest): TraceSpec {
     },
     shapes,
   );
+  // --emit c shows every unit, each compilable on its own.
+  const cSource = cUnits.join('\n');
   cache.save();
-  return { binary: info, targets, cSource, namesOnly, notes, returns: Boolean(req.returns), probes, dispatch, ringBatches };
+  return { binary: info, targets, cSource, cUnits, namesOnly, notes, returns: Boolean(req.returns), probes, dispatch, ringBatches };
 }
 
 /** Far more than any real functions file; /dev/zero or a wrong path must not fill memory. */

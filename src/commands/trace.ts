@@ -87,7 +87,7 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
   const started = process.hrtime.bigint();
   const status = new StatusLine();
   status.set('weaver: compiling the BPF program…');
-  const compiled = await compileBpf(spec.cSource, { warn: (m) => say(`weaver: ${m}`) });
+  const compiled = await compileBpf(spec.cUnits, { warn: (m) => say(`weaver: ${m}`) });
   verbose(`weaver: BPF object ${compiled.cached ? 'from cache' : 'compiled'}${compiled.cachePath ? ` (${compiled.cachePath})` : ''}`);
 
   const toTerminal = !flags.output && Boolean(process.stdout.isTTY);
