@@ -4,14 +4,21 @@
 // hundreds of functions whose records are kilobytes (pointees, strings), and
 // a burst of calls (one HTTP request runs a hundred of them) filled the old
 // fixed 8 MiB faster than it was read. So the default grows with what the
-// traced functions can write: room for BURST_RECORDS records of each.
+// traced functions can write: room for BURST_RECORDS records of each, up
+// to MAX_DEFAULT_BUFFER.
 
 import type { TraceTarget } from './tracespec.js';
 
 export const MIN_DEFAULT_BUFFER = 8 << 20;
-export const MAX_DEFAULT_BUFFER = 256 << 20;
+/**
+ * weaver maps the ring buffer's data twice (the kernel's ring buffer
+ * layout), so a buffer of N bytes shows as 2N in its resident memory: 64
+ * MiB keeps weaver itself well under 400 MB while it traces thousands of
+ * functions.
+ */
+export const MAX_DEFAULT_BUFFER = 64 << 20;
 /** Records of each traced function (entry and return) the default buffer holds. */
-export const BURST_RECORDS = 32;
+export const BURST_RECORDS = 16;
 /** --buffer-size's bound (src/cli.ts). */
 const MAX_BUFFER = 1 << 30;
 
@@ -21,7 +28,7 @@ function nextPowerOfTwo(n: number): number {
   return p;
 }
 
-/** The default --buffer-size for these functions: a power of two from 8 MiB to 256 MiB. */
+/** The default --buffer-size for these functions: a power of two from 8 MiB to 64 MiB. */
 export function defaultBufferSize(targets: Pick<TraceTarget, 'plan' | 'returns'>[]): number {
   let bytes = 0;
   for (const t of targets) bytes += BURST_RECORDS * (t.plan.recordSize + (t.returns?.plan.recordSize ?? 0));

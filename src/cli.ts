@@ -165,7 +165,7 @@ export function buildCli(handlers: CliHandlers): Command {
     .option('--max-elements <n>', 'elements of each slice or array to capture', integer('--max-elements', 0, 1024), 16)
     .option('--depth <n>', 'levels of pointers, slice elements, maps and interface values followed from each argument', integer('--depth', 0, 8), 2)
     .option('--max-event-size <bytes>', 'upper bound on the bytes one call may capture', byteSize('--max-event-size', 256, 65536), 16384)
-    .option('--buffer-size <bytes>', 'size of the kernel buffer for events, a power of two (default: room for 32 records of each traced function, 8M to 256M)', byteSize('--buffer-size', 4096, 1 << 30))
+    .option('--buffer-size <bytes>', 'size of the kernel buffer for events, a power of two (default: room for 16 records of each traced function, 8M to 64M)', byteSize('--buffer-size', 4096, 1 << 30))
     .addOption(
       new Option('--probe-placement <where>', 'auto: after Go\'s stack check when the kernel emulates the jump there (one trap a call); entry: the first instruction')
         .choices(['auto', 'entry'])
