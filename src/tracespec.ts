@@ -19,7 +19,7 @@ import type { FunctionSpec, GoType } from './gotypes.js';
 import type { FunctionSymbol, GoBinaryInfo } from './model.js';
 import { PlanTooLargeError, mapLayoutForVersion, planFunction, type FunctionPlan, type PlanOptions } from './plan.js';
 import { closestNames } from './suggest.js';
-import { chooseEntryProbe } from './x86/prologue.js';
+import { chooseEntryProbe, type ProbeKind } from './x86/prologue.js';
 import { ProbeCache } from './probecache.js';
 import { lazyRuntimeTypes } from './runtimetypes.js';
 import { returnSide, type ReturnSide } from './returnspec.js';
@@ -30,7 +30,7 @@ export interface TraceRequest {
   functionsFile?: string;
   packages: string[];
   plan: PlanOptions;
-  /** auto: after Go's stack check when the kernel can emulate the jump there (one trap); entry: the first instruction. */
+  /** auto: one trap a call where the kernel allows (src/x86/prologue.ts); entry: the first instruction. */
   probePlacement?: 'auto' | 'entry';
   /** How records reach user space (default ring); the session must use the same. */
   transport?: 'ring' | 'perf';
@@ -110,8 +110,8 @@ export interface TraceTarget {
   program: string;
   /** File offset the uprobe is attached at. */
   attachOffset: number;
-  /** Where the probe sits in the function, and why (shown with -v). */
-  probe: { offset: number; kind: 'after-stack-check' | 'entry'; reason: string; stackCheckFailFlags?: number };
+  /** Where the probe sits in the function, and why (shown with -v); `traps`: what a call costs there, when known. */
+  probe: { offset: number; kind: ProbeKind; reason: string; traps?: 1 | 2; stackCheckFailFlags?: number };
   /** With --returns: the return record plan and the extra attach points, each with its program. */
   returns?: ReturnSide;
 }
@@ -303,6 +303,7 @@ function decodeEntryProbe(elf: ElfFile, symbol: FunctionSymbol, info: GoBinaryIn
       offset: p.offset,
       kind: p.kind,
       reason: p.reason,
+      traps: p.traps,
       ...(p.stackGuardCheck ? { stackCheckFailFlags: p.stackGuardCheck.failFlagsMask } : {}),
     };
   } catch (err) {
