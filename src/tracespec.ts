@@ -15,6 +15,7 @@ import { parseFunctionsFile } from './funcfile.js';
 import { readTextUpTo } from './files.js';
 import { goidOffsetFor } from './goid.js';
 import { inPackages, packageOf } from './gonames.js';
+import { Notes } from './notes.js';
 import type { FunctionSpec, GoType } from './gotypes.js';
 import type { FunctionSymbol, GoBinaryInfo } from './model.js';
 import { PlanTooLargeError, mapLayoutForVersion, planFunction, type FunctionPlan, type PlanOptions } from './plan.js';
@@ -123,7 +124,7 @@ export interface TraceSpec {
   /** True when no argument values are captured (package mode without DWARF). */
   namesOnly: boolean;
   /** Things the user should know, printed once on stderr. */
-  notes: string[];
+  notes: Notes;
   /** True with --returns: records are paired (src/pairing.ts). */
   returns: boolean;
   /**
@@ -141,7 +142,7 @@ export function buildTraceSpec(req: TraceRequest): TraceSpec {
   const elf = ElfFile.read(req.binaryPath);
   const cache = ProbeCache.open(elf, { dir: req.binaryCacheDir });
   const info = cache.binaryInfo(req.binaryPath, () => goBinaryInfo(elf));
-  const notes: string[] = [];
+  const notes = new Notes();
   const specs = req.functionsFile ? specsFromFile(req.functionsFile, info, elf) : specsFromPackages(req.packages, info, elf, notes);
   const namesOnly = specs.every((s) => s.params === null);
 
@@ -263,7 +264,7 @@ function dwarfTypeResolver(elf: ElfFile) {
   };
 }
 
-function specsFromPackages(packages: string[], info: GoBinaryInfo, elf: ElfFile, notes: string[]): SelectedSpec[] {
+function specsFromPackages(packages: string[], info: GoBinaryInfo, elf: ElfFile, notes: Notes): SelectedSpec[] {
   const wanted = new Set(packages);
   const symbols = [...info.functions.values()].filter((f) => inPackages(f.name, wanted));
   if (symbols.length === 0) {

@@ -72,7 +72,7 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
     returns: flags.returns,
     plan: { stringSize: flags.stringSize, maxElements: flags.maxElements, maxRecordSize: flags.maxEventSize, depth: flags.depth },
   });
-  for (const note of spec.notes) say(`weaver: ${note}`);
+  for (const note of spec.notes.lines(flags.verbose)) say(`weaver: ${note}`);
   const filter = await compileFilters(flags.filters, spec);
 
   if (flags.emit === 'c') {
