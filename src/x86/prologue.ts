@@ -201,13 +201,16 @@ function changesEntryState(insn: X86Instruction): string | null {
  * emulates that every call reaches with the entry's registers, SP and
  * memory, else the entry.
  */
-function leafProbe(insns: X86Instruction[], entryAddress: number, why: string): ProbePoint {
+function leafProbe(code: Uint8Array, insns: X86Instruction[], entryAddress: number, why: string): ProbePoint {
   // A jump into the stretch before the probe would make it fire again.
   const targets = new Set(insns.flatMap((insn) => (insn.target === undefined ? [] : [insn.target])));
-  for (let i = 0; i < insns.length && i < LEAF_LIMIT; i++) {
-    const insn = insns[i];
+  // What each instruction writes costs more to find than decoding: only for these few.
+  const last = insns[Math.min(insns.length, LEAF_LIMIT) - 1];
+  const head = decodeFunction(code.subarray(0, last.address + last.length - entryAddress), entryAddress, { accessUpTo: LEAF_LIMIT });
+  for (let i = 0; i < head.length; i++) {
+    const insn = head[i];
     if (i > 0 && targets.has(insn.address)) {
-      return entryPoint(insns[0], `${why}; a jump lands at ${hex(insn.address)}, before any instruction the kernel emulates`);
+      return entryPoint(head[0], `${why}; a jump lands at ${hex(insn.address)}, before any instruction the kernel emulates`);
     }
     const emulation = emulatedProbeSite(insn);
     if (emulation && i === 0) return entryPoint(insn, why);
@@ -221,9 +224,9 @@ function leafProbe(insns: X86Instruction[], entryAddress: number, why: string): 
       };
     }
     const change = changesEntryState(insn);
-    if (change) return entryPoint(insns[0], `${why}; the instruction at ${hex(insn.address)} ${change} before any the kernel emulates`);
+    if (change) return entryPoint(head[0], `${why}; the instruction at ${hex(insn.address)} ${change} before any the kernel emulates`);
   }
-  return entryPoint(insns[0], `${why}; no instruction the kernel emulates in the first ${LEAF_LIMIT}`);
+  return entryPoint(head[0], `${why}; no instruction the kernel emulates in the first ${LEAF_LIMIT}`);
 }
 
 /**
@@ -233,7 +236,7 @@ function leafProbe(insns: X86Instruction[], entryAddress: number, why: string): 
  * something and then jumps back to the entry, so no symbol is needed.
  */
 export function chooseEntryProbe(code: Uint8Array, entryAddress: number, abi: GoAbi): ProbePoint {
-  const insns = decodeFunction(code, entryAddress, { accessUpTo: LEAF_LIMIT });
+  const insns = decodeFunction(code, entryAddress);
   const byAddress = new Map(insns.map((insn, i) => [insn.address, i]));
   const state: PrologueState = {
     // Register ABI: R14 holds g at entry. Stack ABI: loaded from TLS.
@@ -254,7 +257,7 @@ export function chooseEntryProbe(code: Uint8Array, entryAddress: number, abi: Go
   }
 
   if (check === null) {
-    return leafProbe(insns, entryAddress, 'no stack check in the prologue (a leaf function with a small frame, or a NOSPLIT function)');
+    return leafProbe(code, insns, entryAddress, 'no stack check in the prologue (a leaf function with a small frame, or a NOSPLIT function)');
   }
   const jump = insns[check.index];
   const failFlagsMask = jump.condition === undefined ? undefined : TAKEN_IF_ANY[jump.condition];
