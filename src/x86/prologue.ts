@@ -177,10 +177,8 @@ const LEAF_LIMIT = 16;
 function emulatedProbeSite(insn: X86Instruction): string | null {
   const emulation = kernelEmulates(insn.bytes);
   if (!emulation.emulated) return null;
-  const plain =
-    insn.target !== undefined && (insn.flow === 'jump' || insn.flow === 'conditional-jump' || insn.flow === 'call')
-      ? true
-      : insn.mnemonic === 'nop' || (insn.mnemonic === 'push' && insn.operands[0]?.kind === 'reg');
+  const directBranch = insn.target !== undefined && (insn.flow === 'jump' || insn.flow === 'conditional-jump' || insn.flow === 'call');
+  const plain = directBranch || insn.mnemonic === 'nop' || (insn.mnemonic === 'push' && insn.operands[0]?.kind === 'reg');
   return plain ? emulation.why : null;
 }
 
@@ -231,9 +229,11 @@ function leafProbe(code: Uint8Array, insns: X86Instruction[], entryAddress: numb
 
 /**
  * The address for a function's entry probe: the last conditional jump of
- * the stack check to the morestack path when the kernel emulates it, else
- * the entry. A jump counts as the stack check when its target calls
- * something and then jumps back to the entry, so no symbol is needed.
+ * the stack check to the morestack path when the kernel emulates it; in a
+ * function without the check, the first instruction the kernel emulates
+ * (leafProbe); else the entry. A jump counts as the stack check when its
+ * target calls something and then jumps back to the entry, so no symbol is
+ * needed.
  */
 export function chooseEntryProbe(code: Uint8Array, entryAddress: number, abi: GoAbi): ProbePoint {
   const insns = decodeFunction(code, entryAddress);
