@@ -24,11 +24,11 @@ function projectGo(toolchain) {
 
 mkdirSync(BUILD, { recursive: true });
 
-/** Builds the Go package in `srcDir` to BUILD/`name` (module-less: a go.mod is written beside the copy). */
+/** Builds the Go package in `srcDir` (its .go and .s files) to BUILD/`name` (module-less: a go.mod is written beside the copy). */
 export function buildGo(srcDir, name) {
   const work = join(BUILD, `${name}-src`);
   mkdirSync(work, { recursive: true });
-  execFileSync('sh', ['-c', `cp "${srcDir}"/*.go "${work}"/ && printf 'module ${name}\\n\\ngo 1.15\\n' > "${work}/go.mod"`]);
+  execFileSync('sh', ['-c', `find "${srcDir}" -maxdepth 1 \\( -name '*.go' -o -name '*.s' \\) -exec cp {} "${work}"/ \\; && printf 'module ${name}\\n\\ngo 1.15\\n' > "${work}/go.mod"`]);
   const out = join(BUILD, name);
   execFileSync(GO, ['build', '-o', out, '.'], {
     cwd: work,

@@ -167,7 +167,7 @@ export function buildCli(handlers: CliHandlers): Command {
     .option('--max-event-size <bytes>', 'upper bound on the bytes one call may capture', byteSize('--max-event-size', 256, 65536), 16384)
     .option('--buffer-size <bytes>', 'size of the kernel buffer for events, a power of two (default: room for 16 records of each traced function, 8M to 64M)', byteSize('--buffer-size', 4096, 1 << 30))
     .addOption(
-      new Option('--probe-placement <where>', 'auto: after Go\'s stack check when the kernel emulates the jump there (one trap a call); entry: the first instruction')
+      new Option('--probe-placement <where>', 'auto: after Go\'s stack check when the kernel emulates the jump there, or on the first instruction it emulates in a function without the check (one trap a call); entry: the first instruction')
         .choices(['auto', 'entry'])
         .default('auto'),
     )

@@ -39,3 +39,27 @@ export function formatSummary(f: SummaryFacts): string {
   if (tail.length) line += `; ${tail.join('; ')}`;
   return line;
 }
+
+/** A traced function whose entry probe the kernel single-steps, and how many of the events came from it. */
+export interface TwoTrapFunction {
+  name: string;
+  events: number;
+}
+
+/** Names listed without -v; the busiest first. */
+const TWO_TRAP_NAMES = 5;
+
+/**
+ * The line after the summary naming the functions whose probe costs two
+ * traps a call (the kernel single-steps the probed instruction), busiest
+ * first: where tracing slows the program most. Null when there are none.
+ */
+export function formatTwoTraps(functions: TwoTrapFunction[], verbose: boolean): string | null {
+  if (functions.length === 0) return null;
+  const busiest = [...functions].sort((a, b) => b.events - a.events || (a.name < b.name ? -1 : 1));
+  const shown = verbose ? busiest : busiest.slice(0, TWO_TRAP_NAMES);
+  const names = shown.map((f) => `${f.name} (${plural(f.events, 'event')})`).join(', ');
+  const more = busiest.length - shown.length;
+  const which = functions.length === 1 ? '1 function costs' : `${functions.length} functions cost`;
+  return `weaver: ${which} two traps a call, the kernel single-stepping its probed instruction: ${names}${more > 0 ? `, and ${more} more (-v lists them)` : ''}`;
+}

@@ -16,11 +16,12 @@ import { parseFunctionsFile } from './funcfile.js';
 import { readTextUpTo } from './files.js';
 import { goidOffsetFor } from './goid.js';
 import { inPackages, packageOf } from './gonames.js';
+import { Notes } from './notes.js';
 import type { FunctionSpec, GoType } from './gotypes.js';
 import type { FunctionSymbol, GoBinaryInfo } from './model.js';
 import { PlanTooLargeError, mapLayoutForVersion, planFunction, type FunctionPlan, type PlanOptions } from './plan.js';
 import { closestNames } from './suggest.js';
-import { chooseEntryProbe } from './x86/prologue.js';
+import { chooseEntryProbe, type ProbeKind } from './x86/prologue.js';
 import { ProbeCache } from './probecache.js';
 import { lazyRuntimeTypes } from './runtimetypes.js';
 import { returnSide, type ReturnSide } from './returnspec.js';
@@ -31,7 +32,7 @@ export interface TraceRequest {
   functionsFile?: string;
   packages: string[];
   plan: PlanOptions;
-  /** auto: after Go's stack check when the kernel can emulate the jump there (one trap); entry: the first instruction. */
+  /** auto: one trap a call where the kernel allows (src/x86/prologue.ts); entry: the first instruction. */
   probePlacement?: 'auto' | 'entry';
   /** How records reach user space (default ring); the session must use the same. */
   transport?: 'ring' | 'perf';
@@ -127,8 +128,8 @@ export interface TraceTarget {
   program: string;
   /** File offset the uprobe is attached at. */
   attachOffset: number;
-  /** Where the probe sits in the function, and why (shown with -v). */
-  probe: { offset: number; kind: 'after-stack-check' | 'entry'; reason: string; stackCheckFailFlags?: number };
+  /** Where the probe sits in the function, and why (shown with -v); `traps`: what a call costs there, when known. */
+  probe: { offset: number; kind: ProbeKind; reason: string; traps?: 1 | 2; stackCheckFailFlags?: number };
   /** With --returns: the return record plan and the extra attach points, each with its program. */
   returns?: ReturnSide;
 }
@@ -143,7 +144,7 @@ export interface TraceSpec {
   /** True when no argument values are captured (package mode without DWARF). */
   namesOnly: boolean;
   /** Things the user should know, printed once on stderr. */
-  notes: string[];
+  notes: Notes;
   /** True with --returns: records are paired (src/pairing.ts). */
   returns: boolean;
   /**
@@ -161,7 +162,7 @@ export function buildTraceSpec(req: TraceRequest): TraceSpec {
   const elf = ElfFile.read(req.binaryPath);
   const cache = ProbeCache.open(elf, { dir: req.binaryCacheDir });
   const info = cache.binaryInfo(req.binaryPath, () => goBinaryInfo(elf));
-  const notes: string[] = [];
+  const notes = new Notes();
   const specs = req.functionsFile ? specsFromFile(req.functionsFile, info, elf) : specsFromPackages(req.packages, info, elf, notes);
   const namesOnly = specs.every((s) => s.params === null);
 
@@ -305,7 +306,7 @@ function dwarfTypeResolver(elf: ElfFile) {
   };
 }
 
-function specsFromPackages(packages: string[], info: GoBinaryInfo, elf: ElfFile, notes: string[]): SelectedSpec[] {
+function specsFromPackages(packages: string[], info: GoBinaryInfo, elf: ElfFile, notes: Notes): SelectedSpec[] {
   const wanted = new Set(packages);
   const symbols = [...info.functions.values()].filter((f) => inPackages(f.name, wanted));
   if (symbols.length === 0) {
@@ -345,6 +346,7 @@ function decodeEntryProbe(elf: ElfFile, symbol: FunctionSymbol, info: GoBinaryIn
       offset: p.offset,
       kind: p.kind,
       reason: p.reason,
+      traps: p.traps,
       ...(p.stackGuardCheck ? { stackCheckFailFlags: p.stackGuardCheck.failFlagsMask } : {}),
     };
   } catch (err) {

@@ -22,9 +22,10 @@ import { TraceSession, resolveAttachMode, resolveTransport, ringBatchesSupported
 import { StatusLine } from '../status.js';
 import { after, onSignal, settle, whenAllExit, type StopSource } from '../stop.js';
 import { watchBinary } from '../binarywatch.js';
-import { formatSummary } from '../summary.js';
+import { formatSummary, formatTwoTraps } from '../summary.js';
 import { chooseTarget } from '../target.js';
 import { MIN_DEFAULT_BUFFER, defaultBufferSize, formatBufferSize } from '../buffersize.js';
+import type { CallEvent } from '../model.js';
 import { buildTraceSpec, type TraceSpec } from '../tracespec.js';
 
 function checkFlags(flags: TraceFlags): void {
@@ -73,7 +74,7 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
     returns: flags.returns,
     plan: { stringSize: flags.stringSize, maxElements: flags.maxElements, maxRecordSize: flags.maxEventSize, depth: flags.depth },
   });
-  for (const note of spec.notes) say(`weaver: ${note}`);
+  for (const note of spec.notes.lines(flags.verbose)) say(`weaver: ${note}`);
   const filter = await compileFilters(flags.filters, spec);
 
   if (flags.emit === 'c') {
@@ -108,13 +109,24 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
   // Held back until the probes are attached, so its first call is traced.
   const program = target.launch ? spawnHeld(target.launch.path, target.launch.args) : undefined;
   const total = spec.targets.length;
+  // Events per function whose probe the kernel single-steps, for the line after the summary.
+  const twoTraps = new Map(spec.targets.filter((t) => t.probe.traps === 2).map((t) => [t.plan.name, 0]));
+  const countTwoTraps = (events: CallEvent[]) => {
+    for (const e of events) {
+      const n = twoTraps.get(e.function);
+      if (n !== undefined) twoTraps.set(e.function, n + 1);
+    }
+  };
   let session: TraceSession;
   try {
     session = TraceSession.start(spec, compiled.object, {
       pids: program ? [program.pid] : target.pids,
       bufferSize,
       transport,
-      onEvents: (events) => printer.print(events),
+      onEvents: (events) => {
+        if (twoTraps.size > 0) countTwoTraps(events);
+        printer.print(events);
+      },
       onMalformed: (err) => verbose(`weaver: skipped a record: ${err.message}`),
       onAttach: (n, all) => status.set(`weaver: attaching probes ${n}/${all}…`),
     });
@@ -202,6 +214,8 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
     // Pairing statistics exist only with --returns.
     const pairing = returnFormat?.describePairing(stats.pairing);
     if (pairing) say(pairing);
+    const slow = formatTwoTraps([...twoTraps].map(([name, events]) => ({ name, events })), flags.verbose);
+    if (slow) say(slow);
   }
   return programExit ? exitStatusOf(programExit) : 0;
 }

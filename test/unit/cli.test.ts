@@ -13,7 +13,7 @@ import { formatDurationMs, parseDurationMs } from '../../src/duration.js';
 import { InputError, UsageError } from '../../src/errors.js';
 import { describeExit, exitStatusOf, resolveCommand } from '../../src/launch.js';
 import { checkProcessRuns, processAlive, processBinary } from '../../src/procfs.js';
-import { formatSummary, type SummaryFacts } from '../../src/summary.js';
+import { formatSummary, formatTwoTraps, type SummaryFacts } from '../../src/summary.js';
 import { chooseTarget } from '../../src/target.js';
 
 /** Parses argv as weaver would; returns the flags the trace command got, or commander's error text. */
@@ -163,6 +163,35 @@ describe('summary line', () => {
     [{ shown: 3, program: './server exited with code 0' }, 'weaver: 3 events in 1.52s, none lost; ./server exited with code 0'],
   ])('%o', (facts, line) => {
     expect(formatSummary({ ...base, ...facts })).toBe(line);
+  });
+});
+
+describe('two-trap line after the summary', () => {
+  const f = (name: string, events: number) => ({ name, events });
+  const seven = ['main.a', 'main.b', 'main.c', 'main.d', 'main.e', 'main.f', 'main.g'].map((n, i) => f(n, i * 10));
+  it.each<[string, ReturnType<typeof f>[], boolean, string | null]>([
+    ['none', [], false, null],
+    ['one', [f('main.f', 1000000)], false, 'weaver: 1 function costs two traps a call, the kernel single-stepping its probed instruction: main.f (1000000 events)'],
+    [
+      'busiest first, ties by name',
+      [f('main.z', 1), f('main.b', 0), f('main.a', 0), f('main.y', 7)],
+      false,
+      'weaver: 4 functions cost two traps a call, the kernel single-stepping its probed instruction: main.y (7 events), main.z (1 event), main.a (0 events), main.b (0 events)',
+    ],
+    [
+      'five names and a count of the rest',
+      seven,
+      false,
+      'weaver: 7 functions cost two traps a call, the kernel single-stepping its probed instruction: main.g (60 events), main.f (50 events), main.e (40 events), main.d (30 events), main.c (20 events), and 2 more (-v lists them)',
+    ],
+    [
+      'every name with -v',
+      seven,
+      true,
+      'weaver: 7 functions cost two traps a call, the kernel single-stepping its probed instruction: main.g (60 events), main.f (50 events), main.e (40 events), main.d (30 events), main.c (20 events), main.b (10 events), main.a (0 events)',
+    ],
+  ])('%s', (_what, functions, verbose, line) => {
+    expect(formatTwoTraps(functions, verbose)).toBe(line);
   });
 });
 
