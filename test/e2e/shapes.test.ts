@@ -4,13 +4,14 @@
 // second build of the same program (every address moved) must reuse the
 // compiled object, since nothing in it names an address.
 
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { buildGoProgram, goToolchains, type GoToolchain } from '../helpers/goprogram.js';
-import { requireBpfOrSkip, runWeaver } from '../helpers/weaver.js';
+import { WEAVER_BIN, requireBpfOrSkip, runWeaver } from '../helpers/weaver.js';
 
 const SOURCE = fileURLToPath(new URL('./programs/shapes.go', import.meta.url));
 const FUNCS = [
@@ -92,5 +93,47 @@ describe('the compile cache across builds', () => {
     const second = await trace(b.binary, b.funcs, [], env);
     expect(second.stderr).toMatch(/^weaver: BPF object from cache/m);
     expect(second.calls.map((c) => [c.function, argValues(c)])).toEqual(EXPECTED);
+  });
+});
+
+describe('a trace compiled in several units', () => {
+  const PACKAGES = 'main,net/http,net';
+  it.runIf(canRun)('joins the units into one object whose dispatchers all run: httpserver -p main,net/http,net', async () => {
+    const binary = join(fileURLToPath(new URL('../../fixtures/build/go1.27/httpserver', import.meta.url)));
+    const emitted = await runWeaver([binary, '-p', PACKAGES, '--emit', 'c']);
+    expect(emitted.code, emitted.stderr).toBe(0);
+    const units = Number(/Compile unit 1 of (\d+)\./.exec(emitted.stdout)?.[1]);
+    expect(units).toBeGreaterThanOrEqual(2);
+    // Which unit's dispatcher serves which function: main's and net/http's must be in different ones.
+    const unitOf = (fn: string) => emitted.stdout.split('Compile unit ').findIndex((u) => u.includes(`: ${fn}`) || u.includes(`, ${fn}`));
+    const out = join(mkdtempSync(join(tmpdir(), 'weaver-units-')), 'calls.jsonl');
+    const child = spawn(process.execPath, [WEAVER_BIN, '-p', PACKAGES, '-o', out, '--', binary, '-exit-after', '3'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+    const listening = new Promise<string>((resolve) => {
+      child.stdout.setEncoding('utf8').on('data', (d) => {
+        stdout += d;
+        const m = /^LISTENING (\S+)$/m.exec(stdout);
+        if (m) resolve(m[1]!);
+      });
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const addr = await Promise.race([listening, exited.then(() => { throw new Error(`weaver ended first: ${stderr}`); })]);
+    for (const path of ['/teapot', '/items/7']) await (await fetch(`http://${addr}${path}?q=x`)).text();
+    // The third request ends the server, which may close before it answers.
+    await fetch(`http://${addr}/done`).then((r) => r.text(), () => '');
+    expect(await exited, stderr).toBe(0);
+    const calls = readFileSync(out, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as JsonCall);
+    const handled = calls.filter((c) => c.function === 'main.handleRequest').map(argValues).slice(0, 2);
+    expect(handled).toEqual([
+      { method: 'GET', path: '/teapot', status: 418, query: 'x', userAgentLen: expect.any(Number) },
+      { method: 'GET', path: '/items/7', status: 200, query: 'x', userAgentLen: expect.any(Number) },
+    ]);
+    // Calls came through every unit's dispatcher.
+    const seen = [...new Set(calls.map((c) => c.function))];
+    expect(seen.length).toBeGreaterThan(20);
+    const unitsSeen = new Set(seen.map(unitOf).filter((u) => u > 0));
+    expect(unitsSeen.size).toBe(units);
   });
 });
