@@ -13,11 +13,14 @@
 // A reader that stops reading must never block weaver: a blocked write
 // would hold up the event loop, and with it every signal handler (seen:
 // `weaver … | sleep 60` ignored SIGTERM until sleep ended). In launch mode
-// the traced program shares our stdout's file description, and it can turn
-// O_NONBLOCK off on it (ours was seen cleared right after the program
-// started). So a pipe or terminal on stdout is opened again through
-// /proc/self/fd/1: a file description of our own, non-blocking whatever the
-// program does with its own; a full pipe then means EAGAIN and a retry.
+// the traced program shares our stdout's file description, and starting it
+// turns O_NONBLOCK off on it (libuv makes a child's stdio blocking). So a
+// pipe or terminal on stdout is opened again through /proc/self/fd/1: a
+// file description of our own, non-blocking whatever happens to the
+// program's; a full pipe then means EAGAIN and a retry. A socket cannot be
+// opened again: in launch mode its blocking writes go to libuv's thread
+// pool (the event loop stays free, but a write stuck there holds the exit
+// until the reader reads or goes away); otherwise Node's own stream writes it.
 //
 // In launch mode the traced program usually shares our stdout pipe. Linux
 // makes a pipe write atomic only up to PIPE_BUF bytes, so one large write of
@@ -72,10 +75,16 @@ export function ownNonBlocking(fd: number): number {
   try {
     const st = fstatSync(fd);
     if (!st.isFIFO() && !st.isCharacterDevice()) return fd;
-    return openSync(`/proc/self/fd/${fd}`, constants.O_WRONLY | constants.O_NONBLOCK);
+    return openSync(`/proc/self/fd/${fd}`, constants.O_WRONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch {
     return fd;
   }
+}
+
+/** What OutputWriter should write stdout through (see above). */
+export function stdoutTarget(launching: boolean): number | NodeJS.WritableStream {
+  const fd = ownNonBlocking(1);
+  return fd === 1 && !launching && isSharedStream(1) ? process.stdout : fd;
 }
 
 /** Why the output stopped taking lines. */
@@ -144,6 +153,8 @@ export class OutputWriter {
   private idle: Array<() => void> = [];
 
   private retry: NodeJS.Timeout | undefined;
+  /** A write call has not returned yet (it may be blocked in the kernel, on a socket). */
+  private writePending = false;
 
   /** `target`: a file descriptor (stdout, --output), or a stream (tests, in-process use). */
   constructor(
@@ -163,7 +174,7 @@ export class OutputWriter {
 
   /** Whether a write is still waiting for the reader (after abandon(), the process must exit explicitly). */
   get stuck(): boolean {
-    return this.abandoned && this.inFlight !== undefined;
+    return this.abandoned && this.writePending;
   }
 
   writeLines(lines: string[]): void {
@@ -218,6 +229,7 @@ export class OutputWriter {
 
   private writeChunk(chunk: Chunk): void {
     const done = (err: NodeJS.ErrnoException | null | undefined, n: number) => {
+      this.writePending = false;
       if (this.inFlight !== chunk || this.isClosed) return;
       if (err?.code === 'EAGAIN') {
         this.retry = setTimeout(() => this.writeChunk(chunk), RETRY_MS);
@@ -238,6 +250,7 @@ export class OutputWriter {
       this.pump();
     };
     const offset = chunk.done ?? 0;
+    this.writePending = true;
     if (typeof this.target === 'number') write(this.target, chunk.bytes, offset, chunk.bytes.length - offset, null, (err, n) => done(err, n));
     else this.target.write(chunk.bytes, (err) => done(err, chunk.bytes.length));
   }

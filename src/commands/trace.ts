@@ -15,7 +15,7 @@ import type { EventFilter } from '../filter/index.js';
 import { createFormatter, resolveFormat, shouldUseColor } from '../format/index.js';
 import { writeFileSync } from 'node:fs';
 import { describeExit, exitStatusOf, forwardSignals, spawnHeld, terminate, type LaunchedProgram, type ProgramExit } from '../launch.js';
-import { describeWriteError, EXIT_OUTPUT_ERROR, isSharedStream, OutputWriter, ownNonBlocking, type OutputFailure } from '../output.js';
+import { describeWriteError, EXIT_OUTPUT_ERROR, isSharedStream, OutputWriter, stdoutTarget, type OutputFailure } from '../output.js';
 import { EventPrinter, openOutputFile } from '../printer.js';
 import { checkPrivileges } from '../privileges.js';
 import { RING_BATCH_MAX_RECORD, ringBatchBytesFor } from '../codegen.js';
@@ -81,7 +81,7 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
   }
 
   checkPrivileges();
-  const fd = flags.output ? openOutputFile(flags.output) : ownNonBlocking(1);
+  const sink = flags.output ? openOutputFile(flags.output) : stdoutTarget(Boolean(target.launch));
   const started = process.hrtime.bigint();
   const status = new StatusLine();
   status.set('weaver: compiling the BPF program…');
@@ -100,7 +100,7 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
   // -c/--summary: calls are counted, not printed; the table comes at exit.
   const callStatsModule = flags.summary ? await import('../callstats.js') : undefined;
   const callStats = callStatsModule ? new callStatsModule.CallStats() : undefined;
-  const output = new OutputWriter(fd, { lineAtomic: !flags.output && isSharedStream(1), name: flags.output ?? 'standard output', ownsFile: Boolean(flags.output) });
+  const output = new OutputWriter(sink, { lineAtomic: !flags.output && isSharedStream(1), name: flags.output ?? 'standard output', ownsFile: Boolean(flags.output) });
   const printer = new EventPrinter(formatter, output, filter, flags.count, callStats ? (e) => callStats.add(e) : undefined);
 
   // Held back until the probes are attached, so its first call is traced.
