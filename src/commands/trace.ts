@@ -259,7 +259,9 @@ async function traceUntilDone(
   };
   // Rewritten in place, the file would get int3 bytes mid-instruction in new processes: stop.
   const warn = (sentence: string) => process.stderr.write(`weaver: ${sentence}\n`);
-  source(watchBinary(binaryPath, warn), (why) => ({ reason: why, detail: 'the program file changed' }));
+  // Tracing every process of the binary: once none can run it any more, nothing is left to wait for.
+  const endWhenUntraceable = !program && pids.length === 0;
+  source(watchBinary(binaryPath, warn, 250, { endWhenUntraceable }), (why) => ({ reason: why, detail: 'the program file changed' }));
   source({ promise: printer.limitReached, cancel: () => {} }, () => ({ reason: `--count ${flags.count} reached`, detail: 'count reached' }));
   source({ promise: output.closed, cancel: () => {} }, (failure) => ({ reason: failure.sentence, detail: failure.sentence, outputFailed: true }));
   if (flags.durationMs !== undefined) {

@@ -109,7 +109,7 @@ describe.skipIf(!canRun)('the traced file changes on disk', () => {
     expect(await t.waitFor((l) => l.length > 50)).toBe(true);
     copyFileSync(soak, `${path}.new`);
     renameSync(`${path}.new`, path);
-    expect(await waitFor(() => t.stderr().includes(`weaver: ${path} was replaced on disk; processes already running it are still traced, ones started from now on are not (start weaver again to trace them)`))).toBe(true);
+    expect(await waitFor(() => t.stderr().includes(`weaver: ${path} was replaced on disk; processes already running it are still traced, ones started from now on are not (start weaver again to trace them), and weaver ends once none is left`))).toBe(true);
     const fresh = await program(path, STEADY);
     const before = eventsByPid(t.lines()).get(old.pid) ?? 0;
     await sleep(1000);
