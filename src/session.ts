@@ -159,7 +159,11 @@ export class TraceSession {
           monotonicToRealtimeOffsetNs(),
           // Per-CPU batches and perf buffers deliver a goroutine's records out
           // of order when it moves between CPUs; TimeOrder puts them back.
-          { ordered: true },
+          {
+            ordered: true,
+            // No RET found: such a function only ever leaves by a jump (src/returnspec.ts).
+            untracedExits: new Set(spec.targets.filter((t) => t.returns && !t.returns.probes.some((p) => p.kind === 'ret')).map((t) => t.plan.id)),
+          },
         );
       }
       const pairer = session.pairer;

@@ -23,6 +23,7 @@ import { TraceSession, resolveAttachMode, resolveTransport, ringBatchesSupported
 import { StatusLine } from '../status.js';
 import { after, outputPatience, settle, SignalWatch, whenAllExit, type StopSource } from '../stop.js';
 import { watchBinary } from '../binarywatch.js';
+import { groupNotes } from '../notes.js';
 import { formatSummary, summaryRecord, type SummaryFacts } from '../summary.js';
 import { chooseTarget } from '../target.js';
 import { buildTraceSpec, type TraceSpec } from '../tracespec.js';
@@ -72,7 +73,7 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
     returns: flags.returns,
     plan: { stringSize: flags.stringSize, maxElements: flags.maxElements, maxRecordSize: flags.maxEventSize, depth: flags.depth },
   });
-  for (const note of spec.notes) say(`weaver: ${note}`);
+  for (const note of groupNotes(spec.notes, flags.verbose)) say(`weaver: ${note}`);
   const filter = await compileFilters(flags.filters, spec);
 
   if (flags.emit === 'c') {
