@@ -65,7 +65,11 @@ let runs = 0;
  * command); sends `signals` (to weaver) `signalAfterMs` after the Tracing
  * line, 200 ms apart.
  */
-async function run(args: string[], reader: string, opts: { calls: number; signals?: NodeJS.Signals[]; signalAfterMs?: number }): Promise<Run> {
+async function run(
+  args: string[],
+  reader: string,
+  opts: { calls: number; signals?: NodeJS.Signals[]; signalAfterMs?: number; binaryMode?: boolean },
+): Promise<Run> {
   const summaryPath = join(dir, `summary-${++runs}.json`);
   // A real pipe between them, as a shell makes (Node's own stdio pipes are
   // sockets). The reader gets its own process group, so that the whole
@@ -77,7 +81,12 @@ async function run(args: string[], reader: string, opts: { calls: number; signal
   let read = '';
   readerProc.stdout!.setEncoding('utf8').on('data', (d) => (read += d));
   const pipeIn = openSync(fifo, 'w');
-  const weaver = spawn(process.execPath, [WEAVER_BIN, '-f', funcs, '--format', 'json', '--summary-json', summaryPath, ...args, '--', flood, String(opts.calls)], {
+  // Binary mode: the program runs on its own, started first; weaver traces every process of the binary.
+  const own = opts.binaryMode ? spawn(flood, [String(opts.calls)], { stdio: ['ignore', 'ignore', 'pipe'] }) : undefined;
+  let ownErr = '';
+  own?.stderr!.setEncoding('utf8').on('data', (d) => (ownErr += d));
+  const target = opts.binaryMode ? [flood] : ['--', flood, String(opts.calls)];
+  const weaver = spawn(process.execPath, [WEAVER_BIN, '-f', funcs, '--format', 'json', '--summary-json', summaryPath, ...args, ...target], {
     stdio: ['ignore', pipeIn, 'pipe'],
   });
   // Only weaver holds the pipe's write end now, so the reader sees its end.
@@ -106,6 +115,11 @@ async function run(args: string[], reader: string, opts: { calls: number; signal
     // already gone
   }
   await readerExited;
+  if (own) {
+    own.kill('SIGINT');
+    await new Promise((r) => own.on('close', r));
+    stderr += ownErr;
+  }
   // The program, which shares weaver's stderr, may still be running (after an output failure weaver waits for it).
   await new Promise((r) => (weaver.stderr!.readableEnded ? r(null) : weaver.stderr!.on('end', r)));
   const made = /^calls (\d+)$/m.exec(stderr);
@@ -172,10 +186,10 @@ describe.skipIf(!canRun).each(['ring', 'perf'])('output faults on the %s transpo
   });
 });
 
-describe.skipIf(!canRun)('an --output file on a full disk', () => {
+describe.skipIf(!canRun).each(['ring', 'perf'])('an --output file on a full disk (%s transport)', (transport) => {
   let mnt = '';
   beforeAll(() => {
-    mnt = join(dir, 'full');
+    mnt = join(dir, `full-${transport}`);
     mkdirSync(mnt);
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mnt]);
   });
@@ -185,7 +199,7 @@ describe.skipIf(!canRun)('an --output file on a full disk', () => {
 
   it('exit 74 with one sentence, whole lines only, the program runs to its end, every call counted', async () => {
     const file = join(mnt, 'calls.jsonl');
-    const r = await run(['-o', file], 'cat', { calls: 3000 });
+    const r = await run(['-o', file, '--transport', transport], 'cat', { calls: 3000 });
     expect(r.code, r.stderr).toBe(74);
     expect(r.made).toBe(3000);
     expectEveryCallCounted(r, true);
@@ -206,6 +220,14 @@ describe.skipIf(!canRun)('signals with a reader that never reads (| sleep 60)', 
     expect(r.code, r.stderr).toBe(0);
     expect(r.msAfterSignal!).toBeLessThan(4000);
     expectEveryCallCounted(r);
+    expect(r.summary.lostAtOutput).toBeGreaterThan(0);
+  });
+
+  it('binary mode: the same, while the program runs on untraced', async () => {
+    const r = await run([], 'sleep 60', { calls: 0, signals: ['SIGTERM'], binaryMode: true });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.msAfterSignal!).toBeLessThan(4000);
+    expectEveryCallCounted(r, true);
     expect(r.summary.lostAtOutput).toBeGreaterThan(0);
   });
 
