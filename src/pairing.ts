@@ -19,7 +19,7 @@
 // A frame that goes without its return is not always a panic: on a system
 // stack (goid 0: g0, where the scheduler starts afresh each time and never
 // returns, or gsignal) and in functions with no RET to probe (they leave by a
-// jump) it is the normal way out; those count as "untracedExit". So do the
+// jump) it is the normal way out; those count as "untraced". So do the
 // runtime's stack-switching functions (STACK_SWITCHING): they leave on
 // another stack than the one they were entered on, or never return.
 // The "shallower frame" rule relies on the records of one goroutine coming
@@ -34,7 +34,7 @@ import { HEADER_FLAG, HEADER_SIZE, RECORD_KIND, readHeader, type RecordHeader } 
 import { PAIR_FLAG, type ReturnPlan } from './returns.js';
 
 /** Why a paired event has no return: see PairedEvent.returned. */
-export type NotReturnedReason = 'replaced' | 'unwound' | 'untracedExit' | 'evicted' | 'exit';
+export type NotReturnedReason = 'replaced' | 'unwound' | 'untraced' | 'evicted' | 'exit';
 
 /** A CallEvent with what pairing adds. */
 export interface PairedEvent extends CallEvent {
@@ -97,7 +97,7 @@ export class ReturnPairer {
   readonly stats: PairingStats = {
     paired: 0,
     returnsWithoutEntry: 0,
-    notReturned: { replaced: 0, unwound: 0, untracedExit: 0, evicted: 0, exit: 0 },
+    notReturned: { replaced: 0, unwound: 0, untraced: 0, evicted: 0, exit: 0 },
   };
 
   constructor(
@@ -230,7 +230,7 @@ export class ReturnPairer {
 
   private drop(p: Pending, reason: NotReturnedReason): PairedEvent {
     this.forget(p);
-    if ((reason === 'replaced' || reason === 'unwound') && (p.event.goid === 0n || this.untracedExits.has(p.funcId))) reason = 'untracedExit';
+    if ((reason === 'replaced' || reason === 'unwound') && (p.event.goid === 0n || this.untracedExits.has(p.funcId))) reason = 'untraced';
     this.stats.notReturned[reason]++;
     return { ...p.event, returned: false, notReturnedReason: reason };
   }

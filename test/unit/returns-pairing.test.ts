@@ -143,8 +143,8 @@ describe('ReturnPairer', () => {
   ])('a frame left %s is not counted as a panic', (_what, goid, untracedExits) => {
     const p = pairer({ untracedExits });
     push(p, entry({ goid, depth: 100n, ktime: 1n, x: 1n }));
-    expect(brief(push(p, entry({ goid, depth: 100n, ktime: 5n, x: 2n })))).toEqual([{ x: 1n, durationNs: undefined, returned: false, why: 'untracedExit' }]);
-    expect(p.stats.notReturned).toEqual({ replaced: 0, unwound: 0, untracedExit: 1, evicted: 0, exit: 0 });
+    expect(brief(push(p, entry({ goid, depth: 100n, ktime: 5n, x: 2n })))).toEqual([{ x: 1n, durationNs: undefined, returned: false, why: 'untraced' }]);
+    expect(p.stats.notReturned).toEqual({ replaced: 0, unwound: 0, untraced: 1, evicted: 0, exit: 0 });
   });
 
   it('keeps at most maxPending calls, evicting the oldest as not returned', () => {
