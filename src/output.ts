@@ -120,7 +120,7 @@ interface Chunk {
 }
 
 /** A non-blocking pipe that is full: try again after this long. */
-const RETRY_MS = 10;
+const RETRY_MS = 5;
 
 export interface OutputOptions {
   /** Bytes held for a slow reader before lines are dropped (default 16 MiB). */

@@ -198,7 +198,8 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
       afterCount: printer.afterLimit,
       droppedInKernel: stats.dropped,
       droppedAtOutput: callStats ? 0 : output.dropped,
-      malformed: stats.malformed,
+      // After close(): the records it handed on (held for order) may include malformed ones.
+      malformed: session.stats().malformed,
       unreadBytes,
       returns: flags.returns,
       elapsedMs,
