@@ -10,7 +10,10 @@
 // sources (DWARF), -p net/http (~1270 functions) and five packages (~3100
 // functions). The load average is recorded around each case.
 //
-// Usage: node bench/package-mode.mjs [warm runs] [case regexp] [skip the requests: 1]
+// Then a launched program's start, untraced and traced (exec to its first
+// line of output).
+//
+// Usage: node bench/package-mode.mjs [warm runs] [case regexp, 'launch' for the launch cases] [skip the requests: 1]
 
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -160,5 +163,50 @@ async function requests() {
   }
 }
 
+/**
+ * A launched program's own start: from its exec to its first line of
+ * output, untraced and under weaver with thousands of probes attached first
+ * (timed from weaver's "Starting it now." line). Medians of 5.
+ */
+async function firstLineMs(file, args, afterLine) {
+  const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let started = afterLine ? null : process.hrtime.bigint();
+  let text = '';
+  const ms = await new Promise((resolve, reject) => {
+    const onData = (d) => {
+      text += d;
+      if (afterLine && started === null && afterLine.test(text)) {
+        started = process.hrtime.bigint();
+        text = text.slice(text.search(afterLine)).replace(afterLine, '');
+      }
+      if (started !== null && /\n/.test(text.replace(/^weaver:.*\n/gm, '').replace(/^\s*\n/, ''))) resolve(Number(process.hrtime.bigint() - started) / 1e6);
+    };
+    child.stdout.setEncoding('utf8').on('data', onData);
+    child.stderr.setEncoding('utf8').on('data', onData);
+    child.on('close', () => reject(new Error(`${file} ended before its first line: ${text}`)));
+  });
+  child.kill('SIGINT');
+  await new Promise((r) => child.on('close', r));
+  return ms;
+}
+
+async function launchCost(name, binary, args, packages) {
+  const untraced = [];
+  const traced = [];
+  for (let i = 0; i < 5; i++) {
+    untraced.push(await firstLineMs(binary, args));
+    traced.push(await firstLineMs(process.execPath, [join(REPO, 'bin/weaver.js'), '-p', packages, '-o', '/dev/null', '--', binary, ...args], /Starting it now\.\n/));
+  }
+  const r = { case: name, untracedMs: median(untraced), tracedMs: median(traced), load: load() };
+  console.log(`${name}: exec to first line ${r.untracedMs.toFixed(1)} ms untraced, ${r.tracedMs.toFixed(1)} ms with the probes attached (medians of 5; load ${r.load})`);
+  return r;
+}
+
+const launch = ONLY.test('launch')
+  ? [
+      await launchCost('launch httpserver -p main,net/http,net', httpserver, [], 'main,net/http,net'),
+      await launchCost('launch pprof -p (5 packages)', pprof, ['-h'], FIVE),
+    ]
+  : [];
 const requestResult = SKIP_REQUESTS ? null : await requests();
-writeFileSync(join(RESULTS, 'package-mode.json'), JSON.stringify({ cases: results, requests: requestResult }, null, 2));
+writeFileSync(join(RESULTS, 'package-mode.json'), JSON.stringify({ cases: results, launch, requests: requestResult }, null, 2));

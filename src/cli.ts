@@ -42,6 +42,8 @@ export interface TraceFlags {
   returns: boolean;
   /** -c/--summary: per-function call statistics at exit instead of each call (implies --returns). */
   summary: boolean;
+  /** --summary-json: where to write the end-of-trace counts as JSON. */
+  summaryJson?: string;
   transport: 'auto' | 'ring' | 'perf';
   attach: 'auto' | 'multi' | 'single';
   verbose: boolean;
@@ -186,6 +188,7 @@ export function buildCli(handlers: CliHandlers): Command {
     .addOption(new Option('--emit <stage>', 'print the output of a pipeline stage and exit').choices(['c']))
     .option('--returns', 'also show what each call returned and how long it took (probes on its RET instructions, never uretprobes)')
     .option('-c, --summary', 'at exit, print per-function counts and durations (calls, total, mean, p50, p99, max, errors) instead of each call; implies --returns')
+    .option('--summary-json <file>', 'at exit, also write the summary\'s counts (calls seen, shown, filtered out, lost in the kernel and at the output) to this file as JSON')
     .option('-v, --verbose', 'details: where probes go, compiler and verifier output, stack traces')
     .addHelpText('after', EXAMPLES)
     .showSuggestionAfterError(true)
@@ -216,6 +219,7 @@ export function buildCli(handlers: CliHandlers): Command {
         probePlacement: opts.probePlacement,
         returns: Boolean(opts.returns || opts.summary),
         summary: Boolean(opts.summary),
+        summaryJson: opts.summaryJson,
         transport: opts.transport,
         attach: opts.attach,
         verbose: Boolean(opts.verbose),

@@ -1,11 +1,13 @@
 // Compiles generated C to a BPF object with clang, caching objects by a
 // hash of everything that determines them (the C text, the shared header,
 // the clang version), so a second start with the same functions does not
-// compile again. An unwritable cache directory only costs the cache.
+// compile again. An unwritable cache directory only costs the cache. The
+// cache is bounded (CACHE_MAX_BYTES): after each store, the objects used
+// least recently (a hit refreshes an object's mtime) go until it fits.
 
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { availableParallelism, homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +15,9 @@ import { promisify } from 'node:util';
 import { EnvironmentError, WeaverError } from './errors.js';
 
 const run = promisify(execFile);
+
+/** The compile cache's bound: objects of a few hundred functions take 1–5 MB each. */
+export const CACHE_MAX_BYTES = 64 << 20;
 
 /** The directory with weaver.h, shipped beside dist/ and src/. */
 export const BPF_INCLUDE_DIR = fileURLToPath(new URL('../bpf/', import.meta.url));
@@ -158,7 +163,9 @@ async function compileUnit(cSource: string, options: CompileOptions): Promise<Co
   const cachePath = cacheDir ? join(cacheDir, `${key}.o`) : null;
   if (cachePath) {
     try {
-      return { object: readFileSync(cachePath), cached: true, cachePath };
+      const object = readFileSync(cachePath);
+      touch(cachePath);
+      return { object, cached: true, cachePath };
     } catch {
       // Not cached yet (or unreadable): compile.
     }
@@ -194,9 +201,41 @@ function storeInCache(cachePath: string | null, object: Buffer, warn?: (m: strin
     const tmp = `${cachePath}.${process.pid}.tmp`;
     writeFileSync(tmp, object);
     renameSync(tmp, cachePath);
+    pruneCache(join(cachePath, '..'), CACHE_MAX_BYTES);
     return cachePath;
   } catch (err) {
     warn?.(`compile cache ${join(cachePath, '..')} is not writable (${(err as Error).message}); compiling without it`);
     return null;
+  }
+}
+
+/** Marks a cached object as just used (atime is often not kept: relatime, noatime). */
+function touch(path: string): void {
+  try {
+    const now = new Date();
+    utimesSync(path, now, now);
+  } catch {
+    // A read-only cache still serves hits.
+  }
+}
+
+/** Removes the least recently used objects in `dir` until their sizes add up to at most `maxBytes`. */
+export function pruneCache(dir: string, maxBytes: number): void {
+  const objects: { path: string; size: number; used: number }[] = [];
+  for (const name of readdirSync(dir)) {
+    if (!name.endsWith('.o')) continue;
+    try {
+      const st = statSync(join(dir, name));
+      objects.push({ path: join(dir, name), size: st.size, used: st.mtimeMs });
+    } catch {
+      // Removed by another weaver meanwhile.
+    }
+  }
+  let total = objects.reduce((n, o) => n + o.size, 0);
+  objects.sort((a, b) => a.used - b.used);
+  for (const o of objects) {
+    if (total <= maxBytes) break;
+    rmSync(o.path, { force: true });
+    total -= o.size;
   }
 }

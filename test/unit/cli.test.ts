@@ -13,7 +13,7 @@ import { formatDurationMs, parseDurationMs } from '../../src/duration.js';
 import { InputError, UsageError } from '../../src/errors.js';
 import { describeExit, exitStatusOf, resolveCommand } from '../../src/launch.js';
 import { checkProcessRuns, processAlive, processBinary } from '../../src/procfs.js';
-import { formatSummary, formatTwoTraps, type SummaryFacts } from '../../src/summary.js';
+import { formatSummary, formatTwoTraps, summaryRecord, type SummaryFacts } from '../../src/summary.js';
 import { chooseTarget } from '../../src/target.js';
 
 /** Parses argv as weaver would; returns the flags the trace command got, or commander's error text. */
@@ -155,14 +155,44 @@ describe('summary line', () => {
   it.each<[Partial<SummaryFacts>, string]>([
     [{}, 'weaver: 0 events in 1.52s, none lost'],
     [{ shown: 1 }, 'weaver: 1 event in 1.52s, none lost'],
-    [{ shown: 42, filteredOut: 8 }, 'weaver: 42 events shown (8 filtered out) in 1.52s, none lost'],
-    [{ shown: 5, droppedInKernel: 3n }, 'weaver: 5 events in 1.52s, 3 lost (3 in the kernel ring buffer)'],
-    [{ shown: 5, droppedInKernel: 3n, droppedAtOutput: 2, transport: 'perf' }, 'weaver: 5 events in 1.52s, 5 lost (3 in the kernel perf buffer, 2 at a slow output)'],
-    [{ shown: 5, malformed: 1 }, 'weaver: 5 events in 1.52s, none lost, 1 malformed record skipped'],
+    [{ shown: 42, filteredOut: 8 }, 'weaver: 42 events shown (8 filtered out) in 1.52s, none lost; 50 calls seen'],
+    [{ shown: 5, droppedInKernel: 3n }, 'weaver: 5 events in 1.52s, 3 lost (3 in the kernel ring buffer); 8 calls seen'],
+    [
+      { shown: 5, droppedInKernel: 3n, droppedAtOutput: 2, transport: 'perf' },
+      'weaver: 5 events in 1.52s, 5 lost (3 in the kernel perf buffer, 2 not written to the output); 10 calls seen',
+    ],
+    [{ shown: 5, malformed: 1 }, 'weaver: 5 events in 1.52s, none lost, 1 malformed record skipped; 6 calls seen'],
     [{ shown: 10, stopReason: '--count 10 reached' }, 'weaver: 10 events in 1.52s, none lost; --count 10 reached'],
+    [
+      { shown: 10, filteredOut: 1, afterCount: 7, stopReason: '--count 10 reached' },
+      'weaver: 10 events shown (1 filtered out, 7 after --count) in 1.52s, none lost; 18 calls seen; --count 10 reached',
+    ],
+    [{ shown: 4, droppedInKernel: 1n, unreadBytes: 320 }, 'weaver: 4 events in 1.52s, 1 lost (1 in the kernel ring buffer); at least 5 calls seen, 320 bytes of records left unread in the kernel buffer'],
+    // With --returns the kernel's count includes return records: no total of calls.
+    [{ shown: 4, droppedInKernel: 3n, returns: true }, 'weaver: 4 events in 1.52s, 3 lost (3 in the kernel ring buffer)'],
     [{ shown: 3, program: './server exited with code 0' }, 'weaver: 3 events in 1.52s, none lost; ./server exited with code 0'],
   ])('%o', (facts, line) => {
     expect(formatSummary({ ...base, ...facts })).toBe(line);
+  });
+
+  it('--summary-json holds the same counts under stable names', () => {
+    const facts: SummaryFacts = { ...base, shown: 10, filteredOut: 1, afterCount: 7, droppedInKernel: 2n, droppedAtOutput: 3, stopReason: 'the output was closed' };
+    expect(summaryRecord(facts, { exitStatus: 0, outputError: 'the output was closed' })).toEqual({
+      callsSeen: 23,
+      shown: 10,
+      filteredOut: 1,
+      afterCount: 7,
+      lostInKernel: 2,
+      lostAtOutput: 3,
+      malformed: 0,
+      unreadBytes: 0,
+      transport: 'ring',
+      elapsedMs: 1520,
+      stopReason: 'the output was closed',
+      program: null,
+      outputError: 'the output was closed',
+      exitStatus: 0,
+    });
   });
 });
 
