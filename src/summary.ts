@@ -7,6 +7,7 @@
 // the kernel's count covers return records too, so it is not given then.
 
 import { formatDurationMs } from './duration.js';
+import { formatBufferSize, suggestedBufferSize } from './buffersize.js';
 
 export interface SummaryFacts {
   /** Events written to the output (or, with -c, counted into the statistics). */
@@ -25,6 +26,8 @@ export interface SummaryFacts {
   returns?: boolean;
   elapsedMs: number;
   transport: 'ring' | 'perf';
+  /** Bytes of the kernel buffer, for the --buffer-size to suggest when records were lost in it. */
+  bufferSize?: number;
   /** Why tracing ended, when it is worth saying (--count, --duration, the output failing). */
   stopReason?: string;
   /** Launch mode: how the program ended, e.g. "./server exited with code 0". */
@@ -41,6 +44,16 @@ export function callsSeen(f: SummaryFacts): bigint | undefined {
   return BigInt(f.shown + f.filteredOut + (f.afterCount ?? 0) + f.droppedAtOutput + f.malformed) + f.droppedInKernel;
 }
 
+/** `: --buffer-size 64M would hold more` after a kernel loss, sized from what was lost (src/buffersize.ts). */
+function bufferAdvice(f: SummaryFacts): string {
+  if (f.bufferSize === undefined) return '';
+  const read = BigInt(f.shown + f.filteredOut + (f.afterCount ?? 0) + f.droppedAtOutput + f.malformed);
+  const bigger = suggestedBufferSize(f.bufferSize, f.droppedInKernel, read);
+  return bigger === null
+    ? ` of ${formatBufferSize(f.bufferSize)}, the largest: trace fewer functions or lower --depth`
+    : ` of ${formatBufferSize(f.bufferSize)}: --buffer-size ${formatBufferSize(bigger)} would hold more`;
+}
+
 export function formatSummary(f: SummaryFacts): string {
   const lost = f.droppedInKernel + BigInt(f.droppedAtOutput);
   let line = `weaver: ${plural(f.shown, 'event')}`;
@@ -52,7 +65,7 @@ export function formatSummary(f: SummaryFacts): string {
   if (lost === 0n) line += 'none lost';
   else {
     const where: string[] = [];
-    if (f.droppedInKernel > 0n) where.push(`${f.droppedInKernel} in the kernel ${f.transport} buffer`);
+    if (f.droppedInKernel > 0n) where.push(`${f.droppedInKernel} in the kernel ${f.transport} buffer${bufferAdvice(f)}`);
     if (f.droppedAtOutput > 0) where.push(`${f.droppedAtOutput} not written to the output`);
     line += `${lost} lost (${where.join(', ')})`;
   }
@@ -106,6 +119,7 @@ export function summaryRecord(f: SummaryFacts, end: { exitStatus: number; output
     malformed: f.malformed,
     unreadBytes: f.unreadBytes ?? 0,
     transport: f.transport,
+    bufferSize: f.bufferSize ?? null,
     elapsedMs: Math.round(f.elapsedMs),
     stopReason: f.stopReason ?? null,
     program: f.program ?? null,

@@ -218,6 +218,7 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
       returns: flags.returns,
       elapsedMs,
       transport,
+      bufferSize,
       // Said once: a failure that ended tracing is its stop reason already.
       stopReason: failure && failure.sentence !== outcome.reason ? [outcome.reason, failure.sentence].filter(Boolean).join('; ') : outcome.reason,
       program: programSummary,

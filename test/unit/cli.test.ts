@@ -187,6 +187,7 @@ describe('summary line', () => {
       malformed: 0,
       unreadBytes: 0,
       transport: 'ring',
+      bufferSize: null,
       elapsedMs: 1520,
       stopReason: 'the output was closed',
       program: null,
