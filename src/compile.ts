@@ -101,13 +101,8 @@ export async function compileBpf(cSource: string | string[], options: CompileOpt
   for (const u of units) key.update('\0').update(u);
   const cacheDir = options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir;
   const cachePath = cacheDir ? join(cacheDir, `${key.digest('hex')}.o`) : null;
-  if (cachePath) {
-    try {
-      return { object: readFileSync(cachePath), cached: true, cachePath };
-    } catch {
-      // Not linked yet: compile what is not cached, then link.
-    }
-  }
+  const hit = fromCache(cachePath);
+  if (hit) return hit;
   const objects = await mapConcurrently(units, Math.max(1, availableParallelism()), (u) => compileUnit(u, options));
   const work = mkdtempSync(join(tmpdir(), 'weaver-ld-'));
   try {
@@ -126,11 +121,7 @@ export async function compileBpf(cSource: string | string[], options: CompileOpt
           cause: err,
         });
       }
-      const stderr = String((err as { stderr?: string }).stderr ?? '').trim();
-      throw new WeaverError(`libbpf's linker could not join the compiled BPF units: ${stderr.split('\n').pop() ?? ''}`, {
-        hint: 'run with --emit c to see the generated program, and -v for the full output',
-        cause: Object.assign(new Error(stderr), { name: 'LinkerOutput' }),
-      });
+      throw toolFailure(err, 'LinkerOutput', (stderr) => `libbpf's linker could not join the compiled BPF units: ${stderr.split('\n').pop() ?? ''}`);
     }
     const object = readFileSync(out);
     return { object, cached: false, cachePath: storeInCache(cachePath, object, options.warn) };
@@ -161,15 +152,8 @@ async function compileUnit(cSource: string, options: CompileOptions): Promise<Co
 
   const cacheDir = options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir;
   const cachePath = cacheDir ? join(cacheDir, `${key}.o`) : null;
-  if (cachePath) {
-    try {
-      const object = readFileSync(cachePath);
-      touch(cachePath);
-      return { object, cached: true, cachePath };
-    } catch {
-      // Not cached yet (or unreadable): compile.
-    }
-  }
+  const hit = fromCache(cachePath);
+  if (hit) return hit;
 
   const work = mkdtempSync(join(tmpdir(), 'weaver-cc-'));
   try {
@@ -179,11 +163,9 @@ async function compileUnit(cSource: string, options: CompileOptions): Promise<Co
     try {
       await run(clang, clangArgs(src, obj), { maxBuffer: 16 * 1024 * 1024 });
     } catch (err) {
-      const stderr = String((err as { stderr?: string }).stderr ?? '').trim();
-      const firstError = stderr.split('\n').find((l) => l.includes('error:')) ?? stderr.split('\n')[0] ?? '';
-      throw new WeaverError(`clang could not compile the generated BPF program: ${firstError.replace(/^.*?error: /, '')}`, {
-        hint: 'run with --emit c to see the generated program, and -v for the full compiler output',
-        cause: Object.assign(new Error(stderr), { name: 'ClangOutput' }),
+      throw toolFailure(err, 'ClangOutput', (stderr) => {
+        const firstError = stderr.split('\n').find((l) => l.includes('error:')) ?? stderr.split('\n')[0] ?? '';
+        return `clang could not compile the generated BPF program: ${firstError.replace(/^.*?error: /, '')}`;
       });
     }
     const object = readFileSync(obj);
@@ -191,6 +173,27 @@ async function compileUnit(cSource: string, options: CompileOptions): Promise<Co
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** A cached object, its use recorded for the cache's bound; null when not cached (or unreadable). */
+function fromCache(cachePath: string | null): CompileResult | null {
+  if (!cachePath) return null;
+  try {
+    const object = readFileSync(cachePath);
+    touch(cachePath);
+    return { object, cached: true, cachePath };
+  } catch {
+    return null;
+  }
+}
+
+/** clang or the linker failed: one sentence from its output, the whole output kept for -v. */
+function toolFailure(err: unknown, outputName: string, sentence: (stderr: string) => string): WeaverError {
+  const stderr = String((err as { stderr?: string }).stderr ?? '').trim();
+  return new WeaverError(sentence(stderr), {
+    hint: `run with --emit c to see the generated program, and -v for the full ${outputName === 'ClangOutput' ? 'compiler' : 'linker'} output`,
+    cause: Object.assign(new Error(stderr), { name: outputName }),
+  });
 }
 
 function storeInCache(cachePath: string | null, object: Buffer, warn?: (m: string) => void): string | null {
