@@ -7,14 +7,12 @@ import { argumentLocations } from './abi/index.js';
 import { generateC, programName } from './codegen.js';
 import { dwarfTypeByName, readDwarfFunctions } from './dwarf/index.js';
 import { goBinaryInfo } from './elf/gobinary.js';
-import { parseGoVersion } from './elf/buildinfo.js';
-import { placeDictionary } from './dwarf/functions.js';
 import { ElfFile } from './elf/file.js';
 import { InputError, SymbolNotFoundError, WeaverError } from './errors.js';
-import { parseFunctionsFile } from './funcfile.js';
+import { parseFunctionsFile, placeDictionaries } from './funcfile.js';
 import { readTextUpTo } from './files.js';
 import { goidOffsetFor } from './goid.js';
-import { inPackages, packageOf } from './gonames.js';
+import { inPackages } from './gonames.js';
 import type { FunctionSpec, GoType } from './gotypes.js';
 import type { FunctionSymbol, GoBinaryInfo } from './model.js';
 import { PlanTooLargeError, mapLayoutForVersion, planFunction, type FunctionPlan, type PlanOptions } from './plan.js';
@@ -23,6 +21,7 @@ import { chooseEntryProbe } from './x86/prologue.js';
 import { ProbeCache } from './probecache.js';
 import { lazyRuntimeTypes } from './runtimetypes.js';
 import { returnSide, type ReturnSide } from './returnspec.js';
+import { checkSignatures } from './signaturecheck.js';
 
 export interface TraceRequest {
   binaryPath: string;
@@ -46,6 +45,8 @@ export interface TraceRequest {
    * batch; single: one perf-event link per probe (older kernels).
    */
   attach?: 'multi' | 'single';
+  /** Functions-file mode: trace signatures that contradict the binary anyway, with a warning (--force). */
+  force?: boolean;
   /** Per-binary cache of probe placement, goid offset, runtime types and RET sites (src/probecache.ts); null: none. Default: the user's cache. */
   binaryCacheDir?: string | null;
 }
@@ -142,7 +143,7 @@ export function buildTraceSpec(req: TraceRequest): TraceSpec {
   const cache = ProbeCache.open(elf, { dir: req.binaryCacheDir });
   const info = cache.binaryInfo(req.binaryPath, () => goBinaryInfo(elf));
   const notes: string[] = [];
-  const specs = req.functionsFile ? specsFromFile(req.functionsFile, info, elf) : specsFromPackages(req.packages, info, elf, notes);
+  const specs = req.functionsFile ? specsFromFile(req.functionsFile, info, elf, { force: req.force, notes }) : specsFromPackages(req.packages, info, elf, notes);
   const namesOnly = specs.every((s) => s.params === null);
 
   const runtimeTypes = lazyRuntimeTypes(elf, info.hasDwarf, cache);
@@ -212,7 +213,7 @@ interface SelectedSpec {
   params: FunctionSpec['params'] | null;
 }
 
-function specsFromFile(file: string, info: GoBinaryInfo, elf: ElfFile): SelectedSpec[] {
+function specsFromFile(file: string, info: GoBinaryInfo, elf: ElfFile, check: { force?: boolean; notes: string[] }): SelectedSpec[] {
   let text: string | null;
   try {
     text = readTextUpTo(file, MAX_FUNCTIONS_FILE_BYTES);
@@ -230,15 +231,7 @@ function specsFromFile(file: string, info: GoBinaryInfo, elf: ElfFile): Selected
   // named types (main.Account) resolve through the binary's own description.
   const specs = parseFunctionsFile(text, file, info.hasDwarf ? { resolveType: dwarfTypeResolver(elf) } : {});
   if (specs.length === 0) throw new InputError(`functions file ${file} lists no functions`);
-  // Where a generic shape function takes its dictionary depends on the
-  // compiler (first, or after a method's receiver from Go 1.20; closures
-  // take none): the same rule the DWARF reader applies.
-  const goMinor = parseGoVersion(info.goVersion)?.minor ?? null;
-  for (const spec of specs) {
-    if (!spec.hiddenDictionary) continue;
-    delete spec.hiddenDictionary;
-    placeDictionary(spec, packageOf(spec.name) ?? '', goMinor);
-  }
+  placeDictionaries(specs, info.goVersion);
   const names = [...info.functions.keys()];
   for (const spec of specs) {
     if (!info.functions.has(spec.name)) {
@@ -248,6 +241,7 @@ function specsFromFile(file: string, info: GoBinaryInfo, elf: ElfFile): Selected
       });
     }
   }
+  checkSignatures(specs, info, elf, check);
   return specs.map((spec) => ({ spec, params: spec.params }));
 }
 
