@@ -79,8 +79,11 @@ export function decodeValue(view: DataView, base: number, plan: ValuePlan): Valu
       return decodeHeader(view, base, plan);
     case 'map':
       return decodeMap(view, base, plan);
-    case 'array':
-      return { kind: 'array', elems: plan.elems.map((e) => decodeValue(view, base, e)) };
+    case 'array': {
+      const elems = plan.elems.map((e) => decodeValue(view, base, e));
+      const len = plan.type.kind === 'array' ? plan.type.len : elems.length;
+      return len > elems.length ? { kind: 'array', elems, len } : { kind: 'array', elems };
+    }
     case 'struct':
       return { kind: 'struct', fields: plan.fields.map((f) => ({ name: f.name, value: decodeValue(view, base, f.plan) })) };
     case 'string': {

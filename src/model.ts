@@ -91,7 +91,8 @@ export type Value =
   | { kind: 'string'; bytes: Uint8Array; len: number; truncated: boolean }
   /** `address` 0n is nil. `target` is present when the pointer was followed. */
   | { kind: 'pointer'; address: bigint; target?: Value }
-  | { kind: 'array'; elems: Value[] }
+  /** `len` (Go's length) is present when fewer elements were captured (--max-elements). */
+  | { kind: 'array'; elems: Value[]; len?: number }
   /**
    * `[]byte` or `[N]byte`: `bytes` holds what was captured (at most
    * --string-size bytes), `len` is Go's length. `cap` and `address` are

@@ -42,7 +42,8 @@
  *                                                        partial character.
  * pointer    nil: null; not followed: "0xc000012345";
  *            followed: {"address": "0x…", "value": NESTED}
- * array      [NESTED, …]
+ * array      [NESTED, …]                                 "len" and "truncated": true when fewer than
+ *                                                        len elements were captured (--max-elements)
  * bytes      []byte and [N]byte: a JSON string of the      slices: "len", "cap" (always);
  *            captured bytes when they are printable        "truncated": true (and for arrays
  *            (UTF-8, no control characters but \t \n \r),  "len") when fewer than len bytes
@@ -105,6 +106,8 @@ function extrasOf(v: Value, hex?: string): string {
     }
     case 'slice':
       return `,"len":${v.len},"cap":${v.cap}${v.truncated ? ',"truncated":true' : ''}`;
+    case 'array':
+      return v.len !== undefined ? `,"len":${v.len},"truncated":true` : '';
     case 'bytes': {
       let e = v.cap !== undefined ? `,"len":${v.len},"cap":${v.cap}` : v.truncated ? `,"len":${v.len}` : '';
       if (v.truncated) e += ',"truncated":true';
