@@ -21,7 +21,7 @@ import { chooseEntryProbe } from './x86/prologue.js';
 import { ProbeCache } from './probecache.js';
 import { lazyRuntimeTypes } from './runtimetypes.js';
 import { returnSide, type ReturnSide } from './returnspec.js';
-import { checkSignatures } from './signaturecheck.js';
+import { argumentFrames, checkSignatures, dwarfMatchesFrame } from './signaturecheck.js';
 
 export interface TraceRequest {
   binaryPath: string;
@@ -275,13 +275,25 @@ function specsFromPackages(packages: string[], info: GoBinaryInfo, elf: ElfFile,
   } else {
     notes.push(`${info.path} has no DWARF debug information: tracing calls by name only (argument values need DWARF or a functions file given with -f)`);
   }
-  return symbols
+  // Go 1.15–1.19 leave parameters without a name out of DWARF: where its
+  // signature does not fill the argument frame, the values would be read
+  // from the wrong places, so such a function is traced by name only.
+  const frames = dwarf ? argumentFrames(elf, info) : new Map<number, number>();
+  const incomplete: string[] = [];
+  const selected = symbols
     .sort((a, b) => a.address - b.address)
     .map((sym) => {
       const d = dwarf?.get(sym.name);
-      if (d) return { spec: d.spec, params: d.spec.params };
+      if (d && dwarfMatchesFrame(d.spec, frames.get(sym.address), info.abi)) return { spec: d.spec, params: d.spec.params };
+      if (d) incomplete.push(sym.name);
       return { spec: { name: sym.name, params: [], results: null }, params: null };
     });
+  if (incomplete.length) {
+    notes.push(
+      `${incomplete.length} function${incomplete.length === 1 ? '' : 's'} traced by name only: the debug info leaves a parameter out (${incomplete.slice(0, 3).join(', ')}${incomplete.length > 3 ? ', …' : ''}); write their signatures in a functions file to see values`,
+    );
+  }
+  return selected;
 }
 
 function probePoint(elf: ElfFile, symbol: FunctionSymbol, info: GoBinaryInfo, placement: 'auto' | 'entry', cache: ProbeCache): TraceTarget['probe'] {

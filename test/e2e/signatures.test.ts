@@ -167,3 +167,20 @@ describe('weaver list', () => {
     );
   });
 });
+
+describe('package mode', () => {
+  it.each(['1.15', '1.19'])('Go %s: a function whose DWARF leaves its receiver out is traced by name only, and says so', async (toolchain) => {
+    const build = fixtureBuild({ fixture: 'composites', toolchain });
+    const run = await runWeaver([build.path, '-p', 'main', '--emit', 'c']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toBe(
+      'weaver: 1 function traced by name only: the debug info leaves a parameter out (main.(*Rect).Area); write their signatures in a functions file to see values\n',
+    );
+  });
+
+  it(`Go ${newestToolchain()}: DWARF that fills the frame leaves nothing to say`, async () => {
+    const build = fixtureBuild({ fixture: 'composites', toolchain: newestToolchain() });
+    const run = await runWeaver([build.path, '-p', 'main', '--emit', 'c']);
+    expect([run.code, run.stderr]).toEqual([0, '']);
+  });
+});
