@@ -119,7 +119,7 @@ function compareWithDwarf(spec: FunctionSpec, dwarf: FunctionSpec, abi: GoAbi): 
   }
 
   if (spec.results === null || dwarf.results === null) return null;
-  const resultColumn = (i: number) => col.results?.[i] ?? col.paramsEnd + 1;
+  const resultColumn = (i: number) => col.results?.[i] ?? col.results?.[0] ?? col.paramsEnd + 1;
   if (spec.results.length !== dwarf.results.length) {
     const types = dwarf.results.map((r) => r.type.name).join(', ');
     return {

@@ -11,11 +11,15 @@ export function writtenTypeName(t: GoType): string {
   return t.name;
 }
 
-/** `a int, b string`: parameters as a functions file writes them; the dictionary of a generic function is implied by its name. */
+/**
+ * `a int, b string`: parameters as a functions file writes them; the
+ * dictionary of a generic function is implied by its name. A result DWARF
+ * calls ~r0 among named ones is a blank one, `_`, in Go's source.
+ */
 export function paramList(params: Param[]): string {
   return params
     .filter((p) => p.name !== DICTIONARY_PARAM)
-    .map((p) => `${p.name} ${writtenTypeName(p.type)}`)
+    .map((p) => `${/^~r\d+$/.test(p.name) ? '_' : p.name} ${writtenTypeName(p.type)}`)
     .join(', ');
 }
 

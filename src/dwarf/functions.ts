@@ -50,8 +50,8 @@ function readSubprogram(dw: DwarfInfo, types: TypeBuilder, die: Die, pkg: string
     const type: GoType = typeRef === undefined ? { kind: 'opaque', name: '?', size: 0, align: 1 } : types.typeAt(typeRef);
     const list = isResult ? results : params;
     const declared = dw.str(p, AT.name);
-    // Go 1.22–1.24 list each unnamed result of a function with a defer twice
-    // (~r0, ~r0, ~r1, ~r1); a result name is never declared twice otherwise.
+    // Go 1.19–1.24 list results of some functions with a defer twice
+    // (~r0, ~r0, ~r1, ~r1; n, n, err); a result name is never declared twice otherwise.
     if (isResult && declared && declared !== '_' && results.some((r) => r.name === declared)) continue;
     const pname = declared || (isResult ? `~r${list.length}` : `arg${list.length}`);
     list.push({ name: pname, type });

@@ -7,6 +7,7 @@
 // 1.15 (stack ABI), 1.19, 1.24 and the newest toolchain (register ABI).
 
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -183,4 +184,29 @@ describe('package mode', () => {
     const run = await runWeaver([build.path, '-p', 'main', '--emit', 'c']);
     expect([run.code, run.stderr]).toEqual([0, '']);
   });
+});
+
+describe.skipIf(!canRun)('--returns on a function whose result Go 1.19–1.24 list twice', () => {
+  const status = (address: string) =>
+    // With -exit-after 1 the server may exit before its reply is out: the request reaching it is what counts.
+    new Promise<void>((resolve) => get(`http://${address}/`, (res) => { res.resume(); res.on('end', () => resolve()); }).on('error', () => resolve()));
+
+  for (const toolchain of ['1.22', '1.24', newestToolchain()]) {
+    it(`Go ${toolchain}: the line weaver list writes decodes the one result`, async () => {
+      const build = fixtureBuild({ fixture: 'httpserver', toolchain });
+      const list = await runWeaver(['list', build.path, '-p', 'net/http']);
+      const line = list.stdout.split('\n').find((l) => l.startsWith('net/http.(*conn).hijacked('));
+      expect(line).toBe('net/http.(*conn).hijacked(c *net/http.conn) (bool)');
+      const dir = funcsDir([line!]);
+      const tracer = await startTracer(['--returns', '--depth', '0', '--format', 'json', '-f', join(dir, 'funcs.txt'), '--', build.path, '-exit-after', '1']);
+      expect(await tracer.waitFor((lines) => lines.some((l) => l.startsWith('LISTENING ')))).toBe(true);
+      await status(tracer.lines().find((l) => l.startsWith('LISTENING '))!.split(' ')[1]!);
+      const result = await new Promise<number | null>((resolve) => tracer.child.on('close', (code) => resolve(code)));
+      expect(result, tracer.stderr()).toBe(0);
+      const calls = tracer.lines().filter((l) => l.startsWith('{')).map((l) => parseLosslessJson(l) as unknown as TracedCall & { returns: unknown[] });
+      expect(tracer.lines()).toContain('DONE');
+      expect(calls.length).toBeGreaterThan(0);
+      for (const c of calls) expect(c.returns).toEqual([{ name: '~r0', type: 'bool', value: false }]);
+    }, 60_000);
+  }
 });

@@ -201,7 +201,7 @@ export function functionMismatches(ours: Map<string, DwarfFunction>, oracle: Map
     if (!fn) continue;
     if (fn.lowPc !== o.lowPc || fn.highPc !== o.highPc) bad.push(`${o.name}: [${fn.lowPc}, ${fn.highPc}) ≠ [${o.lowPc}, ${o.highPc})`);
     const mine = flatten(fn);
-    // Go 1.22–1.24 list each unnamed result of a function with a defer twice (~r0, ~r0, ~r1, ~r1):
+    // Go 1.19–1.24 list results of some functions with a defer twice (~r0, ~r0, ~r1, ~r1):
     // the reader keeps the first of each.
     const theirs = o.params.filter((p, i) => p.name !== '.dict' && !(p.result && o.params.slice(0, i).some((q) => q.result && q.name === p.name)));
     if (mine.length !== theirs.length) {
