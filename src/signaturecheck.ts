@@ -69,6 +69,18 @@ export function checkSignature(spec: FunctionSpec, facts: BinaryFacts): Signatur
   return null;
 }
 
+/**
+ * Whether only part of the line could be checked: stack ABI, no DWARF to
+ * trust and no result list, and a frame larger than the parameters as
+ * written, whose rest may be results or a parameter the line leaves out.
+ */
+export function checkedInPart(spec: FunctionSpec, facts: BinaryFacts): boolean {
+  if (facts.abi !== 'stack' || spec.results !== null || facts.frameSize === undefined) return false;
+  if (facts.dwarf && dwarfMatchesFrame(facts.dwarf, facts.frameSize, facts.abi)) return false;
+  const needed = frameSizeOf(spec, facts.abi);
+  return needed !== undefined && needed < facts.frameSize;
+}
+
 function columns(spec: FunctionSpec) {
   return spec.origin?.columns ?? { name: 1, params: [], paramsEnd: 1 };
 }
@@ -178,16 +190,26 @@ export function checkSignatures(specs: FunctionSpec[], info: GoBinaryInfo, elf: 
       // Unreadable DWARF: the frame size still says something.
     }
   }
+  const inPart: string[] = [];
   for (const spec of specs) {
     const symbol = info.functions.get(spec.name);
     const facts: BinaryFacts = { abi: info.abi, dwarf: dwarf?.get(spec.name)?.spec, frameSize: symbol ? frames.get(symbol.address) : undefined };
     const problem = checkSignature(spec, facts);
-    if (!problem) continue;
+    if (!problem) {
+      if (checkedInPart(spec, facts)) inPart.push(spec.name);
+      continue;
+    }
     const err = new SignatureError(problem.message, spec.origin?.file ?? '', spec.origin?.line ?? 0, problem.column, spec.origin?.text ?? spec.name, {
       hint: `${problem.hint} (or trace it anyway with --force)`,
     });
     if (!options.force) throw err;
     options.notes.push(`warning: ${err.file}:${err.line}:${err.column}: ${err.message}; tracing it anyway (--force): its values may be wrong`);
+  }
+  if (inPart.length) {
+    const some = inPart.slice(0, 3).join(', ') + (inPart.length > 3 ? ', …' : '');
+    options.notes.push(
+      `${inPart.length} line${inPart.length === 1 ? '' : 's'} checked only in part (${some}): without DWARF, an argument frame larger than the parameters may hold results or a parameter left out; write the results (() for none) to have them checked exactly`,
+    );
   }
 }
 

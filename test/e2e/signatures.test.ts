@@ -88,6 +88,16 @@ describe('a signature that contradicts the binary is refused before anything is 
     });
   }
 
+  it('Go 1.15, stripped, no result list: the line is checked only in part, and weaver says so', async () => {
+    const build = fixtureBuild({ fixture: 'types', toolchain: '1.15', variant: 'stripped' });
+    const dir = funcsDir(['main.strASCII(s int)']);
+    const run = await runProcess(process.execPath, [WEAVER_BIN, build.path, '-f', 'funcs.txt', '--emit', 'c'], { cwd: dir });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toBe(
+      'weaver: 1 line checked only in part (main.strASCII): without DWARF, an argument frame larger than the parameters may hold results or a parameter left out; write the results (() for none) to have them checked exactly\n',
+    );
+  });
+
   // The count points at the first parameter past the binary's: qty, the fourth.
   it('a receiver written twice is a parameter too many', async () => {
     const build = fixtureBuild({ fixture: 'types', toolchain: newestToolchain() });

@@ -4,7 +4,7 @@ import { parseFunctionsFile } from '../../src/funcfile.js';
 import type { FunctionSpec, GoType } from '../../src/gotypes.js';
 import { makeStruct, basic } from '../../src/gotypes.js';
 import type { GoAbi } from '../../src/model.js';
-import { checkSignature } from '../../src/signaturecheck.js';
+import { checkedInPart, checkSignature } from '../../src/signaturecheck.js';
 
 const CART = makeStruct('main.Cart', [{ name: 'N', type: basic('int') }]);
 const resolveType = (name: string): GoType | undefined => (name === 'main.Cart' ? CART : undefined);
@@ -105,5 +105,14 @@ describe('against the argument frame in .gopclntab', () => {
     expect(verdict('main.parse(fh int) (error)', { abi: 'stack', dwarf, frameSize })).toBe(
       "1: main.parse's argument frame is 32 bytes in the binary (.gopclntab), but the line needs 24 | check the number and types of its parameters (its debug info leaves a parameter out, so only this size can be checked): string and interface values take 16 bytes, slices 24, ints and pointers 8",
     );
+  });
+
+  test('a stack-ABI line without results, and without DWARF to trust, is checked only in part', () => {
+    const frameSize = frameOf('main.label(s string) int', 'stack');
+    expect(checkedInPart(spec('main.label(s int)'), { abi: 'stack', frameSize })).toBe(true);
+    expect(checkedInPart(spec('main.label(s string) int'), { abi: 'stack', frameSize })).toBe(false);
+    expect(checkedInPart(spec('main.label(s int)'), { abi: 'stack', frameSize, dwarf: spec('main.label(s string) (int)') })).toBe(false);
+    expect(checkedInPart(spec('main.label(s int)'), { abi: 'register', frameSize: 16 })).toBe(false);
+    expect(checkedInPart(spec('main.f(a int, b int)'), { abi: 'stack', frameSize: 16 })).toBe(false);
   });
 });
