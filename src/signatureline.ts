@@ -11,15 +11,18 @@ export function writtenTypeName(t: GoType): string {
   return t.name;
 }
 
+const UNNAMED = /^~[a-z]\d+$/;
+
 /**
  * `a int, b string`: parameters as a functions file writes them; the
- * dictionary of a generic function is implied by its name. A result DWARF
- * calls ~r0 among named ones is a blank one, `_`, in Go's source.
+ * dictionary of a generic function is implied by its name. DWARF calls a
+ * parameter or result without a name (`_`, or none in Go's source) ~p0,
+ * ~b0 or ~r0: it is written `_`.
  */
 export function paramList(params: Param[]): string {
   return params
     .filter((p) => p.name !== DICTIONARY_PARAM)
-    .map((p) => `${/^~r\d+$/.test(p.name) ? '_' : p.name} ${writtenTypeName(p.type)}`)
+    .map((p) => `${UNNAMED.test(p.name) ? '_' : p.name} ${writtenTypeName(p.type)}`)
     .join(', ');
 }
 
@@ -36,5 +39,5 @@ export function signatureLine(spec: FunctionSpec): string {
 /** Whether a function's DWARF signature can be written as a functions-file line. */
 export function writable(spec: FunctionSpec): boolean {
   const all = [...spec.params.filter((p) => p.name !== DICTIONARY_PARAM), ...(spec.results ?? [])];
-  return all.every((p) => /^[A-Za-z_]\w*$|^~r\d+$/.test(p.name) && !writtenTypeName(p.type).startsWith('go.shape.') && p.type.kind !== 'opaque');
+  return all.every((p) => (/^[A-Za-z_]\w*$/.test(p.name) || UNNAMED.test(p.name)) && !writtenTypeName(p.type).startsWith('go.shape.') && p.type.kind !== 'opaque');
 }
