@@ -100,3 +100,28 @@ export function didYouMean(suggestions: string[]): string {
   const list = quoted.length === 1 ? quoted[0] : `${quoted.slice(0, -1).join(', ')} or ${quoted[quoted.length - 1]}`;
   return `; did you mean ${list}?`;
 }
+
+/** A name without its type arguments: main.Max[int64] → main.Max, main.(*Box[go.shape.int64]).Put → main.(*Box).Put. */
+function withoutTypeArguments(name: string): string {
+  let out = '';
+  let depth = 0;
+  for (const c of name) {
+    if (c === '[') depth++;
+    else if (c === ']') depth = Math.max(0, depth - 1);
+    else if (depth === 0) out += c;
+  }
+  return out;
+}
+
+/**
+ * Functions someone naming `name` may mean. Go compiles a generic function
+ * into shape instantiations (main.Max[go.shape.int64]), so `main.Max` or
+ * `main.Max[int64]` stands for those when the binary has them; otherwise
+ * the closest names.
+ */
+export function closestFunctions(name: string, candidates: Iterable<string>, max = 3): string[] {
+  const base = withoutTypeArguments(name);
+  const all = [...candidates];
+  const instances = all.filter((c) => c !== name && c.includes('[') && withoutTypeArguments(c) === base).sort();
+  return instances.length > 0 ? instances.slice(0, max) : closestNames(name, all, max);
+}

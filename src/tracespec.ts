@@ -16,7 +16,7 @@ import { inPackages } from './gonames.js';
 import type { FunctionSpec, GoType } from './gotypes.js';
 import type { FunctionSymbol, GoBinaryInfo } from './model.js';
 import { PlanTooLargeError, mapLayoutForVersion, planFunction, type FunctionPlan, type PlanOptions } from './plan.js';
-import { closestNames } from './suggest.js';
+import { closestFunctions } from './suggest.js';
 import { chooseEntryProbe } from './x86/prologue.js';
 import { ProbeCache } from './probecache.js';
 import { lazyRuntimeTypes } from './runtimetypes.js';
@@ -236,7 +236,7 @@ function specsFromFile(file: string, info: GoBinaryInfo, elf: ElfFile, check: { 
   for (const spec of specs) {
     if (!info.functions.has(spec.name)) {
       const where = spec.origin ? `${spec.origin.file}:${spec.origin.line}: ` : '';
-      throw new SymbolNotFoundError(spec.name, closestNames(spec.name, names, 3), {
+      throw new SymbolNotFoundError(spec.name, closestFunctions(spec.name, names, 3), {
         hint: `${where}check the name with: weaver list ${info.path}`,
       });
     }
