@@ -5,7 +5,7 @@
 
 import { argumentLocations } from './abi/index.js';
 import { generateC, programName } from './codegen.js';
-import { dwarfTypeByName, readDwarfFunctions } from './dwarf/index.js';
+import { dwarfDescribesInlined, dwarfTypeByName, readDwarfFunctions } from './dwarf/index.js';
 import { goBinaryInfo } from './elf/gobinary.js';
 import { ElfFile } from './elf/file.js';
 import { InputError, SymbolNotFoundError, WeaverError } from './errors.js';
@@ -236,6 +236,11 @@ function specsFromFile(file: string, info: GoBinaryInfo, elf: ElfFile, check: { 
   for (const spec of specs) {
     if (!info.functions.has(spec.name)) {
       const where = spec.origin ? `${spec.origin.file}:${spec.origin.line}: ` : '';
+      if (info.hasDwarf && dwarfDescribesInlined(elf, spec.name)) {
+        throw new InputError(`function ${spec.name} is inlined into every call: it has no code of its own to put a probe on`, {
+          hint: `${where}build with -gcflags=all=-l, or mark it //go:noinline, to keep it a function`,
+        });
+      }
       throw new SymbolNotFoundError(spec.name, closestFunctions(spec.name, names, 3), {
         hint: `${where}check the name with: weaver list ${info.path}`,
       });

@@ -220,3 +220,15 @@ describe.skipIf(!canRun)('--returns on a function whose result Go 1.19–1.24 li
     }, 60_000);
   }
 });
+
+describe('a function inlined into every call', () => {
+  it.each(TOOLCHAINS)('Go %s: says so, and how to keep it a function', async (toolchain) => {
+    const build = fixtureBuild({ fixture: 'composites', toolchain });
+    const dir = funcsDir(['main.obj(kv ...interface{})']);
+    const run = await runProcess(process.execPath, [WEAVER_BIN, build.path, '-f', 'funcs.txt', '--emit', 'c'], { cwd: dir });
+    expect([run.code, run.stderr]).toEqual([
+      1,
+      'weaver: function main.obj is inlined into every call: it has no code of its own to put a probe on\n  funcs.txt:1: build with -gcflags=all=-l, or mark it //go:noinline, to keep it a function\n',
+    ]);
+  });
+});
