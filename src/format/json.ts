@@ -40,8 +40,8 @@
  *                                                        sequence. A truncated capture that ends
  *                                                        inside a multi-byte character drops that
  *                                                        partial character.
- * pointer    nil: null; not followed: "0xc000012345";
- *            followed: {"address": "0x…", "value": NESTED}
+ * pointer    nil: null; not followed: "0xc000012345";       "cycle": true when it points back at a
+ *            followed: {"address": "0x…", "value": NESTED}  value it was reached through (not followed)
  * array      [NESTED, …]                                 "len" and "truncated": true when fewer than
  *                                                        len elements were captured (--max-elements)
  * bytes      []byte and [N]byte: a JSON string of the      slices: "len", "cap" (always);
@@ -120,6 +120,8 @@ function extrasOf(v: Value, hex?: string): string {
         (v.truncated ? ',"truncated":true' : '') +
         (v.truncated && v.truncatedBy !== undefined ? `,"truncated_by":"${v.truncatedBy}"` : '')
       );
+    case 'pointer':
+      return v.cycle ? ',"cycle":true' : '';
     case 'chan':
       return (v.len !== undefined ? `,"len":${v.len}` : '') + (v.cap !== undefined ? `,"cap":${v.cap}` : '');
     case 'opaque':

@@ -14,7 +14,8 @@
  *   complex           (1+2i)
  *   string            "a\tb\x1b[31m", printable Unicode as is; captured prefix of a
  *                     longer string: "abc"…(len=5000)
- *   pointer           0xc000012345, nil, followed: &{ID:7 Owner:"carol"}, &42
+ *   pointer           0xc000012345, nil, followed: &{ID:7 Owner:"carol"}, &42; back to
+ *                     a value it was reached through: <cycle: 0xc000012345>
  *   array / slice     [1 2 3]; nil slice: nil; fewer elements than len: [1 2 3 …](len=100)
  *   []byte, [N]byte   as Go's %q writes them: "GET /\x00\xff"; nil slice: nil; fewer bytes
  *                     than len: "GET"…(len=100)
@@ -151,6 +152,7 @@ function write(out: Out, v: Value): void {
     }
     case 'pointer':
       if (v.address === 0n) out.s += 'nil';
+      else if (v.cycle) out.s += `<cycle: ${hex(v.address)}>`;
       else if (v.target === undefined) out.s += hex(v.address);
       else {
         out.s += '&';

@@ -79,6 +79,8 @@ const table: [string, Value, string, string][] = [
     '&{ID:7 Owner:"carol"}', '{"address":"0xc00001a000","value":{"ID":7,"Owner":"carol"}}'],
   ['pointer to int', { kind: 'pointer', address: 0x10n, target: int(42) }, '&42', '{"address":"0x10","value":42}'],
   ['array', { kind: 'array', elems: [int(1), int(2), int(3)] }, '[1 2 3]', '[1,2,3]'],
+  ['pointer cycle', { kind: 'pointer', address: 0xc0n, target: { kind: 'struct', fields: [field('Val', int(1)), field('Next', { kind: 'pointer', address: 0xc0n, cycle: true })] } },
+    '&{Val:1 Next:<cycle: 0xc0>}', '{"address":"0xc0","value":{"Val":1,"Next":{"value":"0xc0","cycle":true}}}'],
   // A [100]uint cut to --max-elements says so, as a slice does.
   ['array cut to --max-elements', { kind: 'array', elems: [int(1), int(2), int(3)], len: 100 }, '[1 2 3 …](len=100)', '{"value":[1,2,3],"len":100,"truncated":true}'],
   ['cut array nested in a struct', { kind: 'struct', fields: [field('A', { kind: 'array', elems: [int(7)], len: 4 })] },
