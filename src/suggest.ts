@@ -4,6 +4,8 @@
 // so each comparison is a banded computation that gives up as soon as the
 // distance exceeds the limit.
 
+import { withoutTypeArguments } from './gonames.js';
+
 /** Largest distance still worth suggesting: a third of the name, at most 5 edits. */
 function distanceLimit(name: string): number {
   return Math.max(1, Math.min(5, Math.floor(name.length / 3)));
@@ -99,18 +101,6 @@ export function didYouMean(suggestions: string[]): string {
   const quoted = suggestions.map((s) => `"${s}"`);
   const list = quoted.length === 1 ? quoted[0] : `${quoted.slice(0, -1).join(', ')} or ${quoted[quoted.length - 1]}`;
   return `; did you mean ${list}?`;
-}
-
-/** A name without its type arguments: main.Max[int64] → main.Max, main.(*Box[go.shape.int64]).Put → main.(*Box).Put. */
-function withoutTypeArguments(name: string): string {
-  let out = '';
-  let depth = 0;
-  for (const c of name) {
-    if (c === '[') depth++;
-    else if (c === ']') depth = Math.max(0, depth - 1);
-    else if (depth === 0) out += c;
-  }
-  return out;
 }
 
 /**

@@ -3,6 +3,7 @@
 // Out-of-line copies of inlinable functions carry DW_AT_abstract_origin and
 // take their name and parameter list from the abstract entry.
 
+import { withoutTypeArguments } from '../gonames.js';
 import { DICTIONARY_PARAM, type FunctionSpec, type GoType, type Param } from '../gotypes.js';
 import { AT, TAG } from './constants.js';
 import type { Die, DwarfInfo, Unit } from './info.js';
@@ -98,13 +99,7 @@ export function placeDictionary(spec: FunctionSpec, pkg: string, goMinor: number
 export function classifyShapeFunction(name: string, pkg: string): { isShape: boolean; isMethod: boolean; isClosure: boolean } {
   const isShape = name.includes('[go.shape.');
   // Type arguments may contain dots and slashes (`go.shape.struct { net/url.x int }`): drop them first.
-  let bare = '';
-  let depth = 0;
-  for (const ch of name) {
-    if (ch === '[') depth++;
-    else if (ch === ']') depth = Math.max(0, depth - 1);
-    else if (depth === 0) bare += ch;
-  }
+  const bare = withoutTypeArguments(name);
   let rest: string;
   if (pkg && bare.startsWith(pkg + '.')) {
     rest = bare.slice(pkg.length + 1);
