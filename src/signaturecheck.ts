@@ -179,7 +179,7 @@ function compareWithFrame(spec: FunctionSpec, frameSize: number, abi: GoAbi, dwa
  * Checks every spec of a functions file; throws a SignatureError for the
  * first contradiction, or with `force` adds each as a warning to `notes`.
  */
-export function checkSignatures(specs: FunctionSpec[], info: GoBinaryInfo, elf: ElfFile, options: { force?: boolean; notes: string[] }): void {
+export function checkSignatures(specs: FunctionSpec[], info: GoBinaryInfo, elf: ElfFile, options: { force?: boolean; notes: { push(text: string): void } }): void {
   const frames = argumentFrames(elf, info);
   let dwarf: ReturnType<typeof readDwarfFunctions> | null = null;
   if (info.hasDwarf) {

@@ -213,7 +213,7 @@ interface SelectedSpec {
   params: FunctionSpec['params'] | null;
 }
 
-function specsFromFile(file: string, info: GoBinaryInfo, elf: ElfFile, check: { force?: boolean; notes: string[] }): SelectedSpec[] {
+function specsFromFile(file: string, info: GoBinaryInfo, elf: ElfFile, check: { force?: boolean; notes: { push(text: string): void } }): SelectedSpec[] {
   let text: string | null;
   try {
     text = readTextUpTo(file, MAX_FUNCTIONS_FILE_BYTES);
