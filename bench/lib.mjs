@@ -24,11 +24,11 @@ function projectGo(toolchain) {
 
 mkdirSync(BUILD, { recursive: true });
 
-/** Builds the Go package in `srcDir` to BUILD/`name` (module-less: a go.mod is written beside the copy). */
+/** Builds the Go package in `srcDir` (its .go and .s files) to BUILD/`name` (module-less: a go.mod is written beside the copy). */
 export function buildGo(srcDir, name) {
   const work = join(BUILD, `${name}-src`);
   mkdirSync(work, { recursive: true });
-  execFileSync('sh', ['-c', `cp "${srcDir}"/*.go "${work}"/ && printf 'module ${name}\\n\\ngo 1.15\\n' > "${work}/go.mod"`]);
+  execFileSync('sh', ['-c', `find "${srcDir}" -maxdepth 1 \\( -name '*.go' -o -name '*.s' \\) -exec cp {} "${work}"/ \\; && printf 'module ${name}\\n\\ngo 1.15\\n' > "${work}/go.mod"`]);
   const out = join(BUILD, name);
   execFileSync(GO, ['build', '-o', out, '.'], {
     cwd: work,
@@ -58,10 +58,11 @@ export function run(file, args, opts = {}) {
  * "Tracing" (probes attached). `stop()` sends SIGINT and resolves with
  * stderr and the summary's event and lost counts.
  */
-export async function startWeaver(args, { outFile = '/dev/null', env = process.env } = {}) {
+export async function startWeaver(args, { outFile = '/dev/null', env = process.env, onSpawn = () => {} } = {}) {
   const fd = openSync(outFile, 'w');
   const started = process.hrtime.bigint();
   const child = spawn(process.execPath, [WEAVER, ...args], { stdio: ['ignore', fd, 'pipe'], env });
+  onSpawn(child.pid);
   closeSync(fd);
   let stderr = '';
   const exited = new Promise((resolve) => child.on('close', (code) => resolve(code)));

@@ -16,6 +16,14 @@
 //   weaver --probe-placement entry  ring
 //   bpftrace                        uprobe:BIN:main.f { printf("%d %s\n", reg("ax"), str(reg("bx"), reg("cx"))); }
 //
+// and beside them two leaf functions (no stack check), each with its own
+// untraced loop as the baseline:
+//
+//   main.leafSum(n int, s string) int   { return n + len(s) }: a store and an argument write come first,
+//                                        so its probe stays on the entry (two traps): bare uprobe, weaver, bpftrace
+//   main.leafBranch(n, m int) int        compares n and branches first: weaver with --probe-placement entry
+//                                        (before) and auto, on the branch (after); a bare uprobe there
+//
 // Overhead = traced − untraced per call, in wall-clock time (what a user
 // waits, including time the traced thread waited for a CPU) and in CPU time
 // (user + system of the traced program, the uprobe trap included; it leaves
@@ -50,12 +58,20 @@ const BPF_STATS = '/proc/sys/kernel/bpf_stats_enabled';
 const bin = buildGo(join(BENCH_DIR, 'programs/hot'), 'hot');
 const funcs = join(RESULTS, 'hot.funcs.txt');
 writeFileSync(funcs, 'main.f(n int, s string)\n');
+const leafSumFuncs = join(RESULTS, 'hot.leafSum.funcs.txt');
+writeFileSync(leafSumFuncs, 'main.leafSum(n int, s string) int\n');
+const leafBranchFuncs = join(RESULTS, 'hot.leafBranch.funcs.txt');
+writeFileSync(leafBranchFuncs, 'main.leafBranch(n int, m int) int\n');
 const out = join(RESULTS, 'overhead.jsonl');
 
 const planOpts = { stringSize: 64, maxElements: 16, maxRecordSize: 16384 };
 const auto = buildTraceSpec({ binaryPath: bin, functionsFile: funcs, packages: [], plan: planOpts }).targets[0];
 if (auto.probe.kind !== 'after-stack-check') throw new Error(`main.f's probe is not after the stack check: ${auto.probe.reason}`);
 const entryOffset = auto.symbol.fileOffset;
+const leafSum = buildTraceSpec({ binaryPath: bin, functionsFile: leafSumFuncs, packages: [], plan: planOpts }).targets[0];
+if (leafSum.probe.traps !== 2) throw new Error(`main.leafSum's probe was expected to cost two traps: ${leafSum.probe.reason}`);
+const leafBranch = buildTraceSpec({ binaryPath: bin, functionsFile: leafBranchFuncs, packages: [], plan: planOpts }).targets[0];
+if (leafBranch.probe.kind !== 'first-emulated') throw new Error(`main.leafBranch's probe is not on its branch: ${leafBranch.probe.reason}`);
 
 const NOP_C = `#include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -64,9 +80,9 @@ char LICENSE[] SEC("license") = "GPL";
 `;
 const nopObject = (await compileBpf(NOP_C)).object;
 
-/** Wall-clock and CPU (user + system) ns per call of the traced program. */
-async function nsPerCall(calls) {
-  const text = await run(bin, ['loop', String(calls)]);
+/** Wall-clock and CPU (user + system) ns per call of the traced program, calling main.f or the leaf function `which`. */
+async function nsPerCall(calls, which) {
+  const text = await run(bin, ['loop', String(calls), ...(which ? [which] : [])]);
   const m = /ns_per_call ([\d.]+) cpu_ns_per_call ([\d.]+)/.exec(text);
   return { ns: Number(m[1]), cpuNs: Number(m[2]) };
 }
@@ -91,12 +107,12 @@ function bpfProgramStats(pid) {
 }
 
 /** ns/call of the traced program (bpf_stats off), then ns/run of the BPF programs held by `pid` over STATS_CALLS more calls. */
-async function timedCalls(pid) {
-  const times = await nsPerCall(CALLS);
+async function timedCalls(pid, which) {
+  const times = await nsPerCall(CALLS, which);
   writeFileSync(BPF_STATS, '1');
   try {
     const before = bpfProgramStats(pid);
-    await nsPerCall(STATS_CALLS);
+    await nsPerCall(STATS_CALLS, which);
     const after = bpfProgramStats(pid);
     const runs = after.runCount - before.runCount;
     return { ...times, nsPerRun: runs > 0 ? (after.runTimeNs - before.runTimeNs) / runs : undefined, runs, calls: CALLS + STATS_CALLS };
@@ -105,12 +121,12 @@ async function timedCalls(pid) {
   }
 }
 
-async function withNop(fileOffset) {
+async function withNop(fileOffset, which) {
   const obj = BpfObject.open(nopObject, 'nop');
   try {
     obj.load();
     obj.attachUprobe({ program: 'nop', binaryPath: bin, fileOffset });
-    return await timedCalls(process.pid);
+    return await timedCalls(process.pid, which);
   } finally {
     obj.close();
   }
@@ -181,21 +197,23 @@ async function withWeaverSession(ringBatches) {
   }
 }
 
-async function withWeaver(flags) {
+async function withWeaver(flags, which, functionsFile = funcs) {
   // A buffer that holds every call's record: drops would make traced calls
   // look cheaper (a failed reservation costs less than a record). The CLI's
   // 8 MiB default lost 90-150k of these 250k calls (2026-11-26).
-  const w = await startWeaver([bin, '-f', funcs, '--format', 'json', '--buffer-size', '64M', ...flags], { outFile: out });
-  const r = await timedCalls(w.pid);
+  const w = await startWeaver([bin, '-f', functionsFile, '--format', 'json', '--buffer-size', '64M', ...flags], { outFile: out });
+  const r = await timedCalls(w.pid, which);
   // weaver drops what is still in the kernel buffer when it is stopped: let it catch up first.
   await settle(out);
   const s = await w.stop();
   return { ...r, events: s.events, lost: s.lost };
 }
 
-async function withBpftrace() {
-  const b = await startBpftrace(`uprobe:${bin}:main.f { printf("%d %s\\n", reg("ax"), str(reg("bx"), reg("cx"))); }`, { outFile: out });
-  const r = await timedCalls(b.pid);
+/** bpftrace printing main.f's or main.leafSum's (n, s), or main.leafBranch's (n, m). */
+async function withBpftrace(which) {
+  const print = which === 'leafBranch' ? 'printf("%d %d\\n", reg("ax"), reg("bx"))' : 'printf("%d %s\\n", reg("ax"), str(reg("bx"), reg("cx")))';
+  const b = await startBpftrace(`uprobe:${bin}:main.${which ?? 'f'} { ${print}; }`, { outFile: out });
+  const r = await timedCalls(b.pid, which);
   await b.stop();
   return r;
 }
@@ -215,10 +233,24 @@ const allConfigs = [
   ['weaver (perf)', () => withWeaver(['--transport', 'perf'])],
   ['weaver --probe-placement entry', () => withWeaver(['--transport', 'ring', '--probe-placement', 'entry'])],
   ['bpftrace', () => withBpftrace()],
+  ['untraced, leafSum', () => nsPerCall(UNTRACED_CALLS, 'leafSum')],
+  ['bare uprobe at leafSum entry (two traps)', () => withNop(leafSum.attachOffset, 'leafSum')],
+  ['weaver (ring), leafSum: entry, two traps', () => withWeaver(['--transport', 'ring'], 'leafSum', leafSumFuncs)],
+  ['bpftrace, leafSum', () => withBpftrace('leafSum')],
+  ['untraced, leafBranch', () => nsPerCall(UNTRACED_CALLS, 'leafBranch')],
+  ['bare uprobe at leafBranch entry (two traps)', () => withNop(leafBranch.symbol.fileOffset, 'leafBranch')],
+  [`bare uprobe on leafBranch's branch`, () => withNop(leafBranch.attachOffset, 'leafBranch')],
+  ['weaver (ring), leafBranch --probe-placement entry (before)', () => withWeaver(['--transport', 'ring', '--probe-placement', 'entry'], 'leafBranch', leafBranchFuncs)],
+  ['weaver (ring), leafBranch on its branch (after)', () => withWeaver(['--transport', 'ring'], 'leafBranch', leafBranchFuncs)],
+  ['bpftrace, leafBranch', () => withBpftrace('leafBranch')],
 ];
-/** Only the configurations whose names match (argv[4]), besides untraced and the bare BPF uprobe after the stack check. */
+/** The untraced loop each configuration's overhead is measured against. */
+const baselineOf = (name) => (/leafSum/.test(name) ? 'untraced, leafSum' : /leafBranch/.test(name) ? 'untraced, leafBranch' : 'untraced');
+/** Only the configurations whose names match (argv[4]), besides the bare BPF uprobe after the stack check and the untraced loops they need. */
 const only = process.argv[4] ? new RegExp(process.argv[4]) : null;
-const configs = allConfigs.filter(([name]) => !only || only.test(name) || name === 'untraced' || name === 'bare uprobe after stack check');
+const picked = allConfigs.filter(([name]) => !only || only.test(name) || name === 'bare uprobe after stack check');
+const baselines = new Set(['untraced', ...picked.map(([name]) => baselineOf(name))]);
+const configs = allConfigs.filter(([name]) => picked.some(([n]) => n === name) || baselines.has(name));
 
 const TRACEFS = '/sys/kernel/tracing';
 const statsWas = readFileSync(BPF_STATS, 'utf8').trim();
@@ -251,7 +283,7 @@ loads.push(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
 // shared 2-CPU machine depends on everything else running); ratios on CPU time.
 function overheads(series) {
   const base = median(series.get('untraced'));
-  return { base, of: Object.fromEntries([...series].map(([name, xs]) => [name, Math.max(0, median(xs) - base)])) };
+  return { base, of: Object.fromEntries([...series].map(([name, xs]) => [name, Math.max(0, median(xs) - median(series.get(baselineOf(name))))])) };
 }
 const wall = overheads(samples);
 const cpu = overheads(cpuSamples);
@@ -259,19 +291,21 @@ const BARE = 'bare uprobe after stack check';
 const TRACEFS_EVENT = 'tracefs uprobe event after stack check (no BPF)';
 const nsPerRun = Object.fromEntries([...runSamples].filter(([, xs]) => xs.length).map(([name, xs]) => [name, median(xs)]));
 console.log(
-  `per-call overhead on main.f(int, string), ${CALLS} calls a run, median of ${ROUNDS} rounds ` +
+  `per-call overhead on main.f(int, string) and the leaf functions, ${CALLS} calls a run, median of ${ROUNDS} rounds ` +
     `(untraced: ${wall.base.toFixed(1)} ns/call wall, ${cpu.base.toFixed(1)} CPU; load average ${loads.join(' → ')})`,
 );
 console.log('| configuration | wall overhead | CPU overhead | × bare BPF uprobe (wall / CPU) | × tracefs uprobe event (CPU) | × bpftrace (CPU) | BPF program ns/run |');
 console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const name of samples.keys()) {
-  if (name === 'untraced') continue;
+  if (baselines.has(name) && name.startsWith('untraced')) continue;
   const w = wall.of[name];
   const c = cpu.of[name];
   const ratios = `${(w / wall.of[BARE]).toFixed(2)} / ${(c / cpu.of[BARE]).toFixed(2)}`;
   const run = nsPerRun[name] !== undefined ? nsPerRun[name].toFixed(1) : '—';
   const ratio = (other) => (cpu.of[other] === undefined ? '—' : (c / cpu.of[other]).toFixed(2)); // a configuration left out by argv[4]
-  console.log(`| ${name} | ${us(w)} | ${us(c)} | ${ratios} | ${ratio(TRACEFS_EVENT)} | ${ratio('bpftrace')} | ${run} |`);
+  // Against bpftrace tracing the same function.
+  const bpftrace = baselineOf(name) === 'untraced' ? 'bpftrace' : baselineOf(name).replace('untraced', 'bpftrace');
+  console.log(`| ${name} | ${us(w)} | ${us(c)} | ${ratios} | ${ratio(TRACEFS_EVENT)} | ${ratio(bpftrace)} | ${run} |`);
 }
 for (const [name, ns] of notes) for (const n of ns) console.log(`note: ${name}: ${n}`);
 writeFileSync(

@@ -5,7 +5,7 @@
 # Go builds and outputs go to bench/results/ (ignored by git).
 #
 #   bash bench/run.sh            everything (about 10 minutes on 2 cores)
-#   bash bench/run.sh decode     only the named parts: overhead program rate startup decode
+#   bash bench/run.sh decode     only the named parts: overhead program rate startup decode emulation
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ $EUID -eq 0 ]] || { echo "bench/run.sh needs root (uprobes); run it with sudo" >&2; exit 1; }
@@ -13,7 +13,7 @@ command -v bpftrace >/dev/null || { echo "bench/run.sh needs bpftrace for the co
 
 npx tsc -p tsconfig.json
 mkdir -p bench/results
-PARTS=("${@:-overhead program rate startup decode}")
+PARTS=("${@:-overhead program rate startup decode emulation}")
 OUT=bench/results/summary.md
 {
   echo "# weaver benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -30,7 +30,8 @@ for part in ${PARTS[*]}; do
     rate) node bench/rate.mjs 4 ;;
     startup) node bench/startup.mjs 3 ;;
     decode) node bench/decode.mjs 3 ;;
-    *) echo "unknown part $part (overhead, program, rate, startup, decode)" >&2; exit 2 ;;
+    emulation) node bench/emulation.mjs 100000 3 ;;
+    *) echo "unknown part $part (overhead, program, rate, startup, decode, emulation)" >&2; exit 2 ;;
   esac | tee -a "$OUT"
   echo "- load average after $part: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT"
 done

@@ -57,7 +57,12 @@ struct task_struct {
 #define WEAVER_TASK_BTF bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf)
 #endif
 
-char LICENSE[] SEC("license") = "GPL";
+/* A trace's programs may be compiled in several units, then joined by
+ * libbpf's static linker (src/compile.ts): what every unit defines the same
+ * (maps, global functions, readers) is weak, so the linker keeps one. */
+#define WEAVER_SHARED __attribute__((weak))
+
+char LICENSE[] SEC("license") WEAVER_SHARED = "GPL";
 
 /* Records go to user space through one map, weaver_events. Programs take a
  * record with WEAVER_RESERVE(size) and hand it over with
@@ -78,7 +83,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
 	__uint(key_size, sizeof(u32));
 	__uint(value_size, sizeof(u32));
-} weaver_events SEC(".maps");
+} weaver_events SEC(".maps") WEAVER_SHARED;
 
 struct weaver_scratch {
 	u8 bytes[WEAVER_PERF_MAX_RECORD];
@@ -89,7 +94,7 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, u32);
 	__type(value, struct weaver_scratch);
-} weaver_scratch SEC(".maps");
+} weaver_scratch SEC(".maps") WEAVER_SHARED;
 
 /* Programs on this CPU holding the scratch area. On a preemptible kernel a
  * uprobe program can be preempted and another one run on the same CPU,
@@ -102,7 +107,7 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, u32);
 	__type(value, u32);
-} weaver_scratch_users SEC(".maps");
+} weaver_scratch_users SEC(".maps") WEAVER_SHARED;
 
 static __always_inline u8 *weaver_perf_scratch(void)
 {
@@ -163,7 +168,7 @@ static __always_inline void weaver_perf_release(void)
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 22);
-} weaver_events SEC(".maps");
+} weaver_events SEC(".maps") WEAVER_SHARED;
 
 /* A batch is sent once the next record would take it past
  * WEAVER_BATCH_SEND_AT bytes, which the generator sets: 8 KiB (larger
@@ -206,7 +211,7 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, u32);
 	__type(value, struct weaver_batch);
-} weaver_batches SEC(".maps");
+} weaver_batches SEC(".maps") WEAVER_SHARED;
 
 static __always_inline void weaver_count_drops(u64 n);
 
@@ -215,7 +220,7 @@ static __always_inline void weaver_count_drops(u64 n);
  * verifier rather than inlined into every traced function's program (it
  * made loading 1000 of them take 0.66 s instead of 0.42). Returns whether
  * it sent records. */
-__attribute__((noinline)) int weaver_batch_send(void)
+WEAVER_SHARED __attribute__((noinline)) int weaver_batch_send(void)
 {
 	u32 key = 0;
 	struct weaver_batch *b = bpf_map_lookup_elem(&weaver_batches, &key);
@@ -241,8 +246,9 @@ __attribute__((noinline)) int weaver_batch_send(void)
 }
 
 /* A record of `size` bytes in this CPU's batch; 0 when the batch is busy.
- * The frame is taken here, so the submit only clears `busy`. */
-static __always_inline u8 *weaver_batch_reserve(u32 size)
+ * The frame is taken here, so the submit only clears `busy`. Compiled once
+ * rather than into every shape, like weaver_fill_header_at. */
+static __attribute__((noinline)) u8 *weaver_batch_reserve(u32 size)
 {
 	u32 key = 0;
 	struct weaver_batch *b = bpf_map_lookup_elem(&weaver_batches, &key);
@@ -277,6 +283,8 @@ static __always_inline void weaver_batch_release(void)
 	b->busy = 0;
 }
 
+/* Defined once, in the first compile unit: a program cannot be weak. */
+#ifndef WEAVER_SECONDARY_UNIT
 /* Run by the reader on each CPU (BPF_PROG_TEST_RUN with
  * BPF_F_TEST_RUN_ON_CPU), never attached. Returns 1 when a program on this
  * CPU is writing a record (the reader tries again), 2 when it sent records,
@@ -292,6 +300,7 @@ int weaver_flush(void *ctx)
 		return 1;
 	return weaver_batch_send() ? 2 : 0;
 }
+#endif
 
 /* The size is a constant in every program, so each uses one path. */
 #define WEAVER_RESERVE(size)                                                                     \
@@ -322,7 +331,7 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, u32);
 	__type(value, u64);
-} weaver_drops SEC(".maps");
+} weaver_drops SEC(".maps") WEAVER_SHARED;
 
 static __always_inline void weaver_count_drops(u64 count)
 {
@@ -345,7 +354,7 @@ static __always_inline u64 weaver_g_register_abi(struct pt_regs *ctx)
 }
 
 /* Global, like weaver_task_fields_btf below: see there why. */
-__attribute__((noinline)) u64 weaver_fsbase_btf(void)
+WEAVER_SHARED __attribute__((noinline)) u64 weaver_fsbase_btf(void)
 {
 	return bpf_get_current_task_btf()->thread.fsbase;
 }
@@ -379,7 +388,7 @@ static __always_inline u64 weaver_goid(u64 g, u32 goid_offset)
  * instead of 0.11 s (bpftool prog loadall); one call per record costs a
  * few ns. The verifier cannot assume a global function's pointer argument
  * is set, hence the check. */
-__attribute__((noinline)) int weaver_task_fields_btf(struct weaver_header *h)
+WEAVER_SHARED __attribute__((noinline)) int weaver_task_fields_btf(struct weaver_header *h)
 {
 	if (!h)
 		return 0;
@@ -432,18 +441,32 @@ static __always_inline void weaver_read_slot(u8 *slot, u32 cap, u64 ptr, s64 len
 	*(s32 *)(slot + 4) = (s32)err;
 }
 
-/* Fills the header of a record; `g` is the goroutine pointer (0 when unknown). */
-static __always_inline void weaver_fill_header(struct weaver_header *h, u32 kind, u32 func_id,
-					       struct pt_regs *ctx, u64 g, u32 goid_offset)
+/* Fills the header of a record; `g` is the goroutine pointer (0 when
+ * unknown), `kind_func` the record kind in the high 32 bits and the
+ * function id in the low ones (a BPF call takes five arguments at most).
+ * Not inlined: every shape calls it, and inlined its CO-RE reads and
+ * helper calls were half of clang's work on each shape (1.8 of 3.6 s for
+ * 242 shapes); the call costs a few ns. Global, so the verifier checks it
+ * once per program rather than at every call. WEAVER_GOID_OFFSET comes
+ * from the generator. */
+#ifndef WEAVER_GOID_OFFSET
+#error "the generator defines WEAVER_GOID_OFFSET"
+#endif
+WEAVER_SHARED __attribute__((noinline)) int weaver_fill_header_at(struct weaver_header *h, u64 kind_func, struct pt_regs *ctx, u64 g)
 {
-	h->kind = kind;
-	h->func_id = func_id;
+	if (!h)
+		return 0;
+	h->kind = kind_func >> 32;
+	h->func_id = (u32)kind_func;
 	h->ktime_ns = bpf_ktime_get_ns();
 	h->flags = 0;
-	h->goid = weaver_goid(g, goid_offset);
+	h->goid = weaver_goid(g, WEAVER_GOID_OFFSET);
 	h->sp = ctx->sp;
 	weaver_task_fields(h);
+	return 0;
 }
+
+#define weaver_fill_header(h, kind, func_id, ctx, g) weaver_fill_header_at((h), ((u64)(kind) << 32) | (u32)(func_id), (ctx), (g))
 
 /* Copies `count` elements of `elem_size` bytes into a slot holding at most
  * `max_elems`; `len` is Go's length of the slice. */
@@ -519,7 +542,7 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, u32);
 	__type(value, struct weaver_map_walk);
-} weaver_map_walks SEC(".maps");
+} weaver_map_walks SEC(".maps") WEAVER_SHARED;
 
 static __always_inline struct weaver_map_walk *weaver_map_walk_state(void)
 {

@@ -39,7 +39,7 @@ export function setExpectedAttachType(h: ObjectHandle, program: string, type: nu
  * returns at that offset. pid -1 is every process. The program must have
  * been loaded expecting BPF_TRACE_UPROBE_MULTI. Returns a link id.
  */
-export function attachUprobeMulti(h: ObjectHandle, program: string, binaryPath: string, offsets: number[], cookies: number[], pid: number): number;
+export function attachUprobeMulti(h: ObjectHandle, program: string, binaryPath: string, offsets: number[], cookies: bigint[], pid: number): number;
 export function detach(h: ObjectHandle, linkId: number): void;
 export function attachedCount(h: ObjectHandle): number;
 /**

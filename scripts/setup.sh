@@ -31,7 +31,8 @@ fi
 # make/g++/python3 build the native binding with node-gyp; bpftrace is the
 # benchmarks' baseline; jq is used by the documentation tests; curl drives
 # the demo's HTTP server; binutils gives readelf/objdump for debugging;
-# bpftool lets the fault tests check that no BPF program or link is left;
+# bpftool joins the compile units of a large trace (bpftool gen object, src/compile.ts)
+# and lets the fault tests check that no BPF program or link is left;
 # zsh checks that the zsh completion script parses.
 PACKAGES=(
   clang llvm libbpf-dev libelf-dev zlib1g-dev linux-libc-dev libc6-dev pkg-config make g++ python3

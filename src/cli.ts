@@ -35,7 +35,8 @@ export interface TraceFlags {
   maxEventSize: number;
   /** Levels of pointers (and slice, map, interface contents) followed from each argument. */
   depth: number;
-  bufferSize: number;
+  /** Bytes of kernel buffer; undefined: sized from the traced functions (src/buffersize.ts). */
+  bufferSize?: number;
   types: boolean;
   emit?: 'c';
   probePlacement: 'auto' | 'entry';
@@ -43,6 +44,8 @@ export interface TraceFlags {
   returns: boolean;
   /** -c/--summary: per-function call statistics at exit instead of each call (implies --returns). */
   summary: boolean;
+  /** --summary-json: where to write the end-of-trace counts as JSON. */
+  summaryJson?: string;
   transport: 'auto' | 'ring' | 'perf';
   attach: 'auto' | 'multi' | 'single';
   verbose: boolean;
@@ -167,9 +170,9 @@ export function buildCli(handlers: CliHandlers): Command {
     .option('--max-elements <n>', 'elements of each slice or array to capture', integer('--max-elements', 0, 1024), 16)
     .option('--depth <n>', 'levels of pointers, slice elements, maps and interface values followed from each argument', integer('--depth', 0, 8), 2)
     .option('--max-event-size <bytes>', 'upper bound on the bytes one call may capture', byteSize('--max-event-size', 256, 65536), 16384)
-    .option('--buffer-size <bytes>', 'size of the kernel ring buffer (a power of two)', byteSize('--buffer-size', 4096, 1 << 30), 8 << 20)
+    .option('--buffer-size <bytes>', 'size of the kernel buffer for events, a power of two (default: room for 16 records of each traced function, 8M to 64M)', byteSize('--buffer-size', 4096, 1 << 30))
     .addOption(
-      new Option('--probe-placement <where>', 'auto: after Go\'s stack check when the kernel emulates the jump there (one trap a call); entry: the first instruction')
+      new Option('--probe-placement <where>', 'auto: after Go\'s stack check when the kernel emulates the jump there, or on the first instruction it emulates in a function without the check (one trap a call); entry: the first instruction')
         .choices(['auto', 'entry'])
         .default('auto'),
     )
@@ -188,6 +191,7 @@ export function buildCli(handlers: CliHandlers): Command {
     .addOption(new Option('--emit <stage>', 'print the output of a pipeline stage and exit').choices(['c']))
     .option('--returns', 'also show what each call returned and how long it took (probes on its RET instructions, never uretprobes)')
     .option('-c, --summary', 'at exit, print per-function counts and durations (calls, total, mean, p50, p99, max, errors) instead of each call; implies --returns')
+    .option('--summary-json <file>', 'at exit, also write the summary\'s counts (calls seen, shown, filtered out, lost in the kernel and at the output) to this file as JSON')
     .option('-v, --verbose', 'details: where probes go, compiler and verifier output, stack traces')
     .addHelpText('after', EXAMPLES)
     .showSuggestionAfterError(true)
@@ -219,6 +223,7 @@ export function buildCli(handlers: CliHandlers): Command {
         probePlacement: opts.probePlacement,
         returns: Boolean(opts.returns || opts.summary),
         summary: Boolean(opts.summary),
+        summaryJson: opts.summaryJson,
         transport: opts.transport,
         attach: opts.attach,
         verbose: Boolean(opts.verbose),

@@ -89,7 +89,7 @@ function findInterface(plan: ValuePlan): Extract<ValuePlan, { kind: 'interface' 
  * the helpers. Types whose recipe copies nothing (maps, funcs, …) need no
  * entry: BPF still records their address, which names them.
  */
-export function interfaceHelpersC(types: RuntimeTypes, blockCapacity: number): string {
+export function interfaceHelpersC(types: RuntimeTypes, blockCapacity: number, defineTable = true): string {
   const entries: { address: number; size: number; strs: number[] }[] = [];
   for (const t of types.list()) {
     if (entries.length >= MAX_ITYPES) break;
@@ -124,9 +124,11 @@ struct weaver_itype {
 #define WEAVER_ITYPE_MASK ${table.slots.length - 1}
 #define WEAVER_ITYPE_SHIFT ${32 - Math.log2(table.slots.length)}
 #define WEAVER_ITYPE_PROBES ${table.probes}
-static const struct weaver_itype weaver_itypes[${table.slots.length}] = {
-${rows.join('\n')}
-};
+${
+    defineTable
+      ? `const struct weaver_itype weaver_itypes[${table.slots.length}] = {\n${rows.join('\n')}\n};`
+      : `/* Defined in the first compile unit. */\nextern const struct weaver_itype weaver_itypes[${table.slots.length}];`
+  }
 
 static __always_inline const struct weaver_itype *weaver_itype_find(u64 addr)
 {

@@ -288,7 +288,7 @@ export class BpfObject {
    * (Linux 6.6+): the kernel adds and removes them as a batch. `cookies[i]`
    * tells the program which probe fired. Returns the link id for detach().
    */
-  attachUprobeMulti(t: { program: string; binaryPath: string; offsets: number[]; cookies: number[]; pid?: number }): number {
+  attachUprobeMulti(t: { program: string; binaryPath: string; offsets: number[]; cookies: bigint[]; pid?: number }): number {
     const op = 'attach_uprobe_multi';
     this.requireStage('loaded', op, `attach ${t?.program}`);
     checkName(t.program, 'the program name', op);
@@ -297,7 +297,9 @@ export class BpfObject {
       throw invalid('a multi-probe link needs as many cookies as offsets, and at least one of each', op);
     }
     t.offsets.forEach((o) => checkUint(o, 'a file offset', op, Number.MAX_SAFE_INTEGER));
-    t.cookies.forEach((c) => checkUint(c, 'a cookie', op, Number.MAX_SAFE_INTEGER));
+    t.cookies.forEach((c) => {
+      if (typeof c !== 'bigint' || c < 0n || c >= 1n << 64n) throw invalid(`a cookie must be a BigInt from 0 to 2^64-1, got ${String(c)}`, op);
+    });
     this.checkAttachTarget(op, t.program, t.binaryPath, t.pid, 'uprobes');
     let link: number;
     try {

@@ -16,6 +16,12 @@
 //   - its goroutine returns from a shallower frame (every deeper frame is
 //     gone; only with a known goid, since goid 0 mixes goroutines),
 //   - the map is full (evicted), or tracing ends (flush).
+// A frame that goes without its return is not always a panic: on a system
+// stack (goid 0: g0, where the scheduler starts afresh each time and never
+// returns, or gsignal) and in functions with no RET to probe (they leave by a
+// jump) it is the normal way out; those count as "untraced". So do the
+// runtime's stack-switching functions (STACK_SWITCHING): they leave on
+// another stack than the one they were entered on, or never return.
 // The "shallower frame" rule relies on the records of one goroutine coming
 // in order, which the session makes sure of (src/reorder.ts puts per-CPU
 // batches and perf buffers back in time order); `ordered: false` turns the
@@ -28,7 +34,7 @@ import { HEADER_FLAG, HEADER_SIZE, RECORD_KIND, readHeader, type RecordHeader } 
 import { PAIR_FLAG, type ReturnPlan } from './returns.js';
 
 /** Why a paired event has no return: see PairedEvent.returned. */
-export type NotReturnedReason = 'replaced' | 'unwound' | 'evicted' | 'exit';
+export type NotReturnedReason = 'replaced' | 'unwound' | 'untraced' | 'evicted' | 'exit';
 
 /** A CallEvent with what pairing adds. */
 export interface PairedEvent extends CallEvent {
@@ -58,10 +64,22 @@ interface Pending {
   goroutineKey: string;
   depth: bigint;
   ktime: bigint;
+  funcId: number;
   event: CallEvent;
 }
 
 export const DEFAULT_MAX_PENDING = 65536;
+
+/** Runtime functions that switch stacks (assembly in runtime/asm_amd64.s): a pending entry of theirs is no sign of a panic. */
+export const STACK_SWITCHING = new Set([
+  'runtime.mcall',
+  'runtime.gogo',
+  'runtime.systemstack',
+  'runtime.systemstack_switch',
+  'runtime.morestack',
+  'runtime.morestack_noctxt',
+  'runtime.asmcgocall',
+]);
 
 export class ReturnPairer {
   private readonly entries: RecordDecoder;
@@ -74,10 +92,12 @@ export class ReturnPairer {
   private readonly maxPending: number;
   /** Records of one goroutine arrive in order (the session sorts them: src/reorder.ts). */
   private readonly ordered: boolean;
+  /** Functions with no RET to probe: they always leave by a jump. */
+  private readonly untracedExits: Set<number>;
   readonly stats: PairingStats = {
     paired: 0,
     returnsWithoutEntry: 0,
-    notReturned: { replaced: 0, unwound: 0, evicted: 0, exit: 0 },
+    notReturned: { replaced: 0, unwound: 0, untraced: 0, evicted: 0, exit: 0 },
   };
 
   constructor(
@@ -85,8 +105,9 @@ export class ReturnPairer {
     returnPlans: ReturnPlan[],
     depthOffsets: Map<number, number>,
     private readonly clockOffsetNs: bigint,
-    options: { maxPending?: number; ordered?: boolean } = {},
+    options: { maxPending?: number; ordered?: boolean; untracedExits?: Set<number> } = {},
   ) {
+    this.untracedExits = new Set([...(options.untracedExits ?? []), ...entryPlans.filter((p) => STACK_SWITCHING.has(p.name)).map((p) => p.id)]);
     const maxPending = options.maxPending ?? DEFAULT_MAX_PENDING;
     this.maxPending = maxPending;
     this.ordered = options.ordered ?? true;
@@ -133,7 +154,7 @@ export class ReturnPairer {
       const oldest = this.pending.values().next().value as Pending;
       out.push(this.drop(oldest, 'evicted'));
     }
-    this.pending.set(key, { key, goroutineKey, depth, ktime: h.ktimeNs, event });
+    this.pending.set(key, { key, goroutineKey, depth, ktime: h.ktimeNs, funcId: h.funcId, event });
     let set = this.byGoroutine.get(goroutineKey);
     if (!set) this.byGoroutine.set(goroutineKey, (set = new Set()));
     set.add(key);
@@ -209,6 +230,7 @@ export class ReturnPairer {
 
   private drop(p: Pending, reason: NotReturnedReason): PairedEvent {
     this.forget(p);
+    if ((reason === 'replaced' || reason === 'unwound') && (p.event.goid === 0n || this.untracedExits.has(p.funcId))) reason = 'untraced';
     this.stats.notReturned[reason]++;
     return { ...p.event, returned: false, notReturnedReason: reason };
   }

@@ -1,8 +1,8 @@
 // From decoded events to output lines: the --filter test, the --count
-// limit, then the formatter, then the writer. Counts what it shows and
-// what it filters out, for the summary.
+// limit, then the formatter, then the writer. Counts every event it is
+// given as shown, filtered out or past --count, for the summary.
 
-import { createWriteStream, openSync } from 'node:fs';
+import { openSync } from 'node:fs';
 import { InputError } from './errors.js';
 import type { EventFilter } from './filter/index.js';
 import type { Formatter } from './format/index.js';
@@ -10,8 +10,11 @@ import type { CallEvent } from './model.js';
 import type { OutputWriter } from './output.js';
 
 export class EventPrinter {
+  /** Events that passed the filter and went to the output (or to -c's statistics). */
   shown = 0;
   filteredOut = 0;
+  /** Events that arrived once --count had been reached (before the probes were gone). */
+  afterLimit = 0;
   /** Resolves once --count events have been shown. */
   readonly limitReached: Promise<void>;
   private reachLimit: () => void = () => {};
@@ -32,9 +35,13 @@ export class EventPrinter {
   }
 
   print(events: CallEvent[]): void {
-    if (this.full) return;
+    if (this.full) {
+      this.afterLimit += events.length;
+      return;
+    }
     const lines: string[] = [];
-    for (const ev of events) {
+    for (let i = 0; i < events.length; i++) {
+      const ev = events[i]!;
       if (!this.filter.test(ev)) {
         this.filteredOut++;
         continue;
@@ -44,6 +51,7 @@ export class EventPrinter {
       this.shown++;
       if (this.full) {
         this.reachLimit();
+        this.afterLimit += events.length - i - 1;
         break;
       }
     }
@@ -51,8 +59,8 @@ export class EventPrinter {
   }
 }
 
-/** Opens --output for writing (created or truncated) now, so a bad path fails before anything is loaded. */
-export function openOutputFile(path: string): NodeJS.WritableStream & { writableLength?: number } {
+/** Opens --output for writing (created or truncated) now, so a bad path fails before anything is loaded; returns its descriptor. */
+export function openOutputFile(path: string): number {
   let fd: number;
   try {
     fd = openSync(path, 'w', 0o644);
@@ -62,5 +70,5 @@ export function openOutputFile(path: string): NodeJS.WritableStream & { writable
       code === 'ENOENT' ? 'its directory does not exist' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : `${code}`;
     throw new InputError(`cannot write --output ${path}: ${why}`, { cause: err });
   }
-  return createWriteStream(path, { fd });
+  return fd;
 }

@@ -28,19 +28,21 @@ import { defaultCacheDir } from './compile.js';
 import type { ElfFile } from './elf/file.js';
 import type { FunctionSymbol, GoBinaryInfo } from './model.js';
 import type { ReturnSites } from './returns.js';
+import type { ProbeKind } from './x86/prologue.js';
 import type { RuntimeTable, RuntimeTableStore } from './runtimetypes.js';
 import { NotStorableError, TypeEncoder, decodeTypes, type EncodedType } from './typecodec.js';
 
 /** Bumped when the file's layout changes. */
-const FORMAT = 3;
+const FORMAT = 4;
 /** Cache files kept; the least recently used go first. */
 export const MAX_CACHED_BINARIES = 64;
 
 /** An entry probe as src/tracespec.ts places it (TraceTarget['probe']). */
 export interface CachedProbe {
   offset: number;
-  kind: 'after-stack-check' | 'entry';
+  kind: ProbeKind;
   reason: string;
+  traps?: 1 | 2;
   stackCheckFailFlags?: number;
 }
 
@@ -471,8 +473,9 @@ function isCachedProbe(v: unknown): v is CachedProbe {
   const p = v as Record<string, unknown>;
   return (
     isCount(p.offset) &&
-    (p.kind === 'after-stack-check' || p.kind === 'entry') &&
+    (p.kind === 'after-stack-check' || p.kind === 'first-emulated' || p.kind === 'entry') &&
     typeof p.reason === 'string' &&
+    (p.traps === undefined || p.traps === 1 || p.traps === 2) &&
     (p.stackCheckFailFlags === undefined || isCount(p.stackCheckFailFlags))
   );
 }

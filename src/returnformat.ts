@@ -6,7 +6,9 @@
 //                            which: "replaced" or "unwound" (a newer call at
 //                            the same stack depth, or a return from a
 //                            shallower frame, shows the frame is gone: a
-//                            panic unwound it), "evicted" (too many calls
+//                            panic unwound it), "untraced" (it left
+//                            where no probe sees it: a jump, or a system
+//                            stack the scheduler abandons), "evicted" (too many calls
 //                            pending), "exit" (still running when tracing
 //                            ended)
 //   "via_deferreturn": true  the call's deferred calls ran through
@@ -21,6 +23,7 @@ import type { NotReturnedReason, PairedEvent, PairingStats } from './pairing.js'
 const TEXT_REASONS: Record<NotReturnedReason, string> = {
   replaced: 'no return: its frame was unwound (panic)',
   unwound: 'no return: its frame was unwound (panic)',
+  untraced: 'no return traced: it left by a jump or on a system stack',
   evicted: 'no return seen: evicted, too many calls pending',
   exit: 'no return: still running at exit',
 };
@@ -53,6 +56,7 @@ export function describePairing(p: PairingStatsWithKernel | undefined): string {
   const unwound = nr.replaced + nr.unwound;
   const parts = [`${p.paired} call${p.paired === 1 ? '' : 's'} paired with ${p.paired === 1 ? 'its' : 'their'} return`];
   if (unwound) parts.push(`${unwound} unwound by a panic`);
+  if (nr.untraced) parts.push(`${nr.untraced} left without a traced return (by a jump, or on a system stack)`);
   if (nr.exit) parts.push(`${nr.exit} still running at exit`);
   if (nr.evicted) parts.push(`${nr.evicted} evicted from the ${'pending-call'} table (too many pending)`);
   if (p.returnsWithoutEntry) parts.push(`${p.returnsWithoutEntry} return${p.returnsWithoutEntry === 1 ? '' : 's'} without an entry`);

@@ -1,7 +1,7 @@
 // The --returns part of building a TraceSpec: for one traced function, its
 // return record plan, its return probes (from its decoded code) and the
-// entry record's depth slot. Notes say what cannot be seen, once per
-// function, so the user knows why a call shows no return.
+// entry record's depth slot. Notes say what cannot be seen, per function
+// (src/notes.ts groups them), so the user knows why a call shows no return.
 
 import type { ReturnUnit } from './codegen.js';
 import type { ElfFile } from './elf/file.js';
@@ -9,6 +9,7 @@ import { NotSupportedError, WeaverError } from './errors.js';
 import type { FunctionSpec } from './gotypes.js';
 import type { FunctionSymbol, GoBinaryInfo } from './model.js';
 import { PlanTooLargeError, mapLayoutForVersion, type FunctionPlan, type PlanOptions } from './plan.js';
+import type { Notes } from './notes.js';
 import type { ProbeCache } from './probecache.js';
 import { lazyRuntimeTypes } from './runtimetypes.js';
 import {
@@ -34,7 +35,7 @@ export interface ReturnSideInput {
   info: GoBinaryInfo;
   elf: ElfFile;
   plan: PlanOptions;
-  notes: string[];
+  notes: Notes;
   /** Keeps the RET sites (and the runtime-type table) between runs. */
   cache?: ProbeCache;
 }
@@ -59,7 +60,7 @@ export function returnSide(input: ReturnSideInput): { entryPlan: FunctionPlan; r
   return { entryPlan, returns: { plan, probes, depthOffset, unit } };
 }
 
-function returnPlanOrUnknown(id: number, spec: FunctionSpec, info: GoBinaryInfo, options: PlanOptions, notes: string[]): ReturnPlan {
+function returnPlanOrUnknown(id: number, spec: FunctionSpec, info: GoBinaryInfo, options: PlanOptions, notes: Notes): ReturnPlan {
   try {
     return planReturn(id, spec, info.abi, options, { hiddenDictionary: spec.hiddenDictionary });
   } catch (err) {
@@ -70,14 +71,14 @@ function returnPlanOrUnknown(id: number, spec: FunctionSpec, info: GoBinaryInfo,
     }
     if (!(err instanceof NotSupportedError)) throw err;
     // An opaque result type: the call is still timed, its results not shown.
-    notes.push(`${spec.name}: results not shown (${err.message})`);
+    notes.addFunction('results-hidden', spec.name, `${spec.name}: results not shown (${err.message})`);
     return planReturn(id, { ...spec, results: null }, info.abi, options);
   }
 }
 
-function probesOf(id: number, symbol: FunctionSymbol, info: GoBinaryInfo, elf: ElfFile, notes: string[], cache?: ProbeCache): ReturnProbe[] {
+function probesOf(id: number, symbol: FunctionSymbol, info: GoBinaryInfo, elf: ElfFile, notes: Notes, cache?: ProbeCache): ReturnProbe[] {
   if (symbol.size <= 0) {
-    notes.push(`${symbol.name}: its size is unknown, so its RET instructions cannot be found; its calls show no return`);
+    notes.addFunction('size-unknown', symbol.name, `${symbol.name}: its size is unknown, so its RET instructions cannot be found; its calls show no return`);
     return [];
   }
   let found;
@@ -87,13 +88,15 @@ function probesOf(id: number, symbol: FunctionSymbol, info: GoBinaryInfo, elf: E
     // Decoding loads iced-x86 (~30 ms) and walks the code: kept per binary.
     found = cache ? cache.returnSites(symbol, decode) : decode();
   } catch (err) {
-    notes.push(`${symbol.name}: its code could not be decoded (${(err as Error).message}); its calls show no return`);
+    notes.addFunction('undecodable', symbol.name, `${symbol.name}: its code could not be decoded (${(err as Error).message}); its calls show no return`);
     return [];
   }
   if (!found.sites.some((s) => s.kind === 'ret')) {
-    notes.push(`${symbol.name} has no RET instruction (it never returns, or ends in a tail call); its calls show no return`);
+    notes.addFunction('no-ret', symbol.name, `${symbol.name} has no RET instruction (it never returns, or ends in a tail call); its calls show no return`);
   } else if (found.tailJumps.length > 0) {
-    notes.push(
+    notes.addFunction(
+      'tail-jump',
+      symbol.name,
       `${symbol.name} also leaves through a jump to another function at ` +
         `${found.tailJumps.map((o) => `+0x${o.toString(16)}`).join(', ')}; calls that return that way show as not returned`,
     );

@@ -109,6 +109,8 @@ export class TraceSession {
   private events = 0;
   private malformed = 0;
   private closed = false;
+  /** Link ids, for detach(). */
+  private readonly links: number[] = [];
   private pairer: ReturnPairer | null = null;
   /** Hands on what tracing left waiting (held for order, pending calls); run once, by close(). */
   private finish: (() => void) | null = null;
@@ -132,7 +134,7 @@ export class TraceSession {
         if (spec.dispatch) {
           // One link per dispatcher: the kernel adds (and later removes) its probes as a batch.
           for (const d of spec.dispatch) {
-            object.attachUprobeMulti({ program: d.program, binaryPath: spec.binary.path, offsets: d.offsets, cookies: d.cookies, pid });
+            session.links.push(object.attachUprobeMulti({ program: d.program, binaryPath: spec.binary.path, offsets: d.offsets, cookies: d.cookies, pid }));
             attached += d.offsets.length;
             options.onAttach?.(attached, total);
           }
@@ -141,7 +143,7 @@ export class TraceSession {
         // Return probes come first in spec.probes: a call that begins once its
         // entry probe is attached must find its return probes in place.
         for (const p of spec.probes) {
-          object.attachUprobe({ program: p.program, binaryPath: spec.binary.path, fileOffset: p.attachOffset, pid });
+          session.links.push(object.attachUprobe({ program: p.program, binaryPath: spec.binary.path, fileOffset: p.attachOffset, pid }));
           options.onAttach?.(++attached, total);
         }
       }
@@ -157,7 +159,11 @@ export class TraceSession {
           monotonicToRealtimeOffsetNs(),
           // Per-CPU batches and perf buffers deliver a goroutine's records out
           // of order when it moves between CPUs; TimeOrder puts them back.
-          { ordered: true },
+          {
+            ordered: true,
+            // No RET found: such a function only ever leaves by a jump (src/returnspec.ts).
+            untracedExits: new Set(spec.targets.filter((t) => t.returns && !t.returns.probes.some((p) => p.kind === 'ret')).map((t) => t.plan.id)),
+          },
         );
       }
       const pairer = session.pairer;
@@ -260,6 +266,21 @@ export class TraceSession {
       }
     };
     return { replaced: read(PAIR_STAT.replaced), unmatched: read(PAIR_STAT.unmatched), insertFailed: read(PAIR_STAT.insertFailed) };
+  }
+
+  /**
+   * Removes every probe but keeps reading: once this returns no new record
+   * can be written, so waiting for pendingBytes() to reach 0 reads every
+   * call the probes saw, and the counts add up exactly.
+   */
+  detach(): void {
+    for (const link of this.links.splice(0)) {
+      try {
+        this.object.detach(link);
+      } catch {
+        // close() removes whatever is left.
+      }
+    }
   }
 
   /** Detaches every probe and frees everything; safe to call more than once. */

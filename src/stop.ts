@@ -80,3 +80,48 @@ export async function settle(
     } else if (Date.now() - quietSince >= (left === undefined ? quietMs : stallMs)) return;
   }
 }
+
+/**
+ * Counts stop signals from the moment it is made to the end of the process
+ * (it is never removed: once tracing ends, a signal must not kill weaver
+ * before it has summed up). `received(n)` resolves at the n-th signal.
+ */
+export class SignalWatch {
+  count = 0;
+  private waiting: Array<{ n: number; resolve: (sig: string) => void }> = [];
+
+  constructor(signals: NodeJS.Signals[] = STOP_SIGNALS) {
+    for (const sig of signals) {
+      process.on(sig, () => {
+        this.count++;
+        for (const w of this.waiting.filter((w) => w.n <= this.count)) w.resolve(sig);
+        this.waiting = this.waiting.filter((w) => w.n > this.count);
+      });
+    }
+  }
+
+  /** Resolves once `n` signals have been received in all. */
+  received(n: number): Promise<string> {
+    if (this.count >= n) return Promise.resolve('');
+    return new Promise((resolve) => this.waiting.push({ n, resolve }));
+  }
+}
+
+/**
+ * How long to wait for a slow reader once tracing is over: as long as it
+ * takes, until a signal; then `graceMs` more; at once on the next signal.
+ * Resolves when the wait should end.
+ */
+export function outputPatience(signals: SignalWatch, graceMs = 2000): StopSource<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const first = signals.count;
+  const promise = new Promise<void>((resolve) => {
+    const grace = () => {
+      timer = setTimeout(resolve, graceMs);
+    };
+    if (first > 0) grace();
+    else void signals.received(1).then(grace);
+    void signals.received(Math.max(first, 1) + 1).then(() => resolve());
+  });
+  return { promise, cancel: () => clearTimeout(timer) };
+}

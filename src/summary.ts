@@ -1,18 +1,31 @@
-// The one line weaver prints on stderr when it ends.
+// The one line weaver prints on stderr when it ends, and the same facts as
+// JSON for --summary-json. Every call the probes saw is accounted for once:
+//   calls seen = shown + filtered out + after --count
+//              + lost in the kernel + not written to the output + malformed
+// The BPF programs count only what they could not store (weaver_drops), so
+// "calls seen" is derived: records read plus records dropped. With --returns
+// the kernel's count covers return records too, so it is not given then.
 
 import { formatDurationMs } from './duration.js';
 
 export interface SummaryFacts {
+  /** Events written to the output (or, with -c, counted into the statistics). */
   shown: number;
   filteredOut: number;
+  /** Events that arrived after --count was reached, before the probes were removed. */
+  afterCount?: number;
   /** Records the kernel had no room for. */
   droppedInKernel: bigint;
-  /** Lines dropped because the output could not keep up. */
+  /** Events that passed the filter but were not written: the output was too slow, failed, or was given up. */
   droppedAtOutput: number;
   malformed: number;
+  /** Bytes of records still in the kernel buffer when weaver stopped reading (a second signal cut the wait short). */
+  unreadBytes?: number;
+  /** --returns: kernel drops include return records, so calls seen cannot be derived. */
+  returns?: boolean;
   elapsedMs: number;
   transport: 'ring' | 'perf';
-  /** Why tracing ended, when it is worth saying (--count, --duration, the output closing). */
+  /** Why tracing ended, when it is worth saying (--count, --duration, the output failing). */
   stopReason?: string;
   /** Launch mode: how the program ended, e.g. "./server exited with code 0". */
   program?: string;
@@ -22,20 +35,81 @@ function plural(n: number | bigint, word: string): string {
   return `${n} ${word}${n === 1 || n === 1n ? '' : 's'}`;
 }
 
+/** Every call the probes saw, or undefined with --returns. */
+export function callsSeen(f: SummaryFacts): bigint | undefined {
+  if (f.returns) return undefined;
+  return BigInt(f.shown + f.filteredOut + (f.afterCount ?? 0) + f.droppedAtOutput + f.malformed) + f.droppedInKernel;
+}
+
 export function formatSummary(f: SummaryFacts): string {
   const lost = f.droppedInKernel + BigInt(f.droppedAtOutput);
   let line = `weaver: ${plural(f.shown, 'event')}`;
-  if (f.filteredOut > 0) line += ` shown (${f.filteredOut} filtered out)`;
+  const notShown: string[] = [];
+  if (f.filteredOut > 0) notShown.push(`${f.filteredOut} filtered out`);
+  if (f.afterCount) notShown.push(`${f.afterCount} after --count`);
+  if (notShown.length) line += ` shown (${notShown.join(', ')})`;
   line += ` in ${formatDurationMs(f.elapsedMs)}, `;
   if (lost === 0n) line += 'none lost';
   else {
     const where: string[] = [];
     if (f.droppedInKernel > 0n) where.push(`${f.droppedInKernel} in the kernel ${f.transport} buffer`);
-    if (f.droppedAtOutput > 0) where.push(`${f.droppedAtOutput} at a slow output`);
+    if (f.droppedAtOutput > 0) where.push(`${f.droppedAtOutput} not written to the output`);
     line += `${lost} lost (${where.join(', ')})`;
   }
   if (f.malformed > 0) line += `, ${plural(f.malformed, 'malformed record')} skipped`;
-  const tail = [f.stopReason, f.program].filter(Boolean);
+  const seen = callsSeen(f);
+  const tail: string[] = [];
+  if (f.unreadBytes) {
+    tail.push(`${seen === undefined ? '' : `at least ${plural(seen, 'call')} seen, `}${f.unreadBytes} bytes of records left unread in the kernel buffer`);
+  } else if (seen !== undefined && seen !== BigInt(f.shown)) {
+    tail.push(`${plural(seen, 'call')} seen`);
+  }
+  tail.push(...[f.stopReason, f.program].filter((s): s is string => Boolean(s)));
   if (tail.length) line += `; ${tail.join('; ')}`;
   return line;
+}
+
+/** A traced function whose entry probe the kernel single-steps, and how many of the events came from it. */
+export interface TwoTrapFunction {
+  name: string;
+  events: number;
+}
+
+/** Names listed without -v; the busiest first. */
+const TWO_TRAP_NAMES = 5;
+
+/**
+ * The line after the summary naming the functions whose probe costs two
+ * traps a call (the kernel single-steps the probed instruction), busiest
+ * first: where tracing slows the program most. Null when there are none.
+ */
+export function formatTwoTraps(functions: TwoTrapFunction[], verbose: boolean): string | null {
+  if (functions.length === 0) return null;
+  const busiest = [...functions].sort((a, b) => b.events - a.events || (a.name < b.name ? -1 : 1));
+  const shown = verbose ? busiest : busiest.slice(0, TWO_TRAP_NAMES);
+  const names = shown.map((f) => `${f.name} (${plural(f.events, 'event')})`).join(', ');
+  const more = busiest.length - shown.length;
+  const which = functions.length === 1 ? '1 function costs' : `${functions.length} functions cost`;
+  return `weaver: ${which} two traps a call, the kernel single-stepping its probed instruction: ${names}${more > 0 ? `, and ${more} more (-v lists them)` : ''}`;
+}
+
+/** --summary-json: the summary's facts under stable names, plus how weaver ended. */
+export function summaryRecord(f: SummaryFacts, end: { exitStatus: number; outputError?: string }): Record<string, unknown> {
+  const seen = callsSeen(f);
+  return {
+    callsSeen: seen === undefined ? null : Number(seen),
+    shown: f.shown,
+    filteredOut: f.filteredOut,
+    afterCount: f.afterCount ?? 0,
+    lostInKernel: Number(f.droppedInKernel),
+    lostAtOutput: f.droppedAtOutput,
+    malformed: f.malformed,
+    unreadBytes: f.unreadBytes ?? 0,
+    transport: f.transport,
+    elapsedMs: Math.round(f.elapsedMs),
+    stopReason: f.stopReason ?? null,
+    program: f.program ?? null,
+    outputError: end.outputError ?? null,
+    exitStatus: end.exitStatus,
+  };
 }

@@ -4,7 +4,8 @@
 // loaded, attached programs.
 
 import { argumentLocations } from './abi/index.js';
-import { generateC, programName } from './codegen.js';
+import { buildShapes, generateUnits, programName } from './codegen.js';
+import { CookieRangeError, siteCookie, type SiteFields } from './sitecookie.js';
 import { dwarfDescribesInlined, dwarfTypeByName, readDwarfFunctions } from './dwarf/index.js';
 import { goBinaryInfo } from './elf/gobinary.js';
 import { ElfFile } from './elf/file.js';
@@ -13,11 +14,12 @@ import { parseFunctionsFile, placeDictionaries } from './funcfile.js';
 import { readTextUpTo } from './files.js';
 import { goidOffsetFor } from './goid.js';
 import { inPackages } from './gonames.js';
+import { Notes } from './notes.js';
 import type { FunctionSpec, GoType } from './gotypes.js';
 import type { FunctionSymbol, GoBinaryInfo } from './model.js';
 import { PlanTooLargeError, mapLayoutForVersion, planFunction, type FunctionPlan, type PlanOptions } from './plan.js';
 import { closestFunctions } from './suggest.js';
-import { chooseEntryProbe } from './x86/prologue.js';
+import { chooseEntryProbe, type ProbeKind } from './x86/prologue.js';
 import { ProbeCache } from './probecache.js';
 import { lazyRuntimeTypes } from './runtimetypes.js';
 import { returnSide, type ReturnSide } from './returnspec.js';
@@ -29,7 +31,7 @@ export interface TraceRequest {
   functionsFile?: string;
   packages: string[];
   plan: PlanOptions;
-  /** auto: after Go's stack check when the kernel can emulate the jump there (one trap); entry: the first instruction. */
+  /** auto: one trap a call where the kernel allows (src/x86/prologue.ts); entry: the first instruction. */
   probePlacement?: 'auto' | 'entry';
   /** How records reach user space (default ring); the session must use the same. */
   transport?: 'ring' | 'perf';
@@ -53,56 +55,72 @@ export interface TraceRequest {
 
 /**
  * Multi mode: dispatcher programs, each attached at its probes through one
- * uprobe_multi link, calling the probe's own program by cookie. A BPF
- * program with its subprograms must stay under the kernel's size limit
- * (E2BIG past 1M instructions), so programs are shared out between
- * dispatchers by count and by record bytes, a rough measure of code size.
+ * uprobe_multi link, calling the probe's shape by the call index in its
+ * cookie. A BPF program must stay under the kernel's limits: 256
+ * subprograms (its shapes, the readers they reach, and bpf/weaver.h's own
+ * functions, `fixedSubprograms` at most) and 1M instructions verified, for
+ * which the length of the shapes' C text is a rough measure.
  */
-export const DISPATCH_LIMITS = { programs: 32, recordBytes: 65536 };
+export const DISPATCH_LIMITS = { subprograms: 256, fixedSubprograms: 16, textBytes: 400_000 };
 
 export interface Dispatcher {
   program: string;
-  /** The programs it calls; a probe's cookie is the index of its program here. */
+  /** The shapes it calls; a probe's cookie holds the index of its shape here. */
   calls: string[];
   /** Its probes, as its uprobe_multi link takes them: file offsets and their cookies. */
   offsets: number[];
-  cookies: number[];
+  cookies: bigint[];
 }
 
 export function dispatcherName(index: number): string {
   return `weaver_dispatch${index}`;
 }
 
-/** Shares the probes' programs out between dispatchers, in order; `weight` is each program's record size. */
-export function groupDispatchers(probes: ProbeSite[], weight: (program: string) => number): Dispatcher[] {
-  const programs = [...new Set(probes.map((p) => p.program))];
+/**
+ * Shares the probes' shapes out between dispatchers, in order, and gives
+ * each probe its cookie; `weight` is a shape's size (its C text).
+ */
+export function groupDispatchers(
+  probes: ProbeSite[],
+  shapeOf: (program: string) => string,
+  weight: (shape: string) => number,
+  readersOf: (shape: string) => Set<string> = () => new Set(),
+): Dispatcher[] {
+  const shapes = [...new Set(probes.map((p) => shapeOf(p.program)))];
   const groups: Dispatcher[] = [];
   let bytes = 0;
-  for (const program of programs) {
-    const w = weight(program);
+  let readers = new Set<string>();
+  const room = DISPATCH_LIMITS.subprograms - DISPATCH_LIMITS.fixedSubprograms;
+  for (const shape of shapes) {
+    const w = weight(shape);
+    const its = readersOf(shape);
     const last = groups[groups.length - 1];
-    if (!last || last.calls.length >= DISPATCH_LIMITS.programs || bytes + w > DISPATCH_LIMITS.recordBytes) {
-      groups.push({ program: dispatcherName(groups.length), calls: [program], offsets: [], cookies: [] });
+    const joined = new Set([...readers, ...its]);
+    if (!last || last.calls.length + 1 + joined.size > room || bytes + w > DISPATCH_LIMITS.textBytes) {
+      groups.push({ program: dispatcherName(groups.length), calls: [shape], offsets: [], cookies: [] });
       bytes = w;
+      readers = new Set(its);
     } else {
-      last.calls.push(program);
+      last.calls.push(shape);
       bytes += w;
+      readers = joined;
     }
   }
-  const where = new Map<string, { group: Dispatcher; cookie: number }>();
-  for (const group of groups) group.calls.forEach((program, cookie) => where.set(program, { group, cookie }));
+  const where = new Map<string, { group: Dispatcher; call: number }>();
+  for (const group of groups) group.calls.forEach((shape, call) => where.set(shape, { group, call }));
   for (const p of probes) {
-    const { group, cookie } = where.get(p.program)!;
+    const { group, call } = where.get(shapeOf(p.program))!;
     group.offsets.push(p.attachOffset);
-    group.cookies.push(cookie);
+    group.cookies.push(siteCookie({ ...p.site, call }));
   }
   return groups;
 }
 
-/** One probe: where it sits and which program runs there. */
+/** One probe: where it sits, which program runs there (single mode), and what its cookie tells the program's shape. */
 export interface ProbeSite {
   program: string;
   attachOffset: number;
+  site: Omit<SiteFields, 'call'>;
 }
 
 export interface TraceTarget {
@@ -111,8 +129,8 @@ export interface TraceTarget {
   program: string;
   /** File offset the uprobe is attached at. */
   attachOffset: number;
-  /** Where the probe sits in the function, and why (shown with -v). */
-  probe: { offset: number; kind: 'after-stack-check' | 'entry'; reason: string; stackCheckFailFlags?: number };
+  /** Where the probe sits in the function, and why (shown with -v); `traps`: what a call costs there, when known. */
+  probe: { offset: number; kind: ProbeKind; reason: string; traps?: 1 | 2; stackCheckFailFlags?: number };
   /** With --returns: the return record plan and the extra attach points, each with its program. */
   returns?: ReturnSide;
 }
@@ -120,11 +138,14 @@ export interface TraceTarget {
 export interface TraceSpec {
   binary: GoBinaryInfo;
   targets: TraceTarget[];
+  /** The generated C: every compile unit (cUnits), one after the other. */
   cSource: string;
+  /** The compile units, which src/compile.ts compiles one by one and joins. */
+  cUnits: string[];
   /** True when no argument values are captured (package mode without DWARF). */
   namesOnly: boolean;
   /** Things the user should know, printed once on stderr. */
-  notes: string[];
+  notes: Notes;
   /** True with --returns: records are paired (src/pairing.ts). */
   returns: boolean;
   /**
@@ -142,7 +163,7 @@ export function buildTraceSpec(req: TraceRequest): TraceSpec {
   const elf = ElfFile.read(req.binaryPath);
   const cache = ProbeCache.open(elf, { dir: req.binaryCacheDir });
   const info = cache.binaryInfo(req.binaryPath, () => goBinaryInfo(elf));
-  const notes: string[] = [];
+  const notes = new Notes();
   const specs = req.functionsFile ? specsFromFile(req.functionsFile, info, elf, { force: req.force, notes }) : specsFromPackages(req.packages, info, elf, notes);
   const namesOnly = specs.every((s) => s.params === null);
 
@@ -164,32 +185,51 @@ export function buildTraceSpec(req: TraceRequest): TraceSpec {
     return { plan: side.entryPlan, symbol, program, attachOffset: symbol.fileOffset + probe.offset, probe, returns: side.returns };
   });
 
+  // Link-time addresses give a PIE's load bias; a non-PIE needs none.
+  const linkAddress = (address: number) => (info.pie ? { linkAddress: address } : {});
   const probes: ProbeSite[] = [];
   for (const t of targets) {
-    for (const r of t.returns?.probes ?? []) probes.push({ program: r.program, attachOffset: r.attachOffset });
+    for (const r of t.returns?.probes ?? []) {
+      const site = r.kind === 'deferreturn' ? { func: t.plan.id, frame: r.frameSize } : { func: t.plan.id, ...linkAddress(t.symbol.address + r.offset) };
+      probes.push({ program: r.program, attachOffset: r.attachOffset, site });
+    }
   }
-  for (const t of targets) probes.push({ program: t.program, attachOffset: t.attachOffset });
-  const recordBytes = new Map<string, number>();
   for (const t of targets) {
-    recordBytes.set(t.program, t.plan.recordSize);
-    for (const r of t.returns?.probes ?? []) recordBytes.set(r.program, t.returns!.plan.recordSize);
+    const site = { func: t.plan.id, failFlags: t.probe.stackCheckFailFlags ?? 0, ...linkAddress(t.symbol.address + t.probe.offset) };
+    probes.push({ program: t.program, attachOffset: t.attachOffset, site });
   }
-  const dispatch =
-    (req.attach ?? 'multi') === 'multi'
-      ? groupDispatchers(probes, (program) => recordBytes.get(program) ?? 0)
-      : null;
 
   const ringBatches = req.transport !== 'perf' && req.ringBatches !== false;
-  const cSource = generateC(
-    targets.map((t) => ({
-      plan: t.plan,
-      stackCheckFailFlags: t.probe.stackCheckFailFlags,
-      pairDepthOffset: t.returns?.depthOffset,
-      probeAddress: t.symbol.address + t.probe.offset,
-    })),
+  const units = targets.map((t) => ({
+    plan: t.plan,
+    stackCheckFailFlags: t.probe.stackCheckFailFlags,
+    pairDepthOffset: t.returns?.depthOffset,
+    probeAddress: t.symbol.address + t.probe.offset,
+  }));
+  const returnUnits = req.returns ? targets.map((t) => t.returns!.unit) : undefined;
+  const shapes = buildShapes(units, { transport: req.transport, ringBatches, ...(returnUnits ? { returns: returnUnits } : {}) });
+  const shapeText = new Map(shapes.shapes.map((s) => [s.name, s.text.length]));
+  let dispatch: Dispatcher[] | null = null;
+  if ((req.attach ?? 'multi') === 'multi') {
+    try {
+      const shapeTexts = new Map(shapes.shapes.map((s) => [s.name, s.text]));
+      dispatch = groupDispatchers(
+        probes,
+        (program) => shapes.shapeOf.get(program)!,
+        (shape) => shapeText.get(shape) ?? 0,
+        (shape) => shapes.readers.reachedFrom(shapeTexts.get(shape) ?? ''),
+      );
+    } catch (err) {
+      if (err instanceof CookieRangeError) throw new WeaverError(`cannot give every probe its cookie: ${err.message}`, { hint: 'trace fewer functions at once' });
+      throw err;
+    }
+  }
+
+  const cUnits = generateUnits(
+    units,
     {
       pie: info.pie,
-      ...(req.returns ? { returns: targets.map((t) => t.returns!.unit) } : {}),
+      ...(returnUnits ? { returns: returnUnits } : {}),
       abi: info.abi,
       goidOffset: cache.goidOffset(() => goidOffsetFor(info, elf)),
       // No binary path or version here: builds that need the same programs
@@ -199,9 +239,12 @@ export function buildTraceSpec(req: TraceRequest): TraceSpec {
       ...(req.ringBatchBytes !== undefined ? { ringBatchBytes: req.ringBatchBytes } : {}),
       ...(dispatch ? { dispatch: dispatch.map(({ program, calls }) => ({ program, calls })) } : {}),
     },
+    shapes,
   );
+  // --emit c shows every unit, each compilable on its own.
+  const cSource = cUnits.join('\n');
   cache.save();
-  return { binary: info, targets, cSource, namesOnly, notes, returns: Boolean(req.returns), probes, dispatch, ringBatches };
+  return { binary: info, targets, cSource, cUnits, namesOnly, notes, returns: Boolean(req.returns), probes, dispatch, ringBatches };
 }
 
 /** Far more than any real functions file; /dev/zero or a wrong path must not fill memory. */
@@ -262,7 +305,7 @@ function dwarfTypeResolver(elf: ElfFile) {
   };
 }
 
-function specsFromPackages(packages: string[], info: GoBinaryInfo, elf: ElfFile, notes: string[]): SelectedSpec[] {
+function specsFromPackages(packages: string[], info: GoBinaryInfo, elf: ElfFile, notes: Notes): SelectedSpec[] {
   const wanted = new Set(packages);
   const symbols = [...info.functions.values()].filter((f) => inPackages(f.name, wanted));
   if (symbols.length === 0) {
@@ -314,6 +357,7 @@ function decodeEntryProbe(elf: ElfFile, symbol: FunctionSymbol, info: GoBinaryIn
       offset: p.offset,
       kind: p.kind,
       reason: p.reason,
+      traps: p.traps,
       ...(p.stackGuardCheck ? { stackCheckFailFlags: p.stackGuardCheck.failFlagsMask } : {}),
     };
   } catch (err) {

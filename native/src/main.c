@@ -172,6 +172,26 @@ static bool get_integer(napi_env env, napi_value v, const char *what, double min
   return true;
 }
 
+/* A u64 given as a BigInt (a BPF cookie uses all 64 bits, more than a
+ * double holds) or as a safe integer. */
+static bool get_u64(napi_env env, napi_value v, const char *what, uint64_t *out) {
+  napi_valuetype type;
+  if (napi_typeof(env, v, &type) == napi_ok && type == napi_number) {
+    double d;
+    if (!get_integer(env, v, what, 0, 9007199254740991.0, &d)) return false;
+    *out = (uint64_t)d;
+    return true;
+  }
+  bool lossless = false;
+  if (napi_get_value_bigint_uint64(env, v, out, &lossless) != napi_ok || !lossless) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "%s must be a BigInt from 0 to 2^64-1 or a safe integer", what);
+    throw_type(env, msg);
+    return false;
+  }
+  return true;
+}
+
 static napi_value undefined_value(napi_env env) {
   napi_value u;
   napi_get_undefined(env, &u);
@@ -460,13 +480,12 @@ static napi_value js_attach_uprobe_multi(napi_env env, napi_callback_info info) 
   }
   for (uint32_t i = 0; i < n; i++) {
     napi_value v;
-    double off, cookie;
+    double off;
     napi_get_element(env, argv[3], i, &v);
     if (!get_integer(env, v, "file offset", 0, 9007199254740991.0, &off)) goto out;
     napi_get_element(env, argv[4], i, &v);
-    if (!get_integer(env, v, "cookie", 0, 9007199254740991.0, &cookie)) goto out;
+    if (!get_u64(env, v, "cookie", &cookies[i])) goto out;
     offsets[i] = (uint64_t)off;
-    cookies[i] = (uint64_t)cookie;
   }
   struct bpf_program *prog = find_program(env, l, argv[1], "attach_uprobe_multi");
   if (!prog) goto out;

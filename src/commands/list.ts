@@ -25,16 +25,16 @@ export async function runList(flags: ListFlags): Promise<void> {
   const packages = flags.packages ?? ['main'];
   const wanted = new Set(packages);
   const askedForHot = packages.some((p) => isHotPackageFunction(`${p}.x`));
-  let skipped = 0;
+  const skipped: string[] = [];
   const symbols = [...info.functions.values()]
     .filter((f) => inPackages(f.name, wanted))
     .filter((f) => {
-      const unsafe = f.abi0 === true || (!askedForHot && isHotPackageFunction(f.name));
-      if (unsafe) skipped++;
-      return !unsafe;
+      const why = f.abi0 === true ? 'assembly or an ABI0 wrapper' : !askedForHot && isHotPackageFunction(f.name) ? 'a hot runtime function' : null;
+      if (why) skipped.push(`${f.name} (${why})`);
+      return why === null;
     })
     .sort((a, b) => a.name.localeCompare(b.name));
-  if (symbols.length === 0 && skipped === 0) {
+  if (symbols.length === 0 && skipped.length === 0) {
     throw new InputError(`no functions of package${packages.length > 1 ? 's' : ''} ${packages.join(', ')} are in ${info.path}`);
   }
 
@@ -70,10 +70,12 @@ export async function runList(flags: ListFlags): Promise<void> {
     lines.push(reread.problem ? `# ${line}   # ${reread.problem}` : reread.line);
   }
   process.stdout.write(lines.join('\n') + (lines.length ? '\n' : ''));
-  if (skipped) {
+  if (skipped.length) {
+    const n = skipped.length;
     process.stderr.write(
-      `weaver: left out ${skipped} function${skipped === 1 ? '' : 's'} that cannot be traced safely (assembly ABI0 wrappers, hot runtime functions; name runtime packages with -p to list theirs)\n`,
+      `weaver: left out ${n} function${n === 1 ? '' : 's'} that cannot be traced safely (assembly ABI0 wrappers, hot runtime functions; name runtime packages with -p to list theirs${flags.verbose ? '' : '; -v lists each'})\n`,
     );
+    if (flags.verbose) process.stderr.write(skipped.sort().map((line) => `weaver:   ${line}\n`).join(''));
   }
 }
 

@@ -13,17 +13,20 @@ import { compileBpf, prepareClang } from '../compile.js';
 import { UsageError } from '../errors.js';
 import type { EventFilter } from '../filter/index.js';
 import { createFormatter, resolveFormat, shouldUseColor } from '../format/index.js';
+import { writeFileSync } from 'node:fs';
 import { describeExit, exitStatusOf, forwardSignals, spawnHeld, terminate, type LaunchedProgram, type ProgramExit } from '../launch.js';
-import { isSharedStream, OutputWriter } from '../output.js';
+import { describeWriteError, EXIT_OUTPUT_ERROR, isSharedStream, OutputWriter, stdoutTarget, type OutputFailure } from '../output.js';
 import { EventPrinter, openOutputFile } from '../printer.js';
 import { checkPrivileges } from '../privileges.js';
 import { RING_BATCH_MAX_RECORD, ringBatchBytesFor } from '../codegen.js';
 import { TraceSession, resolveAttachMode, resolveTransport, ringBatchesSupported } from '../session.js';
 import { StatusLine } from '../status.js';
-import { after, onSignal, settle, whenAllExit, type StopSource } from '../stop.js';
+import { after, outputPatience, settle, SignalWatch, whenAllExit, type StopSource } from '../stop.js';
 import { watchBinary } from '../binarywatch.js';
-import { formatSummary } from '../summary.js';
+import { formatSummary, formatTwoTraps, summaryRecord, type SummaryFacts } from '../summary.js';
 import { chooseTarget } from '../target.js';
+import { MIN_DEFAULT_BUFFER, defaultBufferSize, formatBufferSize } from '../buffersize.js';
+import type { CallEvent } from '../model.js';
 import { buildTraceSpec, type TraceSpec } from '../tracespec.js';
 
 function checkFlags(flags: TraceFlags): void {
@@ -33,7 +36,7 @@ function checkFlags(flags: TraceFlags): void {
   if (flags.functionsFile && flags.packagesGiven) {
     throw new UsageError('--functions-file and --packages choose functions in two different ways; give one of them');
   }
-  if ((flags.bufferSize & (flags.bufferSize - 1)) !== 0 || flags.bufferSize % 4096 !== 0) {
+  if (flags.bufferSize !== undefined && ((flags.bufferSize & (flags.bufferSize - 1)) !== 0 || flags.bufferSize % 4096 !== 0)) {
     throw new UsageError(`--buffer-size must be a power of two of at least 4096 bytes, not ${flags.bufferSize}`);
   }
 }
@@ -70,12 +73,13 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
     probePlacement: flags.probePlacement,
     transport,
     ringBatches: transport === 'ring' && ringBatchesSupported(),
-    ringBatchBytes: ringBatchBytesFor(flags.bufferSize),
+    // The default buffer is 8 MiB at least, which batches of 8 KiB fit.
+    ringBatchBytes: ringBatchBytesFor(flags.bufferSize ?? MIN_DEFAULT_BUFFER),
     attach: resolveAttachMode(flags.attach),
     returns: flags.returns,
     plan: { stringSize: flags.stringSize, maxElements: flags.maxElements, maxRecordSize: flags.maxEventSize, depth: flags.depth },
   });
-  for (const note of spec.notes) say(`weaver: ${note}`);
+  for (const note of spec.notes.lines(flags.verbose)) say(`weaver: ${note}`);
   const filter = await compileFilters(flags.filters, spec);
 
   if (flags.emit === 'c') {
@@ -84,11 +88,12 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
   }
 
   checkPrivileges();
-  const stream = flags.output ? openOutputFile(flags.output) : process.stdout;
+  const bufferSize = flags.bufferSize ?? defaultBufferSize(spec.targets);
+  const sink = flags.output ? openOutputFile(flags.output) : stdoutTarget(Boolean(target.launch));
   const started = process.hrtime.bigint();
   const status = new StatusLine();
   status.set('weaver: compiling the BPF program…');
-  const compiled = await compileBpf(spec.cSource, { warn: (m) => say(`weaver: ${m}`) });
+  const compiled = await compileBpf(spec.cUnits, { warn: (m) => say(`weaver: ${m}`) });
   verbose(`weaver: BPF object ${compiled.cached ? 'from cache' : 'compiled'}${compiled.cachePath ? ` (${compiled.cachePath})` : ''}`);
 
   const toTerminal = !flags.output && Boolean(process.stdout.isTTY);
@@ -103,19 +108,30 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
   // -c/--summary: calls are counted, not printed; the table comes at exit.
   const callStatsModule = flags.summary ? await import('../callstats.js') : undefined;
   const callStats = callStatsModule ? new callStatsModule.CallStats() : undefined;
-  const output = new OutputWriter(stream, { lineAtomic: !flags.output && isSharedStream(1) });
+  const output = new OutputWriter(sink, { lineAtomic: !flags.output && isSharedStream(1), name: flags.output ?? 'standard output', ownsFile: Boolean(flags.output) });
   const printer = new EventPrinter(formatter, output, filter, flags.count, callStats ? (e) => callStats.add(e) : undefined);
 
   // Held back until the probes are attached, so its first call is traced.
   const program = target.launch ? spawnHeld(target.launch.path, target.launch.args) : undefined;
   const total = spec.targets.length;
+  // Events per function whose probe the kernel single-steps, for the line after the summary.
+  const twoTraps = new Map(spec.targets.filter((t) => t.probe.traps === 2).map((t) => [t.plan.name, 0]));
+  const countTwoTraps = (events: CallEvent[]) => {
+    for (const e of events) {
+      const n = twoTraps.get(e.function);
+      if (n !== undefined) twoTraps.set(e.function, n + 1);
+    }
+  };
   let session: TraceSession;
   try {
     session = TraceSession.start(spec, compiled.object, {
       pids: program ? [program.pid] : target.pids,
-      bufferSize: flags.bufferSize,
+      bufferSize,
       transport,
-      onEvents: (events) => printer.print(events),
+      onEvents: (events) => {
+        if (twoTraps.size > 0) countTwoTraps(events);
+        printer.print(events);
+      },
       onMalformed: (err) => verbose(`weaver: skipped a record: ${err.message}`),
       onAttach: (n, all) => status.set(`weaver: attaching probes ${n}/${all}…`),
     });
@@ -127,9 +143,9 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
   status.done();
 
   let elapsedFrom = process.hrtime.bigint();
-  let stopReason: string | undefined;
-  let programExit: ProgramExit | undefined;
-  let programSummary: string | undefined;
+  // From here on a signal never kills weaver: the first ends tracing, the
+  // next ones cut short whatever waits are left (src/stop.ts outputPatience).
+  const signals = new SignalWatch();
   try {
     const ms = Number(elapsedFrom - started) / 1e6;
     const b = spec.binary;
@@ -141,7 +157,7 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
       say(
         `  events through the ${
           transport === 'perf' ? 'per-CPU perf buffers' : spec.ringBatches ? `BPF ring buffer, records up to ${RING_BATCH_MAX_RECORD} bytes in per-CPU batches` : 'BPF ring buffer'
-        }`,
+        } of ${formatBufferSize(bufferSize)}${flags.bufferSize === undefined ? ' (sized from the traced functions; --buffer-size sets it)' : ''}`,
       );
       for (const t of spec.targets) {
         say(`  ${t.plan.name}+0x${t.probe.offset.toString(16)} (file offset 0x${t.attachOffset.toString(16)}, ${t.plan.recordSize}-byte records): ${t.probe.reason}`);
@@ -151,70 +167,98 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
       }
     }
     elapsedFrom = process.hrtime.bigint();
-    const outcome = await traceUntilDone(flags, program, target.pids, printer, output, spec.binary.path);
-    stopReason = outcome.reason;
-    programExit = outcome.programExit;
-    if (program && outcome.programExit) programSummary = `${program.path} ${describeExit(outcome.programExit)}`;
-    if (program && outcome.endedProgram) programSummary = `${program.path} ended by weaver (${describeExit(outcome.endedProgram)})`;
-    // Calls made just before the end are still in the kernel buffer.
-    if (outcome.drain) {
-      // A second Ctrl-C while waiting stops the wait; weaver still detaches and sums up.
-      const impatient = onSignal();
-      // When no traced process is left, every record is already in the buffer:
-      // read them all (a loaded machine can leave many behind), however long
-      // that takes while the reader makes progress. Otherwise (Ctrl-C,
-      // --duration) calls keep coming: wait for a quiet moment with nothing
-      // pending (a call made just before may still sit in its CPU's batch
-      // until the next flush), at most 2 s.
-      const pending = () => session.pendingBytes();
-      const drain = outcome.finished
-        ? settle(() => session.stats().events, { pending, maxMs: 60_000 })
-        : settle(() => session.stats().events, { pending, quietToo: true });
-      await Promise.race([drain, impatient.promise]);
-      impatient.cancel();
-    }
-    // From here to exit, further signals are not worth dying of: detaching and the summary are quick.
-    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, ignoreSignal);
+    const outcome = await traceUntilDone(flags, program, target.pids, printer, output, spec.binary.path, signals);
     verbose(`weaver: stopping (${outcome.detail})`);
-  } finally {
-    const stats = session.stats();
-    // Detaching costs the kernel a grace period per probe (~0.2 s each here): say so at a terminal.
+    // The probes go first: then no record can be added, and reading until
+    // nothing is pending accounts for every call they saw.
     const detaching = new StatusLine(process.stderr, 0);
     if (total * Math.max(1, program ? 1 : target.pids.length) > 5) detaching.set(`weaver: detaching ${total} probes…`);
-    session.close();
+    session.detach();
     detaching.done();
-    if (callStats) output.writeLines([callStatsModule!.callStatsOutput(callStats, format)]);
-    const elapsedMs = Number(process.hrtime.bigint() - elapsedFrom) / 1e6;
-    await output.flush();
-    if (flags.output) await new Promise<void>((resolve) => stream.end(resolve));
-    say(
-      formatSummary({
-        shown: printer.shown,
-        filteredOut: printer.filteredOut,
-        droppedInKernel: stats.dropped,
-        droppedAtOutput: output.dropped,
-        malformed: stats.malformed,
-        elapsedMs,
-        transport,
-        stopReason,
-        program: programSummary,
-      }),
-    );
+    // The records still in the kernel buffer: read them all while the reader
+    // makes progress (a loaded machine can leave many behind). Per-CPU
+    // batches are flushed by the reader within 10 ms; perf buffers, whose
+    // pending bytes are unknown, until the count has been quiet a moment.
+    // A further signal stops the wait.
+    const nextSignal = signals.received(signals.count + 1);
+    await Promise.race([settle(() => session.stats().events, { pending: () => session.pendingBytes(), quietMs: 250, maxMs: 60_000 }), nextSignal]);
+    const stats = session.stats();
+    const unreadBytes = session.pendingBytes();
     // Pairing statistics exist only with --returns.
     const pairing = returnFormat?.describePairing(stats.pairing);
+    session.close();
+    if (callStats) output.writeLines([callStatsModule!.callStatsOutput(callStats, format)]);
+    const elapsedMs = Number(process.hrtime.bigint() - elapsedFrom) / 1e6;
+    // A reader that does not read: wait for it until a signal says stop.
+    const patience = outputPatience(signals);
+    await Promise.race([output.end(), patience.promise]);
+    patience.cancel();
+    output.abandon();
+
+    let programSummary: string | undefined;
+    let programExit = outcome.programExit;
+    if (program && outcome.endedProgram) programSummary = `${program.path} ended by weaver (${describeExit(outcome.endedProgram)})`;
+    else if (program && !programExit) {
+      // The output failed: tracing is over, the program is not weaver's to end.
+      say(`weaver: ${outcome.reason}; tracing stopped, ${program.path} runs on untraced until it ends`);
+      const stopForwarding = forwardSignals(program);
+      programExit = await program.exited;
+      stopForwarding();
+    }
+    if (program && programExit) programSummary ??= `${program.path} ${describeExit(programExit)}`;
+
+    const failure: OutputFailure | undefined = output.failure;
+    const status = failure && failure.code !== 'EPIPE' ? EXIT_OUTPUT_ERROR : programExit ? exitStatusOf(programExit) : 0;
+    const facts: SummaryFacts = {
+      // -c: events go to the statistics, not to the output.
+      shown: callStats ? printer.shown : output.written,
+      filteredOut: printer.filteredOut,
+      afterCount: printer.afterLimit,
+      droppedInKernel: stats.dropped,
+      droppedAtOutput: callStats ? 0 : output.dropped,
+      // After close(): the records it handed on (held for order) may include malformed ones.
+      malformed: session.stats().malformed,
+      unreadBytes,
+      returns: flags.returns,
+      elapsedMs,
+      transport,
+      // Said once: a failure that ended tracing is its stop reason already.
+      stopReason: failure && failure.sentence !== outcome.reason ? [outcome.reason, failure.sentence].filter(Boolean).join('; ') : outcome.reason,
+      program: programSummary,
+    };
+    say(formatSummary(facts));
     if (pairing) say(pairing);
+    const slow = formatTwoTraps([...twoTraps].map(([name, events]) => ({ name, events })), flags.verbose);
+    if (slow) say(slow);
+    const finalStatus = writeSummaryJson(flags.summaryJson, facts, status, failure, say);
+    // A write still waiting for a reader that never reads keeps Node running.
+    if (output.stuck) process.exit(finalStatus);
+    return finalStatus;
+  } finally {
+    // An exception on the way out: the probes still go.
+    session.close();
   }
-  return programExit ? exitStatusOf(programExit) : 0;
+}
+
+/** --summary-json FILE: the summary's facts as one JSON object. A failure to write it is an output error too. */
+function writeSummaryJson(path: string | undefined, facts: SummaryFacts, status: number, failure: OutputFailure | undefined, say: (line: string) => void): number {
+  if (!path) return status;
+  const record = summaryRecord(facts, { exitStatus: status, outputError: failure?.sentence });
+  try {
+    writeFileSync(path, `${JSON.stringify(record)}\n`);
+    return status;
+  } catch (err) {
+    say(`weaver: ${describeWriteError(`--summary-json ${path}`, err as NodeJS.ErrnoException).sentence}`);
+    return status === 0 ? EXIT_OUTPUT_ERROR : status;
+  }
 }
 
 interface Outcome {
   /** Said in the summary when it is not the obvious end. */
   reason?: string;
   detail: string;
-  /** Wait for events still in the kernel buffer. */
-  drain: boolean;
-  /** No traced process is left: no record can arrive after those in the buffer. */
-  finished?: boolean;
+  /** The output failed (its OutputFailure says how). */
+  outputFailed?: boolean;
   /** Launch mode: the program ended by itself (or by a forwarded signal); its status is weaver's. */
   programExit?: ProgramExit;
   /** Launch mode: weaver ended the program because tracing was over. */
@@ -229,6 +273,7 @@ async function traceUntilDone(
   printer: EventPrinter,
   output: OutputWriter,
   binaryPath: string,
+  signals: SignalWatch,
 ): Promise<Outcome> {
   const sources: StopSource<Outcome>[] = [];
   const source = <T>(s: StopSource<T>, map: (v: T) => Outcome) => {
@@ -236,34 +281,33 @@ async function traceUntilDone(
   };
   // Rewritten in place, the file would get int3 bytes mid-instruction in new processes: stop.
   const warn = (sentence: string) => process.stderr.write(`weaver: ${sentence}\n`);
-  source(watchBinary(binaryPath, warn), (why) => ({ reason: why, detail: 'the program file changed', drain: false }));
-  source({ promise: printer.limitReached, cancel: () => {} }, () => ({ reason: `--count ${flags.count} reached`, detail: 'count reached', drain: false }));
-  source({ promise: output.closed, cancel: () => {} }, (why) => ({ reason: why, detail: why, drain: false }));
+  // Tracing every process of the binary: once none can run it any more, nothing is left to wait for.
+  const endWhenUntraceable = !program && pids.length === 0;
+  source(watchBinary(binaryPath, warn, 250, { endWhenUntraceable }), (why) => ({ reason: why, detail: 'the program file changed' }));
+  source({ promise: printer.limitReached, cancel: () => {} }, () => ({ reason: `--count ${flags.count} reached`, detail: 'count reached' }));
+  source({ promise: output.closed, cancel: () => {} }, (failure) => ({ reason: failure.sentence, detail: failure.sentence, outputFailed: true }));
   if (flags.durationMs !== undefined) {
-    source(after(flags.durationMs, null), () => ({ reason: '--duration reached', detail: 'duration reached', drain: true }));
+    source(after(flags.durationMs, null), () => ({ reason: '--duration reached', detail: 'duration reached' }));
   }
   let stopForwarding = () => {};
   if (program) {
     // Signals go to the program; weaver ends when it does.
     stopForwarding = forwardSignals(program);
-    source({ promise: program.exited, cancel: () => {} }, (exit) => ({ detail: `the program ${describeExit(exit)}`, drain: true, finished: true, programExit: exit }));
+    source({ promise: program.exited, cancel: () => {} }, (exit) => ({ detail: `the program ${describeExit(exit)}`, programExit: exit }));
     program.release();
   } else {
-    // Calls made just before Ctrl-C are still in the kernel buffer: print them too (bounded by settle()).
-    source(onSignal(), (sig) => ({ detail: sig, drain: true }));
+    source({ promise: signals.received(1), cancel: () => {} }, (sig) => ({ detail: sig }));
     if (pids.length > 0) {
       source(whenAllExit(pids), (gone) => ({
         reason: gone.length === 1 ? `process ${gone[0]} exited` : 'every traced process exited',
         detail: 'the processes exited',
-        drain: true,
-        finished: true,
       }));
     }
   }
   try {
     const outcome = await Promise.race(sources.map((s) => s.promise));
-    if (program && !outcome.programExit) {
-      // weaver ends first (--count, --duration, output closed): so does the program, as with `timeout`.
+    if (program && !outcome.programExit && !outcome.outputFailed) {
+      // weaver ends first (--count, --duration, the file changed): so does the program, as with `timeout`.
       outcome.endedProgram = await terminate(program);
     }
     return outcome;
@@ -273,4 +317,3 @@ async function traceUntilDone(
   }
 }
 
-function ignoreSignal(): void {}

@@ -64,6 +64,45 @@ export interface X86Instruction {
   operands: Operand[];
   /** The raw encoding (a view into the input). */
   bytes: Uint8Array;
+  /** Present when asked for (decodeFunction's `accessUpTo`): what the instruction changes and touches. */
+  access?: Access;
+}
+
+export interface Access {
+  /**
+   * Full 64-bit names (`rax`, `rsp`, `r14`; `zmm0` for any vector register)
+   * of the registers it writes, implicit operands included (`mul` writes
+   * rdx and rax). Flags are not listed.
+   */
+  writes: string[];
+  /** Whether it reads or writes memory (`lea` does neither). A read can fault, a write changes what a pointer shows. */
+  memory: 'none' | 'read' | 'write';
+}
+
+function isWrite(x86: typeof Iced, access: Iced.OpAccess): boolean {
+  const { OpAccess } = x86;
+  return access === OpAccess.Write || access === OpAccess.CondWrite || access === OpAccess.ReadWrite || access === OpAccess.ReadCondWrite;
+}
+
+/** What `insn` writes and whether it touches memory, from iced's instruction info. */
+function accessOf(x86: typeof Iced, factory: Iced.InstructionInfoFactory, insn: Iced.Instruction): Access {
+  const info = factory.info(insn);
+  const writes = new Set<string>();
+  let memory: Access['memory'] = 'none';
+  try {
+    for (const used of info.usedRegisters()) {
+      if (isWrite(x86, used.access)) writes.add(registerName(x86, x86.RegisterExt.fullRegister(used.register)) ?? 'none');
+      used.free();
+    }
+    for (const used of info.usedMemory()) {
+      if (isWrite(x86, used.access)) memory = 'write';
+      else if (used.access !== x86.OpAccess.NoMemAccess && used.access !== x86.OpAccess.None && memory === 'none') memory = 'read';
+      used.free();
+    }
+  } finally {
+    info.free();
+  }
+  return { writes: [...writes], memory };
 }
 
 let flowNames: Record<number, Flow> | undefined;
@@ -147,13 +186,15 @@ export function checkCodeInput(code: Uint8Array, entryAddress: number): void {
  * Decodes every instruction of `code`, which starts at `entryAddress`.
  * Inter-function padding (int3) decodes like any other instruction. An
  * undecodable or truncated instruction is an error: a partial listing would
- * silently miss return sites.
+ * silently miss return sites. The first `accessUpTo` instructions also get
+ * `access` (what they write and touch), which costs more than decoding.
  */
-export function decodeFunction(code: Uint8Array, entryAddress: number): X86Instruction[] {
+export function decodeFunction(code: Uint8Array, entryAddress: number, { accessUpTo = 0 }: { accessUpTo?: number } = {}): X86Instruction[] {
   checkCodeInput(code, entryAddress);
   const x86 = loadIced();
   const decoder = new x86.Decoder(64, code, x86.DecoderOptions.None);
   const insn = new x86.Instruction();
+  const factory = accessUpTo > 0 ? new x86.InstructionInfoFactory() : null;
   const out: X86Instruction[] = [];
   try {
     decoder.ip = BigInt(entryAddress);
@@ -179,9 +220,11 @@ export function decodeFunction(code: Uint8Array, entryAddress: number): X86Instr
         ...(condition ? { condition } : {}),
         operands,
         bytes: code.subarray(offset, offset + insn.length),
+        ...(factory && out.length < accessUpTo ? { access: accessOf(x86, factory, insn) } : {}),
       });
     }
   } finally {
+    factory?.free();
     insn.free();
     decoder.free();
   }

@@ -1,9 +1,17 @@
 // Where to attach a function's entry uprobe. Most Go functions start with a
 // stack-bound check: `cmp rsp, [g+0x10]; jbe morestack`. The kernel
 // single-steps most probed instructions out of line (two traps) but
-// emulates relative jumps, so a probe on that `jbe` costs one trap. SP and
-// the argument registers are still those of the entry there, so arguments
-// are read exactly as at the entry.
+// emulates relative jumps, calls, nops and pushes, so a probe on that `jbe`
+// costs one trap. SP and the argument registers are still those of the
+// entry there, so arguments are read exactly as at the entry.
+//
+// Functions without the check (leaf functions with a small frame, NOSPLIT
+// ones) get the first instruction the kernel emulates when every
+// instruction before it leaves alone what the record reads (argument
+// registers, g, SP), touches no memory (a load could fault: a call that
+// crashes there must still be seen) and does not branch, and no jump lands
+// among them. Otherwise the entry, which costs two traps unless the kernel
+// emulates the entry instruction itself (`push rbp` from Go 1.21).
 
 import { decodeFunction, type X86Instruction } from './decode.js';
 import { kernelEmulates } from './emulation.js';
@@ -45,12 +53,17 @@ export interface StackGuardCheck {
   };
 }
 
+export type ProbeKind = 'after-stack-check' | 'first-emulated' | 'entry';
+
 export interface ProbePoint {
   /** Virtual address to attach the entry probe at. */
   address: number;
   /** `address` minus the function's entry: `uprobe:BIN:main.f+offset`. */
   offset: number;
-  kind: 'after-stack-check' | 'entry';
+  /** after-stack-check: on the check's jump; first-emulated: on the first instruction the kernel emulates, in a function without the check. */
+  kind: ProbeKind;
+  /** Traps a call costs there: 1 when the kernel emulates the probed instruction, 2 when it single-steps it. */
+  traps: 1 | 2;
   /** One sentence: why this address. */
   reason: string;
   /** Present for 'after-stack-check': how the BPF program tells the pass that runs the body. */
@@ -139,15 +152,88 @@ function guardComparison(state: PrologueState, insn: X86Instruction | undefined)
   return { register: ptRegs(a.reg), spOffset, gRegister: ptRegs(state.gRegister), guardOffset: STACKGUARD0_OFFSET };
 }
 
-function entryPoint(entryAddress: number, reason: string): ProbePoint {
-  return { address: entryAddress, offset: 0, kind: 'entry', reason };
+function entryPoint(entry: X86Instruction, reason: string): ProbePoint {
+  const emulation = emulatedProbeSite(entry);
+  if (emulation) return { address: entry.address, offset: 0, kind: 'entry', traps: 1, reason: `${reason}; the kernel emulates the entry instruction (${emulation})` };
+  return { address: entry.address, offset: 0, kind: 'entry', traps: 2, reason: `${reason}; the kernel single-steps the entry instruction (${entry.mnemonic}): two traps a call` };
+}
+
+/**
+ * Registers the entry record reads (src/abi: the integer argument
+ * registers; R14 holding g; SP for stack arguments and call pairing) and
+ * RDX, the closure context: an instruction that writes any of them ends
+ * the search for a later probe.
+ */
+const ENTRY_STATE = new Set(['rax', 'rbx', 'rcx', 'rdx', 'rdi', 'rsi', 'r8', 'r9', 'r10', 'r11', 'r14', 'rsp']);
+
+/** Instructions looked at for a later probe in a function without a stack check. */
+const LEAF_LIMIT = 16;
+
+/**
+ * Why the kernel's emulation of `insn` is what the CPU would do (a short
+ * phrase), or null. Only the plain forms count: a relative jump, call or
+ * jcc, a nop that iced also calls a nop, a push of a register.
+ */
+function emulatedProbeSite(insn: X86Instruction): string | null {
+  const emulation = kernelEmulates(insn.bytes);
+  if (!emulation.emulated) return null;
+  const directBranch = insn.target !== undefined && (insn.flow === 'jump' || insn.flow === 'conditional-jump' || insn.flow === 'call');
+  const plain = directBranch || insn.mnemonic === 'nop' || (insn.mnemonic === 'push' && insn.operands[0]?.kind === 'reg');
+  return plain ? emulation.why : null;
+}
+
+/** Why `insn` may change what the entry record reads, or null when it leaves it all alone. */
+function changesEntryState(insn: X86Instruction): string | null {
+  if (insn.flow !== 'next') return `branches (${insn.mnemonic})`;
+  const access = insn.access;
+  if (!access) return 'was not analysed';
+  if (access.memory === 'write') return `writes memory (${insn.mnemonic})`;
+  if (access.memory === 'read') return `reads memory, which can fault (${insn.mnemonic})`;
+  const written = access.writes.filter((r) => ENTRY_STATE.has(r));
+  if (written.length > 0) return `writes ${written.join(', ')} (${insn.mnemonic})`;
+  return null;
+}
+
+/**
+ * A function without a stack check: the first instruction the kernel
+ * emulates that every call reaches with the entry's registers, SP and
+ * memory, else the entry.
+ */
+function leafProbe(code: Uint8Array, insns: X86Instruction[], entryAddress: number, why: string): ProbePoint {
+  // A jump into the stretch before the probe would make it fire again.
+  const targets = new Set(insns.flatMap((insn) => (insn.target === undefined ? [] : [insn.target])));
+  // What each instruction writes costs more to find than decoding: only for these few.
+  const last = insns[Math.min(insns.length, LEAF_LIMIT) - 1];
+  const head = decodeFunction(code.subarray(0, last.address + last.length - entryAddress), entryAddress, { accessUpTo: LEAF_LIMIT });
+  for (let i = 0; i < head.length; i++) {
+    const insn = head[i];
+    if (i > 0 && targets.has(insn.address)) {
+      return entryPoint(head[0], `${why}; a jump lands at ${hex(insn.address)}, before any instruction the kernel emulates`);
+    }
+    const emulation = emulatedProbeSite(insn);
+    if (emulation && i === 0) return entryPoint(insn, why);
+    if (emulation) {
+      return {
+        address: insn.address,
+        offset: insn.address - entryAddress,
+        kind: 'first-emulated',
+        traps: 1,
+        reason: `${why}; ${insn.mnemonic} at ${hex(insn.address)} is the first instruction the kernel emulates (${emulation}), and those before it change no argument register, g, SP or memory`,
+      };
+    }
+    const change = changesEntryState(insn);
+    if (change) return entryPoint(head[0], `${why}; the instruction at ${hex(insn.address)} ${change} before any the kernel emulates`);
+  }
+  return entryPoint(head[0], `${why}; no instruction the kernel emulates in the first ${LEAF_LIMIT}`);
 }
 
 /**
  * The address for a function's entry probe: the last conditional jump of
- * the stack check to the morestack path when the kernel emulates it, else
- * the entry. A jump counts as the stack check when its target calls
- * something and then jumps back to the entry, so no symbol is needed.
+ * the stack check to the morestack path when the kernel emulates it; in a
+ * function without the check, the first instruction the kernel emulates
+ * (leafProbe); else the entry. A jump counts as the stack check when its
+ * target calls something and then jumps back to the entry, so no symbol is
+ * needed.
  */
 export function chooseEntryProbe(code: Uint8Array, entryAddress: number, abi: GoAbi): ProbePoint {
   const insns = decodeFunction(code, entryAddress);
@@ -171,24 +257,25 @@ export function chooseEntryProbe(code: Uint8Array, entryAddress: number, abi: Go
   }
 
   if (check === null) {
-    return entryPoint(entryAddress, 'no stack check in the prologue (a leaf function with a small frame, or a NOSPLIT function)');
+    return leafProbe(code, insns, entryAddress, 'no stack check in the prologue (a leaf function with a small frame, or a NOSPLIT function)');
   }
   const jump = insns[check.index];
   const failFlagsMask = jump.condition === undefined ? undefined : TAKEN_IF_ANY[jump.condition];
   if (failFlagsMask === undefined) {
     return entryPoint(
-      entryAddress,
+      insns[0],
       `the stack check jump at ${hex(jump.address)} (${jump.mnemonic}) tests a condition the probe cannot evaluate from CF and ZF`,
     );
   }
   const emulation = kernelEmulates(jump.bytes);
   if (!emulation.emulated) {
-    return entryPoint(entryAddress, `the stack check jump at ${hex(jump.address)} would be single-stepped by the kernel: ${emulation.why}`);
+    return entryPoint(insns[0], `the stack check jump at ${hex(jump.address)} would be single-stepped by the kernel: ${emulation.why}`);
   }
   return {
     address: jump.address,
     offset: jump.address - entryAddress,
     kind: 'after-stack-check',
+    traps: 1,
     reason: `${jump.mnemonic} at ${hex(jump.address)} ends the stack check; the kernel emulates it (${emulation.why})`,
     stackGuardCheck: {
       jump: jump.mnemonic,

@@ -109,7 +109,7 @@ describe.skipIf(!canRun)('the traced file changes on disk', () => {
     expect(await t.waitFor((l) => l.length > 50)).toBe(true);
     copyFileSync(soak, `${path}.new`);
     renameSync(`${path}.new`, path);
-    expect(await waitFor(() => t.stderr().includes(`weaver: ${path} was replaced on disk; processes already running it are still traced, ones started from now on are not (start weaver again to trace them)`))).toBe(true);
+    expect(await waitFor(() => t.stderr().includes(`weaver: ${path} was replaced on disk; processes already running it are still traced, ones started from now on are not (start weaver again to trace them), and weaver ends once none is left`))).toBe(true);
     const fresh = await program(path, STEADY);
     const before = eventsByPid(t.lines()).get(old.pid) ?? 0;
     await sleep(1000);
@@ -176,7 +176,7 @@ describe.skipIf(!canRun)('weaver\'s own output', () => {
     expect(read).toBeGreaterThan(0);
     // The output writer holds at most 16 MiB; the rest is the decoder's and V8's working set.
     expect(maxRssMb).toBeLessThan(600);
-    const m = /, (\d+) lost \((?:(\d+) in the kernel \w+ buffer, )?(\d+) at a slow output\)/.exec(stderr);
+    const m = /, (\d+) lost \((?:(\d+) in the kernel \w+ buffer, )?(\d+) not written to the output\)/.exec(stderr);
     expect(m, stderr).not.toBe(null);
     expect(Number(m![3])).toBeGreaterThan(0);
     expect(Number(m![1])).toBe(Number(m![2] ?? 0) + Number(m![3]));

@@ -127,7 +127,7 @@ describe('weaver list', () => {
       expect(listed.stdout.split('\n').filter((l) => l.startsWith('#'))).toEqual([]);
       const emitted = await runWeaver([build.path, '-f', file, '--emit', 'c']);
       expect(emitted.code, emitted.stderr).toBe(0);
-      expect(emitted.stdout).toContain(`weaver_f${listedNames.length - 1}(struct pt_regs *ctx)`);
+      expect(emitted.stdout).toContain(`: ${listedNames.length} function(s) in `);
     });
   }
 
@@ -158,6 +158,41 @@ describe('a binary with corrupt DWARF', () => {
     const notes = run.stderr.trim().split('\n');
     expect(notes).toHaveLength(1);
     expect(notes[0]).toMatch(/^weaver: .*\.debug_info.*; tracing by name only$/);
-    expect(run.stdout).toContain('int weaver_f0(struct pt_regs *ctx)');
+    // Traced by name only, every function's record is the header alone: one shape serves them all.
+    expect(run.stdout).toMatch(/: \d+ function\(s\) in 1 shape\(s\), 0 reader\(s\),/);
+  });
+});
+
+describe('many functions with the same note', () => {
+  const ONE = /^weaver: (\S+) has no RET instruction \(it never returns, or ends in a tail call\); its calls show no return$/;
+
+  it('package mode says functions without a RET in one line with a count, and -v lists each', async () => {
+    const build = fixtureBuild({ fixture: 'httpserver', toolchain: newestToolchain() });
+    const brief = await runWeaver([build.path, '-p', 'runtime,sync', '--returns', '--emit', 'c']);
+    const full = await runWeaver([build.path, '-p', 'runtime,sync', '--returns', '--emit', 'c', '-v']);
+    expect(brief.code, brief.stderr).toBe(0);
+    expect(full.code, full.stderr).toBe(0);
+    const each = full.stderr.split('\n').flatMap((l) => ONE.exec(l)?.slice(1) ?? []);
+    const grouped = brief.stderr.split('\n').filter((l) => l.includes('RET instruction'));
+    expect(each.length).toBeGreaterThan(20);
+    expect(grouped).toEqual([
+      `weaver: ${each.length} functions have no RET instruction (they never return, or end in a tail call), so their calls show no return: ${each[0]}, ${each[1]}, ${each[2]} and ${each.length - 3} more (-v lists each)`,
+    ]);
+    // One line per kind of note (no RET, tail jumps…), not one per function.
+    expect(brief.stderr.trim().split('\n').length).toBeLessThan(5);
+  });
+
+  it('weaver list says how many it left out in one line, and -v names each', async () => {
+    const build = fixtureBuild({ fixture: 'httpserver', toolchain: newestToolchain() });
+    const brief = await runWeaver(['list', build.path, '-p', 'runtime,sync']);
+    const full = await runWeaver(['list', build.path, '-p', 'runtime,sync', '-v']);
+    expect(brief.code, brief.stderr).toBe(0);
+    expect(full.stdout).toBe(brief.stdout);
+    const named = full.stderr.split('\n').filter((l) => l.startsWith('weaver:   '));
+    expect(named.length).toBeGreaterThan(20);
+    expect(named).toContain('weaver:   runtime.abort (assembly or an ABI0 wrapper)');
+    const summary = `weaver: left out ${named.length} functions that cannot be traced safely (assembly ABI0 wrappers, hot runtime functions; name runtime packages with -p to list theirs`;
+    expect(brief.stderr).toBe(`${summary}; -v lists each)\n`);
+    expect(full.stderr).toBe(`${summary})\n${named.join('\n')}\n`);
   });
 });

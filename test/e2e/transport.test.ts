@@ -81,7 +81,7 @@ describe.skipIf(!canRun)('transports (root, real uprobes)', () => {
   ])('--transport %s delivers every call of 4 goroutines with its exact values', async (transport, says) => {
     const perG = 2000;
     const run = await trace(binary, funcs, ['--transport', transport], perG, 4);
-    expect(run.stderr).toContain(`  events through the ${says}\n`);
+    expect(run.stderr).toContain(`  events through the ${says} of `);
     expect(run.made).toBe(4 * perG + 1);
     expect(run.summary).toEqual({ events: run.made, lost: 0 });
     const seen = run.events.map((e) => `${e.label}:${e.n}`).sort();

@@ -26,7 +26,8 @@ const codeOf = { format: (ev: CallEvent) => String((ev.args![0]!.value as { valu
 describe('EventPrinter', () => {
   it('--count shows exactly N calls, even when they arrive in one batch, and then says so', async () => {
     const out = collect();
-    const printer = new EventPrinter(codeOf, new OutputWriter(out.stream), NO_FILTER, 3);
+    const output = new OutputWriter(out.stream);
+    const printer = new EventPrinter(codeOf, output, NO_FILTER, 3);
     let reached = false;
     void printer.limitReached.then(() => (reached = true));
     printer.print([event(1), event(2)]);
@@ -37,17 +38,24 @@ describe('EventPrinter', () => {
     await Promise.resolve();
     expect(reached).toBe(true);
     expect(printer.shown).toBe(3);
+    // The calls that came after the limit are counted, for the summary.
+    expect(printer.afterLimit).toBe(3);
+    await output.flush();
     expect(out.text()).toBe('1\n2\n3\n');
+    expect(output.written).toBe(3);
   });
 
-  it('filtered-out calls are counted and do not count towards --count', () => {
+  it('filtered-out calls are counted and do not count towards --count', async () => {
     const out = collect();
     const filter = compileFilters(['main.f: code >= 10'], [{ name: 'main.f', params: [{ name: 'code', type: basic('int') }] }]);
-    const printer = new EventPrinter(codeOf, new OutputWriter(out.stream), filter, 2);
+    const output = new OutputWriter(out.stream);
+    const printer = new EventPrinter(codeOf, output, filter, 2);
     printer.print([event(1), event(10), event(2), event(11), event(12)]);
+    await output.flush();
     expect(out.text()).toBe('10\n11\n');
     expect(printer.shown).toBe(2);
     expect(printer.filteredOut).toBe(2);
+    expect(printer.afterLimit).toBe(1);
   });
 });
 

@@ -13,7 +13,7 @@ import { formatDurationMs, parseDurationMs } from '../../src/duration.js';
 import { InputError, UsageError } from '../../src/errors.js';
 import { describeExit, exitStatusOf, resolveCommand } from '../../src/launch.js';
 import { checkProcessRuns, processAlive, processBinary } from '../../src/procfs.js';
-import { formatSummary, type SummaryFacts } from '../../src/summary.js';
+import { formatSummary, formatTwoTraps, summaryRecord, type SummaryFacts } from '../../src/summary.js';
 import { chooseTarget } from '../../src/target.js';
 
 /** Parses argv as weaver would; returns the flags the trace command got, or commander's error text. */
@@ -155,14 +155,73 @@ describe('summary line', () => {
   it.each<[Partial<SummaryFacts>, string]>([
     [{}, 'weaver: 0 events in 1.52s, none lost'],
     [{ shown: 1 }, 'weaver: 1 event in 1.52s, none lost'],
-    [{ shown: 42, filteredOut: 8 }, 'weaver: 42 events shown (8 filtered out) in 1.52s, none lost'],
-    [{ shown: 5, droppedInKernel: 3n }, 'weaver: 5 events in 1.52s, 3 lost (3 in the kernel ring buffer)'],
-    [{ shown: 5, droppedInKernel: 3n, droppedAtOutput: 2, transport: 'perf' }, 'weaver: 5 events in 1.52s, 5 lost (3 in the kernel perf buffer, 2 at a slow output)'],
-    [{ shown: 5, malformed: 1 }, 'weaver: 5 events in 1.52s, none lost, 1 malformed record skipped'],
+    [{ shown: 42, filteredOut: 8 }, 'weaver: 42 events shown (8 filtered out) in 1.52s, none lost; 50 calls seen'],
+    [{ shown: 5, droppedInKernel: 3n }, 'weaver: 5 events in 1.52s, 3 lost (3 in the kernel ring buffer); 8 calls seen'],
+    [
+      { shown: 5, droppedInKernel: 3n, droppedAtOutput: 2, transport: 'perf' },
+      'weaver: 5 events in 1.52s, 5 lost (3 in the kernel perf buffer, 2 not written to the output); 10 calls seen',
+    ],
+    [{ shown: 5, malformed: 1 }, 'weaver: 5 events in 1.52s, none lost, 1 malformed record skipped; 6 calls seen'],
     [{ shown: 10, stopReason: '--count 10 reached' }, 'weaver: 10 events in 1.52s, none lost; --count 10 reached'],
+    [
+      { shown: 10, filteredOut: 1, afterCount: 7, stopReason: '--count 10 reached' },
+      'weaver: 10 events shown (1 filtered out, 7 after --count) in 1.52s, none lost; 18 calls seen; --count 10 reached',
+    ],
+    [{ shown: 4, droppedInKernel: 1n, unreadBytes: 320 }, 'weaver: 4 events in 1.52s, 1 lost (1 in the kernel ring buffer); at least 5 calls seen, 320 bytes of records left unread in the kernel buffer'],
+    // With --returns the kernel's count includes return records: no total of calls.
+    [{ shown: 4, droppedInKernel: 3n, returns: true }, 'weaver: 4 events in 1.52s, 3 lost (3 in the kernel ring buffer)'],
     [{ shown: 3, program: './server exited with code 0' }, 'weaver: 3 events in 1.52s, none lost; ./server exited with code 0'],
   ])('%o', (facts, line) => {
     expect(formatSummary({ ...base, ...facts })).toBe(line);
+  });
+
+  it('--summary-json holds the same counts under stable names', () => {
+    const facts: SummaryFacts = { ...base, shown: 10, filteredOut: 1, afterCount: 7, droppedInKernel: 2n, droppedAtOutput: 3, stopReason: 'the output was closed' };
+    expect(summaryRecord(facts, { exitStatus: 0, outputError: 'the output was closed' })).toEqual({
+      callsSeen: 23,
+      shown: 10,
+      filteredOut: 1,
+      afterCount: 7,
+      lostInKernel: 2,
+      lostAtOutput: 3,
+      malformed: 0,
+      unreadBytes: 0,
+      transport: 'ring',
+      elapsedMs: 1520,
+      stopReason: 'the output was closed',
+      program: null,
+      outputError: 'the output was closed',
+      exitStatus: 0,
+    });
+  });
+});
+
+describe('two-trap line after the summary', () => {
+  const f = (name: string, events: number) => ({ name, events });
+  const seven = ['main.a', 'main.b', 'main.c', 'main.d', 'main.e', 'main.f', 'main.g'].map((n, i) => f(n, i * 10));
+  it.each<[string, ReturnType<typeof f>[], boolean, string | null]>([
+    ['none', [], false, null],
+    ['one', [f('main.f', 1000000)], false, 'weaver: 1 function costs two traps a call, the kernel single-stepping its probed instruction: main.f (1000000 events)'],
+    [
+      'busiest first, ties by name',
+      [f('main.z', 1), f('main.b', 0), f('main.a', 0), f('main.y', 7)],
+      false,
+      'weaver: 4 functions cost two traps a call, the kernel single-stepping its probed instruction: main.y (7 events), main.z (1 event), main.a (0 events), main.b (0 events)',
+    ],
+    [
+      'five names and a count of the rest',
+      seven,
+      false,
+      'weaver: 7 functions cost two traps a call, the kernel single-stepping its probed instruction: main.g (60 events), main.f (50 events), main.e (40 events), main.d (30 events), main.c (20 events), and 2 more (-v lists them)',
+    ],
+    [
+      'every name with -v',
+      seven,
+      true,
+      'weaver: 7 functions cost two traps a call, the kernel single-stepping its probed instruction: main.g (60 events), main.f (50 events), main.e (40 events), main.d (30 events), main.c (20 events), main.b (10 events), main.a (0 events)',
+    ],
+  ])('%s', (_what, functions, verbose, line) => {
+    expect(formatTwoTraps(functions, verbose)).toBe(line);
   });
 });
 

@@ -52,7 +52,7 @@ describe('generated programs', () => {
     expect(text).toContain(`#define WEAVER_BATCH_MAX_RECORD ${RING_BATCH_MAX_RECORD}\n`);
     const warmed = text.split('\n').filter((l) => l.startsWith('\tWEAVER_WARM(')).length;
     expect(warmed).toBe(warmOffsets(bigPlan.recordSize).length);
-    expect(text).toContain(`\t}\n${warmLines(bigPlan.recordSize)}\n\tstruct weaver_header *h = (struct weaver_header *)rec;\n\tweaver_fill_header(h, 1, 1,`);
+    expect(text).toContain(`\t}\n${warmLines(bigPlan.recordSize)}\n\tstruct weaver_header *h = (struct weaver_header *)rec;\n\tweaver_fill_header(h, 1, WEAVER_COOKIE_FUNC(cookie),`);
   });
 
   it('do not warm a perf-transport record', () => {
@@ -78,9 +78,15 @@ describe('generated programs', () => {
     expect(spec.ringBatches).toBe(transport === 'ring' && ringBatches);
     const sizes = spec.targets.flatMap((t) => [t.plan.recordSize, t.returns!.plan.recordSize]);
     const limit = spec.ringBatches ? RING_BATCH_MAX_RECORD : 0;
-    const warmed = spec.cSource.split('\n').filter((l) => l.startsWith('\tWEAVER_WARM(')).length;
-    const want = transport === 'ring' ? sizes.filter((size) => size > limit).reduce((n, size) => n + warmOffsets(size).length, 0) : 0;
-    expect(warmed).toBe(want);
+    // Every shape's reservation is followed by exactly the warming loads its size calls for.
+    const reservations = spec.cSource.split('WEAVER_RESERVE(').slice(1);
+    expect(reservations.length).toBeGreaterThan(0);
+    for (const r of reservations) {
+      const size = Number(/^(\d+)\)/.exec(r)![1]);
+      expect(sizes).toContain(size);
+      const after = r.slice(r.indexOf('\t}\n') + 3, r.indexOf('\tstruct weaver_header *h'));
+      expect(after).toBe(transport === 'ring' && size > limit ? `${warmLines(size)}\n` : '');
+    }
     if (spec.ringBatches) expect(sizes.some((size) => size <= limit)).toBe(true);
   });
 });

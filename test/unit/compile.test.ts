@@ -3,13 +3,13 @@
 // compile again; an unwritable cache only costs the cache; a missing clang
 // is one clear sentence.
 
-import { chmodSync, existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { argumentLocations } from '../../src/abi/index.js';
 import { generateC } from '../../src/codegen.js';
-import { compileBpf } from '../../src/compile.js';
+import { compileBpf, pruneCache } from '../../src/compile.js';
 import { EnvironmentError } from '../../src/errors.js';
 import { parseFunctionsFile } from '../../src/funcfile.js';
 import { planFunction, DEFAULT_PLAN_OPTIONS } from '../../src/plan.js';
@@ -23,7 +23,7 @@ function sourceFor(line: string, abi: 'stack' | 'register', dispatch = false): s
   return generateC([{ plan }], {
     abi,
     goidOffset: 152,
-    ...(dispatch ? { dispatch: [{ program: 'weaver_dispatch0', calls: ['weaver_f0'] }] } : {}),
+    ...(dispatch ? { dispatch: [{ program: 'weaver_dispatch0', calls: ['weaver_s0'] }] } : {}),
   });
 }
 
@@ -43,14 +43,21 @@ describe('compileBpf', () => {
     expect(object.readUInt16LE(18)).toBe(EM_BPF);
   });
 
-  it('compiles the dispatcher form, with each program as a global function', async () => {
+  it('compiles the dispatcher form, with each shape as a global function', async () => {
     const source = sourceFor('main.f(a int, s string)', 'register', true);
-    expect(source).toContain('__attribute__((noinline))\nint weaver_f0(struct pt_regs *ctx)');
+    expect(source).toContain('__attribute__((noinline)) int weaver_s0(struct pt_regs *ctx, u64 cookie)\n');
     expect(source).toContain('SEC("uprobe")\nint weaver_dispatch0(struct pt_regs *ctx)');
-    expect(source).toContain('case 0: return weaver_f0(ctx);');
+    expect(source).toContain('case 0: return weaver_s0(ctx, cookie);');
     expect(source.match(/SEC\("uprobe"\)/g)).toHaveLength(1);
     const { object } = await compileBpf(source, { cacheDir: null });
     expect(object.includes(Buffer.from('weaver_dispatch0'))).toBe(true);
+  });
+
+  it('compiles the one-program-per-function form, each calling its shape with its cookie', async () => {
+    const source = sourceFor('main.f(a int, s string)', 'register');
+    expect(source).toContain('SEC("uprobe")\nint weaver_f0(struct pt_regs *ctx)\n{\n\treturn weaver_s0(ctx, 0x0ULL);\n}');
+    const { object } = await compileBpf(source, { cacheDir: null });
+    expect(object.includes(Buffer.from('weaver_f0'))).toBe(true);
   });
 
   it('compiles once, then serves the same object from the cache', async () => {
@@ -66,6 +73,25 @@ describe('compileBpf', () => {
     const other = await compileBpf(sourceFor('main.cached(a int, b int8)', 'register'), { cacheDir: dir });
     expect(other.cached).toBe(false);
     expect(readdirSync(dir)).toHaveLength(2);
+  });
+
+  it('the cache is bounded: the least recently used objects go first, a hit counts as a use', async () => {
+    const dir = freshDir();
+    const source = sourceFor('main.lru(a int)', 'register');
+    const hit = await compileBpf(source, { cacheDir: dir });
+    const name = hit.cachePath!.split('/').pop()!;
+    // Three older objects of 1000 bytes; the compiled one was used a day ago, then hit now.
+    const day = Date.now() / 1000 - 86400;
+    for (const i of [1, 2, 3]) {
+      writeFileSync(join(dir, `old${i}.o`), Buffer.alloc(1000));
+      utimesSync(join(dir, `old${i}.o`), day + i * 1000, day + i * 1000);
+    }
+    writeFileSync(join(dir, 'not-an-object.tmp'), Buffer.alloc(5000));
+    utimesSync(hit.cachePath!, day, day);
+    expect((await compileBpf(source, { cacheDir: dir })).cached).toBe(true);
+    pruneCache(dir, hit.object.length + 1000);
+    // old1 and old2 were the least recently used; the hit object is the most recent.
+    expect(readdirSync(dir).sort()).toEqual([name, 'not-an-object.tmp', 'old3.o'].sort());
   });
 
   it('compiles without the cache, with a warning, when the cache cannot be written', async () => {

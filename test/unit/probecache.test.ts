@@ -29,7 +29,7 @@ beforeEach(() => {
 afterEach(() => rmSync(work, { recursive: true, force: true }));
 
 const SYMBOL = { name: 'main.f', address: 0x401000, size: 64, fileOffset: 0x1000 };
-const PROBE: CachedProbe = { offset: 13, kind: 'after-stack-check', reason: 'jbe at 0x40100d ends the stack check', stackCheckFailFlags: 0x41 };
+const PROBE: CachedProbe = { offset: 13, kind: 'after-stack-check', reason: 'jbe at 0x40100d ends the stack check', traps: 1, stackCheckFailFlags: 0x41 };
 
 /** Opens the cache for `path`, asks for the goid offset and one probe, saves; reports which were computed. */
 function roundTrip(path: string, dir: string | null = cacheDir, answers = { goid: 152, probe: PROBE }) {
@@ -117,6 +117,7 @@ describe('ProbeCache', () => {
     ['JSON of another shape', () => '[1,2,3]'],
     ['a probe with a negative offset', (t) => t.replace('"offset":13', '"offset":-1')],
     ['a probe of an unknown kind', (t) => t.replace('"after-stack-check"', '"middle"')],
+    ['a probe costing three traps', (t) => t.replace('"traps":1', '"traps":3')],
     ['a fractional goid offset', (t) => t.replace('"goidOffset":152', '"goidOffset":1.5')],
     ['another format version', (t) => t.replace(/"format":\d+/, '"format":99')],
     ['another weaver build', (t) => t.replace(/"fingerprint":"[0-9a-f]+"/, '"fingerprint":"0"')],
@@ -134,6 +135,16 @@ describe('ProbeCache', () => {
     writeFileSync(path!, damaged);
     expect(roundTrip(bin)).toMatchObject({ goid: 152, probe: PROBE, computed: ['info', 'goid', 'probe'], loaded: false });
     expect(JSON.parse(readFileSync(path!, 'utf8'))).toStrictEqual(JSON.parse(original));
+  });
+
+  it.each<[string, CachedProbe]>([
+    ['on the first emulated instruction of a leaf', { offset: 4, kind: 'first-emulated', reason: 'jle at 0x401004', traps: 1 }],
+    ['at the entry, two traps', { offset: 0, kind: 'entry', reason: 'mov writes memory', traps: 2 }],
+    ['at the entry, cost unknown (--probe-placement entry)', { offset: 0, kind: 'entry', reason: 'asked for' }],
+  ])('keeps a probe %s as it was', (_what, probe) => {
+    const bin = copyBinary(register.path);
+    roundTrip(bin, cacheDir, { goid: 152, probe });
+    expect(roundTrip(bin)).toMatchObject({ probe, computed: [], loaded: true });
   });
 
   it('works without the cache when its directory cannot be created', () => {

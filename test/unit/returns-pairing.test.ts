@@ -60,7 +60,7 @@ function ret(c: Common & { result: bigint; entryKtime: bigint; flags?: number })
   return view;
 }
 
-function pairer(options: { maxPending?: number; ordered?: boolean } = {}) {
+function pairer(options: { maxPending?: number; ordered?: boolean; untracedExits?: Set<number> } = {}) {
   return new ReturnPairer([entryPlan], [returnPlan], new Map([[ID, depthOffset]]), CLOCK, options);
 }
 
@@ -135,6 +135,16 @@ describe('ReturnPairer', () => {
       { x: 1n, durationNs: undefined, returned: false, why: 'replaced' },
     ]);
     expect(brief(push(p, ret({ goid: 1n, depth: 100n, ktime: 7n, entryKtime: 5n, result: 3n })))).toEqual([{ x: 2n, result: 3n, durationNs: 2n }]);
+  });
+
+  it.each([
+    ['on a system stack (goid 0), where the scheduler abandons frames', 0n, new Set<number>()],
+    ['in a function with no RET to probe (it leaves by a jump)', 1n, new Set([ID])],
+  ])('a frame left %s is not counted as a panic', (_what, goid, untracedExits) => {
+    const p = pairer({ untracedExits });
+    push(p, entry({ goid, depth: 100n, ktime: 1n, x: 1n }));
+    expect(brief(push(p, entry({ goid, depth: 100n, ktime: 5n, x: 2n })))).toEqual([{ x: 1n, durationNs: undefined, returned: false, why: 'untraced' }]);
+    expect(p.stats.notReturned).toEqual({ replaced: 0, unwound: 0, untraced: 1, evicted: 0, exit: 0 });
   });
 
   it('keeps at most maxPending calls, evicting the oldest as not returned', () => {

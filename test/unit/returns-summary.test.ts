@@ -148,7 +148,7 @@ describe('describePairing', () => {
       describePairing({
         paired: 5,
         returnsWithoutEntry: 1,
-        notReturned: { replaced: 1, unwound: 2, evicted: 3, exit: 4 },
+        notReturned: { replaced: 1, unwound: 2, untraced: 0, evicted: 3, exit: 4 },
         kernel: { replaced: 1n, unmatched: 2n, insertFailed: 0n },
       }),
     ).toBe(

@@ -1,8 +1,11 @@
 // watchBinary: a traced file written in place ends tracing at once with a
 // sentence; replaced by rename or removed, it only warns (running processes
-// are still traced); chmod changes nothing; cancel() stops watching.
+// are still traced) — and, when every process of the binary is traced,
+// ends once nothing can run the old file any more; chmod changes nothing;
+// cancel() stops watching.
 
-import { chmodSync, copyFileSync, mkdtempSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, copyFileSync, linkSync, mkdtempSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
@@ -54,6 +57,37 @@ describe('watchBinary', () => {
     expect(await within(w.promise, 800)).toBe('still running');
     w.cancel();
     expect(warnings).toEqual([`${file} was removed; processes already running it are still traced`]);
+  });
+
+  it('tracing every process: removed and run by none, it ends at once with a sentence', async () => {
+    const warnings: string[] = [];
+    const w = watchBinary(file, (s) => warnings.push(s), 50, { endWhenUntraceable: true });
+    unlinkSync(file);
+    expect(await within(w.promise, 1000)).toBe(`${file} was removed and no process runs the traced file any more: nothing is left to trace`);
+    expect(warnings).toEqual([`${file} was removed; processes already running it are still traced, and weaver ends once none is left`]);
+  });
+
+  it('tracing every process: waits while another link to the file is left', async () => {
+    const other = join(dir, 'hardlink');
+    linkSync(file, other);
+    const w = watchBinary(file, () => {}, 50, { endWhenUntraceable: true });
+    unlinkSync(file);
+    expect(await within(w.promise, 400)).toBe('still running');
+    unlinkSync(other);
+    expect(await within(w.promise, 1000)).toBe(`${file} was removed and no process runs the traced file any more: nothing is left to trace`);
+  });
+
+  it('tracing every process: waits while a process runs the removed file, ends when it exits', async () => {
+    const program = join(dir, 'sleeper');
+    copyFileSync('/bin/sleep', program);
+    chmodSync(program, 0o755);
+    const child = spawn(program, ['30'], { stdio: 'ignore' });
+    await new Promise((r) => child.on('spawn', r));
+    const w = watchBinary(program, () => {}, 50, { endWhenUntraceable: true });
+    unlinkSync(program);
+    expect(await within(w.promise, 400)).toBe('still running');
+    child.kill('SIGKILL');
+    expect(await within(w.promise, 1000)).toBe(`${program} was removed and no process runs the traced file any more: nothing is left to trace`);
   });
 
   it('ignores a change of permissions', async () => {

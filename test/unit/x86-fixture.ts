@@ -46,6 +46,20 @@ func leaf(a, b int) int {
 	return a*b + 3
 }
 
+// No stack check, and an argument register changes before anything the kernel emulates.
+//go:noinline
+func leafSum(n int, s string) int { return n + len(s) }
+
+// No stack check; under the register ABI it compares an argument and branches
+// first (a string argument would be spilled to the stack before that).
+//go:noinline
+func leafBranch(n, m int) int {
+	if n > 100 {
+		return n * m
+	}
+	return m - n
+}
+
 //go:noinline
 func medFrame(n int) int {
 	var buf [1000]byte
@@ -88,7 +102,7 @@ func manyArgs(a, b, c, d, e, f, g, h, i int, s string, x, y float64) (int, strin
 }
 
 func main() {
-	fmt.Println(multiRet(len(os.Args)), withDefer(len(os.Args)), leaf(2, 3), medFrame(2), bigFrame(3), c3Imm(1))
+	fmt.Println(multiRet(len(os.Args)), withDefer(len(os.Args)), leaf(2, 3), medFrame(2), bigFrame(3), c3Imm(1), leafSum(1, "a"), leafBranch(2, 3))
 	fmt.Println(manyArgs(1, 2, 3, 4, 5, 6, 7, 8, 9, "s", 1.5, 2.5))
 }
 `;

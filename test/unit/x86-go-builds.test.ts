@@ -6,6 +6,7 @@ import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findCallSites, findReturnSites } from '../../src/x86/returns.js';
 import { chooseEntryProbe, type ProbePoint } from '../../src/x86/prologue.js';
+import { kernelEmulates } from '../../src/x86/emulation.js';
 import type { GoAbi } from '../../src/model.js';
 import { TinyElf, availableToolchains, buildFixture, gnuObjdumpReturns, objdump, type ObjdumpLine, type Toolchain } from './x86-fixture.js';
 
@@ -13,7 +14,48 @@ import { TinyElf, availableToolchains, buildFixture, gnuObjdumpReturns, objdump,
 interface Oracle {
   rets: number[];
   deferreturnCalls: number[];
-  probe: { kind: 'entry' } | { kind: 'after-stack-check'; address: number; jump: string; comparison?: { register: string; spOffset: number; gRegister: string } };
+  probe:
+    | { kind: 'entry'; traps: 1 | 2 }
+    | { kind: 'first-emulated'; address: number }
+    | { kind: 'after-stack-check'; address: number; jump: string; comparison?: { register: string; spOffset: number; gRegister: string } };
+}
+
+/** Go's names of the registers the entry record reads (argument registers, RDX, g, SP). */
+const ENTRY_STATE_REGS = new Set(['AX', 'BX', 'CX', 'DX', 'DI', 'SI', 'R8', 'R9', 'R10', 'R11', 'R14', 'SP']);
+/** Go mnemonics whose only effect is their last operand (and flags); anything else ends the search. */
+const WRITES_LAST_OPERAND = /^(MOV|ADD|SUB|AND|OR|XOR|LEA|INC|DEC|NEG|NOT|SHL|SHR|SAR)[A-Z]*$/;
+
+/** The instruction as the kernel would take it (kernelEmulates on its bytes), if its Go text is a plain direct branch, nop or register push. */
+function emulatedInGo(l: ObjdumpLine): boolean {
+  // Direct branches print their target as an address or a symbol; Go 1.15 prints a 64-bit push as PUSHL.
+  const plain = /^((J[A-Z]+|CALL) (0x[0-9a-f]+|[^(]*\(SB\))|NOP[A-Z]*\b.*|PUSH[LQ] [A-Z0-9]+)$/.test(l.text);
+  return plain && kernelEmulates(Buffer.from(l.bytes, 'hex')).emulated;
+}
+
+/** True when the Go text shows an instruction that touches no memory and writes none of ENTRY_STATE_REGS. */
+function harmlessInGo(l: ObjdumpLine): boolean {
+  const [op, ...rest] = l.text.split(' ');
+  const operands = rest.join(' ').split(', ');
+  if (/^(CMP|TEST|BT)[A-Z]*$/.test(op)) return !l.text.includes('(');
+  const dst = operands[operands.length - 1];
+  // Vector registers: the float arguments in X0–X14 are not read at a uprobe (pt_regs has none).
+  if (/^X\d+$/.test(dst)) return !l.text.includes('(');
+  if (!WRITES_LAST_OPERAND.test(op)) return false;
+  // LEA computes an address without touching memory; every other memory operand is an access.
+  const touches = op.startsWith('LEA') ? dst.includes('(') : l.text.includes('(');
+  return !touches && /^[A-Z][A-Z0-9]*$/.test(dst) && !ENTRY_STATE_REGS.has(dst);
+}
+
+/** No stack check: the first emulated instruction reached through harmless ones with no jump landing among them, else the entry. */
+function leafOracle(lines: ObjdumpLine[]): Oracle['probe'] {
+  const targets = new Set(lines.flatMap((l) => /^J[A-Z]+ 0x([0-9a-f]+)$/.exec(l.text)?.slice(1).map((t) => parseInt(t, 16)) ?? []));
+  const entry: Oracle['probe'] = { kind: 'entry', traps: lines.length > 0 && emulatedInGo(lines[0]) ? 1 : 2 };
+  for (let i = 0; i < lines.length && i < 16; i++) {
+    if (i > 0 && targets.has(lines[i].address)) return entry;
+    if (emulatedInGo(lines[i])) return i === 0 ? entry : { kind: 'first-emulated', address: lines[i].address };
+    if (!harmlessInGo(lines[i])) return entry;
+  }
+  return entry;
 }
 
 /** x86 semantics of the jumps Go uses: flags of which any set makes the jump taken. */
@@ -30,7 +72,7 @@ function oracleOf(lines: ObjdumpLine[], entry: number): Oracle {
   const rets = lines.filter((l) => /^RET\b/.test(l.text)).map((l) => l.address);
   const deferreturnCalls = lines.filter((l) => /^CALL runtime\.deferreturn(\.abi0)?\(SB\)$/.test(l.text)).map((l) => l.address);
   const morestack = lines.findIndex((l) => /^CALL runtime\.morestack(_noctxt|c)?(\.abi0)?\(SB\)$/.test(l.text));
-  if (morestack < 0) return { rets, deferreturnCalls, probe: { kind: 'entry' } };
+  if (morestack < 0) return { rets, deferreturnCalls, probe: leafOracle(lines) };
   // The slow path is the call, after register spills (MOV*) and alignment
   // padding (NOP*); the stack check jumps somewhere into that run.
   const slowPath = new Set([lines[morestack].address]);
@@ -69,7 +111,11 @@ function oracleOf(lines: ObjdumpLine[], entry: number): Oracle {
 
 function expectProbeMatches(actual: ProbePoint, oracle: Oracle['probe'], entry: number): void {
   if (oracle.kind === 'entry') {
-    expect(actual).toMatchObject({ kind: 'entry', address: entry, offset: 0 });
+    expect(actual).toMatchObject({ kind: 'entry', address: entry, offset: 0, traps: oracle.traps });
+    return;
+  }
+  if (oracle.kind === 'first-emulated') {
+    expect(actual).toMatchObject({ kind: 'first-emulated', address: oracle.address, offset: oracle.address - entry, traps: 1 });
     return;
   }
   expect(actual.kind).toBe('after-stack-check');
@@ -83,11 +129,15 @@ function expectProbeMatches(actual: ProbePoint, oracle: Oracle['probe'], entry: 
   }
 }
 
-/** The prologue form Go emits for each fixture function; `null` when there is no stack check. */
-type Form = { register: string; spOffsetSign: 'zero' | 'negative' } | 'flags-only' | null;
+/** The prologue form Go emits for each fixture function; for a function without a stack check, where its probe goes. */
+type Form = { register: string; spOffsetSign: 'zero' | 'negative' } | 'flags-only' | { leaf: 'entry' | 'first-emulated' };
+/** Stack-ABI leaves load their arguments from the stack first: a memory read, which keeps the probe at the entry. */
+const compareFirst = (abi: GoAbi): Form => ({ leaf: abi === 'register' ? 'first-emulated' : 'entry' });
 const FORMS: Record<string, (abi: GoAbi) => Form> = {
-  'main.multiRet': () => null,
-  'main.leaf': () => null,
+  'main.multiRet': compareFirst,
+  'main.leafBranch': compareFirst,
+  'main.leaf': () => ({ leaf: 'entry' }),
+  'main.leafSum': () => ({ leaf: 'entry' }),
   'main.withDefer': () => ({ register: 'sp', spOffsetSign: 'zero' }),
   'main.c3Imm': () => ({ register: 'sp', spOffsetSign: 'zero' }),
   // Frames over 128 bytes: lea reg, [rsp-(frame-128)]; cmp reg, [g+0x10].
@@ -136,8 +186,9 @@ describe.each(builds)('Go $version $label build', (tc: Toolchain & { buildArgs: 
 
     // The fixture must exercise the form it is meant to, or the match above proves little.
     const form = FORMS[name](abi);
-    if (form === null) {
-      expect(probe.kind).toBe('entry');
+    if (typeof form === 'object' && 'leaf' in form) {
+      expect(probe.kind).toBe(form.leaf);
+      if (form.leaf === 'entry') expect(probe.traps).toBe(2);
     } else if (form === 'flags-only') {
       expect(probe.stackGuardCheck).toEqual({ jump: 'jbe', failFlagsMask: 0x41 });
     } else {
@@ -168,6 +219,7 @@ describe.each(builds)('Go $version $label build', (tc: Toolchain & { buildArgs: 
     if (gnuReturns === null) throw new Error('GNU objdump (binutils) is needed as the RET oracle for assembly functions');
     let compared = 0;
     let probedAfterCheck = 0;
+    let probedFirstEmulated = 0;
     const mismatches: string[] = [];
     for (const [name, lines] of dump) {
       const sym = elf.symbols.get(name);
@@ -183,16 +235,21 @@ describe.each(builds)('Go $version $label build', (tc: Toolchain & { buildArgs: 
       const o = oracle.probe;
       const same =
         o.kind === 'entry'
-          ? probe.kind === 'entry'
-          : probe.kind === 'after-stack-check' && probe.address === o.address && probe.stackGuardCheck?.failFlagsMask === TAKEN_IF_ANY[o.jump];
+          ? probe.kind === 'entry' && probe.traps === o.traps
+          : o.kind === 'first-emulated'
+            ? probe.kind === 'first-emulated' && probe.address === o.address
+            : probe.kind === 'after-stack-check' && probe.address === o.address && probe.stackGuardCheck?.failFlagsMask === TAKEN_IF_ANY[o.jump];
       if (!same) mismatches.push(`${name}: probe ${JSON.stringify(probe)} vs ${JSON.stringify(o)}`);
       if (probe.kind === 'after-stack-check') probedAfterCheck++;
+      if (probe.kind === 'first-emulated') probedFirstEmulated++;
       compared++;
     }
     if (process.env.X86_DEBUG) console.log(mismatches.join('\n'));
     expect(mismatches).toEqual([]);
     expect(compared).toBeGreaterThan(1000);
     expect(probedAfterCheck).toBeGreaterThan(compared / 3);
+    // The runtime has leaf functions that compare, then branch (Go 1.17+: arguments in registers; Go 1.15 loads them from the stack first).
+    if (abi === 'register') expect(probedFirstEmulated).toBeGreaterThan(5);
   });
 });
 

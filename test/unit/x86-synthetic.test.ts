@@ -143,8 +143,18 @@ describe('kernelEmulates', () => {
     // A nop the kernel's table does not list is single-stepped.
     [[0x0f, 0x1f, 0x44, 0x00, 0x01], false],
     [[0x66, 0x0f, 0x86, 0x10, 0x00], false],
+    [[0x0f, 0x1f, 0x00], true],
+    [[0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00], true],
+    // pause (f3 90): the kernel takes any prefixed 90 for a nop, harmlessly here.
+    [[0xf3, 0x90], true],
+    // xchg r8d, eax: the kernel would skip it as a nop, so it must not count.
+    [[0x41, 0x90], false],
     [[0x49, 0x3b, 0x66, 0x10], false],
-    [[0x55], false],
+    // push rbp, push r12: emulated (bench/emulation.mjs measured both at one trap).
+    [[0x55], true],
+    [[0x41, 0x54], true],
+    // push rbp with REX.W: the kernel emulates only the 41 prefix.
+    [[0x48, 0x55], false],
     [[0xc3], false],
   ])('%j → %s', (bytes, emulated) => {
     expect(kernelEmulates(new Uint8Array(bytes)).emulated).toBe(emulated);
@@ -167,6 +177,7 @@ describe('chooseEntryProbe on hand-assembled prologues', () => {
       address: BASE + 4,
       offset: 4,
       kind: 'after-stack-check',
+      traps: 1,
       reason: 'jbe at 0x401004 ends the stack check; the kernel emulates it (short conditional jump)',
       stackGuardCheck: {
         jump: 'jbe',
@@ -183,8 +194,9 @@ describe('chooseEntryProbe on hand-assembled prologues', () => {
       address: BASE,
       offset: 0,
       kind: 'entry',
+      traps: 2,
       reason:
-        'the stack check jump at 0x401004 would be single-stepped by the kernel: near conditional jump with an operand-size prefix, which the kernel refuses to probe',
+        'the stack check jump at 0x401004 would be single-stepped by the kernel: near conditional jump with an operand-size prefix, which the kernel refuses to probe; the kernel single-steps the entry instruction (cmp): two traps a call',
     });
   });
 
@@ -199,10 +211,12 @@ describe('chooseEntryProbe on hand-assembled prologues', () => {
     // cmp rax, 0xa; jg +1; ret; ret — the jump target returns instead of calling and restarting.
     const code = new Uint8Array([0x48, 0x83, 0xf8, 0x0a, 0x7f, 0x01, 0xc3, 0xc3]);
     expect(chooseEntryProbe(code, BASE, 'register')).toEqual({
-      address: BASE,
-      offset: 0,
-      kind: 'entry',
-      reason: 'no stack check in the prologue (a leaf function with a small frame, or a NOSPLIT function)',
+      address: BASE + 4,
+      offset: 4,
+      kind: 'first-emulated',
+      traps: 1,
+      reason:
+        'no stack check in the prologue (a leaf function with a small frame, or a NOSPLIT function); jg at 0x401004 is the first instruction the kernel emulates (short conditional jump), and those before it change no argument register, g, SP or memory',
     });
   });
 
@@ -215,5 +229,79 @@ describe('chooseEntryProbe on hand-assembled prologues', () => {
     const back = code.length - 4;
     new DataView(code.buffer).setInt32(back, new DataView(code.buffer).getInt32(back, true) - 4, true);
     expect(chooseEntryProbe(code, BASE, 'register').kind).toBe('entry');
+  });
+});
+
+describe('chooseEntryProbe without a stack check', () => {
+  const CMP_RAX_100 = [0x48, 0x83, 0xf8, 0x64];
+  const TEST_RAX = [0x48, 0x85, 0xc0];
+  const JLE_1 = [0x7e, 0x01];
+  const RET = [0xc3];
+  /** Both ABIs read the same registers, so each case holds for both. */
+  it.each([
+    // [name, instructions, index of the probed one or 'entry', traps]
+    ['cmp then jle: the jle', [CMP_RAX_100, JLE_1, RET, RET], 1, 1],
+    ['test then a near je', [TEST_RAX, [0x0f, 0x84, 0x01, 0x00, 0x00, 0x00], RET, RET], 1, 1],
+    ['a scratch register written first (mov r12, rsp; cmp r12, rax)', [[0x49, 0x89, 0xe4], [0x4c, 0x39, 0xe0], JLE_1, RET, RET], 2, 1],
+    ['a vector register written first (movq xmm0, rax)', [[0x66, 0x48, 0x0f, 0x6e, 0xc0], CMP_RAX_100, JLE_1, RET, RET], 2, 1],
+    ['a push after flags-only work', [CMP_RAX_100, [0x55], [0x5d], RET], 1, 1],
+    ['a call after a compare', [CMP_RAX_100, [0xe8, 0, 0, 0, 0], RET], 1, 1],
+    ['a nop (0f 1f 00) after a test', [TEST_RAX, [0x0f, 0x1f, 0x00], RET], 1, 1],
+    ['push rbp at the entry (Go 1.21+ frames)', [[0x55], [0x48, 0x89, 0xe5], [0x5d], RET], 'entry', 1],
+    ['a jmp at the entry', [[0xeb, 0x00], RET], 'entry', 1],
+    ['the issue\'s f(n, s): a spill store, then add', [[0x48, 0x89, 0x5c, 0x24, 0x10], [0x48, 0x01, 0xc8], RET], 'entry', 2],
+    ['an argument register loaded from memory (mov rcx, [rax])', [[0x48, 0x8b, 0x08], JLE_1, RET, RET], 'entry', 2],
+    ['a load into a scratch register: it could fault', [[0x4c, 0x8b, 0x20], JLE_1, RET, RET], 'entry', 2],
+    ['xor eax, eax', [[0x31, 0xc0], JLE_1, RET, RET], 'entry', 2],
+    ['sub rsp: SP moves', [[0x48, 0x83, 0xec, 0x08], JLE_1, RET, RET], 'entry', 2],
+    ['r14 (g) written', [[0x4d, 0x89, 0xe6], JLE_1, RET, RET], 'entry', 2],
+    ['rdx (closure context) written', [[0x48, 0x89, 0xc2], JLE_1, RET, RET], 'entry', 2],
+    ['mul: rdx and rax written implicitly', [[0x48, 0xf7, 0xe1], JLE_1, RET, RET], 'entry', 2],
+    ['xchg r8d, eax, which the kernel would skip as a nop', [[0x41, 0x90], RET], 'entry', 2],
+    ['push rbp with REX.W after a compare', [CMP_RAX_100, [0x48, 0x55], [0x5d], RET], 'entry', 2],
+    ['a jcc with an operand-size prefix the kernel refuses', [CMP_RAX_100, [0x66, 0x0f, 0x8e, 0x01, 0x00, 0x00, 0x00], RET, RET], 'entry', 2],
+    ['a ret before anything emulated', [CMP_RAX_100, RET], 'entry', 2],
+    ['an indirect jump (jmp rcx) before anything emulated', [CMP_RAX_100, [0xff, 0xe1]], 'entry', 2],
+  ] as [string, number[][], number | 'entry', 1 | 2][])('%s', (_name, insns, probed, traps) => {
+    const { code, at } = asm(...insns);
+    for (const abi of ['register', 'stack'] as const) {
+      const probe = chooseEntryProbe(code, BASE, abi);
+      const address = probed === 'entry' ? BASE : at[probed];
+      expect({ kind: probe.kind, address: probe.address, offset: probe.offset, traps: probe.traps }).toEqual({
+        kind: probed === 'entry' ? 'entry' : 'first-emulated',
+        address,
+        offset: address - BASE,
+        traps,
+      });
+    }
+  });
+
+  it('keeps the entry when a jump lands between the entry and the emulated instruction', () => {
+    // cmp rax, 100; L: test rax, rax; jle +2; jmp L; ret; ret
+    const { code, at } = asm(CMP_RAX_100, TEST_RAX, [0x7e, 0x02], [0xeb, 0x00], RET, RET);
+    code[at[3] - BASE + 1] = (at[1] - (at[3] + 2)) & 0xff;
+    expect(chooseEntryProbe(code, BASE, 'register')).toEqual({
+      address: BASE,
+      offset: 0,
+      kind: 'entry',
+      traps: 2,
+      reason:
+        'no stack check in the prologue (a leaf function with a small frame, or a NOSPLIT function); a jump lands at 0x401004, before any instruction the kernel emulates; the kernel single-steps the entry instruction (cmp): two traps a call',
+    });
+  });
+
+  it('says which instruction keeps the probe at the entry, and that it costs two traps', () => {
+    const { code } = asm([0x48, 0x89, 0x5c, 0x24, 0x10], [0x48, 0x01, 0xc8], RET);
+    expect(chooseEntryProbe(code, BASE, 'register').reason).toBe(
+      'no stack check in the prologue (a leaf function with a small frame, or a NOSPLIT function); the instruction at 0x401000 writes memory (mov) before any the kernel emulates; the kernel single-steps the entry instruction (mov): two traps a call',
+    );
+  });
+
+  it('looks at no more than 16 instructions', () => {
+    const cmps = Array.from({ length: 16 }, () => CMP_RAX_100);
+    const { code } = asm(...cmps, JLE_1, RET, RET);
+    const probe = chooseEntryProbe(code, BASE, 'register');
+    expect(probe).toMatchObject({ kind: 'entry', traps: 2 });
+    expect(probe.reason).toContain('no instruction the kernel emulates in the first 16');
   });
 });

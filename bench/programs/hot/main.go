@@ -1,7 +1,7 @@
 // The benchmark's traced program. main.f(int, string) calls another
 // function, so like most Go functions it starts with a stack check.
 //
-//	hot loop N          N calls as fast as possible; prints "ns_per_call <float>"
+//	hot loop N [FUNC]   N calls of f (or leafSum, leafBranch) as fast as possible; prints "ns_per_call <float>"
 //	hot rate R S [W]    R calls a second for S seconds, spread over W
 //	                    goroutines (default 2); prints "calls <n> rate <achieved/s>"
 package main
@@ -24,15 +24,44 @@ func g(n int) int { return n * 3 }
 //go:noinline
 func f(n int, s string) int { return g(n) + len(s) }
 
+// leafSum has no stack check, and its first instructions store a register
+// and write an argument register: its entry probe costs two traps a call.
+//
+//go:noinline
+func leafSum(n int, s string) int { return n + len(s) }
+
+// leafBranch has no stack check; under the register ABI it compares n and
+// branches first, so weaver probes the branch, which the kernel emulates.
+//
+//go:noinline
+func leafBranch(n, m int) int {
+	if n > 100 {
+		return n * m
+	}
+	return m - n
+}
+
 // loop also reports the process's CPU time per call (user + system, the
 // uprobe's trap included): unlike the wall clock it leaves out the time
-// the thread waited for a CPU on a loaded machine.
-func loop(n int) {
+// the thread waited for a CPU on a loaded machine. It calls f, or with
+// which "leafSum" or "leafBranch" that function.
+func loop(n int, which string) {
 	cpu0 := cpuNs()
 	start := time.Now()
 	s := 0
-	for i := 0; i < n; i++ {
-		s += f(i, "benchmark")
+	switch which {
+	case "leafSum":
+		for i := 0; i < n; i++ {
+			s += leafSum(i, "benchmark")
+		}
+	case "leafBranch":
+		for i := 0; i < n; i++ {
+			s += leafBranch(i, 9)
+		}
+	default:
+		for i := 0; i < n; i++ {
+			s += f(i, "benchmark")
+		}
 	}
 	wall := time.Since(start).Nanoseconds()
 	cpu := cpuNs() - cpu0
@@ -85,7 +114,11 @@ func main() {
 	switch os.Args[1] {
 	case "loop":
 		n, _ := strconv.Atoi(os.Args[2])
-		loop(n)
+		which := ""
+		if len(os.Args) > 3 {
+			which = os.Args[3]
+		}
+		loop(n, which)
 	case "rate":
 		r, _ := strconv.ParseFloat(os.Args[2], 64)
 		s, _ := strconv.ParseFloat(os.Args[3], 64)
