@@ -11,6 +11,8 @@ import type { TimestampMode } from './format/index.js';
 export interface TraceFlags {
   binary?: string;
   functionsFile?: string;
+  /** --force: trace functions-file signatures that contradict the binary, with a warning. */
+  force: boolean;
   packages: string[];
   /** True when --packages was given (it defaults to main). */
   packagesGiven: boolean;
@@ -156,6 +158,7 @@ export function buildCli(handlers: CliHandlers): Command {
     .argument('[binary...]', 'the Go program (an ELF executable) whose functions to trace; in launch mode, the program and its arguments after --')
     .option('-f, --functions-file <file>', 'trace the functions listed in this file (one signature a line)')
     .option('-p, --packages <list>', 'trace every function of these packages (comma-separated)', packageList)
+    .option('--force', 'trace functions-file signatures that contradict the binary\'s debug info or argument frame anyway, with a warning')
     .option('--pid <pid>', 'trace only this process; repeat for several (default: every process running the binary)', repeated(integer('--pid', 1, 2 ** 31 - 1)))
     .option('--filter <expr>', 'show only calls whose arguments match, e.g. \'main.handler: code >= 500 && path ~ "^/api"\'; repeatable', repeated(String))
     .option('-n, --count <n>', 'stop after this many calls are shown', integer('--count', 1, 2 ** 31 - 1))
@@ -200,6 +203,7 @@ export function buildCli(handlers: CliHandlers): Command {
         binary,
         command,
         functionsFile: opts.functionsFile,
+        force: Boolean(opts.force),
         packages: opts.packages ?? ['main'],
         packagesGiven: opts.packages !== undefined,
         pids: opts.pid ?? [],

@@ -63,26 +63,34 @@ export function decodeArgs(view: DataView, base: number, args: ArgPlan[], flags:
   }));
 }
 
-export function decodeValue(view: DataView, base: number, plan: ValuePlan): Value {
+/**
+ * `path`: the pointers followed to reach this value, as address and type.
+ * A pointer back to one of them (a list node pointing at itself, a child
+ * at its parent) is a cycle: marked, not shown again until --depth.
+ */
+export function decodeValue(view: DataView, base: number, plan: ValuePlan, path: readonly string[] = []): Value {
   switch (plan.kind) {
     case 'unavailable':
       return { kind: 'unavailable', reason: plan.reason };
     case 'scalar':
       return decodeScalar(view, base + plan.offset, plan.type);
     case 'pointer':
-      return decodePointer(view, base, plan);
+      return decodePointer(view, base, plan, path);
     case 'bytes':
       return decodeBytes(view, base, plan);
     case 'interface':
-      return decodeInterface(view, base, plan);
+      return decodeInterface(view, base, plan, path);
     case 'header':
       return decodeHeader(view, base, plan);
     case 'map':
-      return decodeMap(view, base, plan);
-    case 'array':
-      return { kind: 'array', elems: plan.elems.map((e) => decodeValue(view, base, e)) };
+      return decodeMap(view, base, plan, path);
+    case 'array': {
+      const elems = plan.elems.map((e) => decodeValue(view, base, e, path));
+      const len = plan.type.kind === 'array' ? plan.type.len : elems.length;
+      return len > elems.length ? { kind: 'array', elems, len } : { kind: 'array', elems };
+    }
     case 'struct':
-      return { kind: 'struct', fields: plan.fields.map((f) => ({ name: f.name, value: decodeValue(view, base, f.plan) })) };
+      return { kind: 'struct', fields: plan.fields.map((f) => ({ name: f.name, value: decodeValue(view, base, f.plan, path) })) };
     case 'string': {
       const ptr = u64(view, base, plan.offset);
       const len = view.getBigInt64(base + plan.offset + 8, true);
@@ -106,7 +114,7 @@ export function decodeValue(view: DataView, base: number, plan: ValuePlan): Valu
       }
       const count = plan.elemSize === 0 ? 0 : Math.min(plan.elems.length, Math.floor(copied / plan.elemSize));
       const elems: Value[] = [];
-      for (let i = 0; i < count; i++) elems.push(decodeValue(view, base, plan.elems[i]));
+      for (let i = 0; i < count; i++) elems.push(decodeValue(view, base, plan.elems[i], path));
       return { kind: 'slice', address, len, cap, elems, truncated: BigInt(elems.length) < len };
     }
     case 'words':
@@ -122,16 +130,19 @@ function readFailure(what: string, address: bigint, error: number): Value {
   return { kind: 'unavailable', reason: `cannot read ${what} at ${hex(address)} (${why})` };
 }
 
-function decodePointer(view: DataView, base: number, plan: Extract<ValuePlan, { kind: 'pointer' }>): Value {
+function decodePointer(view: DataView, base: number, plan: Extract<ValuePlan, { kind: 'pointer' }>, path: readonly string[]): Value {
   const address = u64(view, base, plan.offset);
   if (!plan.target || address === 0n) return { kind: 'pointer', address };
+  // The type too: a pointer to a struct's first field has the struct's address.
+  const step = `${address}:${plan.type.name}`;
+  if (path.includes(step)) return { kind: 'pointer', address, cycle: true };
   const { data } = plan.target;
   const { copied, error } = slotStatus(view, base, data.offset, data.capacity);
   if (copied < data.capacity) {
     const elem = plan.type.kind === 'pointer' && plan.type.elem ? plan.type.elem.name : 'the pointee';
     return { kind: 'pointer', address, target: readFailure(`${data.capacity} bytes of ${elem}`, address, error) };
   }
-  return { kind: 'pointer', address, target: decodeValue(view, base, plan.target.plan) };
+  return { kind: 'pointer', address, target: decodeValue(view, base, plan.target.plan, [...path, step]) };
 }
 
 /**
@@ -159,7 +170,7 @@ function decodeBytes(view: DataView, base: number, plan: Extract<ValuePlan, { ki
   return { kind: 'bytes', bytes, len, cap, address, truncated: BigInt(copied) < len };
 }
 
-function decodeInterface(view: DataView, base: number, plan: Extract<ValuePlan, { kind: 'interface' }>): Value {
+function decodeInterface(view: DataView, base: number, plan: Extract<ValuePlan, { kind: 'interface' }>, path: readonly string[]): Value {
   const typeAddress = u64(view, base, plan.offset);
   const dataAddress = u64(view, base, plan.offset + 8);
   if (typeAddress === 0n) return { kind: 'interface', typeAddress, dataAddress };
@@ -179,7 +190,7 @@ function decodeInterface(view: DataView, base: number, plan: Extract<ValuePlan, 
   let value: Value;
   if (layout.direct && dataAddress === 0n) value = { kind: 'pointer', address: 0n };
   else if (copied < layout.recipe.size) value = readFailure(`${layout.recipe.size} bytes of ${rt.name}`, dataAddress, error);
-  else value = withNestedNames(decodeValue(view, base, layout.block), rt.type, plan, typeAddress, linkAddress);
+  else value = withNestedNames(decodeValue(view, base, layout.block, path), rt.type, plan, typeAddress, linkAddress);
   if (layout.direct && dataAddress !== 0n) value = { kind: 'pointer', address: dataAddress, target: value };
   return { ...iface, value };
 }
@@ -200,7 +211,7 @@ function decodeHeader(view: DataView, base: number, plan: Extract<ValuePlan, { k
  * copied (at `plan.walk`). Truncated when fewer than the map's length were
  * shown, `truncatedBy` saying why (mapCut).
  */
-function decodeMap(view: DataView, base: number, plan: Extract<ValuePlan, { kind: 'map' }>): Value {
+function decodeMap(view: DataView, base: number, plan: Extract<ValuePlan, { kind: 'map' }>, path: readonly string[]): Value {
   const address = u64(view, base, plan.offset);
   if (address === 0n) return { kind: 'map', address };
   const header = slotStatus(view, base, plan.header.offset, plan.header.capacity);
@@ -211,7 +222,7 @@ function decodeMap(view: DataView, base: number, plan: Extract<ValuePlan, { kind
     throw new MalformedRecordError(`map at ${plan.offset} claims ${shown} entries, more than its ${plan.keys.length}`);
   }
   const entries: [Value, Value][] = [];
-  for (let k = 0; k < shown; k++) entries.push([decodeValue(view, base, plan.keys[k]!), decodeValue(view, base, plan.elems[k]!)]);
+  for (let k = 0; k < shown; k++) entries.push([decodeValue(view, base, plan.keys[k]!, path), decodeValue(view, base, plan.elems[k]!, path)]);
   if (BigInt(shown) >= len) return { kind: 'map', address, len, entries, truncated: false };
   const status = view.getUint32(base + plan.walk + 4, true);
   return { kind: 'map', address, len, entries, truncated: true, truncatedBy: mapCut(plan, shown, status) };

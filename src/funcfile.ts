@@ -7,22 +7,31 @@
 //   main.sum(x int, xs ...int)
 //   main.div(a, b int) (int, error)
 //
-// Receivers:
-// - Pointer receiver, `pkg.(*T).M(args)`: the receiver is added as the first
-//   parameter, `recv *pkg.T` (an address; its pointee comes from the type
-//   resolver when it knows pkg.T). Do not write it in the list.
-// - Value receiver, `pkg.T.M(...)`: the symbol does not say how big T is, so
-//   the receiver must be written as the first parameter (`main.Point.String(p
-//   main.Point)` or its struct type); unnamed, it is called `recv`.
+// Methods: the receiver is the first parameter, as Go declares it, for
+// pointer and value receivers alike:
 //
-// Unnamed parameters are called arg0, arg1, … (the receiver not counted);
-// unnamed results ~r0, ~r1, …. A function name containing `[go.shape.` is a
-// generic shape instantiation and gets hiddenDictionary.
+//   main.(*Cart).Add(c *main.Cart, item string, qty int)
+//   main.Point.String(p main.Point)            (or its struct type written out)
+//
+// A pointer-method line whose first parameter is not of the receiver's
+// pointer type (`main.(*Cart).Add(item string, qty int)`, or no parameters)
+// leaves the receiver out, the spelling weaver once asked for: the receiver
+// is then added as `recv`. The line cannot be read the other way, since a
+// receiver is always of its type; a line whose missing receiver happens to
+// be followed by a *T parameter is caught by the check against the binary
+// (src/signaturecheck.ts).
+//
+// Unnamed parameters are called arg0, arg1, … (the receiver, `recv`, not
+// counted); unnamed results ~r0, ~r1, …. A function name containing
+// `[go.shape.` is a generic shape instantiation and gets hiddenDictionary.
 
+import { placeDictionary } from './dwarf/functions.js';
+import { parseGoVersion } from './elf/buildinfo.js';
 import { ParseError } from './errors.js';
-import type { FunctionSpec, Param } from './gotypes.js';
+import { packageOf } from './gonames.js';
+import type { FunctionSpec, Param, SpecOrigin } from './gotypes.js';
 import { Lexer, isNameChar } from './golex.js';
-import { describe, parseParamList, parseTypeNode, resolveTypeNode, startsType, type ParamNode, type TypeOptions } from './typeexpr.js';
+import { describe, parseParamList, parseTypeNode, resolveTypeNode, startsType, type ParamNode, type TypeNode, type TypeOptions } from './typeexpr.js';
 
 export type FunctionsFileOptions = TypeOptions;
 
@@ -46,6 +55,21 @@ export function parseFunctionsFile(text: string, file: string, options: Function
   return specs;
 }
 
+/**
+ * Where a generic shape function takes its dictionary depends on the
+ * compiler that built the binary (first, or after a method's receiver from
+ * Go 1.20; closures take none): the rule the DWARF reader applies, once the
+ * binary's Go version is known.
+ */
+export function placeDictionaries(specs: FunctionSpec[], goVersion: string | null): void {
+  const goMinor = goVersion === null ? null : (parseGoVersion(goVersion)?.minor ?? null);
+  for (const spec of specs) {
+    if (!spec.hiddenDictionary) continue;
+    delete spec.hiddenDictionary;
+    placeDictionary(spec, packageOf(spec.name) ?? '', goMinor);
+  }
+}
+
 /** One line: a FunctionSpec, or null for a blank or comment line. */
 export function parseFunctionLine(line: string, where: { file: string; line: number }, options: FunctionsFileOptions = {}): FunctionSpec | null {
   const start = line.search(/\S/);
@@ -63,6 +87,7 @@ export function parseFunctionLine(line: string, where: { file: string; line: num
     throw fail(`expected "(" after function name ${name}, found ${describe(open)}`, open.pos);
   }
   const paramNodes = parseParamList(lex, 0, 'parameter');
+  const paramsEnd = lex.previous().pos + 1;
   let resultNodes: ParamNode[] | null = null;
   const after = lex.peek();
   if (after.kind === 'punct' && after.text === '(') resultNodes = parseParamList(lex, 0, 'result');
@@ -71,28 +96,61 @@ export function parseFunctionLine(line: string, where: { file: string; line: num
   if (rest.kind !== 'eof') throw fail(`unexpected ${describe(rest)} after the function's signature`, rest.pos);
 
   const params: Param[] = [];
+  const columns: number[] = [];
+  let receiverWritten = shape.kind === 'valueMethod';
   if (shape.kind === 'pointerMethod') {
-    const elem = options.resolveType?.(shape.receiverType) ?? null;
-    params.push({ name: 'recv', type: { kind: 'pointer', name: '*' + shape.receiverType, elem } });
+    receiverWritten = paramNodes.length > 0 && isReceiverType(paramNodes[0]!.type, shape.receiverType);
+    if (!receiverWritten) {
+      const elem = options.resolveType?.(shape.receiverType) ?? null;
+      params.push({ name: 'recv', type: { kind: 'pointer', name: '*' + shape.receiverType, elem } });
+      columns.push(start + 1);
+    }
   } else if (shape.kind === 'valueMethod' && paramNodes.length === 0) {
-    throw fail(`${name} is a method with a value receiver: write the receiver's type as the first parameter, e.g. ${name}(${shape.receiverType})`, nameEnd);
+    throw fail(`${name} is a method: write its receiver as the first parameter, e.g. ${name}(${receiverName(shape.receiverType)} ${shape.receiverType})`, nameEnd);
   }
   paramNodes.forEach((p, i) => {
     const type = resolveTypeNode(p.type, lex, options);
     const fullType = p.variadic ? { kind: 'slice' as const, name: '[]' + type.name, elem: type } : type;
     let paramName = p.name ?? `arg${i}`;
-    if (!p.name && shape.kind === 'valueMethod') paramName = i === 0 ? 'recv' : `arg${i - 1}`;
+    if (!p.name && receiverWritten) paramName = i === 0 ? 'recv' : `arg${i - 1}`;
     params.push({ name: paramName, type: fullType });
+    columns.push((p.namePos ?? p.type.pos) + 1);
   });
   const results = resultNodes?.map((r, i) => ({ name: r.name ?? `~r${i}`, type: resolveTypeNode(r.type, lex, options) })) ?? null;
 
+  const origin: SpecOrigin = {
+    file: where.file,
+    line: where.line,
+    text: line,
+    columns: {
+      name: start + 1,
+      params: columns,
+      paramsEnd,
+      ...(resultNodes ? { results: resultNodes.map((r) => (r.namePos ?? r.type.pos) + 1) } : {}),
+    },
+  };
   return {
     name,
     params,
     results,
     ...(name.includes('[go.shape.') ? { hiddenDictionary: true } : {}),
-    origin: { file: where.file, line: where.line },
+    origin,
   };
+}
+
+/** Whether a written type is `*pkg.T` for receiver type `pkg.T` (type arguments aside: `*main.Box[int]` for `main.Box[go.shape.int]`). */
+function isReceiverType(type: TypeNode, receiverType: string): boolean {
+  if (type.k !== 'pointer' || type.elem.k !== 'name') return false;
+  const generic = (n: string) => n.replace(/\[.*\]$/, '');
+  return generic(type.elem.name) === generic(receiverType);
+}
+
+/** A receiver name as Go code would write it: `c` for main.Cart. */
+export function receiverName(receiverType: string): string {
+  const plain = receiverType.replace(/\[.*\]$/, '');
+  const typeName = plain.slice(plain.lastIndexOf('.') + 1);
+  const first = typeName.match(/^[\p{L}_]/u)?.[0];
+  return first ? first.toLowerCase() : 'recv';
 }
 
 type NameShape =
@@ -133,6 +191,15 @@ function scanFunctionName(line: string, start: number, fail: (m: string, pos: nu
 
 const CLOSURE_PART = /^(func|gowrap|deferwrap)\d+$|^\d+$/;
 
+/**
+ * Generated functions named after a method take no receiver of their own:
+ * method values (`M-fm`) and range-over-func bodies (`M-range1`) reach it
+ * through their closure context.
+ */
+function isClosurePart(part: string): boolean {
+  return CLOSURE_PART.test(part) || /-(fm|range\d+)$/.test(part);
+}
+
 /** Checks `pkg.f` form and finds a method's receiver type. */
 function classifyName(name: string, start: number, fail: (m: string, pos: number) => ParseError): NameShape {
   // The package path ends at the last "/" outside brackets; its last element is followed by ".".
@@ -160,12 +227,15 @@ function classifyName(name: string, start: number, fail: (m: string, pos: number
     if (!star) throw fail(`a method with a value receiver is written without parentheses: ${pkgPath}.${typeName}.${methodName}`, start + dot + 1);
     if (!typeName || !isNameChar(typeName[0]!)) throw fail('missing receiver type name', typePos);
     if (!methodName || methodName.includes('(')) throw fail('missing method name after the receiver', start + name.length);
+    // A closure inside the method (`(*T).M.func1`) is a function of its own.
+    const nested = splitOutsideBrackets(methodName);
+    if (nested.length > 1 || isClosurePart(methodName)) return { kind: 'function' };
     return { kind: 'pointerMethod', receiverType: `${pkgPath}.${typeName}` };
   }
   if (rest.includes('(')) throw fail('a receiver is written as .(*T) right after the package name', start + dot + 1 + rest.indexOf('('));
   const parts = splitOutsideBrackets(rest);
   if (parts.some((p) => p === '')) throw fail(`empty name part in ${name}`, start);
-  if (parts.length === 2 && !CLOSURE_PART.test(parts[1]!)) {
+  if (parts.length === 2 && !isClosurePart(parts[1]!)) {
     return { kind: 'valueMethod', receiverType: `${pkgPath}.${parts[0]}` };
   }
   return { kind: 'function' };

@@ -48,6 +48,11 @@ export class Lexer implements SourcePos {
     return this.tokens[this.index]!;
   }
 
+  /** The token next() returned last (the first token before any). */
+  previous(): Token {
+    return this.tokens[Math.max(0, this.index - 1)]!;
+  }
+
   next(): Token {
     const t = this.tokens[this.index]!;
     if (t.kind !== 'eof') this.index++;

@@ -19,3 +19,15 @@ export function inPackages(symbol: string, packages: ReadonlySet<string>): boole
   const pkg = packageOf(symbol);
   return pkg !== null && packages.has(pkg);
 }
+
+/** A name without its type arguments: main.Max[int64] → main.Max, main.(*Box[go.shape.int64]).Put → main.(*Box).Put. */
+export function withoutTypeArguments(name: string): string {
+  let out = '';
+  let depth = 0;
+  for (const c of name) {
+    if (c === '[') depth++;
+    else if (c === ']') depth = Math.max(0, depth - 1);
+    else if (depth === 0) out += c;
+  }
+  return out;
+}

@@ -61,7 +61,24 @@ export interface FunctionSpec {
    */
   hiddenDictionary?: boolean;
   /** Where the spec came from, for error messages. */
-  origin?: { file: string; line: number };
+  origin?: SpecOrigin;
+}
+
+/** A functions-file line, and the columns (1-based) the signature check points at. */
+export interface SpecOrigin {
+  file: string;
+  line: number;
+  text?: string;
+  columns?: {
+    /** The function name. */
+    name: number;
+    /** One per entry of `params`; a receiver the line leaves out points at the name. */
+    params: number[];
+    /** The ")" that closes the parameter list. */
+    paramsEnd: number;
+    /** One per result, when the line lists results. */
+    results?: number[];
+  };
 }
 
 export const POINTER_SIZE = 8;

@@ -89,9 +89,13 @@ export type Value =
   | { kind: 'complex'; real: number; imag: number; bits: 64 | 128 }
   /** `bytes` holds at most --string-size bytes; `len` is Go's length. */
   | { kind: 'string'; bytes: Uint8Array; len: number; truncated: boolean }
-  /** `address` 0n is nil. `target` is present when the pointer was followed. */
-  | { kind: 'pointer'; address: bigint; target?: Value }
-  | { kind: 'array'; elems: Value[] }
+  /**
+   * `address` 0n is nil. `target` is present when the pointer was followed;
+   * `cycle` when it points back at a value it was reached through.
+   */
+  | { kind: 'pointer'; address: bigint; target?: Value; cycle?: true }
+  /** `len` (Go's length) is present when fewer elements were captured (--max-elements). */
+  | { kind: 'array'; elems: Value[]; len?: number }
   /**
    * `[]byte` or `[N]byte`: `bytes` holds what was captured (at most
    * --string-size bytes), `len` is Go's length. `cap` and `address` are

@@ -4,6 +4,8 @@
 // so each comparison is a banded computation that gives up as soon as the
 // distance exceeds the limit.
 
+import { withoutTypeArguments } from './gonames.js';
+
 /** Largest distance still worth suggesting: a third of the name, at most 5 edits. */
 function distanceLimit(name: string): number {
   return Math.max(1, Math.min(5, Math.floor(name.length / 3)));
@@ -99,4 +101,17 @@ export function didYouMean(suggestions: string[]): string {
   const quoted = suggestions.map((s) => `"${s}"`);
   const list = quoted.length === 1 ? quoted[0] : `${quoted.slice(0, -1).join(', ')} or ${quoted[quoted.length - 1]}`;
   return `; did you mean ${list}?`;
+}
+
+/**
+ * Functions someone naming `name` may mean. Go compiles a generic function
+ * into shape instantiations (main.Max[go.shape.int64]), so `main.Max` or
+ * `main.Max[int64]` stands for those when the binary has them; otherwise
+ * the closest names.
+ */
+export function closestFunctions(name: string, candidates: Iterable<string>, max = 3): string[] {
+  const base = withoutTypeArguments(name);
+  const all = [...candidates];
+  const instances = all.filter((c) => c !== name && c.includes('[') && withoutTypeArguments(c) === base).sort();
+  return instances.length > 0 ? instances.slice(0, max) : closestNames(name, all, max);
 }

@@ -6,25 +6,24 @@
 import { argumentLocations } from './abi/index.js';
 import { buildShapes, generateUnits, programName } from './codegen.js';
 import { CookieRangeError, siteCookie, type SiteFields } from './sitecookie.js';
-import { dwarfTypeByName, readDwarfFunctions } from './dwarf/index.js';
+import { dwarfDescribesInlined, dwarfTypeByName, readDwarfFunctions } from './dwarf/index.js';
 import { goBinaryInfo } from './elf/gobinary.js';
-import { parseGoVersion } from './elf/buildinfo.js';
-import { placeDictionary } from './dwarf/functions.js';
 import { ElfFile } from './elf/file.js';
 import { InputError, SymbolNotFoundError, WeaverError } from './errors.js';
-import { parseFunctionsFile } from './funcfile.js';
+import { parseFunctionsFile, placeDictionaries } from './funcfile.js';
 import { readTextUpTo } from './files.js';
 import { goidOffsetFor } from './goid.js';
-import { inPackages, packageOf } from './gonames.js';
+import { inPackages } from './gonames.js';
 import { Notes } from './notes.js';
 import type { FunctionSpec, GoType } from './gotypes.js';
 import type { FunctionSymbol, GoBinaryInfo } from './model.js';
 import { PlanTooLargeError, mapLayoutForVersion, planFunction, type FunctionPlan, type PlanOptions } from './plan.js';
-import { closestNames } from './suggest.js';
+import { closestFunctions } from './suggest.js';
 import { chooseEntryProbe, type ProbeKind } from './x86/prologue.js';
 import { ProbeCache } from './probecache.js';
 import { lazyRuntimeTypes } from './runtimetypes.js';
 import { returnSide, type ReturnSide } from './returnspec.js';
+import { argumentFrames, checkSignatures, dwarfMatchesFrame } from './signaturecheck.js';
 
 export interface TraceRequest {
   binaryPath: string;
@@ -48,6 +47,8 @@ export interface TraceRequest {
    * batch; single: one perf-event link per probe (older kernels).
    */
   attach?: 'multi' | 'single';
+  /** Functions-file mode: trace signatures that contradict the binary anyway, with a warning (--force). */
+  force?: boolean;
   /** Per-binary cache of probe placement, goid offset, runtime types and RET sites (src/probecache.ts); null: none. Default: the user's cache. */
   binaryCacheDir?: string | null;
 }
@@ -163,7 +164,7 @@ export function buildTraceSpec(req: TraceRequest): TraceSpec {
   const cache = ProbeCache.open(elf, { dir: req.binaryCacheDir });
   const info = cache.binaryInfo(req.binaryPath, () => goBinaryInfo(elf));
   const notes = new Notes();
-  const specs = req.functionsFile ? specsFromFile(req.functionsFile, info, elf) : specsFromPackages(req.packages, info, elf, notes);
+  const specs = req.functionsFile ? specsFromFile(req.functionsFile, info, elf, { force: req.force, notes }) : specsFromPackages(req.packages, info, elf, notes);
   const namesOnly = specs.every((s) => s.params === null);
 
   const runtimeTypes = lazyRuntimeTypes(elf, info.hasDwarf, cache);
@@ -255,7 +256,7 @@ interface SelectedSpec {
   params: FunctionSpec['params'] | null;
 }
 
-function specsFromFile(file: string, info: GoBinaryInfo, elf: ElfFile): SelectedSpec[] {
+function specsFromFile(file: string, info: GoBinaryInfo, elf: ElfFile, check: { force?: boolean; notes: { push(text: string): void } }): SelectedSpec[] {
   let text: string | null;
   try {
     text = readTextUpTo(file, MAX_FUNCTIONS_FILE_BYTES);
@@ -273,24 +274,22 @@ function specsFromFile(file: string, info: GoBinaryInfo, elf: ElfFile): Selected
   // named types (main.Account) resolve through the binary's own description.
   const specs = parseFunctionsFile(text, file, info.hasDwarf ? { resolveType: dwarfTypeResolver(elf) } : {});
   if (specs.length === 0) throw new InputError(`functions file ${file} lists no functions`);
-  // Where a generic shape function takes its dictionary depends on the
-  // compiler (first, or after a method's receiver from Go 1.20; closures
-  // take none): the same rule the DWARF reader applies.
-  const goMinor = parseGoVersion(info.goVersion)?.minor ?? null;
-  for (const spec of specs) {
-    if (!spec.hiddenDictionary) continue;
-    delete spec.hiddenDictionary;
-    placeDictionary(spec, packageOf(spec.name) ?? '', goMinor);
-  }
+  placeDictionaries(specs, info.goVersion);
   const names = [...info.functions.keys()];
   for (const spec of specs) {
     if (!info.functions.has(spec.name)) {
       const where = spec.origin ? `${spec.origin.file}:${spec.origin.line}: ` : '';
-      throw new SymbolNotFoundError(spec.name, closestNames(spec.name, names, 3), {
+      if (info.hasDwarf && dwarfDescribesInlined(elf, spec.name)) {
+        throw new InputError(`function ${spec.name} is inlined into every call: it has no code of its own to put a probe on`, {
+          hint: `${where}build with -gcflags=all=-l, or mark it //go:noinline, to keep it a function`,
+        });
+      }
+      throw new SymbolNotFoundError(spec.name, closestFunctions(spec.name, names, 3), {
         hint: `${where}check the name with: weaver list ${info.path}`,
       });
     }
   }
+  checkSignatures(specs, info, elf, check);
   return specs.map((spec) => ({ spec, params: spec.params }));
 }
 
@@ -324,13 +323,25 @@ function specsFromPackages(packages: string[], info: GoBinaryInfo, elf: ElfFile,
   } else {
     notes.push(`${info.path} has no DWARF debug information: tracing calls by name only (argument values need DWARF or a functions file given with -f)`);
   }
-  return symbols
+  // Go 1.15–1.19 leave parameters without a name out of DWARF: where its
+  // signature does not fill the argument frame, the values would be read
+  // from the wrong places, so such a function is traced by name only.
+  const frames = dwarf ? argumentFrames(elf, info) : new Map<number, number>();
+  const incomplete: string[] = [];
+  const selected = symbols
     .sort((a, b) => a.address - b.address)
     .map((sym) => {
       const d = dwarf?.get(sym.name);
-      if (d) return { spec: d.spec, params: d.spec.params };
+      if (d && dwarfMatchesFrame(d.spec, frames.get(sym.address), info.abi)) return { spec: d.spec, params: d.spec.params };
+      if (d) incomplete.push(sym.name);
       return { spec: { name: sym.name, params: [], results: null }, params: null };
     });
+  if (incomplete.length) {
+    notes.push(
+      `${incomplete.length} function${incomplete.length === 1 ? '' : 's'} traced by name only: the debug info leaves a parameter out (${incomplete.slice(0, 3).join(', ')}${incomplete.length > 3 ? ', …' : ''}); write their signatures in a functions file to see values`,
+    );
+  }
+  return selected;
 }
 
 function probePoint(elf: ElfFile, symbol: FunctionSymbol, info: GoBinaryInfo, placement: 'auto' | 'entry', cache: ProbeCache): TraceTarget['probe'] {

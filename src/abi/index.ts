@@ -76,3 +76,30 @@ export function stackArgsSize(params: Param[], abi: GoAbi, opts: AbiOptions = {}
 export function resultLocations(params: Param[], results: Param[], abi: GoAbi, opts: AbiOptions = {}): ValueLocation[] {
   return assign(results, abi, new StackLayout(stackArgsSize(params, abi, opts)));
 }
+
+/**
+ * The argument frame the compiler reserves for a function, as .gopclntab
+ * records it (`_func.args`): stack ABI, the arguments laid out like a
+ * struct, rounded to 8, then the results, rounded to 8; register ABI
+ * (cmd/compile/internal/abi ArgWidth), the stack-assigned arguments,
+ * rounded to 8, and stack-assigned results, rounded to 8, then a spill slot
+ * for each register-assigned argument (at its alignment), rounded to 8.
+ * Register-assigned results take no room.
+ */
+export function argumentFrameSize(params: Param[], results: Param[], abi: GoAbi, opts: AbiOptions = {}): number {
+  const stack = new StackLayout();
+  const spill = new StackLayout();
+  const regs = new RegisterCursor();
+  for (const param of withDictionary(params, opts)) {
+    if (abi === 'register' && regs.take(param)) spill.place(param.type);
+    else stack.place(param.type);
+  }
+  stack.roundToWord();
+  const resultRegs = new RegisterCursor();
+  for (const result of results) {
+    if (!(abi === 'register' && resultRegs.take(result))) stack.place(result.type);
+  }
+  stack.roundToWord();
+  spill.roundToWord();
+  return stack.offset + spill.offset;
+}

@@ -3,50 +3,21 @@
 // `weaver list ./bin -p main > f.txt && weaver ./bin -f f.txt` works.
 
 import type { ListFlags } from '../cli.js';
-import { readDwarfFunctions } from '../dwarf/index.js';
+import { dwarfTypeByName, readDwarfFunctions } from '../dwarf/index.js';
 import { openGoBinary } from '../elf/gobinary.js';
 import { InputError } from '../errors.js';
+import { parseFunctionLine, placeDictionaries } from '../funcfile.js';
 import { inPackages } from '../gonames.js';
-import { DICTIONARY_PARAM, isBasicKind, type FunctionSpec, type GoType, type Param } from '../gotypes.js';
+import type { FunctionSpec, GoType } from '../gotypes.js';
+import type { GoBinaryInfo } from '../model.js';
+import { argumentFrames, checkSignature } from '../signaturecheck.js';
+import { signatureLine, writable } from '../signatureline.js';
 
 /** Packages whose functions run so often that tracing all of them would hurt the program; only when asked for by name. */
 const HOT_PACKAGES = ['runtime', 'internal/', 'sync/atomic', 'runtime/internal/'];
 
 export function isHotPackageFunction(name: string): boolean {
   return HOT_PACKAGES.some((p) => (p.endsWith('/') ? name.startsWith(p) : name.startsWith(`${p}.`)));
-}
-
-/** Generic shape types (go.shape.int64_0) are written as the basic type they stand for. */
-function typeName(t: GoType): string {
-  if (t.name.startsWith('go.shape.') && (isBasicKind(t.kind) || t.kind === 'string')) return t.kind;
-  return t.name;
-}
-
-function paramList(params: Param[]): string {
-  return params.map((p) => `${p.name} ${typeName(p.type)}`).join(', ');
-}
-
-/**
- * One line of a functions file. A pointer receiver is implied by the name
- * (`pkg.(*T).M`) and not written; a value receiver is written as the first
- * parameter. Unnamed results (`~r0`) are written as types alone.
- */
-export function signatureLine(spec: FunctionSpec): string {
-  // The dictionary of a generic method is implied by its name too.
-  const declared = spec.params.filter((p) => p.name !== DICTIONARY_PARAM);
-  const params = /\.\(\*[^)]*\)\.[^.]+$/.test(spec.name) ? declared.slice(1) : declared;
-  let results = '';
-  if (spec.results && spec.results.length) {
-    const unnamed = spec.results.every((r) => r.name.startsWith('~'));
-    results = ` (${unnamed ? spec.results.map((r) => typeName(r.type)).join(', ') : paramList(spec.results)})`;
-  }
-  return `${spec.name}(${paramList(params)})${results}`;
-}
-
-/** Whether a function's DWARF signature can be written as a functions-file line. */
-function writable(spec: FunctionSpec): boolean {
-  const all = [...spec.params.filter((p) => p.name !== DICTIONARY_PARAM), ...(spec.results ?? [])];
-  return all.every((p) => /^[A-Za-z_]\w*$|^~r\d+$/.test(p.name) && !typeName(p.type).startsWith('go.shape.') && p.type.kind !== 'opaque');
 }
 
 export async function runList(flags: ListFlags): Promise<void> {
@@ -80,12 +51,23 @@ export async function runList(flags: ListFlags): Promise<void> {
     );
   }
 
+  const frames = dwarf ? argumentFrames(elf, info) : new Map<number, number>();
+  const resolveType = (name: string) => dwarfTypeByName(elf, name) ?? undefined;
+
   const lines: string[] = [];
   for (const sym of symbols) {
     const fn = dwarf?.get(sym.name);
-    if (fn && writable(fn.spec)) lines.push(signatureLine(fn.spec));
-    else if (fn) lines.push(`# ${signatureLine(fn.spec)}   # a parameter cannot be written in a functions file`);
-    else lines.push(`# ${sym.name}(?)`);
+    if (!fn) {
+      lines.push(`# ${sym.name}(?)`);
+      continue;
+    }
+    const line = signatureLine(fn.spec);
+    if (!writable(fn.spec)) {
+      lines.push(`# ${line}   # a parameter cannot be written in a functions file`);
+      continue;
+    }
+    const reread = rereadLine(line, frames.get(sym.address), info, resolveType);
+    lines.push(reread.problem ? `# ${line}   # ${reread.problem}` : reread.line);
   }
   process.stdout.write(lines.join('\n') + (lines.length ? '\n' : ''));
   if (skipped.length) {
@@ -95,4 +77,25 @@ export async function runList(flags: ListFlags): Promise<void> {
     );
     if (flags.verbose) process.stderr.write(skipped.sort().map((line) => `weaver:   ${line}\n`).join(''));
   }
+}
+
+/**
+ * A line `weaver list` writes, read back as `-f` reads it and checked
+ * against the argument frame, since DWARF leaves parameters without a name
+ * out in some Go versions (`_`, receivers of generated wrappers). A pointer
+ * receiver DWARF leaves out is written as `recv`, as the parser adds it.
+ */
+function rereadLine(line: string, frameSize: number | undefined, info: GoBinaryInfo, resolveType: (name: string) => GoType | undefined): { line: string; problem?: string } {
+  let spec: FunctionSpec | null;
+  try {
+    spec = parseFunctionLine(line, { file: 'list', line: 1 }, { resolveType });
+  } catch (err) {
+    return { line, problem: `cannot be read back: ${(err as Error).message}` };
+  }
+  if (!spec) return { line };
+  placeDictionaries([spec], info.goVersion);
+  const problem = frameSize === undefined ? null : checkSignature(spec, { abi: info.abi, frameSize });
+  if (problem) return { line, problem: `the debug info leaves a parameter out: ${problem.message}` };
+  const impliedReceiver = spec.params[0]?.name === 'recv' && !line.includes('(recv ');
+  return { line: impliedReceiver ? signatureLine(spec) : line };
 }

@@ -30,6 +30,9 @@ import type { CallEvent } from '../model.js';
 import { buildTraceSpec, type TraceSpec } from '../tracespec.js';
 
 function checkFlags(flags: TraceFlags): void {
+  if (flags.force && !flags.functionsFile) {
+    throw new UsageError('--force only applies to the signatures of a functions file given with -f');
+  }
   if (flags.functionsFile && flags.packagesGiven) {
     throw new UsageError('--functions-file and --packages choose functions in two different ways; give one of them');
   }
@@ -65,6 +68,7 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
   const spec = buildTraceSpec({
     binaryPath: target.binaryPath,
     functionsFile: flags.functionsFile,
+    force: flags.force,
     packages: flags.packages,
     probePlacement: flags.probePlacement,
     transport,

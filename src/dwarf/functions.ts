@@ -3,6 +3,7 @@
 // Out-of-line copies of inlinable functions carry DW_AT_abstract_origin and
 // take their name and parameter list from the abstract entry.
 
+import { withoutTypeArguments } from '../gonames.js';
 import { DICTIONARY_PARAM, type FunctionSpec, type GoType, type Param } from '../gotypes.js';
 import { AT, TAG } from './constants.js';
 import type { Die, DwarfInfo, Unit } from './info.js';
@@ -49,7 +50,11 @@ function readSubprogram(dw: DwarfInfo, types: TypeBuilder, die: Die, pkg: string
     const typeRef = dw.ref(p, AT.type);
     const type: GoType = typeRef === undefined ? { kind: 'opaque', name: '?', size: 0, align: 1 } : types.typeAt(typeRef);
     const list = isResult ? results : params;
-    const pname = dw.str(p, AT.name) || (isResult ? `~r${list.length}` : `arg${list.length}`);
+    const declared = dw.str(p, AT.name);
+    // Go 1.19–1.24 list results of some functions with a defer twice
+    // (~r0, ~r0, ~r1, ~r1; n, n, err); a result name is never declared twice otherwise.
+    if (isResult && declared && declared !== '_' && results.some((r) => r.name === declared)) continue;
+    const pname = declared || (isResult ? `~r${list.length}` : `arg${list.length}`);
     list.push({ name: pname, type });
   }
   const spec: FunctionSpec = { name, params, results };
@@ -94,13 +99,7 @@ export function placeDictionary(spec: FunctionSpec, pkg: string, goMinor: number
 export function classifyShapeFunction(name: string, pkg: string): { isShape: boolean; isMethod: boolean; isClosure: boolean } {
   const isShape = name.includes('[go.shape.');
   // Type arguments may contain dots and slashes (`go.shape.struct { net/url.x int }`): drop them first.
-  let bare = '';
-  let depth = 0;
-  for (const ch of name) {
-    if (ch === '[') depth++;
-    else if (ch === ']') depth = Math.max(0, depth - 1);
-    else if (depth === 0) bare += ch;
-  }
+  const bare = withoutTypeArguments(name);
   let rest: string;
   if (pkg && bare.startsWith(pkg + '.')) {
     rest = bare.slice(pkg.length + 1);

@@ -61,6 +61,24 @@ export class DwarfReader {
     });
   }
 
+  /**
+   * Whether DWARF describes `name` (`main.f`) in the abstract, for the calls
+   * it was inlined into (DW_AT_inline). Such an entry sits in the unit of
+   * each package that inlined it, so every unit is searched: only asked
+   * about a function the binary has no symbol for.
+   */
+  describesInlined(name: string): boolean {
+    return guard(() => {
+      for (const unit of this.dw.units()) {
+        if (unit.unitType !== UT.compile) continue;
+        for (const die of this.dw.childrenWithTag(this.dw.root(unit), TAG.subprogram)) {
+          if (this.dw.has(die, AT.inline) && this.dw.str(die, AT.name) === name) return true;
+        }
+      }
+      return false;
+    });
+  }
+
   /** The named type as DWARF describes it (`main.Account`, `time.Duration`, `[]string`), or null. */
   typeByName(name: string): GoType | null {
     return guard(() => {
@@ -129,6 +147,15 @@ export function dwarfReader(elf: ElfLike): DwarfReader {
  */
 export function readDwarfFunctions(elf: ElfLike, options: ReadDwarfOptions = {}): Map<string, DwarfFunction> {
   return dwarfReader(elf).functions(options);
+}
+
+/** Whether DWARF describes the function as inlined (see DwarfReader.describesInlined); false when it cannot be read. */
+export function dwarfDescribesInlined(elf: ElfLike, name: string): boolean {
+  try {
+    return dwarfReader(elf).describesInlined(name);
+  } catch {
+    return false;
+  }
 }
 
 /** A named type from the binary's DWARF, for the functions-file parser; null when absent. */

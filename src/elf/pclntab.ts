@@ -37,6 +37,13 @@ export interface PclnFunction {
   funcID: number;
   /** `_func.flag` (Go 1.17+; else 0); bit 2 (FUNCFLAG_ASM) marks assembly. */
   flag: number;
+  /**
+   * `_func.args`: bytes of the argument frame the compiler reserved, the
+   * function's arguments and results on the stack plus the spill slots of
+   * register arguments (see src/abi/index.ts argumentFrameSize); negative
+   * (ArgsSizeUnknown) for some assembly functions.
+   */
+  args: number;
 }
 
 export const FUNCFLAG_ASM = 0x4;
@@ -226,7 +233,9 @@ export function parsePclntab(table: Pclntab, path: string): PclnFunction[] {
     const name = cstring(nameBase + i32(cur.funcAt + (wide ? 8 : 4)));
     const funcID = funcIDAt < 0 ? 0 : u32(cur.funcAt + funcIDAt) & 0xff;
     const flag = funcIDAt < 0 ? 0 : (u32(cur.funcAt + funcIDAt) >> 8) & 0xff;
-    out.push({ name, entry: cur.entry, size: Math.max(0, next.entry - cur.entry), funcID, flag });
+    // `args` follows the entry and the name offset in every layout.
+    const args = i32(cur.funcAt + (wide ? 12 : 8));
+    out.push({ name, entry: cur.entry, size: Math.max(0, next.entry - cur.entry), funcID, flag, args });
   }
   return out;
 

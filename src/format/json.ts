@@ -40,9 +40,10 @@
  *                                                        sequence. A truncated capture that ends
  *                                                        inside a multi-byte character drops that
  *                                                        partial character.
- * pointer    nil: null; not followed: "0xc000012345";
- *            followed: {"address": "0x…", "value": NESTED}
- * array      [NESTED, …]
+ * pointer    nil: null; not followed: "0xc000012345";       "cycle": true when it points back at a
+ *            followed: {"address": "0x…", "value": NESTED}  value it was reached through (not followed)
+ * array      [NESTED, …]                                 "len" and "truncated": true when fewer than
+ *                                                        len elements were captured (--max-elements)
  * bytes      []byte and [N]byte: a JSON string of the      slices: "len", "cap" (always);
  *            captured bytes when they are printable        "truncated": true (and for arrays
  *            (UTF-8, no control characters but \t \n \r),  "len") when fewer than len bytes
@@ -105,6 +106,8 @@ function extrasOf(v: Value, hex?: string): string {
     }
     case 'slice':
       return `,"len":${v.len},"cap":${v.cap}${v.truncated ? ',"truncated":true' : ''}`;
+    case 'array':
+      return v.len !== undefined ? `,"len":${v.len},"truncated":true` : '';
     case 'bytes': {
       let e = v.cap !== undefined ? `,"len":${v.len},"cap":${v.cap}` : v.truncated ? `,"len":${v.len}` : '';
       if (v.truncated) e += ',"truncated":true';
@@ -117,6 +120,8 @@ function extrasOf(v: Value, hex?: string): string {
         (v.truncated ? ',"truncated":true' : '') +
         (v.truncated && v.truncatedBy !== undefined ? `,"truncated_by":"${v.truncatedBy}"` : '')
       );
+    case 'pointer':
+      return v.cycle ? ',"cycle":true' : '';
     case 'chan':
       return (v.len !== undefined ? `,"len":${v.len}` : '') + (v.cap !== undefined ? `,"cap":${v.cap}` : '');
     case 'opaque':

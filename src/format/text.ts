@@ -14,7 +14,8 @@
  *   complex           (1+2i)
  *   string            "a\tb\x1b[31m", printable Unicode as is; captured prefix of a
  *                     longer string: "abc"…(len=5000)
- *   pointer           0xc000012345, nil, followed: &{ID:7 Owner:"carol"}, &42
+ *   pointer           0xc000012345, nil, followed: &{ID:7 Owner:"carol"}, &42; back to
+ *                     a value it was reached through: <cycle: 0xc000012345>
  *   array / slice     [1 2 3]; nil slice: nil; fewer elements than len: [1 2 3 …](len=100)
  *   []byte, [N]byte   as Go's %q writes them: "GET /\x00\xff"; nil slice: nil; fewer bytes
  *                     than len: "GET"…(len=100)
@@ -23,8 +24,8 @@
  *                     nil, or the address when nothing else is known; fewer entries than
  *                     len: map[1:2 …](len=40), with why when not --max-elements:
  *                     map[1:2 …](len=40, walk stopped after 1024 steps)
- *   interface         <nil>, main.T(value), (*main.T)(&{…}), main.T(0xc0000a) when the
- *                     value was not decoded, iface(type=0x…, data=0x…) when the type is unknown
+ *   interface         <nil>, main.T(value), (*main.T)(&{…}), main.T(data=0xc0000a) when the
+ *                     value was not decoded (the data word, labelled), iface(type=0x…, data=0x…) when the type is unknown
  *   chan / func       0xc000012345 (chan with (len=1 cap=4) when known), nil
  *   opaque            <sync.Mutex at 0xc000012345>
  *   unavailable       <unavailable: reason>
@@ -151,6 +152,7 @@ function write(out: Out, v: Value): void {
     }
     case 'pointer':
       if (v.address === 0n) out.s += 'nil';
+      else if (v.cycle) out.s += `<cycle: ${hex(v.address)}>`;
       else if (v.target === undefined) out.s += hex(v.address);
       else {
         out.s += '&';
@@ -158,7 +160,7 @@ function write(out: Out, v: Value): void {
       }
       return;
     case 'array':
-      writeElems(out, v.elems, false, undefined);
+      writeElems(out, v.elems, v.len !== undefined, v.len);
       return;
     case 'bytes': {
       if (v.address === 0n && v.len === 0n) { out.s += 'nil'; return; }
@@ -258,8 +260,10 @@ function writeInterface(out: Out, v: Extract<Value, { kind: 'interface' }>): voi
   out.s += name.startsWith('*') ? `(${name})(` : `${name}(`;
   // The closing parenthesis comes after the value: it is not the outermost.
   out.depth++;
+  // Not decoded: the data word is labelled, as JSON's "data" is; shown bare
+  // it would read as the value (syscall.Errno(0xf82cb8) for ENOENT).
   if (v.value !== undefined) write(out, v.value);
-  else out.s += hex(v.dataAddress);
+  else out.s += `data=${hex(v.dataAddress)}`;
   out.depth--;
   out.s += ')';
 }

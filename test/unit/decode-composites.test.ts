@@ -93,6 +93,38 @@ describe('followed pointers', () => {
     const r = record(type);
     expect(r.decode()).toEqual({ kind: 'pointer', address: 0n });
   });
+
+  it('a pointer back at a value it was reached through is a cycle, not followed again', () => {
+    // type Node struct { Val int64; Next *Node }, with n.Next == n.
+    const next: GoType = { kind: 'pointer', name: '*main.Node', elem: null };
+    const node = makeStruct('main.Node', [{ name: 'Val', type: basic('int64') }, { name: 'Next', type: next }]);
+    (next as { elem: GoType | null }).elem = node;
+    const r = record(next);
+    const p = only(r.plan, 'pointer');
+    r.u64(p.offset, 0xc000010000n);
+    r.slot(p.target!.data, le64(1n, 0xc000010000n));
+    const inner = only(only(p.target!.plan, 'struct').fields[1]!.plan, 'pointer');
+    if (inner.target) r.slot(inner.target.data, le64(1n, 0xc000010000n));
+    expect(r.decode()).toEqual({
+      kind: 'pointer', address: 0xc000010000n,
+      target: { kind: 'struct', fields: [
+        { name: 'Val', value: { kind: 'int', value: 1n } },
+        { name: 'Next', value: { kind: 'pointer', address: 0xc000010000n, cycle: true } },
+      ] },
+    });
+  });
+
+  it('a pointer to the first field of a struct, at the same address, is not a cycle', () => {
+    const inner = makeStruct('main.Inner', [{ name: 'N', type: basic('int64') }]);
+    const outer = makeStruct('main.Outer', [{ name: 'In', type: inner }, { name: 'P', type: { kind: 'pointer', name: '*main.Inner', elem: inner } }]);
+    const r = record({ kind: 'pointer', name: '*main.Outer', elem: outer });
+    const p = only(r.plan, 'pointer');
+    r.u64(p.offset, 0xc000010000n);
+    r.slot(p.target!.data, le64(5n, 0xc000010000n));
+    r.slot(only(only(p.target!.plan, 'struct').fields[1]!.plan, 'pointer').target!.data, le64(5n));
+    const pField = (r.decode() as { target: { fields: { value: Value }[] } }).target.fields[1]!.value;
+    expect(pField).toEqual({ kind: 'pointer', address: 0xc000010000n, target: { kind: 'struct', fields: [{ name: 'N', value: { kind: 'int', value: 5n } }] } });
+  });
 });
 
 describe('[]byte', () => {

@@ -79,6 +79,12 @@ const table: [string, Value, string, string][] = [
     '&{ID:7 Owner:"carol"}', '{"address":"0xc00001a000","value":{"ID":7,"Owner":"carol"}}'],
   ['pointer to int', { kind: 'pointer', address: 0x10n, target: int(42) }, '&42', '{"address":"0x10","value":42}'],
   ['array', { kind: 'array', elems: [int(1), int(2), int(3)] }, '[1 2 3]', '[1,2,3]'],
+  ['pointer cycle', { kind: 'pointer', address: 0xc0n, target: { kind: 'struct', fields: [field('Val', int(1)), field('Next', { kind: 'pointer', address: 0xc0n, cycle: true })] } },
+    '&{Val:1 Next:<cycle: 0xc0>}', '{"address":"0xc0","value":{"Val":1,"Next":{"value":"0xc0","cycle":true}}}'],
+  // A [100]uint cut to --max-elements says so, as a slice does.
+  ['array cut to --max-elements', { kind: 'array', elems: [int(1), int(2), int(3)], len: 100 }, '[1 2 3 …](len=100)', '{"value":[1,2,3],"len":100,"truncated":true}'],
+  ['cut array nested in a struct', { kind: 'struct', fields: [field('A', { kind: 'array', elems: [int(7)], len: 4 })] },
+    '{A:[7 …](len=4)}', '{"A":{"value":[7],"len":4,"truncated":true}}'],
   ['slice', { kind: 'slice', address: 0xc0n, len: 3n, cap: 4n, elems: [str('a'), str('b'), str('c')], truncated: false }, '["a" "b" "c"]', '{"value":["a","b","c"],"len":3,"cap":4}'],
   ['truncated slice', { kind: 'slice', address: 0xc0n, len: 100n, cap: 100n, elems: [int(1), int(2)], truncated: true }, '[1 2 …](len=100)', '{"value":[1,2],"len":100,"cap":100,"truncated":true}'],
   ['nil slice', { kind: 'slice', address: 0n, len: 0n, cap: 0n, elems: [], truncated: false }, 'nil', '{"value":null,"len":0,"cap":0}'],
@@ -117,7 +123,13 @@ const table: [string, Value, string, string][] = [
   ['interface with pointer type', { kind: 'interface', typeAddress: 0x4a0000n, dataAddress: 0xc0n, typeName: '*errors.errorString',
     value: { kind: 'pointer', address: 0xc0n, target: { kind: 'struct', fields: [field('s', str('boom'))] } } },
     '(*errors.errorString)(&{s:"boom"})', '{"type":"*errors.errorString","value":{"address":"0xc0","value":{"s":"boom"}}}'],
-  ['interface not decoded', { kind: 'interface', typeAddress: 0x4a0000n, dataAddress: 0xc0n, typeName: 'main.T' }, 'main.T(0xc0)', '{"type":"main.T","data":"0xc0"}'],
+  ['interface not decoded', { kind: 'interface', typeAddress: 0x4a0000n, dataAddress: 0xc0n, typeName: 'main.T' }, 'main.T(data=0xc0)', '{"type":"main.T","data":"0xc0"}'],
+  // Inside a struct behind a pointer the data word is labelled too, never shown as the value (ENOENT is 2).
+  ['interface not decoded, nested', { kind: 'pointer', address: 0xc000010000n, target: { kind: 'struct', fields: [
+    field('Op', str('open')), field('Err', { kind: 'interface', typeAddress: 0x4a0000n, dataAddress: 0xf82cb8n, typeName: 'syscall.Errno' })] } },
+    '&{Op:"open" Err:syscall.Errno(data=0xf82cb8)}',
+    '{"address":"0xc000010000","value":{"Op":"open","Err":{"type":"syscall.Errno","data":"0xf82cb8"}}}'],
+  ['interface of a pointer type not decoded', { kind: 'interface', typeAddress: 0x4a0000n, dataAddress: 0xc0n, typeName: '*main.T' }, '(*main.T)(data=0xc0)', '{"type":"*main.T","data":"0xc0"}'],
   ['interface of unknown type', { kind: 'interface', typeAddress: 0x4a0000n, dataAddress: 0xc0n }, 'iface(type=0x4a0000, data=0xc0)', '{"type":null,"type_address":"0x4a0000","data":"0xc0"}'],
   ['chan', { kind: 'chan', address: 0xc0n, len: 1n, cap: 4n }, '0xc0(len=1 cap=4)', '{"value":"0xc0","len":1,"cap":4}'],
   ['nil chan', { kind: 'chan', address: 0n }, 'nil', 'null'],

@@ -61,6 +61,22 @@ describe('lines that parse', () => {
     ['main.Point.String(struct{X, Y int})', 'main.Point.String(recv:struct{X int; Y int})'],
     ['main.Point.Scale(p *main.Point, k int)', 'main.Point.Scale(p:*main.Point, k:int)'],
     ['main.Point.Scale(*main.Point, int)', 'main.Point.Scale(recv:*main.Point, arg0:int)'],
+    // The receiver written first, named or not, for pointer receivers as for value receivers.
+    ['main.(*Cart).Add(c *main.Cart, item string, qty int)', 'main.(*Cart).Add(c:*main.Cart, item:string, qty:int)'],
+    ['main.(*Cart).Add(*main.Cart, string, int)', 'main.(*Cart).Add(recv:*main.Cart, arg0:string, arg1:int)'],
+    ['main.(*Cart).Total(c *main.Cart) int', 'main.(*Cart).Total(c:*main.Cart) → (~r0:int)'],
+    ['github.com/acme/shop/cart.(*Cart).Add(c *github.com/acme/shop/cart.Cart, item string, qty int64)', 'github.com/acme/shop/cart.(*Cart).Add(c:*github.com/acme/shop/cart.Cart, item:string, qty:int64)'],
+    ['main.(*Box[go.shape.int64]).Put(b *main.Box[go.shape.int64], v int64)', 'main.(*Box[go.shape.int64]).Put(b:*main.Box[go.shape.int64], v:int64) +dict'],
+    ['main.(*Node).Link(n *main.Node, next *main.Node)', 'main.(*Node).Link(n:*main.Node, next:*main.Node)'],
+    // A first parameter of another type cannot be the receiver: the line leaves it out.
+    ['main.(*Cart).Add(c struct{N int}, qty int)', 'main.(*Cart).Add(recv:*main.Cart, c:struct{N int}, qty:int)'],
+    ['main.(*Cart).Add(p *main.Point, qty int)', 'main.(*Cart).Add(recv:*main.Cart, p:*main.Point, qty:int)'],
+    // Closures and method values inside a method take no receiver of their own.
+    ['main.(*Cart).Add.func1(n int)', 'main.(*Cart).Add.func1(n:int)'],
+    ['main.(*Cart).Add.func1.2()', 'main.(*Cart).Add.func1.2()'],
+    ['main.(*Cart).Add-fm(item string)', 'main.(*Cart).Add-fm(item:string)'],
+    ['main.Cart.Total-fm()', 'main.Cart.Total-fm()'],
+    ['main.Cart.All-range1(n int) bool', 'main.Cart.All-range1(n:int) → (~r0:bool)'],
   ])('method %s', (line, expected) => {
     expect(parseFunctionsFile(line, 'funcs.txt').map(summary)).toEqual([expected]);
   });
@@ -74,6 +90,22 @@ describe('lines that parse', () => {
     const cart = makeStruct('main.Cart', [{ name: 'N', type: basic('int') }]);
     const [spec] = parseFunctionsFile('main.(*Cart).Total()', 'f', { resolveType: (n) => (n === 'main.Cart' ? cart : undefined) });
     expect(spec!.params).toEqual([{ name: 'recv', type: { kind: 'pointer', name: '*main.Cart', elem: cart } }]);
+  });
+
+  test('a written pointer receiver gets its pointee from the resolver too', () => {
+    const cart = makeStruct('main.Cart', [{ name: 'N', type: basic('int') }]);
+    const [spec] = parseFunctionsFile('main.(*Cart).Total(c *main.Cart)', 'f', { resolveType: (n) => (n === 'main.Cart' ? cart : undefined) });
+    expect(spec!.params).toEqual([{ name: 'c', type: { kind: 'pointer', name: '*main.Cart', elem: cart } }]);
+  });
+
+  test('origins give the line and the column of every parameter, result and the closing parenthesis', () => {
+    const [written, implied] = parseFunctionsFile('  main.(*Cart).Add(c *main.Cart, item string) (n int, err error)\nmain.(*Cart).Put(string, int)', 'funcs.txt');
+    expect(written!.origin).toEqual({
+      file: 'funcs.txt', line: 1, text: '  main.(*Cart).Add(c *main.Cart, item string) (n int, err error)',
+      columns: { name: 3, params: [20, 34], paramsEnd: 45, results: [48, 55] },
+    });
+    // A receiver the line leaves out points at the function name.
+    expect(implied!.origin!.columns).toEqual({ name: 1, params: [1, 18, 26], paramsEnd: 29 });
   });
 
   test('named parameter types resolve through the resolver', () => {
@@ -94,7 +126,7 @@ describe('lines that parse', () => {
       'github.com/acme/shop/cart.(*Cart).Add(string, int64)   # pointer receiver',
     ].join('\n');
     const specs = parseFunctionsFile(text, 'funcs.txt');
-    expect(specs.map((s) => [s.name, s.origin])).toEqual([
+    expect(specs.map((s) => [s.name, { file: s.origin?.file, line: s.origin?.line }])).toEqual([
       ['main.handler', { file: 'funcs.txt', line: 3 }],
       ['main.addTwoNumbers', { file: 'funcs.txt', line: 5 }],
       ['github.com/acme/shop/cart.(*Cart).Add', { file: 'funcs.txt', line: 7 }],
@@ -134,7 +166,8 @@ describe('errors: one sentence, file, line and column of the offending token', (
     ['main.(*).Add(int)', 1, 8, 'missing receiver type name'],
     ['main.(*Cart)(int)', 1, 6, 'missing function name'],
     ['main.f.(*Cart).Add(int)', 1, 8, 'a receiver is written as .(*T) right after the package name'],
-    ['main.Point.String()', 1, 18, 'main.Point.String is a method with a value receiver: write the receiver\'s type as the first parameter, e.g. main.Point.String(main.Point)'],
+    ['main.Point.String()', 1, 18, 'main.Point.String is a method: write its receiver as the first parameter, e.g. main.Point.String(p main.Point)'],
+    ['github.com/acme/shop/cart.Cart.Describe()', 1, 40, 'github.com/acme/shop/cart.Cart.Describe is a method: write its receiver as the first parameter, e.g. github.com/acme/shop/cart.Cart.Describe(c github.com/acme/shop/cart.Cart)'],
     ['main.f(x int, string)', 1, 15, 'mixed named and unnamed parameters'],
     ['main.f(x int, y)', 1, 15, 'mixed named and unnamed parameters'],
     ['main.f(a int, a string)', 1, 15, 'duplicate parameter name "a"'],

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { boundedEditDistance, closestNames, didYouMean } from '../../src/suggest.js';
+import { boundedEditDistance, closestFunctions, closestNames, didYouMean } from '../../src/suggest.js';
 
 describe('boundedEditDistance', () => {
   test.each<[string, string, number, number]>([
@@ -56,4 +56,18 @@ test.each<[string[], string]>([
   [['a', 'b', 'c'], '; did you mean "a", "b" or "c"?'],
 ])('didYouMean(%j)', (names, text) => {
   expect(didYouMean(names)).toBe(text);
+});
+
+describe('closestFunctions: a generic function named without its shape', () => {
+  const names = ['main.Max[go.shape.int64]', 'main.Max[go.shape.string]', 'main.(*Box[go.shape.int64_0]).Put', 'main.(*Box[go.shape.string_0]).Put', 'main.max', 'main.int64s', 'main.Put'];
+  test.each<[string, string[]]>([
+    ['main.Max', ['main.Max[go.shape.int64]', 'main.Max[go.shape.string]']],
+    ['main.Max[int64]', ['main.Max[go.shape.int64]', 'main.Max[go.shape.string]']],
+    ['main.(*Box[int64]).Put', ['main.(*Box[go.shape.int64_0]).Put', 'main.(*Box[go.shape.string_0]).Put']],
+    ['main.(*Box).Put', ['main.(*Box[go.shape.int64_0]).Put', 'main.(*Box[go.shape.string_0]).Put']],
+    // Not generic: the closest names, as before.
+    ['main.mux', ['main.max', 'main.Put']],
+  ])('%s', (name, expected) => {
+    expect(closestFunctions(name, names)).toEqual(expected);
+  });
 });
