@@ -35,6 +35,8 @@ export interface TraceFlags {
   maxEventSize: number;
   /** Levels of pointers (and slice, map, interface contents) followed from each argument. */
   depth: number;
+  /** False with --no-cache: nothing is read from or written to the cache. */
+  cache?: boolean;
   /** Bytes of kernel buffer; undefined: sized from the traced functions (src/buffersize.ts). */
   bufferSize?: number;
   types: boolean;
@@ -61,6 +63,7 @@ export interface ListFlags {
 export interface CliHandlers {
   trace(flags: TraceFlags): Promise<void>;
   list(flags: ListFlags): Promise<void>;
+  cacheClean(): Promise<void>;
 }
 
 function integer(name: string, min: number, max: number) {
@@ -187,6 +190,7 @@ export function buildCli(handlers: CliHandlers): Command {
         .default('auto'),
     )
     .option('--no-color', 'no colours in text output (also: NO_COLOR set, or not a terminal)')
+    .option('--no-cache', "neither read nor write weaver's cache (compiled BPF objects, binary analyses): everything is worked out again")
     .option('--types', 'list the argument types weaver can decode, and exit')
     .addOption(new Option('--emit <stage>', 'print the output of a pipeline stage and exit').choices(['c']))
     .option('--returns', 'also show what each call returned and how long it took (probes on its RET instructions, never uretprobes)')
@@ -228,6 +232,7 @@ export function buildCli(handlers: CliHandlers): Command {
         attach: opts.attach,
         verbose: Boolean(opts.verbose),
         color: opts.color === false ? false : undefined,
+        cache: opts.cache !== false,
       });
     });
 
@@ -239,6 +244,14 @@ export function buildCli(handlers: CliHandlers): Command {
     .option('-v, --verbose', 'details')
     .action(async (binary: string, opts) => {
       await handlers.list({ binary, packages: opts.packages, verbose: Boolean(opts.verbose) });
+    });
+
+  program
+    .command('cache')
+    .description("weaver's cache of compiled BPF objects and binary analyses ($XDG_CACHE_HOME/weaver or ~/.cache/weaver)")
+    .addArgument(new Argument('<action>', 'clean: remove everything in it').choices(['clean']))
+    .action(async () => {
+      await handlers.cacheClean();
     });
 
   program

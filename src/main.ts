@@ -46,6 +46,10 @@ async function main(argv: string[]): Promise<number> {
       const { runList } = await import('./commands/list.js');
       await runList(flags);
     },
+    cacheClean: async () => {
+      const { runCacheClean } = await import('./commands/cache.js');
+      runCacheClean();
+    },
   });
   program.exitOverride();
   program.configureOutput({

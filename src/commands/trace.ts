@@ -77,6 +77,7 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
     ringBatchBytes: ringBatchBytesFor(flags.bufferSize ?? MIN_DEFAULT_BUFFER),
     attach: resolveAttachMode(flags.attach),
     returns: flags.returns,
+    ...(flags.cache === false ? { binaryCacheDir: null } : {}),
     plan: { stringSize: flags.stringSize, maxElements: flags.maxElements, maxRecordSize: flags.maxEventSize, depth: flags.depth },
   });
   for (const note of spec.notes.lines(flags.verbose)) say(`weaver: ${note}`);
@@ -93,7 +94,10 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
   const started = process.hrtime.bigint();
   const status = new StatusLine();
   status.set('weaver: compiling the BPF program…');
-  const compiled = await compileBpf(spec.cUnits, { warn: (m) => say(`weaver: ${m}`) });
+  const compiled = await compileBpf(spec.cUnits, {
+    ...(flags.cache === false ? { cacheDir: null } : {}),
+    warn: (m) => say(`weaver: ${m}`),
+  });
   verbose(`weaver: BPF object ${compiled.cached ? 'from cache' : 'compiled'}${compiled.cachePath ? ` (${compiled.cachePath})` : ''}`);
 
   const toTerminal = !flags.output && Boolean(process.stdout.isTTY);

@@ -5,7 +5,7 @@
 // compiled object, since nothing in it names an address.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -93,6 +93,12 @@ describe('the compile cache across builds', () => {
     const second = await trace(b.binary, b.funcs, [], env);
     expect(second.stderr).toMatch(/^weaver: BPF object from cache/m);
     expect(second.calls.map((c) => [c.function, argValues(c)])).toEqual(EXPECTED);
+    // --no-cache neither reads nor writes it.
+    const fresh = { ...process.env, XDG_CACHE_HOME: mkdtempSync(join(tmpdir(), 'weaver-shapes-nocache-')) };
+    const uncached = await trace(b.binary, b.funcs, ['--no-cache'], fresh);
+    expect(uncached.stderr).toMatch(/^weaver: BPF object compiled\n/m);
+    expect(uncached.calls.map((c) => [c.function, argValues(c)])).toEqual(EXPECTED);
+    expect(readdirSync(fresh.XDG_CACHE_HOME!)).toEqual([]);
   });
 });
 

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { buildCli } from '../../src/cli.js';
 import { completionScript } from '../../src/completion.js';
 
-const program = buildCli({ trace: async () => {}, list: async () => {} });
+const program = buildCli({ trace: async () => {}, list: async () => {}, cacheClean: async () => {} });
 const bash = completionScript(program, 'bash');
 const zsh = completionScript(program, 'zsh');
 const dir = mkdtempSync(join(tmpdir(), 'weaver-completion-'));

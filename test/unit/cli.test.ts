@@ -25,6 +25,7 @@ async function parse(args: string[]): Promise<{ flags?: TraceFlags; error?: stri
       flags = f;
     },
     list: async () => {},
+    cacheClean: async () => {},
   });
   program.exitOverride().configureOutput({ writeErr: (s) => (error += s), writeOut: () => {} });
   for (const sub of program.commands) sub.exitOverride().configureOutput({ writeErr: (s) => (error += s), writeOut: () => {} });
@@ -85,7 +86,7 @@ describe('trace flags', () => {
     [['./s', '--timestamps', 'utc'], "weaver: option '--timestamps <kind>' argument 'utc' is invalid. Allowed choices are absolute, relative, none."],
     [['completion', 'fish'], "weaver: command-argument value 'fish' is invalid for argument 'shell'. Allowed choices are bash, zsh."],
   ])('%j → %s', async (args, message) => {
-    const program = buildCli({ trace: async () => {}, list: async () => {} });
+    const program = buildCli({ trace: async () => {}, list: async () => {}, cacheClean: async () => {} });
     let text = '';
     const out = { writeErr: (s: string) => (text += s), writeOut: () => {}, outputError: (s: string, write: (s: string) => void) => write(`weaver: ${s.replace(/^error: /, '')}`) };
     program.exitOverride().configureOutput(out);

@@ -7,7 +7,7 @@ import { buildCli, type TraceFlags } from '../../src/cli.js';
 
 async function flagsOf(args: string[]): Promise<TraceFlags> {
   let flags: TraceFlags | undefined;
-  const program = buildCli({ trace: async (f) => void (flags = f), list: async () => {} });
+  const program = buildCli({ trace: async (f) => void (flags = f), list: async () => {}, cacheClean: async () => {} });
   program.exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });
   try {
     await program.parseAsync(['node', 'weaver', ...args]);
