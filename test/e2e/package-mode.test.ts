@@ -37,7 +37,8 @@ function declaredNames(build: FixtureBuild): Map<string, string[]> {
     if (!m) continue;
     const fn = m[1]!.replace('{*Cart}', '(*Cart)');
     const params = m[2]!.split(',').map((p) => p.trim().split(/\s+/)[0]!).filter(Boolean);
-    names.set(fn, fn.includes('(*Cart)') ? ['c', ...params] : params);
+    // A method's receiver is its first parameter, named, in the functions file as in DWARF.
+    names.set(fn, params);
   }
   return names;
 }
