@@ -155,7 +155,7 @@ async function requests() {
     await sleep(1000);
     const stopped = await w.stop();
     const lines = readFileSync(outFile, 'utf8').split('\n').filter(Boolean).length;
-    const r = { requests: 200, requestMs, events: stopped.events, lost: stopped.lost, lines, summary: stopped.stderr.trim().split('\n').pop(), load: load() };
+    const r = { requests: 200, requestMs, events: stopped.events, lost: stopped.lost, lines, summary: stopped.stderr.split('\n').find((l) => / events? (shown )?.*in /.test(l) && l.startsWith('weaver: ')), load: load() };
     console.log(`pprof web UI, 200 requests in ${(requestMs / 1000).toFixed(1)} s under -p net/http: ${r.summary}; ${lines} lines written`);
     return r;
   } finally {

@@ -94,9 +94,13 @@ const TWO_TRAP_NAMES = 5;
 /**
  * The line after the summary naming the functions whose probe costs two
  * traps a call (the kernel single-steps the probed instruction), busiest
- * first: where tracing slows the program most. Null when there are none.
+ * first: where tracing slows the program most. Null when none of them was
+ * called.
  */
-export function formatTwoTraps(functions: TwoTrapFunction[], verbose: boolean): string | null {
+export function formatTwoTraps(all: TwoTrapFunction[], verbose: boolean): string | null {
+  // Only functions that were called slowed the program: package mode probes
+  // hundreds that never run (136 of net/http's in pprof's web UI).
+  const functions = all.filter((f) => f.events > 0);
   if (functions.length === 0) return null;
   const busiest = [...functions].sort((a, b) => b.events - a.events || (a.name < b.name ? -1 : 1));
   const shown = verbose ? busiest : busiest.slice(0, TWO_TRAP_NAMES);

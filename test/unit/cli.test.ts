@@ -200,27 +200,28 @@ describe('summary line', () => {
 
 describe('two-trap line after the summary', () => {
   const f = (name: string, events: number) => ({ name, events });
-  const seven = ['main.a', 'main.b', 'main.c', 'main.d', 'main.e', 'main.f', 'main.g'].map((n, i) => f(n, i * 10));
+  const seven = ['main.a', 'main.b', 'main.c', 'main.d', 'main.e', 'main.f', 'main.g'].map((n, i) => f(n, (i + 1) * 10));
   it.each<[string, ReturnType<typeof f>[], boolean, string | null]>([
     ['none', [], false, null],
+    ['none called', [f('main.a', 0), f('main.b', 0)], false, null],
     ['one', [f('main.f', 1000000)], false, 'weaver: 1 function costs two traps a call, the kernel single-stepping its probed instruction: main.f (1000000 events)'],
     [
-      'busiest first, ties by name',
-      [f('main.z', 1), f('main.b', 0), f('main.a', 0), f('main.y', 7)],
+      'busiest first, ties by name, only those called',
+      [f('main.z', 1), f('main.b', 0), f('main.a', 0), f('main.y', 7), f('main.x', 7)],
       false,
-      'weaver: 4 functions cost two traps a call, the kernel single-stepping its probed instruction: main.y (7 events), main.z (1 event), main.a (0 events), main.b (0 events)',
+      'weaver: 3 functions cost two traps a call, the kernel single-stepping its probed instruction: main.x (7 events), main.y (7 events), main.z (1 event)',
     ],
     [
       'five names and a count of the rest',
       seven,
       false,
-      'weaver: 7 functions cost two traps a call, the kernel single-stepping its probed instruction: main.g (60 events), main.f (50 events), main.e (40 events), main.d (30 events), main.c (20 events), and 2 more (-v lists them)',
+      'weaver: 7 functions cost two traps a call, the kernel single-stepping its probed instruction: main.g (70 events), main.f (60 events), main.e (50 events), main.d (40 events), main.c (30 events), and 2 more (-v lists them)',
     ],
     [
       'every name with -v',
       seven,
       true,
-      'weaver: 7 functions cost two traps a call, the kernel single-stepping its probed instruction: main.g (60 events), main.f (50 events), main.e (40 events), main.d (30 events), main.c (20 events), main.b (10 events), main.a (0 events)',
+      'weaver: 7 functions cost two traps a call, the kernel single-stepping its probed instruction: main.g (70 events), main.f (60 events), main.e (50 events), main.d (40 events), main.c (30 events), main.b (20 events), main.a (10 events)',
     ],
   ])('%s', (_what, functions, verbose, line) => {
     expect(formatTwoTraps(functions, verbose)).toBe(line);
