@@ -36,6 +36,8 @@ import { NotStorableError, TypeEncoder, decodeTypes, type EncodedType } from './
 const FORMAT = 4;
 /** Cache files kept; the least recently used go first. */
 export const MAX_CACHED_BINARIES = 64;
+/** Bytes of cache files (with their type tables) kept at most; the least recently used go first. */
+export const MAX_CACHED_BYTES = 64 << 20;
 
 /** An entry probe as src/tracespec.ts places it (TraceTarget['probe']). */
 export interface CachedProbe {
@@ -348,15 +350,26 @@ function isStoredInfo(v: unknown): v is StoredInfo {
   );
 }
 
-/** Removes all but the `keep` most recently used cache files in `dir`, each with its .types.json file. */
-export function pruneCache(dir: string, keep: number): void {
-  const files: { path: string; used: number }[] = [];
+/**
+ * Removes all but the `keep` most recently used cache files in `dir`, each
+ * with its .types.json file, and then the least recently used until what is
+ * left takes at most `maxBytes`.
+ */
+export function pruneCache(dir: string, keep: number, maxBytes = MAX_CACHED_BYTES): void {
+  const files: { path: string; used: number; bytes: number }[] = [];
   const names = readdirSync(dir);
+  const sizeOf = (path: string) => {
+    try {
+      return statSync(path).size;
+    } catch {
+      return 0;
+    }
+  };
   for (const name of names) {
     if (!/^[0-9a-f]{64}\.json$/.test(name)) continue;
     const path = join(dir, name);
     try {
-      files.push({ path, used: statSync(path).mtimeMs });
+      files.push({ path, used: statSync(path).mtimeMs, bytes: sizeOf(path) + sizeOf(typesPath(path)) });
     } catch {
       // Removed meanwhile by another weaver.
     }
@@ -367,12 +380,15 @@ export function pruneCache(dir: string, keep: number): void {
     const main = /^([0-9a-f]{64})\.types\.json$/.exec(name);
     if (main && !kept.has(`${main[1]}.json`)) rmSync(join(dir, name), { force: true });
   }
-  if (files.length <= keep) return;
   files.sort((a, b) => b.used - a.used);
-  for (const f of files.slice(keep)) {
+  let bytes = 0;
+  files.forEach((f, i) => {
+    bytes += f.bytes;
+    // The most recent file stays whatever its size: it is the one just written.
+    if (i === 0 || (i < keep && bytes <= maxBytes)) return;
     rmSync(f.path, { force: true });
     rmSync(typesPath(f.path), { force: true });
-  }
+  });
 }
 
 function emptyFile(binary: BinaryIdentity | null): CacheFile {

@@ -240,6 +240,20 @@ describe('ProbeCache', () => {
     expect(readdirSync(cacheDir).sort()).toStrictEqual([name(2), name(3), name(4), name(5), 'notes.txt']);
   });
 
+  it('keeps what fits in its byte bound, the most recently used first', () => {
+    mkdirSync(cacheDir, { recursive: true });
+    const name = (i: number) => `${i.toString(16).padStart(64, '0')}.json`;
+    for (let i = 0; i < 5; i++) {
+      writeFileSync(join(cacheDir, name(i)), Buffer.alloc(1000, 0x20));
+      const used = new Date(Date.UTC(2026, 0, 1, 0, i));
+      utimesSync(join(cacheDir, name(i)), used, used);
+    }
+    // File 4's table counts with it.
+    writeFileSync(join(cacheDir, name(4).replace('.json', '.types.json')), Buffer.alloc(1500));
+    pruneCache(cacheDir, 10, 4000);
+    expect(readdirSync(cacheDir).sort()).toStrictEqual([name(3), name(4), name(4).replace('.json', '.types.json')]);
+  });
+
   it('prunes when it writes, and a hit counts as a use', () => {
     mkdirSync(cacheDir, { recursive: true });
     const bin = copyBinary(register.path);
