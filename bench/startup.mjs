@@ -9,6 +9,9 @@
 // recorded around each size, and `node -e 0` and `weaver --version` give the
 // floor: the machine is often shared.
 //
+// Real programs at package-mode scale (hundreds to thousands of functions
+// of many record shapes): bench/package-mode.mjs.
+//
 // Usage: node bench/startup.mjs [warm runs per size] [sizes, e.g. 1,100]
 
 import { execFileSync } from 'node:child_process';
