@@ -66,7 +66,7 @@ export class ReaderSet {
    * `addr` locates; `level` readers are already on the call chain.
    */
   follow(plan: ValuePlan, addr: Addr, indent: string, level = 0): string[] {
-    if (level < MAX_READER_NESTING && plan.kind !== 'unavailable' && wantsReader(plan)) return [`${indent}${this.readerCall(plan, addr, level)};`];
+    if (readerWanted(plan, level)) return [`${indent}${callAt(this.reader(plan, level), plan, addr)};`];
     return this.inline(plan, addr, indent, level);
   }
 
@@ -130,22 +130,13 @@ export class ReaderSet {
    */
   private alike(plans: ValuePlan[], addr: Addr, indent: string, level: number): (plan: ValuePlan) => string[] {
     const first = plans[0];
-    if (!first || first.kind === 'unavailable' || level >= MAX_READER_NESTING || !wantsReader(first)) {
-      return (plan) => this.follow(plan, addr, indent, level);
-    }
-    const call = this.readerCall(first, addr, level);
-    const name = call.slice(0, call.indexOf('('));
-    const biased = call.endsWith(', bias)');
-    return (plan) => {
-      if (plan === first) return [`${indent}${call};`];
-      if (plan.kind === 'unavailable') return [];
-      const at = `${name}((void *)(${addr(plan.offset)}), (void *)(${addr(slotRange(plan).start)})${biased ? ', bias' : ''})`;
-      return [`${indent}${at};`];
-    };
+    if (!first || !readerWanted(first, level)) return (plan) => this.follow(plan, addr, indent, level);
+    const reader = this.reader(first, level);
+    return (plan) => (plan.kind === 'unavailable' ? [] : [`${indent}${callAt(reader, plan, addr)};`]);
   }
 
-  /** Defines (once) the reader of `plan` and returns the call that runs it where `addr` says. */
-  private readerCall(plan: Exclude<ValuePlan, { kind: 'unavailable' }>, addr: Addr, level: number): string {
+  /** Defines (once) the reader of `plan`, a value planned at `level` readers deep. */
+  private reader(plan: Exclude<ValuePlan, { kind: 'unavailable' }>, level: number): Reader {
     const image = { start: plan.offset, size: imageSize(plan) };
     const slots = slotRange(plan);
     const local: Addr = (offset) => {
@@ -169,7 +160,7 @@ export class ReaderSet {
       this.definitions.push(`/* ${commentSafe(plan.type.name)} */\nWEAVER_SHARED __attribute__((noinline)) int ${name}${text}\n`);
       this.callees.set(name, readersCalledIn(text));
     }
-    return `${name}((void *)(${addr(image.start)}), (void *)(${addr(slots.start)})${usesBias ? ', bias' : ''})`;
+    return { name, usesBias };
   }
 
   /**
@@ -232,6 +223,22 @@ export class ReaderSet {
 export function takesBias(code: string): boolean {
   // Comments name arguments, which may be called bias.
   return /\bbias\b/.test(code.replace(/\/\*[\s\S]*?\*\//g, ''));
+}
+
+interface Reader {
+  name: string;
+  /** It takes the types bias as its third argument (see takesBias). */
+  usesBias: boolean;
+}
+
+/** Whether `plan`, `level` readers deep, gets a reader of its own rather than inline code. */
+function readerWanted(plan: ValuePlan, level: number): plan is Exclude<ValuePlan, { kind: 'unavailable' }> {
+  return level < MAX_READER_NESTING && plan.kind !== 'unavailable' && wantsReader(plan);
+}
+
+/** The call running `reader` on `plan`'s image and slots, which `addr` locates. */
+function callAt(reader: Reader, plan: Exclude<ValuePlan, { kind: 'unavailable' }>, addr: Addr): string {
+  return `${reader.name}((void *)(${addr(plan.offset)}), (void *)(${addr(slotRange(plan).start)})${reader.usesBias ? ', bias' : ''})`;
 }
 
 function readersCalledIn(text: string): string[] {

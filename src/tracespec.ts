@@ -208,16 +208,15 @@ export function buildTraceSpec(req: TraceRequest): TraceSpec {
   }));
   const returnUnits = req.returns ? targets.map((t) => t.returns!.unit) : undefined;
   const shapes = buildShapes(units, { transport: req.transport, ringBatches, ...(returnUnits ? { returns: returnUnits } : {}) });
-  const shapeText = new Map(shapes.shapes.map((s) => [s.name, s.text.length]));
+  const shapeText = new Map(shapes.shapes.map((s) => [s.name, s.text]));
   let dispatch: Dispatcher[] | null = null;
   if ((req.attach ?? 'multi') === 'multi') {
     try {
-      const shapeTexts = new Map(shapes.shapes.map((s) => [s.name, s.text]));
       dispatch = groupDispatchers(
         probes,
         (program) => shapes.shapeOf.get(program)!,
-        (shape) => shapeText.get(shape) ?? 0,
-        (shape) => shapes.readers.reachedFrom(shapeTexts.get(shape) ?? ''),
+        (shape) => shapeText.get(shape)?.length ?? 0,
+        (shape) => shapes.readers.reachedFrom(shapeText.get(shape) ?? ''),
       );
     } catch (err) {
       if (err instanceof CookieRangeError) throw new WeaverError(`cannot give every probe its cookie: ${err.message}`, { hint: 'trace fewer functions at once' });
