@@ -38,17 +38,21 @@ function plural(n: number | bigint, word: string): string {
   return `${n} ${word}${n === 1 || n === 1n ? '' : 's'}`;
 }
 
+/** Records weaver read from the kernel buffer: every one shown, filtered, after --count, not written or malformed. */
+function recordsRead(f: SummaryFacts): bigint {
+  return BigInt(f.shown + f.filteredOut + (f.afterCount ?? 0) + f.droppedAtOutput + f.malformed);
+}
+
 /** Every call the probes saw, or undefined with --returns. */
 export function callsSeen(f: SummaryFacts): bigint | undefined {
   if (f.returns) return undefined;
-  return BigInt(f.shown + f.filteredOut + (f.afterCount ?? 0) + f.droppedAtOutput + f.malformed) + f.droppedInKernel;
+  return recordsRead(f) + f.droppedInKernel;
 }
 
 /** `: --buffer-size 64M would hold more` after a kernel loss, sized from what was lost (src/buffersize.ts). */
 function bufferAdvice(f: SummaryFacts): string {
   if (f.bufferSize === undefined) return '';
-  const read = BigInt(f.shown + f.filteredOut + (f.afterCount ?? 0) + f.droppedAtOutput + f.malformed);
-  const bigger = suggestedBufferSize(f.bufferSize, f.droppedInKernel, read);
+  const bigger = suggestedBufferSize(f.bufferSize, f.droppedInKernel, recordsRead(f));
   return bigger === null
     ? ` of ${formatBufferSize(f.bufferSize)}, the largest: trace fewer functions or lower --depth`
     : ` of ${formatBufferSize(f.bufferSize)}: --buffer-size ${formatBufferSize(bigger)} would hold more`;
