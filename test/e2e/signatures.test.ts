@@ -213,10 +213,14 @@ describe.skipIf(!canRun)('--returns on a function whose result Go 1.19–1.24 li
       await status(tracer.lines().find((l) => l.startsWith('LISTENING '))!.split(' ')[1]!);
       const result = await new Promise<number | null>((resolve) => tracer.child.on('close', (code) => resolve(code)));
       expect(result, tracer.stderr()).toBe(0);
-      const calls = tracer.lines().filter((l) => l.startsWith('{')).map((l) => parseLosslessJson(l) as unknown as TracedCall & { returns: unknown[] });
+      const calls = tracer.lines().filter((l) => l.startsWith('{')).map((l) => parseLosslessJson(l) as unknown as TracedCall & { returns?: unknown[]; returned?: boolean; why?: string });
       expect(tracer.lines()).toContain('DONE');
-      expect(calls.length).toBeGreaterThan(0);
-      for (const c of calls) expect(c.returns).toEqual([{ name: '~r0', type: 'bool', value: false }]);
+      // The server exits after its one request, possibly while a connection's
+      // goroutine is inside the function: that call says so, and no other reason is right.
+      const returned = calls.filter((c) => c.returned !== false);
+      expect(returned.length).toBeGreaterThan(0);
+      for (const c of returned) expect(c.returns).toEqual([{ name: '~r0', type: 'bool', value: false }]);
+      for (const c of calls.filter((x) => x.returned === false)) expect([c.why, c.returns]).toEqual(['exit', undefined]);
     }, 60_000);
   }
 });
