@@ -56,7 +56,10 @@ export interface TraceFlags {
 
 export interface ListFlags {
   binary: string;
+  /** -p: package paths or patterns (default: main). */
   packages?: string[];
+  /** --packages: print the binary's packages and their function counts instead of functions. */
+  listPackages: boolean;
   verbose: boolean;
 }
 
@@ -126,7 +129,7 @@ export function splitOperands(rawArgs: string[], operands: string[]): { binary?:
 
 function packageList(value: string): string[] {
   const list = value.split(',').map((s) => s.trim()).filter(Boolean);
-  if (list.length === 0) throw new InvalidArgumentError('--packages takes a comma-separated list of package paths, such as main,net/http.');
+  if (list.length === 0) throw new InvalidArgumentError('-p takes a comma-separated list of package paths or patterns, such as main,net/http or github.com/acme/....');
   return list;
 }
 
@@ -143,6 +146,7 @@ Examples:
   sudo weaver --packages main,net/http ./server           every function of those packages
   weaver ./server -f funcs.txt --emit c                   print the generated BPF program and exit
   weaver list ./server -p main > funcs.txt                write a functions file from the binary
+  weaver list --packages ./server                         the packages in the binary, with their function counts
   weaver --types                                          the argument types weaver can decode
   source <(weaver completion bash)                        tab completion (also: zsh)`;
 
@@ -160,7 +164,7 @@ export function buildCli(handlers: CliHandlers): Command {
     .usage('[options] <binary>\n       weaver [options] -- <program> [args...]\n       weaver [options] --pid <pid>\n       weaver list|completion ...')
     .argument('[binary...]', 'the Go program (an ELF executable) whose functions to trace; in launch mode, the program and its arguments after --')
     .option('-f, --functions-file <file>', 'trace the functions listed in this file (one signature a line)')
-    .option('-p, --packages <list>', 'trace every function of these packages (comma-separated)', packageList)
+    .option('-p, --packages <list>', 'trace every function of these packages: comma-separated paths or patterns as go list takes them, such as main,net/http or github.com/acme/... (default: main)', packageList)
     .option('--force', 'trace functions-file signatures that contradict the binary\'s debug info or argument frame anyway, with a warning')
     .option('--pid <pid>', 'trace only this process; repeat for several (default: every process running the binary)', repeated(integer('--pid', 1, 2 ** 31 - 1)))
     .option('--filter <expr>', 'show only calls whose arguments match, e.g. \'main.handler: code >= 500 && path ~ "^/api"\'; repeatable', repeated(String))
@@ -240,10 +244,21 @@ export function buildCli(handlers: CliHandlers): Command {
     .command('list')
     .description('print the traceable functions of a Go program, one signature a line, in functions-file syntax')
     .argument('<binary>', 'the Go program')
-    .option('-p, --packages <list>', 'only these packages (comma-separated; default: main)', packageList)
+    .option('-p <list>', 'only the functions of these packages: comma-separated paths or patterns such as main,net/http or github.com/acme/... (default: main)', packageList)
+    .option('--packages', 'print every package path in the binary with its number of functions instead (with -p, the matching ones)')
     .option('-v, --verbose', 'details')
-    .action(async (binary: string, opts) => {
-      await handlers.list({ binary, packages: opts.packages, verbose: Boolean(opts.verbose) });
+    // Checked below, for a clearer word than commander's when --packages was given a value.
+    .allowExcessArguments()
+    .action(async (binary: string, opts, cmd: Command) => {
+      if (cmd.args.length > 1) {
+        if (opts.packages) {
+          throw new UsageError(`weaver list --packages takes no value: it lists the packages of ${binary}`, {
+            hint: `to list the functions of a package, name it with -p: weaver list ${binary} -p ${cmd.args[1]}`,
+          });
+        }
+        throw new UsageError(`too many arguments for 'list'. Expected 1 argument but got ${cmd.args.length}.`);
+      }
+      await handlers.list({ binary, packages: opts.p, listPackages: Boolean(opts.packages), verbose: Boolean(opts.verbose) });
     });
 
   program

@@ -13,7 +13,7 @@ import { InputError, SymbolNotFoundError, WeaverError } from './errors.js';
 import { parseFunctionsFile, placeDictionaries } from './funcfile.js';
 import { readTextUpTo } from './files.js';
 import { goidOffsetFor } from './goid.js';
-import { inPackages } from './gonames.js';
+import { functionPackage, selectPackages } from './packages.js';
 import { Notes } from './notes.js';
 import type { FunctionSpec, GoType } from './gotypes.js';
 import type { FunctionSymbol, GoBinaryInfo } from './model.js';
@@ -304,14 +304,17 @@ function dwarfTypeResolver(elf: ElfFile) {
   };
 }
 
-function specsFromPackages(packages: string[], info: GoBinaryInfo, elf: ElfFile, notes: Notes): SelectedSpec[] {
-  const wanted = new Set(packages);
-  const symbols = [...info.functions.values()].filter((f) => inPackages(f.name, wanted));
-  if (symbols.length === 0) {
-    throw new InputError(`no functions of package${packages.length > 1 ? 's' : ''} ${packages.join(', ')} are in ${info.path}`, {
-      hint: `see which functions it has with: weaver list ${info.path} -p <package>`,
-    });
+function specsFromPackages(patterns: string[], info: GoBinaryInfo, elf: ElfFile, notes: Notes): SelectedSpec[] {
+  const byPackage = new Map<string, FunctionSymbol[]>();
+  for (const f of info.functions.values()) {
+    const pkg = functionPackage(f.name);
+    if (pkg === null) continue;
+    const list = byPackage.get(pkg);
+    if (list) list.push(f);
+    else byPackage.set(pkg, [f]);
   }
+  const packages = selectPackages(patterns, byPackage.keys(), info.path);
+  const symbols = packages.flatMap((p) => byPackage.get(p)!);
   let dwarf: ReturnType<typeof readDwarfFunctions> | null = null;
   if (info.hasDwarf) {
     try {

@@ -7,7 +7,9 @@ import { dwarfTypeByName, readDwarfFunctions } from '../dwarf/index.js';
 import { openGoBinary } from '../elf/gobinary.js';
 import { InputError } from '../errors.js';
 import { parseFunctionLine, placeDictionaries } from '../funcfile.js';
-import { inPackages } from '../gonames.js';
+import { goFunctionName } from '../elf/gobinary.js';
+import { findPclntab, parsePclntab } from '../elf/pclntab.js';
+import { countPackages, functionPackage, selectPackages } from '../packages.js';
 import type { FunctionSpec, GoType } from '../gotypes.js';
 import type { GoBinaryInfo } from '../model.js';
 import { argumentFrames, checkSignature } from '../signaturecheck.js';
@@ -21,13 +23,19 @@ export function isHotPackageFunction(name: string): boolean {
 }
 
 export async function runList(flags: ListFlags): Promise<void> {
+  if (flags.listPackages) return listPackages(flags);
   const { info, elf } = openGoBinary(flags.binary);
-  const packages = flags.packages ?? ['main'];
+  const available = new Set<string>();
+  for (const name of info.functions.keys()) {
+    const pkg = functionPackage(name);
+    if (pkg !== null) available.add(pkg);
+  }
+  const packages = selectPackages(flags.packages ?? ['main'], available, info.path);
   const wanted = new Set(packages);
   const askedForHot = packages.some((p) => isHotPackageFunction(`${p}.x`));
   const skipped: string[] = [];
   const symbols = [...info.functions.values()]
-    .filter((f) => inPackages(f.name, wanted))
+    .filter((f) => wanted.has(functionPackage(f.name) ?? ''))
     .filter((f) => {
       const why = f.abi0 === true ? 'assembly or an ABI0 wrapper' : !askedForHot && isHotPackageFunction(f.name) ? 'a hot runtime function' : null;
       if (why) skipped.push(`${f.name} (${why})`);
@@ -76,6 +84,35 @@ export async function runList(flags: ListFlags): Promise<void> {
       `weaver: left out ${n} function${n === 1 ? '' : 's'} that cannot be traced safely (assembly ABI0 wrappers, hot runtime functions; name runtime packages with -p to list theirs${flags.verbose ? '' : '; -v lists each'})\n`,
     );
     if (flags.verbose) process.stderr.write(skipped.sort().map((line) => `weaver:   ${line}\n`).join(''));
+  }
+}
+
+/**
+ * `weaver list --packages`: each package path with its number of functions,
+ * sorted by path. Counted from .gopclntab, which stripped binaries keep, so
+ * a stripped build lists what its unstripped twin does.
+ */
+function listPackages(flags: ListFlags): void {
+  const { info, elf } = openGoBinary(flags.binary);
+  const table = findPclntab(elf);
+  // One per function: an ABI wrapper shares its function's name and is not
+  // counted again, but instantiations Go 1.18–1.20 shorten to `F[...]` are
+  // different functions with one name, so those count by address.
+  const functions = new Map<string, string>();
+  if (table) {
+    for (const f of parsePclntab(table, info.path)) {
+      const name = goFunctionName(f.name);
+      if (name !== null) functions.set(name.includes('[...]') ? `${name}@${f.entry}` : name, name);
+    }
+  } else {
+    for (const name of info.functions.keys()) functions.set(name, name);
+  }
+  const { counts, generated } = countPackages(functions.values());
+  const shown = flags.packages ? selectPackages(flags.packages, counts.keys(), info.path) : [...counts.keys()].sort();
+  const width = Math.max(0, ...shown.map((p) => p.length));
+  process.stdout.write(shown.map((p) => `${p.padEnd(width)}  ${String(counts.get(p)).padStart(5)}\n`).join(''));
+  if (flags.verbose && generated > 0) {
+    process.stderr.write(`weaver: ${generated} more function${generated === 1 ? '' : 's'} the compiler generated (type equality and hash functions, methods of anonymous structs) belong to no package\n`);
   }
 }
 
