@@ -157,7 +157,12 @@ static __always_inline void weaver_iface_string(u8 *block, u32 block_cap, u32 of
 
 /* An interface {tab or type, data} already in the record: its dynamic
  * type's link-time address into type_at, then what the table says to read.
- * An itab holds the type at offset 8 in every Go version. */
+ * An itab holds the type at offset 8 in every Go version. An empty
+ * interface declared for a value that is really a non-empty one (\`any\`
+ * written for a context.Context a stripped binary cannot name) holds an
+ * itab where a type is expected: when the word is no known type, the word
+ * at offset 8 is tried as the type. A type descriptor has its pointer-data
+ * size there, a small number that is never a type's address. */
 static __always_inline void weaver_read_iface(u8 *words, u8 *type_at, int empty, u8 *block, u32 block_cap,
 					      ${strArgs}, u32 str_cap, u64 bias)
 {
@@ -169,9 +174,18 @@ static __always_inline void weaver_read_iface(u8 *words, u8 *type_at, int empty,
 		typ = 0;
 		bpf_probe_read_user(&typ, sizeof(typ), (void *)(tab + 8));
 	}
-	*(u64 *)type_at = typ ? typ - bias : 0;
 	if (typ)
 		it = weaver_itype_find(typ - bias);
+	if (tab && empty && !it) {
+		u64 inner = 0;
+		bpf_probe_read_user(&inner, sizeof(inner), (void *)(tab + 8));
+		const struct weaver_itype *via = inner ? weaver_itype_find(inner - bias) : 0;
+		if (via) {
+			typ = inner;
+			it = via;
+		}
+	}
+	*(u64 *)type_at = typ ? typ - bias : 0;
 	weaver_read_slot(block, block_cap, data, it ? it->size : 0);
 ${strCalls}
 }`;

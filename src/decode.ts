@@ -170,12 +170,29 @@ function decodeBytes(view: DataView, base: number, plan: Extract<ValuePlan, { ki
   return { kind: 'bytes', bytes, len, cap, address, truncated: BigInt(copied) < len };
 }
 
+/** x86-64 pages: a PIE's load bias is a multiple of this. */
+const PAGE = 4096n;
+
 function decodeInterface(view: DataView, base: number, plan: Extract<ValuePlan, { kind: 'interface' }>, path: readonly string[]): Value {
   const typeAddress = u64(view, base, plan.offset);
   const dataAddress = u64(view, base, plan.offset + 8);
   if (typeAddress === 0n) return { kind: 'interface', typeAddress, dataAddress };
-  const linkAddress = u64(view, base, plan.typeAt);
-  const rt = linkAddress === 0n ? undefined : plan.types.lookup(Number(linkAddress));
+  let linkAddress = u64(view, base, plan.typeAt);
+  let rt = linkAddress === 0n ? undefined : plan.types.lookup(Number(linkAddress));
+  // `any` written for a value that is really a non-empty interface holds an
+  // itab, not a type. BPF then took the itab's type word when that type is
+  // one whose bytes it copies: the type word minus the type is no load bias
+  // (a whole number of pages; a 1 in 512 chance of looking like one). For
+  // other types (maps, funcs, …), a compile-time itab names the type here.
+  let throughItab = plan.empty && (typeAddress < linkAddress || (typeAddress - linkAddress) % PAGE !== 0n);
+  if (!rt && plan.empty && linkAddress !== 0n) {
+    const descriptor = plan.types.itabType?.(Number(linkAddress));
+    rt = descriptor === undefined ? undefined : plan.types.lookup(descriptor);
+    if (rt) {
+      linkAddress = BigInt(descriptor!);
+      throughItab = true;
+    }
+  }
   if (!rt) return { kind: 'interface', typeAddress, dataAddress };
   const layout = dynamicLayout(rt.type, plan.data.offset + SLOT_HEADER, plan.data.capacity, plan.strings);
   const { copied, error } = slotStatus(view, base, plan.data.offset, plan.data.capacity);
@@ -190,7 +207,7 @@ function decodeInterface(view: DataView, base: number, plan: Extract<ValuePlan, 
   let value: Value;
   if (layout.direct && dataAddress === 0n) value = { kind: 'pointer', address: 0n };
   else if (copied < layout.recipe.size) value = readFailure(`${layout.recipe.size} bytes of ${rt.name}`, dataAddress, error);
-  else value = withNestedNames(decodeValue(view, base, layout.block, path), rt.type, plan, typeAddress, linkAddress);
+  else value = withNestedNames(decodeValue(view, base, layout.block, path), rt.type, throughItab ? { empty: false, types: plan.types } : plan, typeAddress, linkAddress);
   if (layout.direct && dataAddress !== 0n) value = { kind: 'pointer', address: dataAddress, target: value };
   return { ...iface, value };
 }

@@ -23,6 +23,7 @@ export const SUPPORTED_TYPES: readonly SupportedType[] = [
   { syntax: 'chan T', description: 'a channel (also chan<- T, <-chan T): its address, with len and cap when read' },
   { syntax: 'func(...)', description: 'a func value: its address' },
   { syntax: 'interface{}, any, error', description: 'an interface: its dynamic type and value (from up to 64 bytes behind it); the data word, labelled data=, when the value is not decoded' },
+  { syntax: 'interface{ M() }', description: 'an interface with methods: written out, or as any or error, since a named interface (context.Context, io.Reader) needs DWARF; all show the dynamic type and value' },
   { syntax: 'unsafe.Pointer', description: 'an address' },
   { syntax: 'pkg.Name', description: 'a named type from the binary\'s debug info (DWARF); without it, only *pkg.Name (an address)' },
   { syntax: 'name T', description: 'parameters may be named: main.f(x int, xs ...int); a ...T parameter is a []T' },

@@ -271,7 +271,7 @@ function specsFromFile(file: string, info: GoBinaryInfo, elf: ElfFile, check: { 
   }
   // Without DWARF the parser says a named type needs debug info; with it,
   // named types (main.Account) resolve through the binary's own description.
-  const specs = parseFunctionsFile(text, file, info.hasDwarf ? { resolveType: dwarfTypeResolver(elf) } : {});
+  const specs = parseFunctionsFile(text, file, info.hasDwarf ? { resolveType: dwarfTypeResolver(elf) } : { namedKind: runtimeKindOf(elf) });
   if (specs.length === 0) throw new InputError(`functions file ${file} lists no functions`);
   placeDictionaries(specs, info.goVersion);
   const names = [...info.functions.keys()];
@@ -290,6 +290,21 @@ function specsFromFile(file: string, info: GoBinaryInfo, elf: ElfFile, check: { 
   }
   checkSignatures(specs, info, elf, check);
   return specs.map((spec) => ({ spec, params: spec.params }));
+}
+
+/**
+ * The kind of a named type by the runtime's type descriptors, which name
+ * types by their package's last element (`http.Handler` for net/http).
+ */
+function runtimeKindOf(elf: ElfFile) {
+  return (name: string): GoType['kind'] | undefined => {
+    const short = name.replace(/^.*\//, '');
+    try {
+      return lazyRuntimeTypes(elf, false)()?.list().find((t) => t.name === short)?.type.kind;
+    } catch {
+      return undefined;
+    }
+  };
 }
 
 /** Named types in a functions file resolve through DWARF, which is read only if one is used. */

@@ -55,6 +55,11 @@ export interface TypeOptions {
   resolveType?: TypeResolver;
   /** Names offered in "did you mean" for unknown named types. */
   typeNames?: readonly string[];
+  /**
+   * The kind of a named type DWARF cannot give (a stripped binary), from
+   * the runtime's type descriptors; asked only to word the error.
+   */
+  namedKind?: (name: string) => GoType['kind'] | undefined;
 }
 
 /** Deeper nesting than this is certainly a mistake, and would overflow the stack. */
@@ -441,7 +446,12 @@ function resolveName(node: { name: string; pos: number }, at: SourcePos, options
     if (behindPointer) return unknownPointee(name);
     const fix = `write *${name} to capture its address, or spell out its struct type`;
     if (!options.resolveType) {
-      throw at.error(`named type ${name} is unknown without debug info (DWARF); ${fix}`, node.pos);
+      const kind = options.namedKind?.(name);
+      if (kind === 'interface') {
+        throw at.error(`${name} is an interface, unknown by name without debug info (DWARF); write any, error or interface{ M() } for it: values show their dynamic type`, node.pos);
+      }
+      const either = kind === undefined ? `if it is an interface, write any, error or interface{ M() }; otherwise ${fix}` : fix;
+      throw at.error(`named type ${name} is unknown without debug info (DWARF); ${either}`, node.pos);
     }
     const suggestions = closestNames(name, options.typeNames ?? [], 3);
     const hint = suggestions.length ? didYouMean(suggestions).slice(2) : fix;

@@ -174,7 +174,7 @@ describe('errors: one sentence, file, line and column of the offending token', (
     ['main.f(xs ...int, n int)', 1, 11, 'only the final parameter can be variadic ("...")'],
     ['main.f() (...int)', 1, 11, 'results cannot be variadic'],
     ['main.f() (x int, error)', 1, 18, 'mixed named and unnamed results'],
-    ['main.f(main.Account)', 1, 8, 'named type main.Account is unknown without debug info (DWARF); write *main.Account to capture its address, or spell out its struct type'],
+    ['main.f(main.Account)', 1, 8, 'named type main.Account is unknown without debug info (DWARF); if it is an interface, write any, error or interface{ M() }; otherwise write *main.Account to capture its address, or spell out its struct type'],
     ['main.F[int(int)', 1, 7, 'expected "]" to match "[" in function name'],
     ['main.f(int) $', 1, 13, 'unexpected character "$"'],
     ['main.f(int)\nmain.g(bool)\nmain.f(string)', 3, 1, 'function main.f is already listed on line 1'],

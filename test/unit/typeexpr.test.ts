@@ -135,9 +135,14 @@ describe('named types', () => {
     expect(parseTypeExpr('*main.Other', { resolveType })).toEqual({ kind: 'pointer', name: '*main.Other', elem: null });
   });
 
-  test.each<[string, { resolveType?: typeof resolveType; typeNames?: string[] }, number, string]>([
-    ['main.Account', {}, 1, 'named type main.Account is unknown without debug info (DWARF); write *main.Account to capture its address, or spell out its struct type'],
-    ['[]main.Account', {}, 3, 'named type main.Account is unknown without debug info (DWARF); write *main.Account to capture its address, or spell out its struct type'],
+  // A stripped binary's type descriptors tell an interface from a struct.
+  const namedKind = (name: string) => (({ 'context.Context': 'interface', 'net/http.Request': 'struct' }) as Record<string, 'interface' | 'struct'>)[name];
+
+  test.each<[string, { resolveType?: typeof resolveType; typeNames?: string[]; namedKind?: typeof namedKind }, number, string]>([
+    ['context.Context', { namedKind }, 1, 'context.Context is an interface, unknown by name without debug info (DWARF); write any, error or interface{ M() } for it: values show their dynamic type'],
+    ['net/http.Request', { namedKind }, 1, 'named type net/http.Request is unknown without debug info (DWARF); write *net/http.Request to capture its address, or spell out its struct type'],
+    ['main.Account', {}, 1, 'named type main.Account is unknown without debug info (DWARF); if it is an interface, write any, error or interface{ M() }; otherwise write *main.Account to capture its address, or spell out its struct type'],
+    ['[]main.Account', {}, 3, 'named type main.Account is unknown without debug info (DWARF); if it is an interface, write any, error or interface{ M() }; otherwise write *main.Account to capture its address, or spell out its struct type'],
     ['main.Acount', { resolveType, typeNames: ['main.Account', 'main.Cart'] }, 1, 'named type main.Acount is not in the binary\'s debug info; did you mean "main.Account"?'],
     ['main.Zzz', { resolveType }, 1, 'named type main.Zzz is not in the binary\'s debug info; write *main.Zzz to capture its address, or spell out its struct type'],
     ['Account', { resolveType }, 1, 'unknown type "Account"; a named type is written with its package, e.g. main.Account'],
