@@ -5,7 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-say() { printf '\033[1m%s\033[0m\n' "$*" >&2; }
+# Headings in bold on a terminal; plain text when stderr is a file or a pipe (CI logs).
+if [[ -t 2 && -z ${NO_COLOR:-} ]]; then
+  say() { printf '\033[1m%s\033[0m\n' "$*" >&2; }
+else
+  say() { printf '%s\n' "$*" >&2; }
+fi
 fail() { printf 'demo: %s\n' "$*" >&2; exit 1; }
 
 manifest=fixtures/build/manifest.json

@@ -69,10 +69,14 @@ export function resolveCommand(command: string, pathVar: string = process.env.PA
   throw new InputError(`cannot launch ${command}: command not found in PATH`, { hint: `give its path, such as ./${command}` });
 }
 
-/** Starts `path args…` held back until release(). stdin, stdout and stderr are weaver's. */
-export function spawnHeld(path: string, args: string[]): LaunchedProgram {
+/**
+ * Starts `path args…` held back until release(). stdin and stderr are
+ * weaver's; stdout is weaver's stdout, or its stderr when weaver's stdout
+ * carries events to another program.
+ */
+export function spawnHeld(path: string, args: string[], options: { stdout?: 'stdout' | 'stderr' } = {}): LaunchedProgram {
   const child: ChildProcess = spawn('/bin/sh', ['-c', WRAPPER, path, ...args], {
-    stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
+    stdio: ['inherit', options.stdout === 'stderr' ? 2 : 'inherit', 'inherit', 'pipe'],
     detached: true,
   });
   if (child.pid === undefined) throw new InputError(`cannot launch ${path}: /bin/sh could not be started`);

@@ -91,7 +91,6 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
   checkPrivileges();
   const bufferSize = flags.bufferSize ?? defaultBufferSize(spec.targets);
   const sink = flags.output ? openOutputFile(flags.output) : stdoutTarget(Boolean(target.launch));
-  const started = process.hrtime.bigint();
   const status = new StatusLine();
   status.set('weaver: compiling the BPF program…');
   const compiled = await compileBpf(spec.cUnits, {
@@ -116,7 +115,10 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
   const printer = new EventPrinter(formatter, output, filter, flags.count, callStats ? (e) => callStats.add(e) : undefined);
 
   // Held back until the probes are attached, so its first call is traced.
-  const program = target.launch ? spawnHeld(target.launch.path, target.launch.args) : undefined;
+  // Events on a piped stdout (`| jq`) must stay whole lines of weaver's: the
+  // program's own output then goes to stderr. On a terminal both are for eyes.
+  const programStdout = !flags.output && !process.stdout.isTTY ? 'stderr' : 'stdout';
+  const program = target.launch ? spawnHeld(target.launch.path, target.launch.args, { stdout: programStdout }) : undefined;
   const total = spec.targets.length;
   // Events per function whose probe the kernel single-steps, for the line after the summary.
   const twoTraps = new Map(spec.targets.filter((t) => t.probe.traps === 2).map((t) => [t.plan.name, 0]));
@@ -151,7 +153,8 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
   // next ones cut short whatever waits are left (src/stop.ts outputPatience).
   const signals = new SignalWatch();
   try {
-    const ms = Number(elapsedFrom - started) / 1e6;
+    // What the user waited: from weaver's start (Node's own start-up, reading the binary) to probes in place.
+    const ms = process.uptime() * 1000;
     const b = spec.binary;
     const whose = program ? `, pid ${program.pid}` : target.pids.length ? `, pid${target.pids.length > 1 ? 's' : ''} ${target.pids.join(', ')}` : '';
     say(

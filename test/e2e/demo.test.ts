@@ -21,5 +21,9 @@ describe.skipIf(!canRun)('scripts/demo.sh', () => {
       'main.handleRequest(method="GET", path="/missing", status=404, query="\\x1b[31mred", userAgentLen=15)',
     ]);
     expect(run.stderr).toMatch(/^weaver: 4 events in \d+(\.\d+)?m?s, none lost$/m);
+    // Not a terminal: plain text, no escape sequences (bold headings) in logs.
+    expect(run.stderr).not.toContain('\x1b');
+    expect(run.stdout).not.toContain('\x1b');
+    expect(run.stderr).toMatch(/^== What weaver saw/m);
   });
 });

@@ -39,6 +39,10 @@ func main() {
 		}
 		code, _ := strconv.Atoi(os.Args[3])
 		os.Exit(code)
+	case "say": // say WORDS: prints them to stdout around a call
+		fmt.Println("before " + os.Args[2])
+		handler("/say", 201)
+		fmt.Println("after " + os.Args[2])
 	case "kill-self":
 		handler("/kill", 9)
 		syscall.Kill(os.Getpid(), syscall.SIGKILL)
@@ -204,6 +208,17 @@ describe.runIf(canRun)('launch mode and process selection', () => {
       ['/p/5', 700],
     ]);
     expect(r.stderr).toMatch(/^weaver: 2 events shown \(5 filtered out\) in /m);
+  });
+
+  it('with events on a piped stdout, the program\'s own stdout goes to stderr', async () => {
+    const r = await runWeaver(['-f', funcs, '--format', 'json', '--', prog, 'say', 'hello']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.split('\n').filter(Boolean).every((l) => l.startsWith('{"ts"'))).toBe(true);
+    expect(calls(r.stdout).map((c) => [c.path, c.code])).toEqual([
+      ['/init', 100],
+      ['/say', 201],
+    ]);
+    expect(r.stderr).toMatch(/^before hello\nafter hello$/m);
   });
 
   it('--output writes the calls to a file; stdout keeps only the program\'s own output', async () => {

@@ -72,9 +72,9 @@ describe.skipIf(!canRun)('leaf functions probed where the kernel emulates the in
       const run = await runWeaver(['-f', funcs, '--returns', '--format', 'json', '-v', '--', bin, ...(stack ? ['asm'] : [])], { timeoutMs: 120000 });
       expect(run.code, run.stderr).toBe(0);
 
-      const lines = run.stdout.split('\n').filter(Boolean);
-      const expected = lines.filter((l) => l.startsWith('EXPECT ')).map((l) => parseLosslessJson(l.slice('EXPECT '.length)) as Obj);
-      const events = lines.filter((l) => l.startsWith('{')).map((l) => parseLosslessJson(l) as Obj);
+      // The launched program's stdout goes to stderr while events go to a piped stdout.
+      const expected = run.stderr.split('\n').filter((l) => l.startsWith('EXPECT ')).map((l) => parseLosslessJson(l.slice('EXPECT '.length)) as Obj);
+      const events = run.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => parseLosslessJson(l) as Obj);
       expect(expected).toHaveLength(stack ? 11 : 8);
       // One goroutine, so events come in call order; values exactly as passed and returned.
       const seen = events.map((e) => ({

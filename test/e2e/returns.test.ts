@@ -175,7 +175,7 @@ describe.skipIf(!canRun)('-c/--summary on the returns fixture', () => {
   const newest = builds.filter((b) => b.variant === 'normal').at(-1);
   for (const build of [stack, newest].filter((b): b is FixtureBuild => b !== undefined)) {
     it(`counts calls, errors and unreturned calls per function: Go ${build.toolchain}`, async () => {
-      // Launch mode: the program's own lines and the summary share stdout.
+      // Launch mode: the summary is on stdout, the program's own lines on stderr.
       const run = await runWeaver(['-f', build.funcs!, '-c', '--format', 'json', '--', build.path, '-n', '2', '-depth', '100'], { timeoutMs: 90000 });
       expect(run.code, run.stderr).toBe(0);
       const calls = new Map<string, number>();

@@ -209,12 +209,22 @@ describe.skipIf(!canRun)('--returns on a function whose result Go 1.19–1.24 li
       expect(line).toBe('net/http.(*conn).hijacked(c *net/http.conn) (bool)');
       const dir = funcsDir([line!]);
       const tracer = await startTracer(['--returns', '--depth', '0', '--format', 'json', '-f', join(dir, 'funcs.txt'), '--', build.path, '-exit-after', '1']);
-      expect(await tracer.waitFor((lines) => lines.some((l) => l.startsWith('LISTENING ')))).toBe(true);
-      await status(tracer.lines().find((l) => l.startsWith('LISTENING '))!.split(' ')[1]!);
+      // The launched server's own stdout goes to stderr while events go to a piped stdout.
+      const listening = async (): Promise<string | undefined> => {
+        for (let i = 0; i < 300; i++) {
+          const line = tracer.stderr().split('\n').find((l) => l.startsWith('LISTENING '));
+          if (line) return line;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        return undefined;
+      };
+      const listeningLine = await listening();
+      expect(listeningLine, tracer.stderr()).toBeDefined();
+      await status(listeningLine!.split(' ')[1]!);
       const result = await new Promise<number | null>((resolve) => tracer.child.on('close', (code) => resolve(code)));
       expect(result, tracer.stderr()).toBe(0);
       const calls = tracer.lines().filter((l) => l.startsWith('{')).map((l) => parseLosslessJson(l) as unknown as TracedCall & { returns?: unknown[]; returned?: boolean; why?: string });
-      expect(tracer.lines()).toContain('DONE');
+      expect(tracer.stderr().split('\n')).toContain('DONE');
       // The server exits after its one request, possibly while a connection's
       // goroutine is inside the function: that call says so, and no other reason is right.
       const returned = calls.filter((c) => c.returned !== false);
