@@ -458,11 +458,17 @@ struct {
 	__type(value, u64);
 } ${PAIR_STATS_MAP} SEC(".maps") WEAVER_SHARED;
 
-static __always_inline void weaver_pair_count(u32 which)
+/* Lookup sites out of line, one per program (bpf/weaver.h, WEAVER_LOOKUP_SITE). */
+static WEAVER_LOOKUP_SITE void weaver_pair_count(u32 which)
 {
 	u64 *n = bpf_map_lookup_elem(&${PAIR_STATS_MAP}, &which);
 	if (n)
 		__sync_fetch_and_add(n, 1);
+}
+
+static WEAVER_LOOKUP_SITE struct weaver_pair_value *weaver_pair_find(struct weaver_pair_key *key)
+{
+	return bpf_map_lookup_elem(&${PAIRS_MAP}, key);
 }
 
 /* The goroutine is its goid when its offset is known, else the g pointer
@@ -505,7 +511,7 @@ static __always_inline void weaver_pair_return(struct pt_regs *ctx, u64 g, u32 f
 	u64 depth = weaver_pair_key_of(&key, ctx, g, func_id, 0);
 	u64 start = 0;
 	u32 flags = ${PAIR_FLAG.unpaired};
-	struct weaver_pair_value *v = bpf_map_lookup_elem(&${PAIRS_MAP}, &key);
+	struct weaver_pair_value *v = weaver_pair_find(&key);
 	if (v) {
 		start = v->ktime_ns;
 		flags = v->flags;
@@ -555,7 +561,7 @@ function deferreturnShape(): string {
     '{',
     '\tstruct weaver_pair_key key = {};',
     '\tweaver_pair_key_of(&key, ctx, WEAVER_G(ctx), WEAVER_COOKIE_FUNC(cookie), WEAVER_COOKIE_FRAME(cookie));',
-    `\tstruct weaver_pair_value *v = bpf_map_lookup_elem(&${PAIRS_MAP}, &key);`,
+    '\tstruct weaver_pair_value *v = weaver_pair_find(&key);',
     '\tif (v)',
     `\t\tv->flags |= ${PAIR_FLAG.deferreturn}; /* only this goroutine uses this key */`,
     '\treturn 0;',

@@ -61,7 +61,7 @@ export interface TraceRequest {
  * functions, `fixedSubprograms` at most) and 1M instructions verified, for
  * which the length of the shapes' C text is a rough measure.
  */
-export const DISPATCH_LIMITS = { subprograms: 256, fixedSubprograms: 16, textBytes: 400_000 };
+export const DISPATCH_LIMITS = { subprograms: 256, fixedSubprograms: 24, textBytes: 400_000 };
 
 export interface Dispatcher {
   program: string;
