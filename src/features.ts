@@ -72,7 +72,11 @@ export interface FindOptions {
   bootIdPath?: string;
 }
 
+/** Bumped when the file's meaning changes: a file of another format is probed over. */
+const CACHE_FORMAT = 1;
+
 interface CacheContents {
+  format: typeof CACHE_FORMAT;
   bootId: string;
   features: KernelFeatures;
 }
@@ -110,7 +114,7 @@ export function findKernelFeatures(options: FindOptions): FeatureFindings {
       }
     }
     // An answer the probe could not give may come next time (a transient failure): not kept.
-    if (cachePath && bootId && allAnswered) writeCache(cachePath, { bootId, features });
+    if (cachePath && bootId && allAnswered) writeCache(cachePath, { format: CACHE_FORMAT, bootId, features });
   }
   for (const name of disabled) {
     features[name] = false;
@@ -174,8 +178,8 @@ function readCache(path: string, bootId: string): KernelFeatures | null {
     return null;
   }
   if (typeof data !== 'object' || data === null) return null;
-  const { bootId: storedBoot, features } = data as Partial<CacheContents>;
-  if (storedBoot !== bootId || typeof features !== 'object' || features === null) return null;
+  const { format, bootId: storedBoot, features } = data as Partial<CacheContents>;
+  if (format !== CACHE_FORMAT || storedBoot !== bootId || typeof features !== 'object' || features === null) return null;
   const out = { ...ALL_FEATURES };
   for (const name of FEATURE_NAMES) {
     const value = (features as Record<string, unknown>)[name];

@@ -168,6 +168,7 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
           transport === 'perf' ? 'per-CPU perf buffers' : spec.ringBatches ? `BPF ring buffer, records up to ${RING_BATCH_MAX_RECORD} bytes in per-CPU batches` : 'BPF ring buffer'
         } of ${formatBufferSize(bufferSize)}${flags.bufferSize === undefined ? ' (sized from the traced functions; --buffer-size sets it)' : ''}`,
       );
+      say(spec.dispatch ? `  probes attached through uprobe_multi links, one per dispatcher program and process` : `  probes attached one link each`);
       for (const t of spec.targets) {
         say(`  ${t.plan.name}+0x${t.probe.offset.toString(16)} (file offset 0x${t.attachOffset.toString(16)}, ${t.plan.recordSize}-byte records): ${t.probe.reason}`);
         for (const r of t.returns?.probes ?? []) {
