@@ -51,8 +51,10 @@ struct task_struct {
  * (bench/program-cost.mjs): 12-18 ns less a call, leaving ppid and comm at
  * 2-3 ns, less than a per-process cache lookup would cost. libbpf resolves
  * this check against the kernel's BTF at load, and the verifier drops the
- * branch not taken, so older kernels load the helper path (a test defines
- * WEAVER_TASK_BTF 0 to run that path here). */
+ * branch not taken, so older kernels load the helper path. The generator
+ * defines WEAVER_TASK_BTF 0 when the kernel's probe finds no such helper
+ * for uprobe programs (src/features.ts task_btf), and so can a test, to
+ * run that path here. */
 #ifndef WEAVER_TASK_BTF
 #define WEAVER_TASK_BTF bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf)
 #endif

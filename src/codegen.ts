@@ -31,9 +31,15 @@ export interface CodegenOptions {
   /**
    * Ring transport: records of up to 1 KiB go out in per-CPU batches
    * (default); false: every record is reserved in the ring buffer, for
-   * kernels that cannot run the batch flush on a given CPU (before 5.10).
+   * kernels that cannot run the batch flush on a given CPU (src/features.ts
+   * run_on_cpu).
    */
   ringBatches?: boolean;
+  /**
+   * The kernel gives uprobe programs bpf_get_current_task_btf (default);
+   * false: bpf/weaver.h reads the task's fields by helper calls instead.
+   */
+  taskBtf?: boolean;
   /** Bytes at which a per-CPU batch is sent (RING_BATCH_BYTES, less for a small ring buffer: ringBatchBytesFor). */
   ringBatchBytes?: number;
   /**
@@ -180,6 +186,7 @@ export function generateUnits(units: ProgramUnit[], options: CodegenOptions, sha
     out.push('');
     if (index > 0) out.push('#define WEAVER_SECONDARY_UNIT 1');
     if (options.transport === 'perf') out.push('#define WEAVER_TRANSPORT_PERF 1');
+    if (options.taskBtf === false) out.push('#define WEAVER_TASK_BTF 0');
     out.push(`#define WEAVER_KIND_BATCH ${RECORD_KIND.batch}`);
     out.push(`#define WEAVER_BATCH_MAX_RECORD ${ringBatchMaxRecord(options)}`);
     out.push(`#define WEAVER_BATCH_SEND_AT ${options.ringBatchBytes ?? RING_BATCH_BYTES}`);

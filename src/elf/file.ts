@@ -7,7 +7,9 @@
 import { readFileSync, statSync, type Stats } from 'node:fs';
 import elfy from 'elfy';
 import { InputError, NotSupportedError } from '../errors.js';
-import { parseSymbolTable } from './symtab.js';
+import { parseSymbolTable, type ElfSymbol } from './symtab.js';
+
+export type { ElfSymbol };
 
 export interface ElfSection {
   name: string;
@@ -28,15 +30,6 @@ export interface ElfSegment {
   vaddr: number;
   filesz: number;
   memsz: number;
-}
-
-export interface ElfSymbol {
-  name: string;
-  value: number;
-  size: number;
-  type: number;
-  bind: number;
-  shndx: number;
 }
 
 export const SHT_NOBITS = 8;
