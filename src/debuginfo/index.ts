@@ -52,10 +52,14 @@ export async function findDebugFile(program: ElfFile, opts: DebugInfoOptions): P
   const env = opts.env ?? process.env;
   if (opts.debugFile !== undefined) return givenDebugFile(program, opts.debugFile);
   if (hasDwarf(program)) return null;
-  const local = findLocalDebugFile(program, opts.say, env);
+  const tried: string[] = [];
+  const local = findLocalDebugFile(program, opts.say, env, tried);
   if (local) return local;
-  if (!env.DEBUGINFOD_URLS?.trim()) return null;
-  return fromDebuginfod(program, opts, env);
+  const remote = env.DEBUGINFOD_URLS?.trim() ? await fromDebuginfod(program, opts, env) : null;
+  if (!remote && opts.verbose) {
+    opts.say(`no separate debug info for ${program.path}: looked for ${tried.length ? tried.join(', ') : 'nothing (it has no build ID and no .gnu_debuglink)'}${env.DEBUGINFOD_URLS?.trim() ? ' and asked DEBUGINFOD_URLS' : ' (DEBUGINFOD_URLS is not set)'}`);
+  }
+  return remote;
 }
 
 /** --debug-file: any problem with it is an error, since the user asked for it. */

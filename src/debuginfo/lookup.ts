@@ -65,7 +65,7 @@ export function candidates(realPath: string, ids: BuildIds, link: { file: string
  * that is there but wrong (another build, not ELF, no DWARF) is skipped
  * with a warning, as gdb does, since the user may expect it to be used.
  */
-export function findLocalDebugFile(program: ElfFile, warn: (line: string) => void, env: NodeJS.ProcessEnv = process.env): FoundDebugFile | null {
+export function findLocalDebugFile(program: ElfFile, warn: (line: string) => void, env: NodeJS.ProcessEnv = process.env, tried: string[] = []): FoundDebugFile | null {
   let realPath: string;
   try {
     realPath = realpathSync(program.path);
@@ -74,6 +74,7 @@ export function findLocalDebugFile(program: ElfFile, warn: (line: string) => voi
   }
   const ids = readBuildIds(program);
   for (const c of candidates(realPath, ids, readDebugLink(program), debugRoots(env))) {
+    tried.push(c.path);
     if (!isFile(c.path)) continue;
     // A debug link naming the program itself (a file linked to its own name).
     if (sameFile(c.path, realPath)) continue;
