@@ -170,8 +170,15 @@ describe('where a debug file is looked for', () => {
     });
   });
 
-  it('finds nothing for a binary with neither a link nor a file in the tree', () => {
-    expect(lookLocally(layout(go119, false).bin)).toEqual({ found: null, warnings: [] });
+  it('finds nothing for a binary with neither a link nor a file in the tree, and -v says where it looked', async () => {
+    const { dir, bin } = layout(go119, false);
+    expect(lookLocally(bin)).toEqual({ found: null, warnings: [] });
+    const root = join(work, 'root-none');
+    const lines: string[] = [];
+    expect(await findDebugFile(ElfFile.read(bin), { say: (l) => lines.push(l), verbose: true, env: { WEAVER_DEBUG_FILE_DIRECTORY: root } })).toBeNull();
+    expect(lines).toEqual([
+      `no separate debug info for ${bin}: looked for ${buildIdPath(root, goIdHex(go119))}, ${dir}/httpserver.debug, ${dir}/.debug/httpserver.debug, ${root}${dir}/httpserver.debug (DEBUGINFOD_URLS is not set)`,
+    ]);
   });
 });
 
@@ -258,7 +265,7 @@ describe('debuginfod', () => {
 
   function ask(bin: string, env: NodeJS.ProcessEnv, cache = true) {
     const lines: string[] = [];
-    return findDebugFile(ElfFile.read(bin), { say: (l) => lines.push(l), verbose: true, cache, env: { WEAVER_DEBUG_FILE_DIRECTORY: join(work, 'none'), ...env } }).then((found) => ({
+    return findDebugFile(ElfFile.read(bin), { say: (l) => lines.push(l), verbose: false, cache, env: { WEAVER_DEBUG_FILE_DIRECTORY: join(work, 'none'), ...env } }).then((found) => ({
       found: found && { path: found.path, how: found.how },
       lines,
     }));
