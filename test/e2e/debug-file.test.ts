@@ -106,7 +106,7 @@ describe.skipIf(!canRun)('stripped, with the debug file', () => {
         splits.set(toolchain, { split, unstripped });
       }),
     );
-  }, 60_000);
+  }, 120_000);
 
   // The toolchains run side by side: most of the time is waiting for processes.
   it.concurrent.each(TOOLCHAINS)('Go %s: weaver list is the unstripped one with the debug link beside, a build-ID tree, debuginfod', async (toolchain) => {
@@ -130,7 +130,7 @@ describe.skipIf(!canRun)('stripped, with the debug file', () => {
     expect(tree.stderr).toContain(`weaver: debug info from ${inTree} (found by its ${ids.gnu ? 'GNU' : 'Go'} build ID in ${root}/.build-id)\n`);
     expect(debuginfod.stdout).toBe(unstripped);
     expect(debuginfod.stderr).toContain(`weaver: debug info from ${cacheHome}/weaver/debuginfo/${id}.debug (downloaded from the debuginfod server ${serverUrl})\n`);
-  }, 60_000);
+  }, 120_000);
 
   // Each toolchain exercises a different way of finding the file.
   const WAYS: Record<string, 'beside' | 'tree' | 'flag'> = { '1.15': 'beside', '1.19': 'tree', [newestToolchain()]: 'flag' };
@@ -153,7 +153,7 @@ describe.skipIf(!canRun)('stripped, with the debug file', () => {
       'main.handleRequest [{"name":"method","type":"string","value":"GET"},{"name":"path","type":"string","value":"/items/tea"},{"name":"status","type":"int","value":"200n"},{"name":"query","type":"string","value":"green"},{"name":"userAgentLen","type":"int","value":"11n"}]',
     );
     expect(traced).toEqual(expected);
-  }, 60_000);
+  }, 120_000);
 });
 
 describe.skipIf(!canRun)('errors', () => {
