@@ -28,6 +28,8 @@ import { argumentFrames, checkSignatures, dwarfMatchesFrame } from './signaturec
 
 export interface TraceRequest {
   binaryPath: string;
+  /** The binary already read (with its separate debug info, src/debuginfo/); read from binaryPath when absent. */
+  elf?: ElfFile;
   /** Functions-file mode when set; package mode otherwise. */
   functionsFile?: string;
   packages: string[];
@@ -168,7 +170,7 @@ export interface TraceSpec {
 }
 
 export function buildTraceSpec(req: TraceRequest): TraceSpec {
-  const elf = ElfFile.read(req.binaryPath);
+  const elf = req.elf ?? ElfFile.read(req.binaryPath);
   const cache = ProbeCache.open(elf, { dir: req.binaryCacheDir });
   const info = cache.binaryInfo(req.binaryPath, () => goBinaryInfo(elf));
   const notes = new Notes();

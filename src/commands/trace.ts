@@ -29,6 +29,7 @@ import { chooseTarget } from '../target.js';
 import { MIN_DEFAULT_BUFFER, defaultBufferSize, formatBufferSize } from '../buffersize.js';
 import type { CallEvent } from '../model.js';
 import { buildTraceSpec, type TraceSpec } from '../tracespec.js';
+import { openWithDebugInfo } from '../debuginfo/index.js';
 
 function checkFlags(flags: TraceFlags): void {
   if (flags.force && !flags.functionsFile) {
@@ -70,8 +71,10 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
   const transport = resolveTransport(flags.transport, features);
   // clang --version (~30 ms) runs on the other core while the binary is read.
   if (flags.emit !== 'c') prepareClang();
+  const elf = await openWithDebugInfo(target.binaryPath, { debugFile: flags.debugFile, cache: flags.cache, say: (l) => say(`weaver: ${l}`), verbose: flags.verbose });
   const spec = buildTraceSpec({
     binaryPath: target.binaryPath,
+    elf,
     functionsFile: flags.functionsFile,
     force: flags.force,
     packages: flags.packages,
