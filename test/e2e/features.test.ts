@@ -92,7 +92,10 @@ describe.skipIf(!canRun)('kernel features turned off one at a time (root, real u
     expect(run.events.map((e) => e.function)).toEqual(['main.structValue', 'main.maps']);
     const pid = Number(/\(go1\.24\.\d+, register ABI, pid (\d+)\)/.exec(run.stderr)![1]);
     for (const e of run.events) {
-      expect({ pid: e.pid, tid: e.tid, ppid: e.ppid, comm: e.comm, goid: e.goid }).toEqual({ pid, tid: pid, ppid: run.weaverPid, comm: 'composites', goid: 1 });
+      expect({ pid: e.pid, ppid: e.ppid, comm: e.comm, goid: e.goid }).toEqual({ pid, ppid: run.weaverPid, comm: 'composites', goid: 1 });
+      // The main goroutine may run on any of the program's threads (a busy
+      // machine moves it), and a thread's id is given after its process's.
+      expect(e.tid).toBeGreaterThanOrEqual(pid);
     }
     const [structValue, maps] = run.events;
     expect(structValue!.args).toEqual([{ name: 'a', type: 'main.Account', value: CAROL }]);
