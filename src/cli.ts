@@ -52,10 +52,14 @@ export interface TraceFlags {
   attach: 'auto' | 'multi' | 'single';
   verbose: boolean;
   color?: boolean;
+  /** --debug-file: the program's separate debug info (src/debuginfo/). */
+  debugFile?: string;
 }
 
 export interface ListFlags {
   binary: string;
+  /** --debug-file: the program's separate debug info (src/debuginfo/). */
+  debugFile?: string;
   /** -p: package paths or patterns (default: main). */
   packages?: string[];
   /** --packages: print the binary's packages and their function counts instead of functions. */
@@ -193,6 +197,7 @@ export function buildCli(handlers: CliHandlers): Command {
         .choices(['auto', 'multi', 'single'])
         .default('auto'),
     )
+    .option('--debug-file <file>', "the program's separate debug info (DWARF), when not found by itself; see README \"Tracing a program your distribution ships\"")
     .option('--no-color', 'no colours in text output (also: NO_COLOR set, or not a terminal)')
     .option('--no-cache', "neither read nor write weaver's cache (compiled BPF objects, binary analyses): everything is worked out again")
     .option('--types', 'list the argument types weaver can decode, and exit')
@@ -237,6 +242,7 @@ export function buildCli(handlers: CliHandlers): Command {
         verbose: Boolean(opts.verbose),
         color: opts.color === false ? false : undefined,
         cache: opts.cache !== false,
+        debugFile: opts.debugFile,
       });
     });
 
@@ -246,6 +252,7 @@ export function buildCli(handlers: CliHandlers): Command {
     .argument('<binary>', 'the Go program')
     .option('-p <list>', 'only the functions of these packages: comma-separated paths or patterns such as main,net/http or github.com/acme/... (default: main)', packageList)
     .option('--packages', 'print every package path in the binary with its number of functions instead (with -p, the matching ones)')
+    .option('--debug-file <file>', "the program's separate debug info (DWARF), when not found by itself")
     .option('-v, --verbose', 'details')
     // Checked below, for a clearer word than commander's when --packages was given a value.
     .allowExcessArguments()
@@ -258,7 +265,7 @@ export function buildCli(handlers: CliHandlers): Command {
         }
         throw new UsageError(`too many arguments for 'list'. Expected 1 argument but got ${cmd.args.length}.`);
       }
-      await handlers.list({ binary, packages: opts.p, listPackages: Boolean(opts.packages), verbose: Boolean(opts.verbose) });
+      await handlers.list({ binary, packages: opts.p, listPackages: Boolean(opts.packages), verbose: Boolean(opts.verbose), debugFile: opts.debugFile });
     });
 
   program

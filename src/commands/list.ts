@@ -4,10 +4,10 @@
 
 import type { ListFlags } from '../cli.js';
 import { dwarfTypeByName, readDwarfFunctions } from '../dwarf/index.js';
-import { openGoBinary } from '../elf/gobinary.js';
+import { openWithDebugInfo } from '../debuginfo/index.js';
+import { goBinaryInfo, goFunctionName, openGoBinary } from '../elf/gobinary.js';
 import { InputError } from '../errors.js';
 import { parseFunctionLine, placeDictionaries } from '../funcfile.js';
-import { goFunctionName } from '../elf/gobinary.js';
 import { findPclntab, parsePclntab } from '../elf/pclntab.js';
 import { countPackages, functionPackage, selectPackages } from '../packages.js';
 import type { FunctionSpec, GoType } from '../gotypes.js';
@@ -24,7 +24,8 @@ export function isHotPackageFunction(name: string): boolean {
 
 export async function runList(flags: ListFlags): Promise<void> {
   if (flags.listPackages) return listPackages(flags);
-  const { info, elf } = openGoBinary(flags.binary);
+  const elf = await openWithDebugInfo(flags.binary, { debugFile: flags.debugFile, say: (l) => process.stderr.write(`weaver: ${l}\n`), verbose: flags.verbose });
+  const info = goBinaryInfo(elf);
   const available = new Set<string>();
   for (const name of info.functions.keys()) {
     const pkg = functionPackage(name);

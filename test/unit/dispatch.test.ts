@@ -28,7 +28,7 @@ describe('groupDispatchers', () => {
   });
 
   it.each([
-    ['by subprograms', 300, () => 1, () => new Set<string>(), [DISPATCH_LIMITS.subprograms - DISPATCH_LIMITS.fixedSubprograms, 300 - 240]],
+    ['by subprograms', 300, () => 1, () => new Set<string>(), [DISPATCH_LIMITS.subprograms - DISPATCH_LIMITS.fixedSubprograms, 300 - (DISPATCH_LIMITS.subprograms - DISPATCH_LIMITS.fixedSubprograms)]],
     ['by subprograms, counting the readers shapes reach', 10, () => 1, (s: string) => new Set([`r-${s}`, 'shared']), [10]],
     ['by text', 5, () => DISPATCH_LIMITS.textBytes / 2, () => new Set<string>(), [2, 2, 1]],
   ] as const)('starts a new dispatcher when one is full %s', (_how, n, weight, readersOf, sizes) => {
