@@ -69,8 +69,11 @@ async function list(binary: string, env: NodeJS.ProcessEnv, extra: string[] = []
 /** The events of a launched server's one request, without addresses (they differ between builds). */
 async function traceOneRequest(binary: string, env: NodeJS.ProcessEnv, extra: string[] = []): Promise<string[]> {
   const tracer = await startTracer(['-p', 'main', '--depth', '0', '--format', 'json', ...extra, '--', binary, '-exit-after', '1'], { env });
-  expect(await tracer.waitFor((lines) => lines.some((l) => l.startsWith('LISTENING ')), 20000)).toBe(true);
-  const address = tracer.lines().find((l) => l.startsWith('LISTENING '))!.split(' ')[1];
+  // The launched server's own stdout goes to stderr while events go to a piped stdout.
+  const listening = () => tracer.stderr().split('\n').find((l) => l.startsWith('LISTENING '));
+  for (let i = 0; i < 200 && !listening(); i++) await new Promise((r) => setTimeout(r, 100));
+  expect(listening(), tracer.stderr()).toBeDefined();
+  const address = listening()!.split(' ')[1];
   await new Promise<void>((resolve) => {
     get({ host: address!.split(':')[0], port: address!.split(':')[1], path: '/items/tea?q=green', headers: { 'user-agent': 'weaver-test' } }, (res) => {
       res.resume();
