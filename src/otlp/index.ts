@@ -104,6 +104,11 @@ export class OtlpExport {
 
   /** Queues one call; dropped (and counted) when the queue is full. */
   add(ev: CallEvent): void {
+    // A full queue drops the call before it costs a span.
+    if (!this.queue.hasRoom) {
+      this.queue.dropUnbuilt();
+      return;
+    }
     const mapped = this.signal === 'traces' ? callToSpan(ev, this.ids, this.resource, this.scope) : callToLogRecord(ev, this.resource, this.scope, BigInt(Date.now()) * 1_000_000n);
     this.queue.offer(mapped.item, mapped.bytes);
   }

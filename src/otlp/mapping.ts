@@ -25,6 +25,7 @@
 // random per-run key, the trace id a random per-run half and the span id
 // of the outermost call.
 
+import { isUtf8 } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import { SpanKind, SpanStatusCode, TraceFlags, type Attributes, type AttributeValue, type HrTime, type SpanContext } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
@@ -33,6 +34,7 @@ import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import { jsonFloat } from '../format/floats.js';
 import { jsonValue } from '../format/json.js';
+import { asBuffer } from '../format/strings.js';
 import type { CallEvent, DecodedArg, Value } from '../model.js';
 import type { PairedEvent } from '../pairing.js';
 
@@ -61,12 +63,18 @@ export function attributeValue(v: Value): AttributeValue {
       const text = jsonFloat(v.value, v.bits);
       return text.startsWith('"') ? (JSON.parse(text) as string) : Number(text);
     }
-    default: {
-      const text = jsonValue(v);
-      // A plain string is its JSON string; anything else stays JSON text.
-      return text.startsWith('"') ? (JSON.parse(text) as string) : text;
-    }
+    case 'string':
+      // Whole and valid UTF-8: the JSON output writes just the string.
+      return !v.truncated && isUtf8(v.bytes) ? asBuffer(v.bytes).toString('utf8') : jsonAttribute(v);
+    default:
+      return jsonAttribute(v);
   }
+}
+
+/** The JSON output's text of a value; a plain JSON string becomes the string itself. */
+function jsonAttribute(v: Value): AttributeValue {
+  const text = jsonValue(v);
+  return text.startsWith('"') ? (JSON.parse(text) as string) : text;
 }
 
 function addArgs(attrs: Attributes, prefix: string, args: DecodedArg[]): number {

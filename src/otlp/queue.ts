@@ -65,6 +65,17 @@ export class ExportQueue<T> {
     return this.items.length;
   }
 
+  /** False when the next item would be dropped: the caller need not build it. */
+  get hasRoom(): boolean {
+    return !this.settled && this.items.length < this.limits.maxItems && this.queuedBytes < this.limits.maxBytes;
+  }
+
+  /** Counts an item dropped without being offered (hasRoom was false). */
+  dropUnbuilt(): void {
+    if (this.settled) this.counts.droppedAtExit++;
+    else this.counts.droppedFull++;
+  }
+
   /** Queues one item of about `bytes` bytes; false when it was dropped. */
   offer(item: T, bytes: number): boolean {
     if (this.settled || this.items.length >= this.limits.maxItems || this.queuedBytes + bytes > this.limits.maxBytes) {

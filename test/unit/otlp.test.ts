@@ -214,6 +214,19 @@ describe('export queue', () => {
     expect(q.counts.exported).toBe(4);
   });
 
+  it('hasRoom says a call would be dropped before it is built; dropUnbuilt counts it', async () => {
+    const q = new ExportQueue<number>(manualSender().send, { ...LIMITS, batchSize: 100, maxItems: 2 });
+    q.offer(1, 1);
+    expect(q.hasRoom).toBe(true);
+    q.offer(2, 1);
+    expect(q.hasRoom).toBe(false);
+    q.dropUnbuilt();
+    expect(q.counts.droppedFull).toBe(1);
+    await q.drain(0);
+    q.dropUnbuilt();
+    expect(q.counts).toEqual({ exported: 0, droppedFull: 1, droppedFailed: 0, droppedAtExit: 3 });
+  });
+
   it('the byte bound drops too', () => {
     const q = new ExportQueue<number>(manualSender().send, { ...LIMITS, batchSize: 100 });
     expect([q.offer(1, 600), q.offer(2, 300), q.offer(3, 200), q.offer(4, 100)]).toEqual([true, true, false, true]);
