@@ -14,6 +14,7 @@ import { formatOtlp, formatSummary, summaryRecord, type SummaryFacts } from '../
 import type { CallEvent, Value } from '../../src/model.js';
 import type { PairedEvent } from '../../src/pairing.js';
 import { UsageError } from '../../src/errors.js';
+import { runWeaver } from '../helpers/weaver.js';
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 const str = (s: string, extra: Partial<Extract<Value, { kind: 'string' }>> = {}): Value => ({ kind: 'string', bytes: utf8(s), len: s.length, truncated: false, ...extra });
@@ -44,6 +45,19 @@ describe('configuration', () => {
     );
     expect(refusal(() => resolveOtlpConfig('ftp://c', {}))).toBe('--otlp sends over HTTP: give an http:// or https:// URL, not "ftp://c"');
     expect(refusal(() => resolveOtlpConfig(true, { OTEL_EXPORTER_OTLP_ENDPOINT: 'c:4318' }))).toBe('OTEL_EXPORTER_OTLP_ENDPOINT must be an http:// or https:// URL, not "c:4318"');
+  });
+});
+
+describe('the CLI', () => {
+  it('a program where the endpoint goes, and gRPC, are refused before anything is read: one sentence, exit 2', async () => {
+    const eaten = await runWeaver(['--otlp', './server', '-f', 'funcs.txt']);
+    expect(eaten.code).toBe(2);
+    expect(eaten.stderr).toBe(
+      'weaver: option \'--otlp [endpoint]\' argument \'./server\' is invalid. --otlp takes the collector\'s URL, such as http://localhost:4318, not "./server" (a program to trace goes before --otlp or after --)\n',
+    );
+    const grpc = await runWeaver(['./missing', '-f', 'funcs.txt', '--otlp'], { env: { ...process.env, OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' } });
+    expect(grpc.code).toBe(2);
+    expect(grpc.stderr.split('\n')[0]).toBe('weaver: weaver sends OTLP over HTTP, not gRPC');
   });
 });
 
