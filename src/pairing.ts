@@ -43,6 +43,16 @@ export interface PairedEvent extends CallEvent {
   notReturnedReason?: NotReturnedReason;
   /** The return went through runtime.deferreturn (with open-coded defers: a panic was recovered). */
   viaDeferreturn?: true;
+  /**
+   * With `nesting`: a number for this call, given at its entry, unique in
+   * the session; the call it ran inside (the pending call of the same
+   * goroutine at the nearest shallower depth), if any; and the outermost
+   * such call (itself when it has no parent). OTLP export makes span and
+   * trace ids of them (src/otlp/mapping.ts).
+   */
+  callId?: number;
+  parentCallId?: number;
+  rootCallId?: number;
 }
 
 export interface PairingStats {
@@ -94,6 +104,9 @@ export class ReturnPairer {
   private readonly ordered: boolean;
   /** Functions with no RET to probe: they always leave by a jump. */
   private readonly untracedExits: Set<number>;
+  /** Give each call the ids of PairedEvent.callId (only when asked: it costs a look at the goroutine's pending calls). */
+  private readonly nesting: boolean;
+  private nextCallId = 1;
   readonly stats: PairingStats = {
     paired: 0,
     returnsWithoutEntry: 0,
@@ -105,8 +118,9 @@ export class ReturnPairer {
     returnPlans: ReturnPlan[],
     depthOffsets: Map<number, number>,
     private readonly clockOffsetNs: bigint,
-    options: { maxPending?: number; ordered?: boolean; untracedExits?: Set<number> } = {},
+    options: { maxPending?: number; ordered?: boolean; untracedExits?: Set<number>; nesting?: boolean } = {},
   ) {
+    this.nesting = options.nesting ?? false;
     this.untracedExits = new Set([...(options.untracedExits ?? []), ...entryPlans.filter((p) => STACK_SWITCHING.has(p.name)).map((p) => p.id)]);
     const maxPending = options.maxPending ?? DEFAULT_MAX_PENDING;
     this.maxPending = maxPending;
@@ -154,6 +168,7 @@ export class ReturnPairer {
       const oldest = this.pending.values().next().value as Pending;
       out.push(this.drop(oldest, 'evicted'));
     }
+    if (this.nesting) this.nest(event as PairedEvent, goroutineKey, depth, h.goid);
     this.pending.set(key, { key, goroutineKey, depth, ktime: h.ktimeNs, funcId: h.funcId, event });
     let set = this.byGoroutine.get(goroutineKey);
     if (!set) this.byGoroutine.set(goroutineKey, (set = new Set()));
@@ -200,6 +215,7 @@ export class ReturnPairer {
           goid: h.goid,
           args: null,
         };
+    if (this.nesting && !sameCall) event.callId = event.rootCallId = this.nextCallId++;
     if (returns !== undefined) event.returns = returns;
     if (paired) event.durationNs = durationNs;
     else if (startKtime !== 0n && h.ktimeNs >= startKtime) event.durationNs = h.ktimeNs - startKtime;
@@ -207,6 +223,31 @@ export class ReturnPairer {
     if (sameCall) this.stats.paired++;
     out.push(event);
     return out;
+  }
+
+  /**
+   * Numbers a call at its entry and links it to the call it runs inside:
+   * the pending call of its goroutine at the nearest shallower depth (depth
+   * is g.stack.hi − sp, so a caller's is smaller). goid 0 mixes goroutines,
+   * so such a call has no parent.
+   */
+  private nest(event: PairedEvent, goroutineKey: string, depth: bigint, goid: bigint): void {
+    event.callId = this.nextCallId++;
+    let parent: Pending | undefined;
+    const set = goid !== 0n ? this.byGoroutine.get(goroutineKey) : undefined;
+    if (set) {
+      for (const key of set) {
+        const p = this.pending.get(key)!;
+        if (p.depth < depth && (!parent || p.depth > parent.depth)) parent = p;
+      }
+    }
+    const pe = parent?.event as PairedEvent | undefined;
+    if (pe?.callId !== undefined) {
+      event.parentCallId = pe.callId;
+      event.rootCallId = pe.rootCallId ?? pe.callId;
+    } else {
+      event.rootCallId = event.callId;
+    }
   }
 
   /** A frame of this goroutine at `depth` returned: every deeper pending frame is gone. */

@@ -21,7 +21,7 @@ import type { FunctionSymbol, GoBinaryInfo } from './model.js';
 import { PlanTooLargeError, mapLayoutForVersion, planFunction, type FunctionPlan, type PlanOptions } from './plan.js';
 import { closestFunctions } from './suggest.js';
 import { chooseEntryProbe, type ProbeKind } from './x86/prologue.js';
-import { ProbeCache } from './probecache.js';
+import { ProbeCache, goBuildId } from './probecache.js';
 import { lazyRuntimeTypes } from './runtimetypes.js';
 import { returnSide, type ReturnSide } from './returnspec.js';
 import { argumentFrames, checkSignatures, dwarfMatchesFrame } from './signaturecheck.js';
@@ -147,6 +147,8 @@ export interface TraceTarget {
 
 export interface TraceSpec {
   binary: GoBinaryInfo;
+  /** The Go build ID (.note.go.buildid), null when the binary has none; a resource attribute of OTLP export. */
+  buildId?: string | null;
   targets: TraceTarget[];
   /** The generated C: every compile unit (cUnits), one after the other. */
   cSource: string;
@@ -256,7 +258,7 @@ export function buildTraceSpec(req: TraceRequest): TraceSpec {
   // --emit c shows every unit, each compilable on its own.
   const cSource = cUnits.join('\n');
   cache.save();
-  return { binary: info, targets, cSource, cUnits, namesOnly, notes, returns: Boolean(req.returns), probes, dispatch, ringBatches };
+  return { binary: info, buildId: goBuildId(elf), targets, cSource, cUnits, namesOnly, notes, returns: Boolean(req.returns), probes, dispatch, ringBatches };
 }
 
 /** Far more than any real functions file; /dev/zero or a wrong path must not fill memory. */

@@ -192,6 +192,7 @@ describe('summary line', () => {
       elapsedMs: 1520,
       stopReason: 'the output was closed',
       program: null,
+      otlp: null,
       outputError: 'the output was closed',
       exitStatus: 0,
     });
