@@ -18,8 +18,10 @@
 //   - the map is full (evicted), or tracing ends (flush).
 // A frame that goes without its return is not always a panic: on a system
 // stack (goid 0: g0, where the scheduler starts afresh each time and never
-// returns, or gsignal) and in functions with no RET to probe (they leave by a
-// jump) it is the normal way out; those count as "untraced". So do the
+// returns, or gsignal) and in functions that leave by a jump to another
+// function (no RET to probe, or a JMP besides their RETs, as
+// runtime.memequal's to memeqbody) it is the normal way out; those count as
+// "untraced". So do the
 // runtime's stack-switching functions (STACK_SWITCHING): they leave on
 // another stack than the one they were entered on, or never return.
 // The "shallower frame" rule relies on the records of one goroutine coming
@@ -92,7 +94,7 @@ export class ReturnPairer {
   private readonly maxPending: number;
   /** Records of one goroutine arrive in order (the session sorts them: src/reorder.ts). */
   private readonly ordered: boolean;
-  /** Functions with no RET to probe: they always leave by a jump. */
+  /** Functions that can leave by a jump to another function, where no probe sees them go. */
   private readonly untracedExits: Set<number>;
   readonly stats: PairingStats = {
     paired: 0,

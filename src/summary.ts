@@ -8,6 +8,7 @@
 
 import { formatDurationMs } from './duration.js';
 import { formatBufferSize, suggestedBufferSize } from './buffersize.js';
+import type { PairingStats } from './pairing.js';
 
 export interface SummaryFacts {
   /** Events written to the output (or, with -c, counted into the statistics). */
@@ -32,6 +33,34 @@ export interface SummaryFacts {
   stopReason?: string;
   /** Launch mode: how the program ended, e.g. "./server exited with code 0". */
   program?: string;
+  /** --returns: how calls were paired with their returns (the `returns:` line). */
+  pairing?: PairingCounts;
+}
+
+/** What --returns pairing saw, under the names --summary-json gives them. */
+export interface PairingCounts {
+  /** Calls shown with their return. */
+  paired: number;
+  /** Frames gone without a return that only a panic explains. */
+  unwoundByPanic: number;
+  /** Calls that left where no probe sees them: a jump to another function, or a system stack. */
+  leftUntraced: number;
+  stillRunningAtExit: number;
+  evicted: number;
+  returnsWithoutEntry: number;
+}
+
+/** Pairing's statistics as --summary-json names them: "replaced" and "unwound" are both a panic's doing. */
+export function pairingCounts(p: PairingStats): PairingCounts {
+  const nr = p.notReturned;
+  return {
+    paired: p.paired,
+    unwoundByPanic: nr.replaced + nr.unwound,
+    leftUntraced: nr.untraced,
+    stillRunningAtExit: nr.exit,
+    evicted: nr.evicted,
+    returnsWithoutEntry: p.returnsWithoutEntry,
+  };
 }
 
 function plural(n: number | bigint, word: string): string {
@@ -133,5 +162,6 @@ export function summaryRecord(f: SummaryFacts, end: { exitStatus: number; output
     program: f.program ?? null,
     outputError: end.outputError ?? null,
     exitStatus: end.exitStatus,
+    returns: f.pairing ?? null,
   };
 }

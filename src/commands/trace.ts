@@ -23,7 +23,7 @@ import { TraceSession, resolveAttachMode, resolveTransport, ringBatchesSupported
 import { StatusLine } from '../status.js';
 import { after, outputPatience, settle, SignalWatch, whenAllExit, type StopSource } from '../stop.js';
 import { watchBinary } from '../binarywatch.js';
-import { formatSummary, formatTwoTraps, summaryRecord, type SummaryFacts } from '../summary.js';
+import { formatSummary, formatTwoTraps, pairingCounts, summaryRecord, type SummaryFacts } from '../summary.js';
 import { chooseTarget } from '../target.js';
 import { MIN_DEFAULT_BUFFER, defaultBufferSize, formatBufferSize } from '../buffersize.js';
 import type { CallEvent } from '../model.js';
@@ -230,6 +230,7 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
       // Said once: a failure that ended tracing is its stop reason already.
       stopReason: failure && failure.sentence !== outcome.reason ? [outcome.reason, failure.sentence].filter(Boolean).join('; ') : outcome.reason,
       program: programSummary,
+      pairing: stats.pairing && pairingCounts(stats.pairing),
     };
     say(formatSummary(facts));
     if (pairing) say(pairing);
