@@ -23,7 +23,8 @@
 // runtime.memequal's to memeqbody) it is the normal way out; those count as
 // "untraced". So do the
 // runtime's stack-switching functions (STACK_SWITCHING): they leave on
-// another stack than the one they were entered on, or never return.
+// another stack (or goroutine) than the one they were entered on, or never
+// return.
 // The "shallower frame" rule relies on the records of one goroutine coming
 // in order, which the session makes sure of (src/reorder.ts puts per-CPU
 // batches and perf buffers back in time order); `ordered: false` turns the
@@ -72,8 +73,14 @@ interface Pending {
 
 export const DEFAULT_MAX_PENDING = 65536;
 
-/** Runtime functions that switch stacks (assembly in runtime/asm_amd64.s): a pending entry of theirs is no sign of a panic. */
+/**
+ * Runtime functions that switch stacks (assembly in runtime/asm_amd64.s),
+ * or the thread's goroutine (runtime.settls, which a new thread calls with
+ * its parent's TLS and returns on g0): a pending entry of theirs is no sign
+ * of a panic.
+ */
 export const STACK_SWITCHING = new Set([
+  'runtime.settls',
   'runtime.mcall',
   'runtime.gogo',
   'runtime.systemstack',
