@@ -180,8 +180,10 @@ function coreOf(v: Value): string {
       out += v.value !== undefined ? `,"value":${jsonValue(v.value)}` : `,"data":${hexAddress(v.dataAddress)}`;
       return out + '}';
     }
-    case 'chan':
     case 'func':
+      if (v.address !== 0n && v.func !== undefined) return `{"value":${hexAddress(v.address)},"func":${jsonString(v.func)}}`;
+      return v.address === 0n ? 'null' : hexAddress(v.address);
+    case 'chan':
       return v.address === 0n ? 'null' : hexAddress(v.address);
     case 'opaque':
       return v.address === undefined || v.address === 0n ? 'null' : hexAddress(v.address);
