@@ -124,6 +124,8 @@ function extrasOf(v: Value, hex?: string): string {
       return v.cycle ? ',"cycle":true' : '';
     case 'chan':
       return (v.len !== undefined ? `,"len":${v.len}` : '') + (v.cap !== undefined ? `,"cap":${v.cap}` : '');
+    case 'func':
+      return v.address !== 0n && v.func !== undefined ? `,"func":${jsonString(v.func)}` : '';
     case 'opaque':
       return `,"opaque":${jsonString(v.typeName)}`;
     case 'unavailable':
@@ -180,10 +182,8 @@ function coreOf(v: Value): string {
       out += v.value !== undefined ? `,"value":${jsonValue(v.value)}` : `,"data":${hexAddress(v.dataAddress)}`;
       return out + '}';
     }
-    case 'func':
-      if (v.address !== 0n && v.func !== undefined) return `{"value":${hexAddress(v.address)},"func":${jsonString(v.func)}}`;
-      return v.address === 0n ? 'null' : hexAddress(v.address);
     case 'chan':
+    case 'func':
       return v.address === 0n ? 'null' : hexAddress(v.address);
     case 'opaque':
       return v.address === undefined || v.address === 0n ? 'null' : hexAddress(v.address);
