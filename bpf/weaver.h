@@ -51,8 +51,10 @@ struct task_struct {
  * (bench/program-cost.mjs): 12-18 ns less a call, leaving ppid and comm at
  * 2-3 ns, less than a per-process cache lookup would cost. libbpf resolves
  * this check against the kernel's BTF at load, and the verifier drops the
- * branch not taken, so older kernels load the helper path (a test defines
- * WEAVER_TASK_BTF 0 to run that path here). */
+ * branch not taken, so older kernels load the helper path. The generator
+ * defines WEAVER_TASK_BTF 0 when the kernel's probe finds no such helper
+ * for uprobe programs (src/features.ts task_btf), and so can a test, to
+ * run that path here. */
 #ifndef WEAVER_TASK_BTF
 #define WEAVER_TASK_BTF bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf)
 #endif
@@ -61,6 +63,17 @@ struct task_struct {
  * libbpf's static linker (src/compile.ts): what every unit defines the same
  * (maps, global functions, readers) is weak, so the linker keeps one. */
 #define WEAVER_SHARED __attribute__((weak))
+
+/* A map lookup every shape makes goes through a small static subprogram
+ * marked with this, so a program holds one call site of it rather than one
+ * per shape. The verifier inlines each lookup of an array or hash map by
+ * patching the program at that site, and Linux 6.18 copies the whole
+ * program for every patch (vrealloc in bpf_patch_insn_data): the 2,300
+ * lookups inlined into the shapes of 1,063 traced functions made loading
+ * spend ~1 s in memcpy (perf record of the load, bench/README.md §3b). A
+ * static subprogram returning the map value is checked in its caller's
+ * context, so the pointer keeps its type; the call costs a few ns. */
+#define WEAVER_LOOKUP_SITE __attribute__((noinline, unused))
 
 char LICENSE[] SEC("license") WEAVER_SHARED = "GPL";
 
@@ -109,10 +122,22 @@ struct {
 	__type(value, u32);
 } weaver_scratch_users SEC(".maps") WEAVER_SHARED;
 
-static __always_inline u8 *weaver_perf_scratch(void)
+/* One lookup site each: see WEAVER_LOOKUP_SITE below. */
+static WEAVER_LOOKUP_SITE u32 *weaver_scratch_users_here(void)
 {
 	u32 key = 0;
-	u32 *users = bpf_map_lookup_elem(&weaver_scratch_users, &key);
+	return bpf_map_lookup_elem(&weaver_scratch_users, &key);
+}
+
+static WEAVER_LOOKUP_SITE u8 *weaver_scratch_here(void)
+{
+	u32 key = 0;
+	return (u8 *)bpf_map_lookup_elem(&weaver_scratch, &key);
+}
+
+static __always_inline u8 *weaver_perf_scratch(void)
+{
+	u32 *users = weaver_scratch_users_here();
 	if (!users)
 		return 0;
 	__sync_fetch_and_add(users, 1);
@@ -120,7 +145,7 @@ static __always_inline u8 *weaver_perf_scratch(void)
 		__sync_fetch_and_add(users, -1);
 		return 0;
 	}
-	u8 *rec = (u8 *)bpf_map_lookup_elem(&weaver_scratch, &key);
+	u8 *rec = weaver_scratch_here();
 	if (!rec)
 		__sync_fetch_and_add(users, -1);
 	return rec;
@@ -128,8 +153,7 @@ static __always_inline u8 *weaver_perf_scratch(void)
 
 static __always_inline void weaver_perf_release(void)
 {
-	u32 key = 0;
-	u32 *users = bpf_map_lookup_elem(&weaver_scratch_users, &key);
+	u32 *users = weaver_scratch_users_here();
 	if (users)
 		__sync_fetch_and_add(users, -1);
 }
@@ -215,6 +239,12 @@ struct {
 
 static __always_inline void weaver_count_drops(u64 n);
 
+static WEAVER_LOOKUP_SITE struct weaver_batch *weaver_batch_here(void)
+{
+	u32 key = 0;
+	return bpf_map_lookup_elem(&weaver_batches, &key);
+}
+
 /* Sends this CPU's batch and empties it; records the ring buffer has no
  * room for are counted as dropped. A global function, checked once by the
  * verifier rather than inlined into every traced function's program (it
@@ -222,8 +252,7 @@ static __always_inline void weaver_count_drops(u64 n);
  * it sent records. */
 WEAVER_SHARED __attribute__((noinline)) int weaver_batch_send(void)
 {
-	u32 key = 0;
-	struct weaver_batch *b = bpf_map_lookup_elem(&weaver_batches, &key);
+	struct weaver_batch *b = weaver_batch_here();
 	if (!b)
 		return 0;
 	u32 used = b->used;
@@ -252,8 +281,7 @@ WEAVER_SHARED __attribute__((noinline)) int weaver_batch_send(void)
  * time on a large trace. */
 static __always_inline u8 *weaver_batch_reserve(u32 size)
 {
-	u32 key = 0;
-	struct weaver_batch *b = bpf_map_lookup_elem(&weaver_batches, &key);
+	struct weaver_batch *b = weaver_batch_here();
 	if (!b || b->busy)
 		return 0;
 	b->busy = 1;
@@ -277,8 +305,7 @@ static __always_inline u8 *weaver_batch_reserve(u32 size)
 
 static __always_inline void weaver_batch_release(void)
 {
-	u32 key = 0;
-	struct weaver_batch *b = bpf_map_lookup_elem(&weaver_batches, &key);
+	struct weaver_batch *b = weaver_batch_here();
 	if (!b)
 		return;
 	asm volatile("" ::: "memory");
@@ -294,8 +321,7 @@ static __always_inline void weaver_batch_release(void)
 SEC("raw_tp")
 int weaver_flush(void *ctx)
 {
-	u32 key = 0;
-	struct weaver_batch *b = bpf_map_lookup_elem(&weaver_batches, &key);
+	struct weaver_batch *b = weaver_batch_here();
 	if (!b)
 		return 0;
 	if (b->busy)
@@ -335,10 +361,15 @@ struct {
 	__type(value, u64);
 } weaver_drops SEC(".maps") WEAVER_SHARED;
 
-static __always_inline void weaver_count_drops(u64 count)
+static WEAVER_LOOKUP_SITE u64 *weaver_drops_here(void)
 {
 	u32 key = 0;
-	u64 *n = bpf_map_lookup_elem(&weaver_drops, &key);
+	return bpf_map_lookup_elem(&weaver_drops, &key);
+}
+
+static __always_inline void weaver_count_drops(u64 count)
+{
+	u64 *n = weaver_drops_here();
 	if (n)
 		__sync_fetch_and_add(n, count);
 }
@@ -556,7 +587,7 @@ struct {
 	__type(value, struct weaver_map_walk);
 } weaver_map_walks SEC(".maps") WEAVER_SHARED;
 
-static __always_inline struct weaver_map_walk *weaver_map_walk_state(void)
+static WEAVER_LOOKUP_SITE struct weaver_map_walk *weaver_map_walk_state(void)
 {
 	u32 key = 0;
 	return bpf_map_lookup_elem(&weaver_map_walks, &key);

@@ -83,3 +83,12 @@ export function readArrayU64(h: ObjectHandle, map: string, key: number): bigint;
 export function close(h: ObjectHandle): void;
 /** CLOCK_REALTIME − CLOCK_MONOTONIC in ns: add it to bpf_ktime_get_ns() for epoch time. */
 export function monotonicToRealtimeOffsetNs(): bigint;
+/** Kernel features weaver chooses between (src/features.ts). */
+export type FeatureName = 'ringbuf' | 'run_on_cpu' | 'uprobe_multi' | 'task_btf' | 'bpf_loop';
+/**
+ * Asks the running kernel whether it has `name`, by creating the map, link
+ * or program that needs it (src/probe.c). `errno` is set when the probe
+ * itself could not run (EPERM without privileges, …): `supported` is then
+ * false and means unknown. Another name throws (code ERR_INVALID_ARG).
+ */
+export function probeFeature(name: FeatureName): { supported: boolean; errno?: number };

@@ -52,10 +52,14 @@ export interface TraceFlags {
   attach: 'auto' | 'multi' | 'single';
   verbose: boolean;
   color?: boolean;
+  /** --debug-file: the program's separate debug info (src/debuginfo/). */
+  debugFile?: string;
 }
 
 export interface ListFlags {
   binary: string;
+  /** --debug-file: the program's separate debug info (src/debuginfo/). */
+  debugFile?: string;
   packages?: string[];
   verbose: boolean;
 }
@@ -189,6 +193,7 @@ export function buildCli(handlers: CliHandlers): Command {
         .choices(['auto', 'multi', 'single'])
         .default('auto'),
     )
+    .option('--debug-file <file>', "the program's separate debug info (DWARF), when not found by itself; see README \"Tracing a program your distribution ships\"")
     .option('--no-color', 'no colours in text output (also: NO_COLOR set, or not a terminal)')
     .option('--no-cache', "neither read nor write weaver's cache (compiled BPF objects, binary analyses): everything is worked out again")
     .option('--types', 'list the argument types weaver can decode, and exit')
@@ -233,6 +238,7 @@ export function buildCli(handlers: CliHandlers): Command {
         verbose: Boolean(opts.verbose),
         color: opts.color === false ? false : undefined,
         cache: opts.cache !== false,
+        debugFile: opts.debugFile,
       });
     });
 
@@ -241,9 +247,10 @@ export function buildCli(handlers: CliHandlers): Command {
     .description('print the traceable functions of a Go program, one signature a line, in functions-file syntax')
     .argument('<binary>', 'the Go program')
     .option('-p, --packages <list>', 'only these packages (comma-separated; default: main)', packageList)
+    .option('--debug-file <file>', "the program's separate debug info (DWARF), when not found by itself")
     .option('-v, --verbose', 'details')
     .action(async (binary: string, opts) => {
-      await handlers.list({ binary, packages: opts.packages, verbose: Boolean(opts.verbose) });
+      await handlers.list({ binary, packages: opts.packages, verbose: Boolean(opts.verbose), debugFile: opts.debugFile });
     });
 
   program

@@ -31,9 +31,15 @@ export interface CodegenOptions {
   /**
    * Ring transport: records of up to 1 KiB go out in per-CPU batches
    * (default); false: every record is reserved in the ring buffer, for
-   * kernels that cannot run the batch flush on a given CPU (before 5.10).
+   * kernels that cannot run the batch flush on a given CPU (src/features.ts
+   * run_on_cpu).
    */
   ringBatches?: boolean;
+  /**
+   * The kernel gives uprobe programs bpf_get_current_task_btf (default);
+   * false: bpf/weaver.h reads the task's fields by helper calls instead.
+   */
+  taskBtf?: boolean;
   /** Bytes at which a per-CPU batch is sent (RING_BATCH_BYTES, less for a small ring buffer: ringBatchBytesFor). */
   ringBatchBytes?: number;
   /**
@@ -180,6 +186,7 @@ export function generateUnits(units: ProgramUnit[], options: CodegenOptions, sha
     out.push('');
     if (index > 0) out.push('#define WEAVER_SECONDARY_UNIT 1');
     if (options.transport === 'perf') out.push('#define WEAVER_TRANSPORT_PERF 1');
+    if (options.taskBtf === false) out.push('#define WEAVER_TASK_BTF 0');
     out.push(`#define WEAVER_KIND_BATCH ${RECORD_KIND.batch}`);
     out.push(`#define WEAVER_BATCH_MAX_RECORD ${ringBatchMaxRecord(options)}`);
     out.push(`#define WEAVER_BATCH_SEND_AT ${options.ringBatchBytes ?? RING_BATCH_BYTES}`);
@@ -458,11 +465,17 @@ struct {
 	__type(value, u64);
 } ${PAIR_STATS_MAP} SEC(".maps") WEAVER_SHARED;
 
-static __always_inline void weaver_pair_count(u32 which)
+/* Lookup sites out of line, one per program (bpf/weaver.h, WEAVER_LOOKUP_SITE). */
+static WEAVER_LOOKUP_SITE void weaver_pair_count(u32 which)
 {
 	u64 *n = bpf_map_lookup_elem(&${PAIR_STATS_MAP}, &which);
 	if (n)
 		__sync_fetch_and_add(n, 1);
+}
+
+static WEAVER_LOOKUP_SITE struct weaver_pair_value *weaver_pair_find(struct weaver_pair_key *key)
+{
+	return bpf_map_lookup_elem(&${PAIRS_MAP}, key);
 }
 
 /* The goroutine is its goid when its offset is known, else the g pointer
@@ -505,7 +518,7 @@ static __always_inline void weaver_pair_return(struct pt_regs *ctx, u64 g, u32 f
 	u64 depth = weaver_pair_key_of(&key, ctx, g, func_id, 0);
 	u64 start = 0;
 	u32 flags = ${PAIR_FLAG.unpaired};
-	struct weaver_pair_value *v = bpf_map_lookup_elem(&${PAIRS_MAP}, &key);
+	struct weaver_pair_value *v = weaver_pair_find(&key);
 	if (v) {
 		start = v->ktime_ns;
 		flags = v->flags;
@@ -555,7 +568,7 @@ function deferreturnShape(): string {
     '{',
     '\tstruct weaver_pair_key key = {};',
     '\tweaver_pair_key_of(&key, ctx, WEAVER_G(ctx), WEAVER_COOKIE_FUNC(cookie), WEAVER_COOKIE_FRAME(cookie));',
-    `\tstruct weaver_pair_value *v = bpf_map_lookup_elem(&${PAIRS_MAP}, &key);`,
+    '\tstruct weaver_pair_value *v = weaver_pair_find(&key);',
     '\tif (v)',
     `\t\tv->flags |= ${PAIR_FLAG.deferreturn}; /* only this goroutine uses this key */`,
     '\treturn 0;',

@@ -11,7 +11,7 @@ export type Shell = (typeof SHELLS)[number];
 
 type ValueKind = { kind: 'none' } | { kind: 'choices'; values: string[] } | { kind: 'file' } | { kind: 'pid' } | { kind: 'text' };
 
-const FILE_FLAGS = new Set(['--functions-file', '--output']);
+const FILE_FLAGS = new Set(['--functions-file', '--output', '--debug-file']);
 
 function valueKind(o: Option): ValueKind {
   if (!o.required && !o.optional) return { kind: 'none' };

@@ -502,3 +502,8 @@ export function forEachRecord(batch: Buffer, fn: (offset: number, length: number
 export function monotonicToRealtimeOffsetNs(): bigint {
   return native().monotonicToRealtimeOffsetNs();
 }
+
+/** Asks the kernel whether it has a feature (src/features.ts decides what to do with the answer). */
+export function probeKernelFeature(name: Native.FeatureName): { supported: boolean; errno?: number } {
+  return native().probeFeature(name);
+}

@@ -12,11 +12,9 @@
 //     [u32 bytes copied][s32 error][bytes…] with a fixed capacity
 
 import type { FunctionNames } from './functionnames.js';
-import { release } from 'node:os';
 import { DICTIONARY_PARAM, alignOf, alignUp, makeStruct, sizeOf, type FunctionSpec, type GoType } from './gotypes.js';
 import type { GoAbi, IntRegister, ValueLocation } from './model.js';
 import { HEADER_SIZE } from './record.js';
-import { releaseAtLeast } from './kernelrelease.js';
 import { IFACE_STRINGS, type RuntimeTypes } from './runtimetypes.js';
 
 export interface PlanOptions {
@@ -56,17 +54,14 @@ export interface PlanOptions {
 
 export type MapLayout = 'hmap' | 'swiss';
 
-/** bpf_loop, which walks a map's storage (bpf/weaver.h weaver_map_walk), came with Linux 5.17. */
-const BPF_LOOP_SINCE: [number, number] = [5, 17];
-
 /**
  * The map layout a Go version uses (GOEXPERIMENT=noswissmap builds of
  * 1.24–1.25 are not told apart), for reading entries; undefined (length
- * only) when it is unknown or when the kernel cannot run the walk. An
- * unparsable kernel release counts as new.
+ * only) when it is unknown or when the kernel has no bpf_loop, which runs
+ * the walk over a map's storage (bpf/weaver.h weaver_map_walk).
  */
-export function mapLayoutForVersion(goVersion: string | null, kernelRelease: string = release()): MapLayout | undefined {
-  if (!releaseAtLeast(kernelRelease, BPF_LOOP_SINCE)) return undefined;
+export function mapLayoutForVersion(goVersion: string | null, kernelHasBpfLoop: boolean): MapLayout | undefined {
+  if (!kernelHasBpfLoop) return undefined;
   const m = goVersion ? /^go1\.(\d+)/.exec(goVersion) : null;
   if (!m) return undefined;
   return Number(m[1]) >= 24 ? 'swiss' : 'hmap';

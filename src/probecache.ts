@@ -12,7 +12,8 @@
 // 7 MB program), read only by a run that plans an interface: parsing it
 // cost every other start ~10 ms.
 // An entry is used only when the file still has the same identity (Go build
-// ID, or a hash of the contents when it has none; size; mtime; ctime; inode)
+// ID, or a hash of the contents when it has none; size; mtime; ctime; inode;
+// the separate debug file its DWARF was read from, if any)
 // and weaver's analysing code is the same (a fingerprint of its files): a
 // rebuilt binary or a rebuilt weaver never reuses stale answers. Anything
 // wrong with the cache (unreadable, corrupt, unwritable) only costs the cache.
@@ -33,7 +34,7 @@ import type { RuntimeTable, RuntimeTableStore } from './runtimetypes.js';
 import { NotStorableError, TypeEncoder, decodeTypes, type EncodedType } from './typecodec.js';
 
 /** Bumped when the file's layout changes. */
-const FORMAT = 4;
+const FORMAT = 5;
 /** Cache files kept; the least recently used go first. */
 export const MAX_CACHED_BINARIES = 64;
 /** Bytes of cache files (with their type tables) kept at most; the least recently used go first. */
@@ -55,6 +56,12 @@ interface BinaryIdentity {
   mtimeNs: string;
   ctimeNs: string;
   ino: number;
+  /**
+   * The separate debug file the DWARF came from (src/debuginfo/), as
+   * `<real path> <size> <mtime ns> <inode>`; '' when the binary's own.
+   * Answers that read DWARF differ with and without it.
+   */
+  debug: string;
 }
 
 /** GoBinaryInfo without its path (that of the current request) and with its functions as rows. */
@@ -392,7 +399,7 @@ export function pruneCache(dir: string, keep: number, maxBytes = MAX_CACHED_BYTE
 }
 
 function emptyFile(binary: BinaryIdentity | null): CacheFile {
-  return { format: FORMAT, fingerprint: analyserFingerprint(), binary: binary ?? { id: '', size: 0, mtimeNs: '0', ctimeNs: '0', ino: 0 }, probes: {} };
+  return { format: FORMAT, fingerprint: analyserFingerprint(), binary: binary ?? { id: '', size: 0, mtimeNs: '0', ctimeNs: '0', ino: 0, debug: '' }, probes: {} };
 }
 
 function sha256(text: string | Buffer): string {
@@ -415,7 +422,19 @@ function identify(elf: ElfFile): BinaryIdentity | null {
     mtimeNs: stat.mtimeNs.toString(),
     ctimeNs: stat.ctimeNs.toString(),
     ino: Number(stat.ino),
+    debug: elf.dwarfFile ? debugFileIdentity(elf.dwarfFile) : '',
   };
+}
+
+/** Where the debug file is and which version of it; a hash of it when it is not a file (never stored). */
+function debugFileIdentity(debug: ElfFile): string {
+  try {
+    const stat = statSync(debug.path, { bigint: true });
+    if (stat.size === BigInt(debug.buffer.length)) return `${realpathSync(debug.path)} ${stat.size} ${stat.mtimeNs} ${stat.ino}`;
+  } catch {
+    // Not on disk under that name: identified by its contents.
+  }
+  return `sha256:${sha256(debug.buffer)}`;
 }
 
 /**
@@ -445,7 +464,8 @@ function readTypesFile(path: string, binary: BinaryIdentity): TypesFile | null {
 function sameBinary(b: Partial<BinaryIdentity> | undefined, binary: BinaryIdentity): boolean {
   return (
     typeof b === 'object' && b !== null &&
-    b.id === binary.id && b.size === binary.size && b.mtimeNs === binary.mtimeNs && b.ctimeNs === binary.ctimeNs && b.ino === binary.ino
+    b.id === binary.id && b.size === binary.size && b.mtimeNs === binary.mtimeNs && b.ctimeNs === binary.ctimeNs && b.ino === binary.ino &&
+    b.debug === binary.debug
   );
 }
 
@@ -470,7 +490,7 @@ function isCacheFile(v: unknown): v is CacheFile {
   const f = v as Record<string, unknown>;
   const b = f.binary as Record<string, unknown> | null;
   if (typeof f.format !== 'number' || typeof f.fingerprint !== 'string' || typeof b !== 'object' || b === null) return false;
-  if (typeof b.id !== 'string' || typeof b.size !== 'number' || typeof b.mtimeNs !== 'string' || typeof b.ctimeNs !== 'string' || typeof b.ino !== 'number') {
+  if (typeof b.id !== 'string' || typeof b.size !== 'number' || typeof b.mtimeNs !== 'string' || typeof b.ctimeNs !== 'string' || typeof b.ino !== 'number' || typeof b.debug !== 'string') {
     return false;
   }
   if (f.goidOffset !== undefined && !isCount(f.goidOffset)) return false;

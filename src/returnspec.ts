@@ -8,7 +8,7 @@ import type { ElfFile } from './elf/file.js';
 import { NotSupportedError, WeaverError } from './errors.js';
 import type { FunctionSpec } from './gotypes.js';
 import type { FunctionSymbol, GoBinaryInfo } from './model.js';
-import { PlanTooLargeError, mapLayoutForVersion, type FunctionPlan, type PlanOptions } from './plan.js';
+import { PlanTooLargeError, type FunctionPlan, type PlanOptions } from './plan.js';
 import type { Notes } from './notes.js';
 import type { ProbeCache } from './probecache.js';
 import { lazyRuntimeTypes } from './runtimetypes.js';
@@ -41,6 +41,7 @@ export interface ReturnSideInput {
   symbol: FunctionSymbol;
   info: GoBinaryInfo;
   elf: ElfFile;
+  /** The entry side's options: results are planned alike (mapLayout absent: map lengths only). */
   plan: PlanOptions;
   notes: Notes;
   /** Keeps the RET sites (and the runtime-type table) between runs. */
@@ -55,7 +56,6 @@ export function returnSide(input: ReturnSideInput): { entryPlan: FunctionPlan; r
   const options: PlanOptions = {
     ...input.plan,
     runtimeTypes: input.plan.runtimeTypes ?? lazyRuntimeTypes(input.elf, info.hasDwarf, input.cache),
-    mapLayout: input.plan.mapLayout ?? mapLayoutForVersion(info.goVersion),
   };
   const plan = returnPlanOrUnknown(id, input.namesOnly ? { ...spec, params: [], results: null } : spec, info, options, notes);
   const { probes, leavesByJump } = probesOf(id, symbol, info, input.elf, notes, input.cache);

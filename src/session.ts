@@ -2,7 +2,7 @@
 // and streaming records, in libbpf's fixed order (open → size → load →
 // attach → ring/perf buffer → poll) with one cleanup path, close().
 
-import { cpus, release } from 'node:os';
+import { cpus } from 'node:os';
 import { RecordDecoder, MalformedRecordError } from './decode.js';
 import { WeaverError } from './errors.js';
 import { BpfObject, forEachRecord, monotonicToRealtimeOffsetNs } from './loader.js';
@@ -13,7 +13,7 @@ import { ReturnPairer, type PairingStats } from './pairing.js';
 import { PAIR_STAT } from './returns.js';
 import { RECORD_KIND } from './record.js';
 import { TimeOrder } from './reorder.js';
-import { releaseAtLeast } from './kernelrelease.js';
+import type { KernelFeatures } from './features.js';
 
 export const EVENTS_MAP = 'weaver_events';
 export const DROPS_MAP = 'weaver_drops';
@@ -24,42 +24,26 @@ export const FLUSH_PROGRAM = 'weaver_flush';
 /** How records reach user space; the object must be generated for the same one (CodegenOptions.transport). */
 export type Transport = 'ring' | 'perf';
 
-/** The BPF ring buffer came with Linux 5.8. */
-const RING_BUFFER_SINCE: [number, number] = [5, 8];
 /** bpf/weaver.h builds perf records in a per-CPU map value, which the kernel caps at 32 KiB. */
 export const PERF_MAX_RECORD_SIZE = 32768;
 const PAGE_SIZE = 4096;
 /** Events handed to onEvents at a time (see onBatch). */
 export const EVENTS_PER_DELIVERY = 256;
 
-/**
- * `--transport auto`: the ring buffer on kernels that have it (5.8 and
- * later), per-CPU perf buffers before. An unparsable release counts as new.
- */
-export function resolveTransport(choice: Transport | 'auto', kernelRelease: string = release()): Transport {
+/** `--transport auto`: the ring buffer where the kernel has it (src/features.ts), per-CPU perf buffers elsewhere. */
+export function resolveTransport(choice: Transport | 'auto', features: Pick<KernelFeatures, 'ringbuf'>): Transport {
   if (choice !== 'auto') return choice;
-  return releaseAtLeast(kernelRelease, RING_BUFFER_SINCE) ? 'ring' : 'perf';
+  return features.ringbuf ? 'ring' : 'perf';
 }
 
-/** Running a raw tracepoint program on a chosen CPU (BPF_F_TEST_RUN_ON_CPU), which flushes per-CPU batches, came with Linux 5.10. */
-const RUN_ON_CPU_SINCE: [number, number] = [5, 10];
-
-/** Whether the ring transport can write records in per-CPU batches on this kernel. */
-export function ringBatchesSupported(kernelRelease: string = release()): boolean {
-  return releaseAtLeast(kernelRelease, RUN_ON_CPU_SINCE);
-}
-
-/** One uprobe_multi link for many probes came with Linux 6.6. */
-const UPROBE_MULTI_SINCE: [number, number] = [6, 6];
-
 /**
- * `--attach auto`: one uprobe_multi link for all probes where the kernel has
- * it (6.6 and later; attaching and detaching then cost one kernel grace
- * period in all instead of one per probe), one link per probe before.
+ * `--attach auto`: one uprobe_multi link for all probes where the kernel
+ * has them (attaching and detaching then cost one kernel grace period in
+ * all instead of one per probe), one link per probe elsewhere.
  */
-export function resolveAttachMode(choice: 'auto' | 'multi' | 'single', kernelRelease: string = release()): 'multi' | 'single' {
+export function resolveAttachMode(choice: 'auto' | 'multi' | 'single', features: Pick<KernelFeatures, 'uprobe_multi'>): 'multi' | 'single' {
   if (choice !== 'auto') return choice;
-  return releaseAtLeast(kernelRelease, UPROBE_MULTI_SINCE) ? 'multi' : 'single';
+  return features.uprobe_multi ? 'multi' : 'single';
 }
 
 /** Pages per CPU for perf buffers sharing `bufferSize` bytes: a power of two, at least 1. */

@@ -15,6 +15,7 @@ import { parseFunctionsFile, placeDictionaries } from './funcfile.js';
 import { readTextUpTo } from './files.js';
 import { goidOffsetFor } from './goid.js';
 import { inPackages } from './gonames.js';
+import { ALL_FEATURES, type KernelFeatures } from './features.js';
 import { Notes } from './notes.js';
 import type { FunctionSpec, GoType } from './gotypes.js';
 import type { FunctionSymbol, GoBinaryInfo } from './model.js';
@@ -28,6 +29,8 @@ import { argumentFrames, checkSignatures, dwarfMatchesFrame } from './signaturec
 
 export interface TraceRequest {
   binaryPath: string;
+  /** The binary already read (with its separate debug info, src/debuginfo/); read from binaryPath when absent. */
+  elf?: ElfFile;
   /** Functions-file mode when set; package mode otherwise. */
   functionsFile?: string;
   packages: string[];
@@ -36,8 +39,15 @@ export interface TraceRequest {
   probePlacement?: 'auto' | 'entry';
   /** How records reach user space (default ring); the session must use the same. */
   transport?: 'ring' | 'perf';
-  /** Ring transport: per-CPU record batches (default true; false before Linux 5.10, see CodegenOptions.ringBatches). */
+  /** Ring transport: per-CPU record batches (default: where the kernel can run the flush on a chosen CPU, features.run_on_cpu). */
   ringBatches?: boolean;
+  /**
+   * What the kernel the programs will load on can do (src/features.ts),
+   * as plain data so that the spec is a function of the request; default
+   * ALL_FEATURES. Transport and attach mode are chosen by the caller
+   * (session.ts resolveTransport, resolveAttachMode) and given above.
+   */
+  features?: KernelFeatures;
   /** Bytes at which a per-CPU batch is sent (default RING_BATCH_BYTES; see ringBatchBytesFor). */
   ringBatchBytes?: number;
   /** --returns: also probe every RET (and runtime.deferreturn call) for results and durations. */
@@ -62,7 +72,7 @@ export interface TraceRequest {
  * functions, `fixedSubprograms` at most) and 1M instructions verified, for
  * which the length of the shapes' C text is a rough measure.
  */
-export const DISPATCH_LIMITS = { subprograms: 256, fixedSubprograms: 16, textBytes: 400_000 };
+export const DISPATCH_LIMITS = { subprograms: 256, fixedSubprograms: 24, textBytes: 400_000 };
 
 export interface Dispatcher {
   program: string;
@@ -161,21 +171,23 @@ export interface TraceSpec {
 }
 
 export function buildTraceSpec(req: TraceRequest): TraceSpec {
-  const elf = ElfFile.read(req.binaryPath);
+  const elf = req.elf ?? ElfFile.read(req.binaryPath);
   const cache = ProbeCache.open(elf, { dir: req.binaryCacheDir });
   const info = cache.binaryInfo(req.binaryPath, () => goBinaryInfo(elf));
   const notes = new Notes();
   const specs = req.functionsFile ? specsFromFile(req.functionsFile, info, elf, { force: req.force, notes }) : specsFromPackages(req.packages, info, elf, notes);
   const namesOnly = specs.every((s) => s.params === null);
 
+  const features = req.features ?? ALL_FEATURES;
   const runtimeTypes = lazyRuntimeTypes(elf, info.hasDwarf, cache);
   const functionNames = lazyFunctionNames(info.functions);
+  const mapLayout = mapLayoutForVersion(info.goVersion, features.bpf_loop);
   const targets: TraceTarget[] = specs.map((s, id) => {
     const symbol = info.functions.get(s.spec.name)!;
     let plan: FunctionPlan;
     try {
       const locations = s.params === null ? null : argumentLocations(s.params, info.abi, { hiddenDictionary: s.spec.hiddenDictionary });
-      plan = planFunction(id, s.spec, info.abi, locations, { ...req.plan, runtimeTypes, functionNames, mapLayout: mapLayoutForVersion(info.goVersion) });
+      plan = planFunction(id, s.spec, info.abi, locations, { ...req.plan, runtimeTypes, functionNames, mapLayout });
     } catch (err) {
       if (err instanceof PlanTooLargeError) throw new WeaverError(err.message, { hint: 'raise --max-event-size or lower --string-size and --max-elements' });
       throw err;
@@ -183,7 +195,7 @@ export function buildTraceSpec(req: TraceRequest): TraceSpec {
     const program = programName(plan);
     const probe = probePoint(elf, symbol, info, req.probePlacement ?? 'auto', cache);
     if (!req.returns) return { plan, symbol, program, attachOffset: symbol.fileOffset + probe.offset, probe };
-    const side = returnSide({ id, spec: s.spec, namesOnly: s.params === null, entryPlan: plan, symbol, info, elf, plan: { ...req.plan, functionNames }, notes, cache });
+    const side = returnSide({ id, spec: s.spec, namesOnly: s.params === null, entryPlan: plan, symbol, info, elf, plan: { ...req.plan, mapLayout, functionNames }, notes, cache });
     return { plan: side.entryPlan, symbol, program, attachOffset: symbol.fileOffset + probe.offset, probe, returns: side.returns };
   });
 
@@ -201,7 +213,7 @@ export function buildTraceSpec(req: TraceRequest): TraceSpec {
     probes.push({ program: t.program, attachOffset: t.attachOffset, site });
   }
 
-  const ringBatches = req.transport !== 'perf' && req.ringBatches !== false;
+  const ringBatches = req.transport !== 'perf' && (req.ringBatches ?? features.run_on_cpu);
   const units = targets.map((t) => ({
     plan: t.plan,
     stackCheckFailFlags: t.probe.stackCheckFailFlags,
@@ -237,6 +249,7 @@ export function buildTraceSpec(req: TraceRequest): TraceSpec {
       // share one compiled object in the cache.
       transport: req.transport,
       ringBatches,
+      taskBtf: features.task_btf,
       ...(req.ringBatchBytes !== undefined ? { ringBatchBytes: req.ringBatchBytes } : {}),
       ...(dispatch ? { dispatch: dispatch.map(({ program, calls }) => ({ program, calls })) } : {}),
     },

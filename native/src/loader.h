@@ -1,4 +1,6 @@
-/* Shared state of one BPF object opened from JavaScript. */
+/* Shared state of one BPF object opened from JavaScript, and the log and
+ * error helpers every module uses. Modules with their own header: handle.h
+ * (the struct's life), reader.h (record readers), probe.h (feature probes). */
 #ifndef BPF_LOADER_H
 #define BPF_LOADER_H
 
@@ -109,29 +111,11 @@ void log_clear(void);
 /* Returns a malloc'd copy of what libbpf printed since log_clear(). */
 char *log_take(void);
 
-/* reader.c: bytes of records written by the BPF programs that JS has not
- * received yet (ring buffer only; -1 for perf buffers or no reader). */
-int64_t pending_bytes(bpf_loader *l);
-
 /* Errors (errors.c): throw a JS Error with errno, code, operation and log. */
 void throw_errno(napi_env env, const char *operation, int err, const char *detail, const char *log);
 /* ENOENT: no map or program (`what`) named `name` in the object. */
 void throw_not_found(napi_env env, const char *operation, const char *what, const char *name);
 void throw_type(napi_env env, const char *message);
 void throw_state(napi_env env, const char *operation, const char *message);
-
-/* Record readers (reader.c). */
-/* batch_map and flush_program NULL: records are not batched. */
-napi_status ringbuf_start(napi_env env, bpf_loader *l, const char *map_name, const char *batch_map,
-                          const char *flush_program, uint32_t batch_kind, napi_value callback);
-napi_status perfbuf_start(napi_env env, bpf_loader *l, const char *map_name, size_t pages_per_cpu, napi_value callback);
-/* Stops the poll thread, releases the TSFN and frees the ring or perf buffer. Idempotent. */
-void ringbuf_stop(bpf_loader *l);
-
-/* Drops one owner and frees the struct when none is left (main.c). */
-void loader_release(bpf_loader *l);
-
-/* Close everything (main.c); idempotent and safe from finalizers and cleanup hooks. */
-void loader_close(bpf_loader *l);
 
 #endif

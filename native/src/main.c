@@ -11,62 +11,14 @@
 #include <unistd.h>
 #include <sys/syscall.h>
 #include "loader.h"
+#include "handle.h"
+#include "probe.h"
+#include "reader.h"
 
 /* Tags our externals so that a foreign object passed as a handle is refused. */
 static const napi_type_tag HANDLE_TAG = {0x7765617665726270ULL, 0x662d6c6f61646572ULL};
 
-/* Open loaders, so that links are destroyed even when the process exits
- * without running environment cleanup hooks (process.exit, fatal errors). */
-static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
-static bpf_loader **open_list;
-static size_t open_len, open_cap;
-
-static void open_list_add(bpf_loader *l) {
-  pthread_mutex_lock(&open_lock);
-  if (open_len == open_cap) {
-    size_t cap = open_cap ? open_cap * 2 : 8;
-    bpf_loader **grown = realloc(open_list, cap * sizeof *grown);
-    if (grown) {
-      open_list = grown;
-      open_cap = cap;
-    }
-  }
-  if (open_len < open_cap) open_list[open_len++] = l;
-  pthread_mutex_unlock(&open_lock);
-}
-
-static void open_list_remove(bpf_loader *l) {
-  pthread_mutex_lock(&open_lock);
-  for (size_t i = 0; i < open_len; i++)
-    if (open_list[i] == l) {
-      open_list[i] = open_list[--open_len];
-      break;
-    }
-  pthread_mutex_unlock(&open_lock);
-}
-
-static void destroy_links(bpf_loader *l) {
-  for (size_t i = 0; i < l->links_len; i++)
-    if (l->links[i]) {
-      bpf_link__destroy(l->links[i]);
-      l->links[i] = NULL;
-    }
-  for (size_t i = 0; i < l->multi_len; i++)
-    if (l->multi_fds[i] >= 0) {
-      close(l->multi_fds[i]);
-      l->multi_fds[i] = -1;
-    }
-  l->attached = 0;
-}
-
-/* At exit() the JS thread is the caller, so nothing else touches links;
- * the poll thread and TSFN are left alone (the loop is gone). */
-static void destroy_links_at_exit(void) {
-  pthread_mutex_lock(&open_lock);
-  for (size_t i = 0; i < open_len; i++)
-    if (!open_list[i]->closed) destroy_links(open_list[i]);
-  pthread_mutex_unlock(&open_lock);
-}
+static void loader_close(bpf_loader *l);
 
 static void on_env_cleanup(void *arg) {
   bpf_loader *l = arg;
@@ -74,11 +26,12 @@ static void on_env_cleanup(void *arg) {
   loader_close(l);
 }
 
-void loader_close(bpf_loader *l) {
+/* Close everything; idempotent and safe from finalizers and cleanup hooks. */
+static void loader_close(bpf_loader *l) {
   if (l->closed) return;
   l->closed = true;
   ringbuf_stop(l);
-  destroy_links(l);
+  handle_destroy_links(l);
   if (l->obj) bpf_object__close(l->obj);
   l->obj = NULL;
   free(l->object_bytes);
@@ -90,12 +43,6 @@ void loader_close(bpf_loader *l) {
     napi_remove_env_cleanup_hook(l->env, on_env_cleanup, l);
     l->cleanup_hook_registered = false;
   }
-}
-
-void loader_release(bpf_loader *l) {
-  if (--l->owners > 0) return;
-  open_list_remove(l);
-  free(l);
 }
 
 static void on_handle_finalized(napi_env env, void *data, void *hint) {
@@ -262,7 +209,7 @@ static napi_value js_open_object(napi_env env, napi_callback_info info) {
     return NULL;
   }
   napi_type_tag_object(env, handle, &HANDLE_TAG);
-  open_list_add(l);
+  handle_track(l);
   if (napi_add_env_cleanup_hook(env, on_env_cleanup, l) == napi_ok) l->cleanup_hook_registered = true;
   return handle;
 }
@@ -788,12 +735,35 @@ static napi_value js_mono_to_realtime(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* probeFeature(name): {supported, errno?}. Needs no object; see probe.c. */
+static napi_value js_probe_feature(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result, v;
+  if (!get_args(env, info, 1, argv)) return NULL;
+  char *name = get_string(env, argv[0], "feature name");
+  if (!name) return NULL;
+  probe_result r;
+  bool known = probe_feature(name, &r);
+  free(name);
+  if (!known) {
+    throw_type(env, "unknown feature name (ringbuf, run_on_cpu, uprobe_multi, task_btf, bpf_loop)");
+    return NULL;
+  }
+  napi_create_object(env, &result);
+  napi_get_boolean(env, r.supported, &v);
+  napi_set_named_property(env, result, "supported", v);
+  if (r.err) {
+    napi_create_int32(env, r.err, &v);
+    napi_set_named_property(env, result, "errno", v);
+  }
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   static bool process_setup_done;
   if (!process_setup_done) {
     process_setup_done = true;
     log_install();
-    atexit(destroy_links_at_exit);
+    handle_destroy_links_at_exit();
   }
   napi_property_descriptor props[] = {
       {"openObject", NULL, js_open_object, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -815,6 +785,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"readArrayU64", NULL, js_read_array_u64, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
       {"monotonicToRealtimeOffsetNs", NULL, js_mono_to_realtime, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"probeFeature", NULL, js_probe_feature, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -14,7 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "loader.h"
+#include "handle.h"
+#include "reader.h"
 
 #define BATCH_CAP (1u << 20) /* hand over a batch once it holds 1 MiB */
 #define QUEUE_MAX 2          /* batches waiting for JS; beyond this the poll thread blocks */

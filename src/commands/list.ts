@@ -4,7 +4,8 @@
 
 import type { ListFlags } from '../cli.js';
 import { dwarfTypeByName, readDwarfFunctions } from '../dwarf/index.js';
-import { openGoBinary } from '../elf/gobinary.js';
+import { openWithDebugInfo } from '../debuginfo/index.js';
+import { goBinaryInfo } from '../elf/gobinary.js';
 import { InputError } from '../errors.js';
 import { parseFunctionLine, placeDictionaries } from '../funcfile.js';
 import { inPackages } from '../gonames.js';
@@ -21,7 +22,8 @@ export function isHotPackageFunction(name: string): boolean {
 }
 
 export async function runList(flags: ListFlags): Promise<void> {
-  const { info, elf } = openGoBinary(flags.binary);
+  const elf = await openWithDebugInfo(flags.binary, { debugFile: flags.debugFile, say: (l) => process.stderr.write(`weaver: ${l}\n`), verbose: flags.verbose });
+  const info = goBinaryInfo(elf);
   const packages = flags.packages ?? ['main'];
   const wanted = new Set(packages);
   const askedForHot = packages.some((p) => isHotPackageFunction(`${p}.x`));

@@ -19,7 +19,8 @@ import { describeWriteError, EXIT_OUTPUT_ERROR, isSharedStream, OutputWriter, st
 import { EventPrinter, openOutputFile } from '../printer.js';
 import { checkPrivileges } from '../privileges.js';
 import { RING_BATCH_MAX_RECORD, ringBatchBytesFor } from '../codegen.js';
-import { TraceSession, resolveAttachMode, resolveTransport, ringBatchesSupported } from '../session.js';
+import { TraceSession, resolveAttachMode, resolveTransport } from '../session.js';
+import { describeFeatures, kernelFeatures } from '../features.js';
 import { StatusLine } from '../status.js';
 import { after, outputPatience, settle, SignalWatch, whenAllExit, type StopSource } from '../stop.js';
 import { watchBinary } from '../binarywatch.js';
@@ -28,6 +29,7 @@ import { chooseTarget } from '../target.js';
 import { MIN_DEFAULT_BUFFER, defaultBufferSize, formatBufferSize } from '../buffersize.js';
 import type { CallEvent } from '../model.js';
 import { buildTraceSpec, type TraceSpec } from '../tracespec.js';
+import { openWithDebugInfo } from '../debuginfo/index.js';
 
 function checkFlags(flags: TraceFlags): void {
   if (flags.force && !flags.functionsFile) {
@@ -62,20 +64,26 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
   const say = (line: string) => process.stderr.write(`${line}\n`);
   const verbose = flags.verbose ? say : () => {};
 
-  const transport = resolveTransport(flags.transport);
+  // Asked of the kernel once per boot (src/features.ts), then plain data for the spec.
+  const found = kernelFeatures({ cache: flags.cache !== false });
+  verbose(describeFeatures(found));
+  const { features } = found;
+  const transport = resolveTransport(flags.transport, features);
   // clang --version (~30 ms) runs on the other core while the binary is read.
   if (flags.emit !== 'c') prepareClang();
+  const elf = await openWithDebugInfo(target.binaryPath, { debugFile: flags.debugFile, cache: flags.cache, say: (l) => say(`weaver: ${l}`), verbose: flags.verbose });
   const spec = buildTraceSpec({
     binaryPath: target.binaryPath,
+    elf,
     functionsFile: flags.functionsFile,
     force: flags.force,
     packages: flags.packages,
     probePlacement: flags.probePlacement,
     transport,
-    ringBatches: transport === 'ring' && ringBatchesSupported(),
+    features,
     // The default buffer is 8 MiB at least, which batches of 8 KiB fit.
     ringBatchBytes: ringBatchBytesFor(flags.bufferSize ?? MIN_DEFAULT_BUFFER),
-    attach: resolveAttachMode(flags.attach),
+    attach: resolveAttachMode(flags.attach, features),
     returns: flags.returns,
     ...(flags.cache === false ? { binaryCacheDir: null } : {}),
     plan: { stringSize: flags.stringSize, maxElements: flags.maxElements, maxRecordSize: flags.maxEventSize, depth: flags.depth },
@@ -163,6 +171,7 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
           transport === 'perf' ? 'per-CPU perf buffers' : spec.ringBatches ? `BPF ring buffer, records up to ${RING_BATCH_MAX_RECORD} bytes in per-CPU batches` : 'BPF ring buffer'
         } of ${formatBufferSize(bufferSize)}${flags.bufferSize === undefined ? ' (sized from the traced functions; --buffer-size sets it)' : ''}`,
       );
+      say(spec.dispatch ? `  probes attached through uprobe_multi links, one per dispatcher program and process` : `  probes attached one link each`);
       for (const t of spec.targets) {
         say(`  ${t.plan.name}+0x${t.probe.offset.toString(16)} (file offset 0x${t.attachOffset.toString(16)}, ${t.plan.recordSize}-byte records): ${t.probe.reason}`);
         for (const r of t.returns?.probes ?? []) {

@@ -7,7 +7,9 @@
 import { readFileSync, statSync, type Stats } from 'node:fs';
 import elfy from 'elfy';
 import { InputError, NotSupportedError } from '../errors.js';
-import { parseSymbolTable } from './symtab.js';
+import { parseSymbolTable, type ElfSymbol } from './symtab.js';
+
+export type { ElfSymbol };
 
 export interface ElfSection {
   name: string;
@@ -28,15 +30,6 @@ export interface ElfSegment {
   vaddr: number;
   filesz: number;
   memsz: number;
-}
-
-export interface ElfSymbol {
-  name: string;
-  value: number;
-  size: number;
-  type: number;
-  bind: number;
-  shndx: number;
 }
 
 export const SHT_NOBITS = 8;
@@ -87,6 +80,7 @@ export class ElfFile {
   readonly machine = 'x86-64';
   private symbolCache?: ElfSymbol[];
   private readonly sectionsByName = new Map<string, ElfSection>();
+  private dwarfSource?: ElfFile;
 
   private constructor(
     readonly path: string,
@@ -219,6 +213,25 @@ export class ElfFile {
     return this.sectionsByName.get(name);
   }
 
+  /** The separate debug file whose DWARF this file reads (useDwarfFrom), if any. */
+  get dwarfFile(): ElfFile | undefined {
+    return this.dwarfSource;
+  }
+
+  /**
+   * Reads DWARF (`.debug_*`, `.zdebug_*`) from `debug`, a separate debug
+   * file of this program, instead of from this file: section() answers
+   * those names from it, compressed or not as it stores them. Everything
+   * else (symbols, .gopclntab, segments, addresses) stays this file's.
+   */
+  useDwarfFrom(debug: ElfFile): void {
+    for (const name of [...this.sectionsByName.keys()]) if (isDwarfSectionName(name)) this.sectionsByName.delete(name);
+    for (const s of debug.sections) {
+      if (isDwarfSectionName(s.name) && s.type !== SHT_NOBITS && !this.sectionsByName.has(s.name)) this.sectionsByName.set(s.name, s);
+    }
+    this.dwarfSource = debug;
+  }
+
   /** The `.symtab` entries (without the null entry 0); [] when stripped. */
   symbols(): ElfSymbol[] {
     if (!this.symbolCache) {
@@ -264,6 +277,10 @@ export class ElfFile {
     const start = vaddr - seg.vaddr + seg.offset;
     return this.buffer.subarray(start, start + length);
   }
+}
+
+function isDwarfSectionName(name: string): boolean {
+  return name.startsWith('.debug_') || name.startsWith('.zdebug_');
 }
 
 /** Checks magic, class, byte order and machine, in the order people recognise them. */

@@ -1,7 +1,16 @@
 // Elf64_Sym entries of a .symtab section, names resolved in its string table.
 
 import { InputError } from '../errors.js';
-import type { ElfSymbol } from './file.js';
+
+/** One Elf64_Sym, its name read from the string table (src/elf/file.ts holds them). */
+export interface ElfSymbol {
+  name: string;
+  value: number;
+  size: number;
+  type: number;
+  bind: number;
+  shndx: number;
+}
 
 const ELF64_SYM_SIZE = 24;
 

@@ -77,7 +77,7 @@ describe.skipIf(!canRun)('transports (root, real uprobes)', () => {
   it.each([
     ['ring', 'BPF ring buffer, records up to 1024 bytes in per-CPU batches'],
     ['perf', 'per-CPU perf buffers'],
-    ['auto', 'BPF ring buffer, records up to 1024 bytes in per-CPU batches'], // this machine's kernel is newer than 5.10
+    ['auto', 'BPF ring buffer, records up to 1024 bytes in per-CPU batches'], // this machine's kernel has both (src/features.ts)
   ])('--transport %s delivers every call of 4 goroutines with its exact values', async (transport, says) => {
     const perG = 2000;
     const run = await trace(binary, funcs, ['--transport', transport], perG, 4);

@@ -1,19 +1,23 @@
 import { describe, expect, it } from 'vitest';
-import { perfPagesPerCpu, resolveTransport } from '../../src/session.js';
+import { perfPagesPerCpu, resolveAttachMode, resolveTransport } from '../../src/session.js';
 
-describe('resolveTransport', () => {
+describe('resolveTransport and resolveAttachMode', () => {
   it.each([
-    ['auto', '6.18.44-fc-v769', 'ring'],
-    ['auto', '5.8.0', 'ring'],
-    ['auto', '5.10.0-28-amd64', 'ring'],
-    ['auto', '5.7.19', 'perf'],
-    ['auto', '4.19.0-25-amd64', 'perf'],
-    ['auto', '3.10.0-1160.el7.x86_64', 'perf'],
-    ['auto', 'weird', 'ring'],
-    ['perf', '6.18.0', 'perf'],
-    ['ring', '4.19.0', 'ring'],
-  ] as const)('%s on Linux %s is %s', (choice, release, want) => {
-    expect(resolveTransport(choice, release)).toBe(want);
+    ['auto', true, 'ring'],
+    ['auto', false, 'perf'],
+    ['perf', true, 'perf'],
+    ['ring', false, 'ring'],
+  ] as const)('--transport %s, kernel has the ring buffer: %s: %s', (choice, ringbuf, want) => {
+    expect(resolveTransport(choice, { ringbuf })).toBe(want);
+  });
+
+  it.each([
+    ['auto', true, 'multi'],
+    ['auto', false, 'single'],
+    ['single', true, 'single'],
+    ['multi', false, 'multi'],
+  ] as const)('--attach %s, kernel has uprobe_multi links: %s: %s', (choice, uprobe_multi, want) => {
+    expect(resolveAttachMode(choice, { uprobe_multi })).toBe(want);
   });
 });
 
