@@ -18,10 +18,13 @@
 //   - the map is full (evicted), or tracing ends (flush).
 // A frame that goes without its return is not always a panic: on a system
 // stack (goid 0: g0, where the scheduler starts afresh each time and never
-// returns, or gsignal) and in functions with no RET to probe (they leave by a
-// jump) it is the normal way out; those count as "untraced". So do the
+// returns, or gsignal) and in functions that leave by a jump to another
+// function (no RET to probe, or a JMP besides their RETs, as
+// runtime.memequal's to memeqbody) it is the normal way out; those count as
+// "untraced". So do the
 // runtime's stack-switching functions (STACK_SWITCHING): they leave on
-// another stack than the one they were entered on, or never return.
+// another stack (or goroutine) than the one they were entered on, or never
+// return.
 // The "shallower frame" rule relies on the records of one goroutine coming
 // in order, which the session makes sure of (src/reorder.ts puts per-CPU
 // batches and perf buffers back in time order); `ordered: false` turns the
@@ -80,8 +83,14 @@ interface Pending {
 
 export const DEFAULT_MAX_PENDING = 65536;
 
-/** Runtime functions that switch stacks (assembly in runtime/asm_amd64.s): a pending entry of theirs is no sign of a panic. */
+/**
+ * Runtime functions that switch stacks (assembly in runtime/asm_amd64.s),
+ * or the thread's goroutine (runtime.settls, which a new thread calls with
+ * its parent's TLS and returns on g0): a pending entry of theirs is no sign
+ * of a panic.
+ */
 export const STACK_SWITCHING = new Set([
+  'runtime.settls',
   'runtime.mcall',
   'runtime.gogo',
   'runtime.systemstack',
@@ -102,7 +111,7 @@ export class ReturnPairer {
   private readonly maxPending: number;
   /** Records of one goroutine arrive in order (the session sorts them: src/reorder.ts). */
   private readonly ordered: boolean;
-  /** Functions with no RET to probe: they always leave by a jump. */
+  /** Functions that can leave by a jump to another function, where no probe sees them go. */
   private readonly untracedExits: Set<number>;
   /** Give each call the ids of PairedEvent.callId (only when asked: it costs a look at the goroutine's pending calls). */
   private readonly nesting: boolean;

@@ -147,8 +147,10 @@ export class TraceSession {
           // of order when it moves between CPUs; TimeOrder puts them back.
           {
             ordered: true,
-            // No RET found: such a function only ever leaves by a jump (src/returnspec.ts).
-            untracedExits: new Set(spec.targets.filter((t) => t.returns && !t.returns.probes.some((p) => p.kind === 'ret')).map((t) => t.plan.id)),
+            // No RET, or a jump to another function besides its RETs
+            // (runtime.memequal): a frame gone without a return may have
+            // left that way, not by a panic (src/returnspec.ts).
+            untracedExits: new Set(spec.targets.filter((t) => t.returns?.leavesByJump).map((t) => t.plan.id)),
             nesting: options.nesting,
           },
         );

@@ -8,6 +8,7 @@
 
 import { formatDurationMs } from './duration.js';
 import { formatBufferSize, suggestedBufferSize } from './buffersize.js';
+import type { PairingStats } from './pairing.js';
 
 export interface SummaryFacts {
   /** Events written to the output (or, with -c, counted into the statistics). */
@@ -34,6 +35,8 @@ export interface SummaryFacts {
   program?: string;
   /** --otlp: what became of the calls shown (exported + dropped = shown). */
   otlp?: OtlpSummary;
+  /** --returns: how calls were paired with their returns (the `returns:` line). */
+  pairing?: PairingCounts;
 }
 
 /** --otlp's counts (src/otlp/queue.ts QueueCounts). */
@@ -53,6 +56,32 @@ export function formatOtlp(o: OtlpSummary): string {
   if (o.droppedFailed) why.push(`${o.droppedFailed} in failed requests${o.lastError ? `: ${o.lastError}` : ''}`);
   if (o.droppedAtExit) why.push(`${o.droppedAtExit} unsent when the exit flush ended`);
   return `OTLP: ${o.exported} exported, ${dropped} dropped${why.length ? ` (${why.join(', ')})` : ''}`;
+}
+
+/** What --returns pairing saw, under the names --summary-json gives them. */
+export interface PairingCounts {
+  /** Calls shown with their return. */
+  paired: number;
+  /** Frames gone without a return that only a panic explains. */
+  unwoundByPanic: number;
+  /** Calls that left where no probe sees them: a jump to another function, or a system stack. */
+  leftUntraced: number;
+  stillRunningAtExit: number;
+  evicted: number;
+  returnsWithoutEntry: number;
+}
+
+/** Pairing's statistics as --summary-json names them: "replaced" and "unwound" are both a panic's doing. */
+export function pairingCounts(p: PairingStats): PairingCounts {
+  const nr = p.notReturned;
+  return {
+    paired: p.paired,
+    unwoundByPanic: nr.replaced + nr.unwound,
+    leftUntraced: nr.untraced,
+    stillRunningAtExit: nr.exit,
+    evicted: nr.evicted,
+    returnsWithoutEntry: p.returnsWithoutEntry,
+  };
 }
 
 function plural(n: number | bigint, word: string): string {
@@ -165,5 +194,6 @@ export function summaryRecord(f: SummaryFacts, end: { exitStatus: number; output
       : null,
     outputError: end.outputError ?? null,
     exitStatus: end.exitStatus,
+    returns: f.pairing ?? null,
   };
 }

@@ -24,7 +24,7 @@ import { describeFeatures, kernelFeatures } from '../features.js';
 import { StatusLine } from '../status.js';
 import { after, outputPatience, settle, SignalWatch, whenAllExit, type StopSource } from '../stop.js';
 import { watchBinary } from '../binarywatch.js';
-import { formatSummary, formatTwoTraps, summaryRecord, type SummaryFacts } from '../summary.js';
+import { formatSummary, formatTwoTraps, pairingCounts, summaryRecord, type SummaryFacts } from '../summary.js';
 import { chooseTarget } from '../target.js';
 import { MIN_DEFAULT_BUFFER, defaultBufferSize, formatBufferSize } from '../buffersize.js';
 import type { CallEvent } from '../model.js';
@@ -258,6 +258,7 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
       stopReason: failure && failure.sentence !== outcome.reason ? [outcome.reason, failure.sentence].filter(Boolean).join('; ') : outcome.reason,
       program: programSummary,
       otlp: otlp?.counts(),
+      pairing: stats.pairing && pairingCounts(stats.pairing),
     };
     say(formatSummary(facts));
     if (pairing) say(pairing);
