@@ -15,6 +15,8 @@
 //   weaver (perf)                   auto placement, --transport perf
 //   weaver --probe-placement entry  ring
 //   bpftrace                        uprobe:BIN:main.f { printf("%d %s\n", reg("ax"), str(reg("bx"), reg("cx"))); }
+//   weaver --returns, ± --otlp      ring, with results; and the same also exporting every call as a span to an
+//                                   OTLP sink in another process (bench/otlp.mjs sink) that answers at once
 //
 // and beside them two leaf functions (no stack check), each with its own
 // untraced loop as the baseline:
@@ -209,6 +211,20 @@ async function withWeaver(flags, which, functionsFile = funcs) {
   return { ...r, events: s.events, lost: s.lost };
 }
 
+/** Runs `fn` with an OTLP sink (bench/otlp.mjs sink) listening; hands it the sink's URL. */
+async function withOtlpSink(fn) {
+  const portFile = join(RESULTS, 'overhead-otlp-sink.port');
+  writeFileSync(portFile, '');
+  const { spawn } = await import('node:child_process');
+  const sink = spawn(process.execPath, [join(BENCH_DIR, 'otlp.mjs'), 'sink', portFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    while (!readFileSync(portFile, 'utf8')) await new Promise((r) => setTimeout(r, 20));
+    return await fn(`http://127.0.0.1:${readFileSync(portFile, 'utf8')}`);
+  } finally {
+    sink.kill('SIGTERM');
+  }
+}
+
 /** bpftrace printing main.f's or main.leafSum's (n, s), or main.leafBranch's (n, m). */
 async function withBpftrace(which) {
   const print = which === 'leafBranch' ? 'printf("%d %d\\n", reg("ax"), reg("bx"))' : 'printf("%d %s\\n", reg("ax"), str(reg("bx"), reg("cx")))';
@@ -233,6 +249,8 @@ const allConfigs = [
   ['weaver (perf)', () => withWeaver(['--transport', 'perf'])],
   ['weaver --probe-placement entry', () => withWeaver(['--transport', 'ring', '--probe-placement', 'entry'])],
   ['bpftrace', () => withBpftrace()],
+  ['weaver (ring) --returns', () => withWeaver(['--transport', 'ring', '--returns'])],
+  ['weaver (ring) --returns --otlp', () => withOtlpSink((url) => withWeaver(['--transport', 'ring', '--returns', '--otlp', url]))],
   ['untraced, leafSum', () => nsPerCall(UNTRACED_CALLS, 'leafSum')],
   ['bare uprobe at leafSum entry (two traps)', () => withNop(leafSum.attachOffset, 'leafSum')],
   ['weaver (ring), leafSum: entry, two traps', () => withWeaver(['--transport', 'ring'], 'leafSum', leafSumFuncs)],

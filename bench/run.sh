@@ -5,7 +5,7 @@
 # Go builds and outputs go to bench/results/ (ignored by git).
 #
 #   bash bench/run.sh            everything (about 10 minutes on 2 cores)
-#   bash bench/run.sh decode     only the named parts: overhead program rate startup package decode emulation
+#   bash bench/run.sh decode     only the named parts: overhead program rate startup package decode emulation otlp
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ $EUID -eq 0 ]] || { echo "bench/run.sh needs root (uprobes); run it with sudo" >&2; exit 1; }
@@ -13,7 +13,7 @@ command -v bpftrace >/dev/null || { echo "bench/run.sh needs bpftrace for the co
 
 npx tsc -p tsconfig.json
 mkdir -p bench/results
-PARTS=("${@:-overhead program rate startup package decode emulation}")
+PARTS=("${@:-overhead program rate startup package decode emulation otlp}")
 OUT=bench/results/summary.md
 {
   echo "# weaver benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -32,7 +32,8 @@ for part in ${PARTS[*]}; do
     package) node bench/package-mode.mjs 3 ;;
     decode) node bench/decode.mjs 3 ;;
     emulation) node bench/emulation.mjs 100000 3 ;;
-    *) echo "unknown part $part (overhead, program, rate, startup, package, decode, emulation)" >&2; exit 2 ;;
+    otlp) node bench/otlp.mjs 100000 5 ;;
+    *) echo "unknown part $part (overhead, program, rate, startup, package, decode, emulation, otlp)" >&2; exit 2 ;;
   esac | tee -a "$OUT"
   echo "- load average after $part: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT"
 done

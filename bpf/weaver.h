@@ -474,6 +474,16 @@ static __always_inline void weaver_read_slot(u8 *slot, u32 cap, u64 ptr, s64 len
 	*(s32 *)(slot + 4) = (s32)err;
 }
 
+/* A func value's code pointer: the first word of the funcval `fv` points
+ * to, into an 8-byte slot, less the load bias (0 unless PIE), so that user
+ * space names it from the binary's link-time function table. */
+static __always_inline void weaver_read_code(u8 *slot, u64 fv, u64 bias)
+{
+	weaver_read_slot(slot, 8, fv, 8);
+	if (*(u32 *)slot == 8)
+		*(u64 *)(slot + 8) -= bias;
+}
+
 /* Fills the header of a record; `g` is the goroutine pointer (0 when
  * unknown), `kind_func` the record kind in the high 32 bits and the
  * function id in the low ones (a BPF call takes five arguments at most).

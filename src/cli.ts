@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import { completionScript, SHELLS, type Shell } from './completion.js';
 import { parseDurationMs } from './duration.js';
+import { otlpEndpointProblem } from './otlp/config.js';
 import { UsageError } from './errors.js';
 import type { TimestampMode } from './format/index.js';
 
@@ -48,6 +49,8 @@ export interface TraceFlags {
   summary: boolean;
   /** --summary-json: where to write the end-of-trace counts as JSON. */
   summaryJson?: string;
+  /** --otlp [endpoint]: also export each call to an OpenTelemetry collector (true: the endpoint from the environment). */
+  otlp?: string | true;
   transport: 'auto' | 'ring' | 'perf';
   attach: 'auto' | 'multi' | 'single';
   verbose: boolean;
@@ -131,6 +134,12 @@ export function splitOperands(rawArgs: string[], operands: string[]): { binary?:
   return { command };
 }
 
+function otlpEndpoint(value: string): string {
+  const problem = otlpEndpointProblem(value);
+  if (problem) throw new InvalidArgumentError(problem);
+  return value;
+}
+
 function packageList(value: string): string[] {
   const list = value.split(',').map((s) => s.trim()).filter(Boolean);
   if (list.length === 0) throw new InvalidArgumentError('-p takes a comma-separated list of package paths or patterns, such as main,net/http or github.com/acme/....');
@@ -148,6 +157,8 @@ Examples:
   sudo weaver ./server -f funcs.txt --count 10 --duration 30s -o calls.jsonl
                                                          stop after 10 calls or 30 s, write to a file
   sudo weaver --packages main,net/http ./server           every function of those packages
+  sudo weaver ./server -f funcs.txt --returns --otlp http://collector:4318
+                                                         each call as a span to an OpenTelemetry collector
   weaver ./server -f funcs.txt --emit c                   print the generated BPF program and exit
   weaver list ./server -p main > funcs.txt                write a functions file from the binary
   weaver list --packages ./server                         the packages in the binary, with their function counts
@@ -205,6 +216,7 @@ export function buildCli(handlers: CliHandlers): Command {
     .option('--returns', 'also show what each call returned and how long it took (probes on its RET instructions, never uretprobes)')
     .option('-c, --summary', 'at exit, print per-function counts and durations (calls, total, mean, p50, p99, max, errors) instead of each call; implies --returns')
     .option('--summary-json <file>', 'at exit, also write the summary\'s counts (calls seen, shown, filtered out, lost in the kernel and at the output) to this file as JSON')
+    .option('--otlp [endpoint]', 'also send each call to an OpenTelemetry collector over OTLP/HTTP: a span with --returns, else a log record (default endpoint: OTEL_EXPORTER_OTLP_ENDPOINT, else http://localhost:4318)', otlpEndpoint)
     .option('-v, --verbose', 'details: where probes go, compiler and verifier output, stack traces')
     .addHelpText('after', EXAMPLES)
     .showSuggestionAfterError(true)
@@ -237,6 +249,7 @@ export function buildCli(handlers: CliHandlers): Command {
         returns: Boolean(opts.returns || opts.summary),
         summary: Boolean(opts.summary),
         summaryJson: opts.summaryJson,
+        otlp: opts.otlp,
         transport: opts.transport,
         attach: opts.attach,
         verbose: Boolean(opts.verbose),

@@ -80,6 +80,8 @@ export class ReaderSet {
           `${indent}weaver_read_slot(${addr(plan.data.offset)}, ${plan.data.capacity}, *(u64 *)${at(plan.offset)}, *(s64 *)${at(plan.offset + 8)});`,
         ];
       case 'header':
+        // A func value's code pointer is named by its link-time address: the bias comes off in BPF.
+        if (plan.code) return [`${indent}weaver_read_code(${addr(plan.data.offset)}, *(u64 *)${at(plan.offset)}, bias);`];
         return [`${indent}weaver_read_slot(${addr(plan.data.offset)}, ${plan.data.capacity}, *(u64 *)${at(plan.offset)}, ${plan.data.capacity});`];
       case 'slice': {
         const lines = [

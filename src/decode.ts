@@ -217,6 +217,10 @@ function decodeHeader(view: DataView, base: number, plan: Extract<ValuePlan, { k
   const { copied } = slotStatus(view, base, plan.data.offset, plan.data.capacity);
   const read = address !== 0n && copied === plan.data.capacity;
   const word = (i: number) => view.getBigInt64(base + plan.data.offset + SLOT_HEADER + 8 * i, true);
+  if (plan.code) {
+    const name = read ? plan.code.at(view.getBigUint64(base + plan.data.offset + SLOT_HEADER, true)) : null;
+    return name ? { kind: 'func', address, func: name } : { kind: 'func', address };
+  }
   if (plan.type.kind === 'chan') {
     return read ? { kind: 'chan', address, len: word(0), cap: word(1) } : { kind: 'chan', address };
   }

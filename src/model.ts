@@ -109,7 +109,8 @@ export type Value =
   /** `truncatedBy` says why fewer than len entries were read, when `truncated`. */
   | { kind: 'map'; address: bigint; len?: bigint; entries?: [Value, Value][]; truncated?: boolean; truncatedBy?: MapCut }
   | { kind: 'chan'; address: bigint; len?: bigint; cap?: bigint }
-  | { kind: 'func'; address: bigint }
+  /** `func`: the function its code pointer is in (read at --depth 1 and more). */
+  | { kind: 'func'; address: bigint; func?: string }
   /** Known only by type and address. */
   | { kind: 'opaque'; typeName: string; address?: bigint }
   /** Could not be read; `reason` is one sentence, e.g. "passed in register X0, which eBPF cannot read". */

@@ -8,7 +8,7 @@ export type FunctionNoteKind = 'no-ret' | 'tail-jump' | 'results-hidden' | 'size
 /** The one line for `n` functions of a kind (n ≥ 2). */
 const GROUPED: Record<FunctionNoteKind, (n: number) => string> = {
   'no-ret': (n) => `${n} functions have no RET instruction (they never return, or end in a tail call), so their calls show no return`,
-  'tail-jump': (n) => `${n} functions also leave through a jump to another function, so their calls that return that way show as not returned`,
+  'tail-jump': (n) => `${n} functions also leave through a jump to another function, so their calls that return that way show as left without a traced return`,
   'results-hidden': (n) => `${n} functions return values of types weaver cannot read, so their calls are timed but their results not shown`,
   'size-unknown': (n) => `${n} functions have no known size, so their RET instructions cannot be found and their calls show no return`,
   undecodable: (n) => `${n} functions have code that could not be decoded, so their calls show no return`,

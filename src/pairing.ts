@@ -18,10 +18,13 @@
 //   - the map is full (evicted), or tracing ends (flush).
 // A frame that goes without its return is not always a panic: on a system
 // stack (goid 0: g0, where the scheduler starts afresh each time and never
-// returns, or gsignal) and in functions with no RET to probe (they leave by a
-// jump) it is the normal way out; those count as "untraced". So do the
+// returns, or gsignal) and in functions that leave by a jump to another
+// function (no RET to probe, or a JMP besides their RETs, as
+// runtime.memequal's to memeqbody) it is the normal way out; those count as
+// "untraced". So do the
 // runtime's stack-switching functions (STACK_SWITCHING): they leave on
-// another stack than the one they were entered on, or never return.
+// another stack (or goroutine) than the one they were entered on, or never
+// return.
 // The "shallower frame" rule relies on the records of one goroutine coming
 // in order, which the session makes sure of (src/reorder.ts puts per-CPU
 // batches and perf buffers back in time order); `ordered: false` turns the
@@ -43,6 +46,16 @@ export interface PairedEvent extends CallEvent {
   notReturnedReason?: NotReturnedReason;
   /** The return went through runtime.deferreturn (with open-coded defers: a panic was recovered). */
   viaDeferreturn?: true;
+  /**
+   * With `nesting`: a number for this call, given at its entry, unique in
+   * the session; the call it ran inside (the pending call of the same
+   * goroutine at the nearest shallower depth), if any; and the outermost
+   * such call (itself when it has no parent). OTLP export makes span and
+   * trace ids of them (src/otlp/mapping.ts).
+   */
+  callId?: number;
+  parentCallId?: number;
+  rootCallId?: number;
 }
 
 export interface PairingStats {
@@ -70,8 +83,14 @@ interface Pending {
 
 export const DEFAULT_MAX_PENDING = 65536;
 
-/** Runtime functions that switch stacks (assembly in runtime/asm_amd64.s): a pending entry of theirs is no sign of a panic. */
+/**
+ * Runtime functions that switch stacks (assembly in runtime/asm_amd64.s),
+ * or the thread's goroutine (runtime.settls, which a new thread calls with
+ * its parent's TLS and returns on g0): a pending entry of theirs is no sign
+ * of a panic.
+ */
 export const STACK_SWITCHING = new Set([
+  'runtime.settls',
   'runtime.mcall',
   'runtime.gogo',
   'runtime.systemstack',
@@ -92,8 +111,11 @@ export class ReturnPairer {
   private readonly maxPending: number;
   /** Records of one goroutine arrive in order (the session sorts them: src/reorder.ts). */
   private readonly ordered: boolean;
-  /** Functions with no RET to probe: they always leave by a jump. */
+  /** Functions that can leave by a jump to another function, where no probe sees them go. */
   private readonly untracedExits: Set<number>;
+  /** Give each call the ids of PairedEvent.callId (only when asked: it costs a look at the goroutine's pending calls). */
+  private readonly nesting: boolean;
+  private nextCallId = 1;
   readonly stats: PairingStats = {
     paired: 0,
     returnsWithoutEntry: 0,
@@ -105,8 +127,9 @@ export class ReturnPairer {
     returnPlans: ReturnPlan[],
     depthOffsets: Map<number, number>,
     private readonly clockOffsetNs: bigint,
-    options: { maxPending?: number; ordered?: boolean; untracedExits?: Set<number> } = {},
+    options: { maxPending?: number; ordered?: boolean; untracedExits?: Set<number>; nesting?: boolean } = {},
   ) {
+    this.nesting = options.nesting ?? false;
     this.untracedExits = new Set([...(options.untracedExits ?? []), ...entryPlans.filter((p) => STACK_SWITCHING.has(p.name)).map((p) => p.id)]);
     const maxPending = options.maxPending ?? DEFAULT_MAX_PENDING;
     this.maxPending = maxPending;
@@ -154,6 +177,7 @@ export class ReturnPairer {
       const oldest = this.pending.values().next().value as Pending;
       out.push(this.drop(oldest, 'evicted'));
     }
+    if (this.nesting) this.nest(event as PairedEvent, goroutineKey, depth, h.goid);
     this.pending.set(key, { key, goroutineKey, depth, ktime: h.ktimeNs, funcId: h.funcId, event });
     let set = this.byGoroutine.get(goroutineKey);
     if (!set) this.byGoroutine.set(goroutineKey, (set = new Set()));
@@ -200,6 +224,7 @@ export class ReturnPairer {
           goid: h.goid,
           args: null,
         };
+    if (this.nesting && !sameCall) event.callId = event.rootCallId = this.nextCallId++;
     if (returns !== undefined) event.returns = returns;
     if (paired) event.durationNs = durationNs;
     else if (startKtime !== 0n && h.ktimeNs >= startKtime) event.durationNs = h.ktimeNs - startKtime;
@@ -207,6 +232,31 @@ export class ReturnPairer {
     if (sameCall) this.stats.paired++;
     out.push(event);
     return out;
+  }
+
+  /**
+   * Numbers a call at its entry and links it to the call it runs inside:
+   * the pending call of its goroutine at the nearest shallower depth (depth
+   * is g.stack.hi − sp, so a caller's is smaller). goid 0 mixes goroutines,
+   * so such a call has no parent.
+   */
+  private nest(event: PairedEvent, goroutineKey: string, depth: bigint, goid: bigint): void {
+    event.callId = this.nextCallId++;
+    let parent: Pending | undefined;
+    const set = goid !== 0n ? this.byGoroutine.get(goroutineKey) : undefined;
+    if (set) {
+      for (const key of set) {
+        const p = this.pending.get(key)!;
+        if (p.depth < depth && (!parent || p.depth > parent.depth)) parent = p;
+      }
+    }
+    const pe = parent?.event as PairedEvent | undefined;
+    if (pe?.callId !== undefined) {
+      event.parentCallId = pe.callId;
+      event.rootCallId = pe.rootCallId ?? pe.callId;
+    } else {
+      event.rootCallId = event.callId;
+    }
   }
 
   /** A frame of this goroutine at `depth` returned: every deeper pending frame is gone. */

@@ -11,6 +11,7 @@
 //   slots: data behind pointers (string bytes, slice elements), each
 //     [u32 bytes copied][s32 error][bytes…] with a fixed capacity
 
+import type { FunctionNames } from './functionnames.js';
 import { DICTIONARY_PARAM, alignOf, alignUp, makeStruct, sizeOf, type FunctionSpec, type GoType } from './gotypes.js';
 import type { GoAbi, IntRegister, ValueLocation } from './model.js';
 import { HEADER_SIZE } from './record.js';
@@ -39,6 +40,11 @@ export interface PlanOptions {
    * an interface is planned; without it interfaces show addresses only.
    */
   runtimeTypes?: () => RuntimeTypes | null;
+  /**
+   * Code addresses → function names, for func values; without it a func
+   * value shows its address only.
+   */
+  functionNames?: () => FunctionNames;
   /**
    * How the binary's maps are laid out, for reading entries: the bucket
    * hash map before Go 1.24, Swiss tables from 1.24. Unknown: length only.
@@ -125,8 +131,13 @@ export type ValuePlan =
       kind: 'interface'; type: GoType; offset: number; empty: boolean;
       typeAt: number; data: Slot; strings: Slot[]; types: RuntimeTypes;
     }
-  /** A map or channel header read through its pointer: map count / channel qcount and dataqsiz. */
-  | { kind: 'header'; type: GoType; offset: number; data: Slot }
+  /**
+   * A map or channel header read through its pointer: map count / channel
+   * qcount and dataqsiz. For a func value, the funcval's first word (the
+   * code pointer, which BPF turns into a link-time address: `code`) and the
+   * table that names it.
+   */
+  | { kind: 'header'; type: GoType; offset: number; data: Slot; code?: FunctionNames }
   /**
    * A map with entries. BPF copies the header (hmap or maps.Map) into
    * `header`, walks the map's buckets or groups collecting up to
@@ -375,7 +386,12 @@ function planValue(
       if (depth <= 0) return { kind: 'words', type, offset };
       // hchan starts qcount, dataqsiz in every Go version.
       return { kind: 'header', type, offset, data: takeSlot(16, take) };
-    case 'func': case 'opaque':
+    case 'func': {
+      const names = depth > 0 ? options.functionNames?.() : undefined;
+      if (!names) return { kind: 'words', type, offset };
+      return { kind: 'header', type, offset, data: takeSlot(8, take), code: names };
+    }
+    case 'opaque':
       return { kind: 'words', type, offset };
     default:
       return { kind: 'scalar', type, offset };

@@ -26,6 +26,8 @@ export class EventPrinter {
     private readonly limit?: number,
     /** -c/--summary: shown events go here instead of to the output. */
     private readonly collect?: (ev: CallEvent) => void,
+    /** --otlp: every shown event also goes here. */
+    private readonly exportTo?: (ev: CallEvent) => void,
   ) {
     this.limitReached = new Promise((resolve) => (this.reachLimit = resolve));
   }
@@ -48,6 +50,7 @@ export class EventPrinter {
       }
       if (this.collect) this.collect(ev);
       else lines.push(this.formatter.format(ev));
+      if (this.exportTo) this.exportTo(ev);
       this.shown++;
       if (this.full) {
         this.reachLimit();

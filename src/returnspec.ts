@@ -22,6 +22,13 @@ export interface ReturnSide {
   probes: ReturnProbe[];
   /** Where the entry record carries the stack depth. */
   depthOffset: number;
+  /**
+   * The function can leave without a RET: it has none, or it also jumps to
+   * another function (runtime.memequal's JMP to memeqbody). A frame of it
+   * that goes without a return record may have left that way, so pairing
+   * must not take it for a panic.
+   */
+  leavesByJump: boolean;
   unit: ReturnUnit;
 }
 
@@ -51,13 +58,13 @@ export function returnSide(input: ReturnSideInput): { entryPlan: FunctionPlan; r
     runtimeTypes: input.plan.runtimeTypes ?? lazyRuntimeTypes(input.elf, info.hasDwarf, input.cache),
   };
   const plan = returnPlanOrUnknown(id, input.namesOnly ? { ...spec, params: [], results: null } : spec, info, options, notes);
-  const probes = probesOf(id, symbol, info, input.elf, notes, input.cache);
+  const { probes, leavesByJump } = probesOf(id, symbol, info, input.elf, notes, input.cache);
   const unit: ReturnUnit = {
     plan,
     deferreturnFrameSizes: probes.filter((p) => p.kind === 'deferreturn').map((p) => p.frameSize),
     retAddresses: probes.filter((p) => p.kind === 'ret').map((p) => symbol.address + p.offset),
   };
-  return { entryPlan, returns: { plan, probes, depthOffset, unit } };
+  return { entryPlan, returns: { plan, probes, depthOffset, leavesByJump, unit } };
 }
 
 function returnPlanOrUnknown(id: number, spec: FunctionSpec, info: GoBinaryInfo, options: PlanOptions, notes: Notes): ReturnPlan {
@@ -76,10 +83,13 @@ function returnPlanOrUnknown(id: number, spec: FunctionSpec, info: GoBinaryInfo,
   }
 }
 
-function probesOf(id: number, symbol: FunctionSymbol, info: GoBinaryInfo, elf: ElfFile, notes: Notes, cache?: ProbeCache): ReturnProbe[] {
+function probesOf(
+  id: number, symbol: FunctionSymbol, info: GoBinaryInfo, elf: ElfFile, notes: Notes, cache?: ProbeCache,
+): { probes: ReturnProbe[]; leavesByJump: boolean } {
+  const none = { probes: [], leavesByJump: true };
   if (symbol.size <= 0) {
     notes.addFunction('size-unknown', symbol.name, `${symbol.name}: its size is unknown, so its RET instructions cannot be found; its calls show no return`);
-    return [];
+    return none;
   }
   let found;
   try {
@@ -89,17 +99,18 @@ function probesOf(id: number, symbol: FunctionSymbol, info: GoBinaryInfo, elf: E
     found = cache ? cache.returnSites(symbol, decode) : decode();
   } catch (err) {
     notes.addFunction('undecodable', symbol.name, `${symbol.name}: its code could not be decoded (${(err as Error).message}); its calls show no return`);
-    return [];
+    return none;
   }
-  if (!found.sites.some((s) => s.kind === 'ret')) {
+  const hasRet = found.sites.some((s) => s.kind === 'ret');
+  if (!hasRet) {
     notes.addFunction('no-ret', symbol.name, `${symbol.name} has no RET instruction (it never returns, or ends in a tail call); its calls show no return`);
   } else if (found.tailJumps.length > 0) {
     notes.addFunction(
       'tail-jump',
       symbol.name,
       `${symbol.name} also leaves through a jump to another function at ` +
-        `${found.tailJumps.map((o) => `+0x${o.toString(16)}`).join(', ')}; calls that return that way show as not returned`,
+        `${found.tailJumps.map((o) => `+0x${o.toString(16)}`).join(', ')}; calls that return that way show as left without a traced return`,
     );
   }
-  return returnProbesFor(id, symbol, found.sites);
+  return { probes: returnProbesFor(id, symbol, found.sites), leavesByJump: !hasRet || found.tailJumps.length > 0 };
 }

@@ -68,6 +68,8 @@ export interface SessionOptions {
   onMalformed?(err: MalformedRecordError): void;
   /** Called while attaching, for progress on stderr. */
   onAttach?(attached: number, total: number): void;
+  /** With --returns: number each call and link it to the call it runs inside (PairedEvent.callId; for OTLP spans). */
+  nesting?: boolean;
 }
 
 export interface SessionStats {
@@ -145,8 +147,11 @@ export class TraceSession {
           // of order when it moves between CPUs; TimeOrder puts them back.
           {
             ordered: true,
-            // No RET found: such a function only ever leaves by a jump (src/returnspec.ts).
-            untracedExits: new Set(spec.targets.filter((t) => t.returns && !t.returns.probes.some((p) => p.kind === 'ret')).map((t) => t.plan.id)),
+            // No RET, or a jump to another function besides its RETs
+            // (runtime.memequal): a frame gone without a return may have
+            // left that way, not by a panic (src/returnspec.ts).
+            untracedExits: new Set(spec.targets.filter((t) => t.returns?.leavesByJump).map((t) => t.plan.id)),
+            nesting: options.nesting,
           },
         );
       }

@@ -36,8 +36,11 @@ export function signatureLine(spec: FunctionSpec): string {
   return `${spec.name}(${paramList(spec.params)})${results}`;
 }
 
+/** A Go identifier: a letter (any script: ü, ñ) or _, then letters, digits and _ (src/golex.ts reads the same). */
+const GO_IDENTIFIER = /^[\p{L}_][\p{L}\p{N}_]*$/u;
+
 /** Whether a function's DWARF signature can be written as a functions-file line. */
 export function writable(spec: FunctionSpec): boolean {
   const all = [...spec.params.filter((p) => p.name !== DICTIONARY_PARAM), ...(spec.results ?? [])];
-  return all.every((p) => (/^[A-Za-z_]\w*$/.test(p.name) || UNNAMED.test(p.name)) && !writtenTypeName(p.type).startsWith('go.shape.') && p.type.kind !== 'opaque');
+  return all.every((p) => (GO_IDENTIFIER.test(p.name) || UNNAMED.test(p.name)) && !writtenTypeName(p.type).startsWith('go.shape.') && p.type.kind !== 'opaque');
 }

@@ -8,6 +8,7 @@
 
 import { formatDurationMs } from './duration.js';
 import { formatBufferSize, suggestedBufferSize } from './buffersize.js';
+import type { PairingStats } from './pairing.js';
 
 export interface SummaryFacts {
   /** Events written to the output (or, with -c, counted into the statistics). */
@@ -32,6 +33,55 @@ export interface SummaryFacts {
   stopReason?: string;
   /** Launch mode: how the program ended, e.g. "./server exited with code 0". */
   program?: string;
+  /** --otlp: what became of the calls shown (exported + dropped = shown). */
+  otlp?: OtlpSummary;
+  /** --returns: how calls were paired with their returns (the `returns:` line). */
+  pairing?: PairingCounts;
+}
+
+/** --otlp's counts (src/otlp/queue.ts QueueCounts). */
+export interface OtlpSummary {
+  exported: number;
+  droppedFull: number;
+  droppedFailed: number;
+  droppedAtExit: number;
+  lastError?: string;
+}
+
+/** `OTLP: 10 exported, 2 dropped (…why)`. */
+export function formatOtlp(o: OtlpSummary): string {
+  const dropped = o.droppedFull + o.droppedFailed + o.droppedAtExit;
+  const why: string[] = [];
+  if (o.droppedFull) why.push(`${o.droppedFull} with the queue full`);
+  if (o.droppedFailed) why.push(`${o.droppedFailed} in failed requests${o.lastError ? `: ${o.lastError}` : ''}`);
+  if (o.droppedAtExit) why.push(`${o.droppedAtExit} unsent when the exit flush ended`);
+  return `OTLP: ${o.exported} exported, ${dropped} dropped${why.length ? ` (${why.join(', ')})` : ''}`;
+}
+
+/** What --returns pairing saw, under the names --summary-json gives them. */
+export interface PairingCounts {
+  /** Calls shown with their return. */
+  paired: number;
+  /** Frames gone without a return that only a panic explains. */
+  unwoundByPanic: number;
+  /** Calls that left where no probe sees them: a jump to another function, or a system stack. */
+  leftUntraced: number;
+  stillRunningAtExit: number;
+  evicted: number;
+  returnsWithoutEntry: number;
+}
+
+/** Pairing's statistics as --summary-json names them: "replaced" and "unwound" are both a panic's doing. */
+export function pairingCounts(p: PairingStats): PairingCounts {
+  const nr = p.notReturned;
+  return {
+    paired: p.paired,
+    unwoundByPanic: nr.replaced + nr.unwound,
+    leftUntraced: nr.untraced,
+    stillRunningAtExit: nr.exit,
+    evicted: nr.evicted,
+    returnsWithoutEntry: p.returnsWithoutEntry,
+  };
 }
 
 function plural(n: number | bigint, word: string): string {
@@ -81,6 +131,7 @@ export function formatSummary(f: SummaryFacts): string {
   } else if (seen !== undefined && seen !== BigInt(f.shown)) {
     tail.push(`${plural(seen, 'call')} seen`);
   }
+  if (f.otlp) tail.push(formatOtlp(f.otlp));
   tail.push(...[f.stopReason, f.program].filter((s): s is string => Boolean(s)));
   if (tail.length) line += `; ${tail.join('; ')}`;
   return line;
@@ -131,7 +182,18 @@ export function summaryRecord(f: SummaryFacts, end: { exitStatus: number; output
     elapsedMs: Math.round(f.elapsedMs),
     stopReason: f.stopReason ?? null,
     program: f.program ?? null,
+    otlp: f.otlp
+      ? {
+          exported: f.otlp.exported,
+          dropped: f.otlp.droppedFull + f.otlp.droppedFailed + f.otlp.droppedAtExit,
+          droppedQueueFull: f.otlp.droppedFull,
+          droppedFailed: f.otlp.droppedFailed,
+          droppedAtExit: f.otlp.droppedAtExit,
+          lastError: f.otlp.lastError ?? null,
+        }
+      : null,
     outputError: end.outputError ?? null,
     exitStatus: end.exitStatus,
+    returns: f.pairing ?? null,
   };
 }

@@ -21,7 +21,7 @@ export const SUPPORTED_TYPES: readonly SupportedType[] = [
   { syntax: 'struct{A int; B string}', description: 'a struct written out: its fields, laid out as Go does' },
   { syntax: 'map[K]V', description: 'a map: up to --max-elements entries and its length; its address when it is not read (past --depth)' },
   { syntax: 'chan T', description: 'a channel (also chan<- T, <-chan T): its address, with len and cap when read' },
-  { syntax: 'func(...)', description: 'a func value: its address' },
+  { syntax: 'func(...)', description: 'a func value: the function it calls, by name (main.barfoo, a closure main.main.func1); its address past --depth' },
   { syntax: 'interface{}, any, error', description: 'an interface: its dynamic type and value (from up to 64 bytes behind it); the data word, labelled data=, when the value is not decoded' },
   { syntax: 'interface{ M() }', description: 'an interface with methods: written out, or as any or error, since a named interface (context.Context, io.Reader) needs DWARF; all show the dynamic type and value' },
   { syntax: 'unsafe.Pointer', description: 'an address' },

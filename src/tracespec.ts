@@ -3,6 +3,7 @@
 // and the unit tests run it without root; src/session.ts turns a spec into
 // loaded, attached programs.
 
+import { lazyFunctionNames } from './functionnames.js';
 import { argumentLocations } from './abi/index.js';
 import { buildShapes, generateUnits, programName } from './codegen.js';
 import { CookieRangeError, siteCookie, type SiteFields } from './sitecookie.js';
@@ -21,7 +22,7 @@ import type { FunctionSymbol, GoBinaryInfo } from './model.js';
 import { PlanTooLargeError, mapLayoutForVersion, planFunction, type FunctionPlan, type PlanOptions } from './plan.js';
 import { closestFunctions } from './suggest.js';
 import { chooseEntryProbe, type ProbeKind } from './x86/prologue.js';
-import { ProbeCache } from './probecache.js';
+import { ProbeCache, goBuildId } from './probecache.js';
 import { lazyRuntimeTypes } from './runtimetypes.js';
 import { returnSide, type ReturnSide } from './returnspec.js';
 import { argumentFrames, checkSignatures, dwarfMatchesFrame } from './signaturecheck.js';
@@ -147,6 +148,8 @@ export interface TraceTarget {
 
 export interface TraceSpec {
   binary: GoBinaryInfo;
+  /** The Go build ID (.note.go.buildid), null when the binary has none; a resource attribute of OTLP export. */
+  buildId?: string | null;
   targets: TraceTarget[];
   /** The generated C: every compile unit (cUnits), one after the other. */
   cSource: string;
@@ -179,13 +182,14 @@ export function buildTraceSpec(req: TraceRequest): TraceSpec {
 
   const features = req.features ?? ALL_FEATURES;
   const runtimeTypes = lazyRuntimeTypes(elf, info.hasDwarf, cache);
+  const functionNames = lazyFunctionNames(info.functions);
   const mapLayout = mapLayoutForVersion(info.goVersion, features.bpf_loop);
   const targets: TraceTarget[] = specs.map((s, id) => {
     const symbol = info.functions.get(s.spec.name)!;
     let plan: FunctionPlan;
     try {
       const locations = s.params === null ? null : argumentLocations(s.params, info.abi, { hiddenDictionary: s.spec.hiddenDictionary });
-      plan = planFunction(id, s.spec, info.abi, locations, { ...req.plan, runtimeTypes, mapLayout });
+      plan = planFunction(id, s.spec, info.abi, locations, { ...req.plan, runtimeTypes, functionNames, mapLayout });
     } catch (err) {
       if (err instanceof PlanTooLargeError) throw new WeaverError(err.message, { hint: 'raise --max-event-size or lower --string-size and --max-elements' });
       throw err;
@@ -193,7 +197,7 @@ export function buildTraceSpec(req: TraceRequest): TraceSpec {
     const program = programName(plan);
     const probe = probePoint(elf, symbol, info, req.probePlacement ?? 'auto', cache);
     if (!req.returns) return { plan, symbol, program, attachOffset: symbol.fileOffset + probe.offset, probe };
-    const side = returnSide({ id, spec: s.spec, namesOnly: s.params === null, entryPlan: plan, symbol, info, elf, plan: { ...req.plan, mapLayout }, notes, cache });
+    const side = returnSide({ id, spec: s.spec, namesOnly: s.params === null, entryPlan: plan, symbol, info, elf, plan: { ...req.plan, mapLayout, functionNames }, notes, cache });
     return { plan: side.entryPlan, symbol, program, attachOffset: symbol.fileOffset + probe.offset, probe, returns: side.returns };
   });
 
@@ -256,7 +260,7 @@ export function buildTraceSpec(req: TraceRequest): TraceSpec {
   // --emit c shows every unit, each compilable on its own.
   const cSource = cUnits.join('\n');
   cache.save();
-  return { binary: info, targets, cSource, cUnits, namesOnly, notes, returns: Boolean(req.returns), probes, dispatch, ringBatches };
+  return { binary: info, buildId: goBuildId(elf), targets, cSource, cUnits, namesOnly, notes, returns: Boolean(req.returns), probes, dispatch, ringBatches };
 }
 
 /** Far more than any real functions file; /dev/zero or a wrong path must not fill memory. */

@@ -24,12 +24,15 @@ import { describeFeatures, kernelFeatures } from '../features.js';
 import { StatusLine } from '../status.js';
 import { after, outputPatience, settle, SignalWatch, whenAllExit, type StopSource } from '../stop.js';
 import { watchBinary } from '../binarywatch.js';
-import { formatSummary, formatTwoTraps, summaryRecord, type SummaryFacts } from '../summary.js';
+import { formatSummary, formatTwoTraps, pairingCounts, summaryRecord, type SummaryFacts } from '../summary.js';
 import { chooseTarget } from '../target.js';
 import { MIN_DEFAULT_BUFFER, defaultBufferSize, formatBufferSize } from '../buffersize.js';
 import type { CallEvent } from '../model.js';
 import { buildTraceSpec, type TraceSpec } from '../tracespec.js';
 import { openWithDebugInfo } from '../debuginfo/index.js';
+import { resolveOtlpConfig } from '../otlp/config.js';
+import type { OtlpExport } from '../otlp/index.js';
+import { weaverVersion } from '../cli.js';
 
 function checkFlags(flags: TraceFlags): void {
   if (flags.force && !flags.functionsFile) {
@@ -59,6 +62,7 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
     return 0;
   }
   checkFlags(flags);
+  const otlpConfig = flags.otlp ? resolveOtlpConfig(flags.otlp) : undefined;
   const target = chooseTarget(flags);
 
   const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -120,7 +124,9 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
   const callStatsModule = flags.summary ? await import('../callstats.js') : undefined;
   const callStats = callStatsModule ? new callStatsModule.CallStats() : undefined;
   const output = new OutputWriter(sink, { lineAtomic: !flags.output && isSharedStream(1), name: flags.output ?? 'standard output', ownsFile: Boolean(flags.output) });
-  const printer = new EventPrinter(formatter, output, filter, flags.count, callStats ? (e) => callStats.add(e) : undefined);
+  // --otlp: created once the launched program's pid is known, below.
+  let otlp: OtlpExport | undefined;
+  const printer = new EventPrinter(formatter, output, filter, flags.count, callStats ? (e) => callStats.add(e) : undefined, otlpConfig ? (e) => otlp!.add(e) : undefined);
 
   // Held back until the probes are attached, so its first call is traced.
   // Events on a piped stdout (`| jq`) must stay whole lines of weaver's: the
@@ -138,7 +144,17 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
   };
   let session: TraceSession;
   try {
+    if (otlpConfig) {
+      const { OtlpExport } = await import('../otlp/index.js');
+      const pids = program ? [program.pid] : target.pids;
+      otlp = await OtlpExport.create(
+        otlpConfig,
+        { binary: spec.binary, buildId: spec.buildId ?? null, pid: pids.length === 1 ? pids[0] : undefined, weaverVersion: weaverVersion() },
+        { returns: flags.returns, onFirstFailure: (sentence) => say(`weaver: ${sentence}`) },
+      );
+    }
     session = TraceSession.start(spec, compiled.object, {
+      nesting: Boolean(otlp) && flags.returns,
       pids: program ? [program.pid] : target.pids,
       bufferSize,
       transport,
@@ -210,6 +226,8 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
     await Promise.race([output.end(), patience.promise]);
     patience.cancel();
     output.abandon();
+    // The collector gets a bounded time (a further signal cuts it) for what is queued.
+    const otlpAnswered = otlp ? await otlp.finish(signals.received(signals.count + 1)) : true;
 
     let programSummary: string | undefined;
     let programExit = outcome.programExit;
@@ -242,6 +260,8 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
       // Said once: a failure that ended tracing is its stop reason already.
       stopReason: failure && failure.sentence !== outcome.reason ? [outcome.reason, failure.sentence].filter(Boolean).join('; ') : outcome.reason,
       program: programSummary,
+      otlp: otlp?.counts(),
+      pairing: stats.pairing && pairingCounts(stats.pairing),
     };
     say(formatSummary(facts));
     if (pairing) say(pairing);
@@ -249,7 +269,8 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
     if (slow) say(slow);
     const finalStatus = writeSummaryJson(flags.summaryJson, facts, status, failure, say);
     // A write still waiting for a reader that never reads keeps Node running.
-    if (output.stuck) process.exit(finalStatus);
+    // So does an OTLP request the collector never answered.
+    if (output.stuck || !otlpAnswered) process.exit(finalStatus);
     return finalStatus;
   } finally {
     // An exception on the way out: the probes still go.

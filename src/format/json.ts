@@ -124,6 +124,8 @@ function extrasOf(v: Value, hex?: string): string {
       return v.cycle ? ',"cycle":true' : '';
     case 'chan':
       return (v.len !== undefined ? `,"len":${v.len}` : '') + (v.cap !== undefined ? `,"cap":${v.cap}` : '');
+    case 'func':
+      return v.address !== 0n && v.func !== undefined ? `,"func":${jsonString(v.func)}` : '';
     case 'opaque':
       return `,"opaque":${jsonString(v.typeName)}`;
     case 'unavailable':

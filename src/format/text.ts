@@ -208,7 +208,7 @@ function write(out: Out, v: Value): void {
       }
       return;
     case 'func':
-      out.s += v.address === 0n ? 'nil' : hex(v.address);
+      out.s += v.address === 0n ? 'nil' : v.func !== undefined ? terminalSafe(v.func) : hex(v.address);
       return;
     case 'opaque':
       out.s += `<${terminalSafe(v.typeName)}${v.address !== undefined ? ` at ${hex(v.address)}` : ''}>`;

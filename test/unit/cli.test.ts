@@ -13,7 +13,7 @@ import { formatDurationMs, parseDurationMs } from '../../src/duration.js';
 import { InputError, UsageError } from '../../src/errors.js';
 import { describeExit, exitStatusOf, resolveCommand } from '../../src/launch.js';
 import { checkProcessRuns, processAlive, processBinary } from '../../src/procfs.js';
-import { formatSummary, formatTwoTraps, summaryRecord, type SummaryFacts } from '../../src/summary.js';
+import { formatSummary, formatTwoTraps, pairingCounts, summaryRecord, type SummaryFacts } from '../../src/summary.js';
 import { chooseTarget } from '../../src/target.js';
 
 /** Parses argv as weaver would; returns the flags the trace command got, or commander's error text. */
@@ -192,8 +192,22 @@ describe('summary line', () => {
       elapsedMs: 1520,
       stopReason: 'the output was closed',
       program: null,
+      otlp: null,
       outputError: 'the output was closed',
       exitStatus: 0,
+      returns: null,
+    });
+  });
+
+  it('--summary-json with --returns counts panics apart from calls that left by a jump', () => {
+    const pairing = pairingCounts({
+      paired: 9,
+      returnsWithoutEntry: 1,
+      notReturned: { replaced: 2, unwound: 3, untraced: 4, evicted: 5, exit: 6 },
+    });
+    expect(summaryRecord({ ...base, returns: true, pairing }, { exitStatus: 0 })).toMatchObject({
+      callsSeen: null,
+      returns: { paired: 9, unwoundByPanic: 5, leftUntraced: 4, stillRunningAtExit: 6, evicted: 5, returnsWithoutEntry: 1 },
     });
   });
 });

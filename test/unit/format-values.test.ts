@@ -134,6 +134,8 @@ const table: [string, Value, string, string][] = [
   ['chan', { kind: 'chan', address: 0xc0n, len: 1n, cap: 4n }, '0xc0(len=1 cap=4)', '{"value":"0xc0","len":1,"cap":4}'],
   ['nil chan', { kind: 'chan', address: 0n }, 'nil', 'null'],
   ['func', { kind: 'func', address: 0x47e0a0n }, '0x47e0a0', '"0x47e0a0"'],
+  ['func, named', { kind: 'func', address: 0xc000010000n, func: 'main.main.func1' }, 'main.main.func1', '{"value":"0xc000010000","func":"main.main.func1"}'],
+  ['func, named, nil', { kind: 'func', address: 0n }, 'nil', 'null'],
   ['opaque', { kind: 'opaque', typeName: 'sync.Mutex', address: 0xc0n }, '<sync.Mutex at 0xc0>', '{"value":"0xc0","opaque":"sync.Mutex"}'],
   ['unavailable', { kind: 'unavailable', reason: 'passed in register X0, which eBPF cannot read' },
     '<unavailable: passed in register X0, which eBPF cannot read>', '{"value":null,"error":"passed in register X0, which eBPF cannot read"}'],

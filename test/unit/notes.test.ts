@@ -37,7 +37,7 @@ describe('Notes', () => {
       false,
       [
         '2 functions return values of types weaver cannot read, so their calls are timed but their results not shown: main.r, main.s (-v lists each)',
-        '2 functions also leave through a jump to another function, so their calls that return that way show as not returned: main.t, main.u (-v lists each)',
+        '2 functions also leave through a jump to another function, so their calls that return that way show as left without a traced return: main.t, main.u (-v lists each)',
         '2 functions have no known size, so their RET instructions cannot be found and their calls show no return: main.z, main.y (-v lists each)',
         '2 functions have code that could not be decoded, so their calls show no return: main.x, main.w (-v lists each)',
       ],

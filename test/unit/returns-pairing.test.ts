@@ -193,3 +193,51 @@ describe('ReturnPairer', () => {
     expect(() => push(p, view)).toThrow(message);
   });
 });
+
+describe('nesting (OTLP spans): calls numbered at entry, linked to the pending call they run inside', () => {
+  const nesting = () => new ReturnPairer([entryPlan], [returnPlan], new Map([[ID, depthOffset]]), CLOCK, { nesting: true });
+  const ids = (events: ReturnType<ReturnPairer['push']>) =>
+    events.map((e) => ({ x: (e.args![0]!.value as { value: bigint }).value, callId: e.callId, parentCallId: e.parentCallId, rootCallId: e.rootCallId }));
+
+  it('a call inside another on the same goroutine is its child; a sibling after a return links to the same parent', () => {
+    const p = nesting();
+    const out = [
+      push(p, entry({ goid: 1n, depth: 100n, ktime: 10n, x: 1n })),
+      push(p, entry({ goid: 1n, depth: 200n, ktime: 20n, x: 2n })),
+      push(p, entry({ goid: 1n, depth: 300n, ktime: 30n, x: 3n })),
+      // Another goroutine at a shallower depth is nobody's parent here.
+      push(p, entry({ goid: 2n, depth: 150n, ktime: 35n, x: 9n })),
+      push(p, ret({ goid: 1n, depth: 300n, ktime: 40n, entryKtime: 30n, result: 0n })),
+      push(p, ret({ goid: 1n, depth: 200n, ktime: 50n, entryKtime: 20n, result: 0n })),
+      push(p, entry({ goid: 1n, depth: 200n, ktime: 60n, x: 4n })),
+      push(p, ret({ goid: 1n, depth: 200n, ktime: 70n, entryKtime: 60n, result: 0n })),
+      push(p, ret({ goid: 1n, depth: 100n, ktime: 80n, entryKtime: 10n, result: 0n })),
+      push(p, ret({ goid: 2n, depth: 150n, ktime: 90n, entryKtime: 35n, result: 0n })),
+    ].flat();
+    expect(ids(out)).toEqual([
+      { x: 3n, callId: 3, parentCallId: 2, rootCallId: 1 },
+      { x: 2n, callId: 2, parentCallId: 1, rootCallId: 1 },
+      { x: 4n, callId: 5, parentCallId: 1, rootCallId: 1 },
+      { x: 1n, callId: 1, parentCallId: undefined, rootCallId: 1 },
+      { x: 9n, callId: 4, parentCallId: undefined, rootCallId: 4 },
+    ]);
+  });
+
+  it('goid 0 mixes goroutines: no parent; a return without its entry still gets a number of its own', () => {
+    const p = nesting();
+    const out = [
+      push(p, entry({ goid: 0n, depth: 100n, ktime: 10n, x: 1n })),
+      push(p, entry({ goid: 0n, depth: 200n, ktime: 20n, x: 2n })),
+      push(p, ret({ goid: 0n, depth: 200n, ktime: 30n, entryKtime: 20n, result: 0n })),
+    ].flat();
+    expect(ids(out)).toEqual([{ x: 2n, callId: 2, parentCallId: undefined, rootCallId: 2 }]);
+    const orphan = push(p, ret({ goid: 5n, depth: 100n, ktime: 40n, entryKtime: 0n, result: 7n }));
+    expect(orphan.map((e) => [e.callId, e.rootCallId, e.parentCallId])).toEqual([[3, 3, undefined]]);
+  });
+
+  it('without the option, events carry no ids', () => {
+    const p = pairer();
+    const out = [push(p, entry({ goid: 1n, depth: 100n, ktime: 10n, x: 1n })), push(p, ret({ goid: 1n, depth: 100n, ktime: 20n, entryKtime: 10n, result: 0n }))].flat();
+    expect(out.map((e) => e.callId)).toEqual([undefined]);
+  });
+});

@@ -20,6 +20,10 @@ describe('signatureLine: how weaver list writes a DWARF signature', () => {
     ['a blank result among named ones is _',
       { name: 'main.match', params: [], results: [p('~r0', ptr('main.node')), p('matches', str), p('~b1', err)] },
       'main.match() (_ *main.node, matches string, _ error)'],
+    ['non-ASCII identifiers: a function, a method, its receiver type and its parameters',
+      { name: 'main.(*Café).Añadir', params: [p('c', ptr('main.Café')), p('número', basic('int')), p('ü', str)], results: [p('straße', basic('int'))] },
+      'main.(*Café).Añadir(c *main.Café, número int, ü string) (straße int)'],
+    ['a non-ASCII function name with a digit after a letter', { name: 'main.Größe2', params: [p('µ', basic('int')), p('_ø1', str)], results: [] }, 'main.Größe2(µ int, _ø1 string)'],
     ['the dictionary of a generic method is implied by its name',
       { name: 'main.(*Box[go.shape.int64]).Put', params: [p('b', ptr('main.Box[go.shape.int64]')), p('.dict', ptr('unsafe.Pointer')), p('v', basic('int64', 'go.shape.int64'))], results: [] },
       'main.(*Box[go.shape.int64]).Put(b *main.Box[go.shape.int64], v int64)'],
@@ -32,8 +36,15 @@ describe('signatureLine: how weaver list writes a DWARF signature', () => {
     expect(back!.results?.length ?? 0).toBe(spec.results?.length ?? 0);
   });
 
-  test('a name that is not an identifier cannot be written', () => {
-    expect(writable({ name: 'main.f.func1', params: [p('&x', ptr('int'))], results: [] })).toBe(false);
+  test.each(['&x', '1ü', 'a-b', 'ü·'])('%s is not an identifier: the line cannot be written', (name) => {
+    expect(writable({ name: 'main.f.func1', params: [p(name, ptr('int'))], results: [] })).toBe(false);
+  });
+
+  test('non-ASCII names read back exactly: function, receiver type, parameter names', () => {
+    const [spec] = parseFunctionsFile('main.(*Café).Añadir(c *main.Café, número int) (straße int)', 'list');
+    expect(spec!.name).toBe('main.(*Café).Añadir');
+    expect(spec!.params.map((q) => [q.name, q.type.name])).toEqual([['c', '*main.Café'], ['número', 'int']]);
+    expect(spec!.results!.map((q) => [q.name, q.type.name])).toEqual([['straße', 'int']]);
   });
 });
 
