@@ -179,7 +179,7 @@ describe.skipIf(!canRun)('-c/--summary on the returns fixture', () => {
       const run = await runWeaver(['-f', build.funcs!, '-c', '--format', 'json', '--', build.path, '-n', '2', '-depth', '100'], { timeoutMs: 90000 });
       expect(run.code, run.stderr).toBe(0);
       const calls = new Map<string, number>();
-      for (const r of parseReturned(run.stdout)) calls.set(r.function, (calls.get(r.function) ?? 0) + 1);
+      for (const r of parseReturned(run.stderr)) calls.set(r.function, (calls.get(r.function) ?? 0) + 1);
       const line = run.stdout.split('\n').find((l) => l.startsWith('{"summary"'));
       expect(line, run.stdout.slice(-2000)).toBeDefined();
       const rows = (parseLosslessJson(line!) as Obj).summary as Obj[];
