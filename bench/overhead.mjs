@@ -16,6 +16,11 @@
 //   weaver --probe-placement entry  ring
 //   bpftrace                        uprobe:BIN:main.f { printf("%d %s\n", reg("ax"), str(reg("bx"), reg("cx"))); }
 //
+// and --stack, on main.f called below 80 more frames (hot loop N deep), so
+// that a walk always reaches its bound, with its own untraced baseline:
+// weaver without --stack, with --stack=16 and --stack=64, a bare uprobe,
+// bpftrace as above and bpftrace adding ustack(16) / ustack(64) to each line.
+//
 // and beside them two leaf functions (no stack check), each with its own
 // untraced loop as the baseline:
 //
@@ -209,10 +214,12 @@ async function withWeaver(flags, which, functionsFile = funcs) {
   return { ...r, events: s.events, lost: s.lost };
 }
 
-/** bpftrace printing main.f's or main.leafSum's (n, s), or main.leafBranch's (n, m). */
-async function withBpftrace(which) {
+/** bpftrace printing main.f's or main.leafSum's (n, s), or main.leafBranch's (n, m); `ustack`: and that many frames of the user stack. */
+async function withBpftrace(which, ustack) {
   const print = which === 'leafBranch' ? 'printf("%d %d\\n", reg("ax"), reg("bx"))' : 'printf("%d %s\\n", reg("ax"), str(reg("bx"), reg("cx")))';
-  const b = await startBpftrace(`uprobe:${bin}:main.${which ?? 'f'} { ${print}; }`, { outFile: out });
+  const stack = ustack ? `printf("%s", ustack(${ustack}));` : '';
+  const fn = which === 'leafSum' || which === 'leafBranch' ? which : 'f';
+  const b = await startBpftrace(`uprobe:${bin}:main.${fn} { ${print}; ${stack} }`, { outFile: out });
   const r = await timedCalls(b.pid, which);
   await b.stop();
   return r;
@@ -243,9 +250,18 @@ const allConfigs = [
   ['weaver (ring), leafBranch --probe-placement entry (before)', () => withWeaver(['--transport', 'ring', '--probe-placement', 'entry'], 'leafBranch', leafBranchFuncs)],
   ['weaver (ring), leafBranch on its branch (after)', () => withWeaver(['--transport', 'ring'], 'leafBranch', leafBranchFuncs)],
   ['bpftrace, leafBranch', () => withBpftrace('leafBranch')],
+  ['untraced, deep', () => nsPerCall(UNTRACED_CALLS, 'deep')],
+  ['bare uprobe after stack check, deep', () => withNop(auto.attachOffset, 'deep')],
+  ['weaver (ring), deep', () => withWeaver(['--transport', 'ring'], 'deep')],
+  ['weaver (ring) --stack=16, deep', () => withWeaver(['--transport', 'ring', '--stack=16'], 'deep')],
+  ['weaver (ring) --stack=64, deep', () => withWeaver(['--transport', 'ring', '--stack=64'], 'deep')],
+  ['bpftrace, deep', () => withBpftrace('deep')],
+  ['bpftrace ustack(16), deep', () => withBpftrace('deep', 16)],
+  ['bpftrace ustack(64), deep', () => withBpftrace('deep', 64)],
 ];
 /** The untraced loop each configuration's overhead is measured against. */
-const baselineOf = (name) => (/leafSum/.test(name) ? 'untraced, leafSum' : /leafBranch/.test(name) ? 'untraced, leafBranch' : 'untraced');
+const baselineOf = (name) =>
+  /leafSum/.test(name) ? 'untraced, leafSum' : /leafBranch/.test(name) ? 'untraced, leafBranch' : /deep/.test(name) ? 'untraced, deep' : 'untraced';
 /** Only the configurations whose names match (argv[4]), besides the bare BPF uprobe after the stack check and the untraced loops they need. */
 const only = process.argv[4] ? new RegExp(process.argv[4]) : null;
 const picked = allConfigs.filter(([name]) => !only || only.test(name) || name === 'bare uprobe after stack check');
