@@ -4,8 +4,9 @@
 // line of its call (found by the `// @name` marker comments in the
 // source), under the stack ABI (Go 1.15) and the register ABI (Go 1.27,
 // where the leaf's probe sits after its first instruction). Then the
-// frame bound and text output (--stack=2), and -c --by-caller.
+// frame bound and text output (--stack=2) on a PIE build, and -c --by-caller.
 
+import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -29,8 +30,18 @@ function markers(): Map<string, number> {
   return out;
 }
 
-function build(tc: GoToolchain): { bin: string; funcs: string; source: string } {
-  const bin = buildGoProgram(tc, SOURCE, 'stack');
+/** Builds the program; `pie`: position-independent, so frames are named only once the load bias is taken off. */
+function build(tc: GoToolchain, pie = false): { bin: string; funcs: string; source: string } {
+  let bin = buildGoProgram(tc, SOURCE, 'stack');
+  if (pie) {
+    const dir = dirname(bin);
+    bin = join(dir, 'stack-pie');
+    execFileSync(tc.go, ['build', '-buildmode=pie', '-o', bin, '.'], {
+      cwd: dir,
+      env: { ...process.env, GOCACHE: join(REPO_ROOT, '.cache/gocache', tc.toolchain), GOFLAGS: '-mod=mod', GOTOOLCHAIN: 'local', GO111MODULE: 'on', HOME: dir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  }
   onTestFinished(() => rmSync(dirname(bin), { recursive: true, force: true }));
   const funcs = join(dirname(bin), 'funcs.txt');
   writeFileSync(funcs, 'main.traced(n int, m int) int\n');
@@ -75,13 +86,14 @@ describe.skipIf(!canRun)('--stack: the callers of each traced call', () => {
     }, 120000);
   }
 
-  it('--stack=2 keeps the two innermost frames, indented under the call in text', async () => {
-    const { bin, funcs, source } = build(toolchains[1]!);
+  it('--stack=2 keeps the two innermost frames, indented under the call in text; a PIE build', async () => {
+    const { bin, funcs, source } = build(toolchains[1]!, true);
+    expect(readFileSync(bin).readUInt16LE(16)).toBe(3); // ET_DYN
     const run = await runWeaver(['-f', funcs, '--stack=2', '--format', 'text', '--timestamps', 'none', '--', bin], { timeoutMs: 60000 });
     expect(run.code, run.stderr).toBe(0);
-    const calls = run.stdout.split('\n').filter((l) => l.startsWith('stack[') || l.startsWith('  at '));
+    const calls = run.stdout.split('\n').filter((l) => l.startsWith('stack-pie[') || l.startsWith('  at '));
     const frame = (fn: string, marker: string) => `  at ${fn} (${source}:${at.get(marker)})`;
-    expect(calls.map((l) => l.replace(/^stack\[\d+\] /, ''))).toEqual([
+    expect(calls.map((l) => l.replace(/^stack-pie\[\d+\] /, ''))).toEqual([
       'g1 main.traced(n=1, m=10)', frame('main.level3', 'level3'), frame('main.level2', 'level2'),
       expect.stringMatching(/^g\d+ main\.traced\(n=2, m=10\)$/), frame('main.level3', 'level3'), frame('main.level2', 'level2'),
       'g1 main.traced(n=5, m=0)', frame('main.other', 'other'), frame('main.main', 'main-other'),
