@@ -22,6 +22,9 @@ export interface StackFrame {
   pc: bigint;
 }
 
+/** Return addresses whose frames are kept named: far more than a program's call sites usually are. */
+const CACHED_MAX = 1 << 16;
+
 /** Frames named once per return address: a traced call site repeats. */
 export class StackSymbols {
   private readonly cache = new Map<bigint, StackFrame>();
@@ -38,6 +41,7 @@ export class StackSymbols {
   frame(pc: bigint): StackFrame {
     let f = this.cache.get(pc);
     if (!f) {
+      if (this.cache.size >= CACHED_MAX) this.cache.clear();
       const at = this.table.lookup(Number(pc - 1n));
       f = at ? { func: at.func, file: at.file, line: at.line, pc } : { func: '?', file: '?', line: 0, pc };
       this.cache.set(pc, f);
@@ -64,22 +68,42 @@ export function textFrame(f: StackFrame): string {
   return f.func === '?' ? `  at ? (${hex(f.pc)})` : `  at ${terminalSafe(f.func)} (${terminalSafe(f.file)}:${f.line})`;
 }
 
-export function jsonFrames(frames: StackFrame[]): string {
-  return `[${frames.map((f) => `{"func":${JSON.stringify(f.func)},"file":${JSON.stringify(f.file)},"line":${f.line},"pc":"${hex(f.pc)}"}`).join(',')}]`;
+function jsonFrame(f: StackFrame): string {
+  return `{"func":${JSON.stringify(f.func)},"file":${JSON.stringify(f.file)},"line":${f.line},"pc":"${hex(f.pc)}"}`;
 }
+
+/** Bounds the rendered frames kept: a trace's call sites are few, but a JIT-like program could make many. */
+const RENDERED_MAX = 1 << 16;
 
 /** Adds each event's stack to what `base` writes: lines under the call in text, a `stack` key in JSON. */
 export function stackFormatter(base: Formatter, format: OutputFormat, symbols: StackSymbols): Formatter {
+  // Each return address rendered once: the same frames repeat on every call
+  // from the same place, and rendering them was most of the formatter's work.
+  const rendered = new Map<bigint, string>();
+  const render = format === 'json' ? jsonFrame : textFrame;
+  const frame = (pc: bigint): string => {
+    let r = rendered.get(pc);
+    if (r === undefined) {
+      if (rendered.size >= RENDERED_MAX) rendered.clear();
+      r = render(symbols.frame(pc));
+      rendered.set(pc, r);
+    }
+    return r;
+  };
   return {
     format(ev: CallEvent): string {
       const line = base.format(ev);
-      if (!ev.stack) return line;
-      const frames = symbols.frames(ev.stack);
+      const pcs = ev.stack;
+      if (!pcs) return line;
       if (format === 'json') {
+        let out = '[';
+        for (let i = 0; i < pcs.length; i++) out += (i ? ',' : '') + frame(pcs[i]!);
         // Every JSON formatter ends the event object with its closing brace.
-        return line.endsWith('}') ? `${line.slice(0, -1)},"stack":${jsonFrames(frames)}}` : line;
+        return line.endsWith('}') ? `${line.slice(0, -1)},"stack":${out}]}` : line;
       }
-      return frames.length === 0 ? line : `${line}\n${frames.map(textFrame).join('\n')}`;
+      let out = line;
+      for (const pc of pcs) out += `\n${frame(pc)}`;
+      return out;
     },
   };
 }
