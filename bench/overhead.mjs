@@ -18,7 +18,8 @@
 //
 // and --stack, on main.f called below 80 more frames (hot loop N deep), so
 // that a walk always reaches its bound, with its own untraced baseline:
-// weaver without --stack, with --stack=16 and --stack=64, a bare uprobe,
+// weaver's program alone (no reader, a buffer with room for every record)
+// and the CLI, each without --stack, with --stack=16 and --stack=64, a bare uprobe,
 // bpftrace as above and bpftrace adding ustack(16) / ustack(64) to each line.
 //
 // and beside them two leaf functions (no stack check), each with its own
@@ -159,12 +160,13 @@ async function withTracefsEvent(fileOffset) {
  * one link or through the dispatcher. `taskBtf: false` forces the helper calls
  * that kernels before 5.11 use for ppid and comm (bpf/weaver.h WEAVER_TASK_BTF).
  */
-async function withWeaverProgramOnly(attach, { taskBtf = true, ringBatches = true } = {}) {
-  const spec = buildTraceSpec({ binaryPath: bin, functionsFile: funcs, packages: [], plan: planOpts, attach, ringBatches });
+async function withWeaverProgramOnly(attach, { taskBtf = true, ringBatches = true, stackFrames, which } = {}) {
+  const spec = buildTraceSpec({ binaryPath: bin, functionsFile: funcs, packages: [], plan: planOpts, attach, ringBatches, stackFrames });
   const source = (taskBtf ? '' : '#define WEAVER_TASK_BTF 0\n') + spec.cSource;
   const obj = BpfObject.open((await compileBpf(source)).object, 'weaver');
   try {
-    obj.setMapMaxEntries('weaver_events', 64 << 20); // room for every record: none is dropped
+    // Room for every record: none is dropped (with --stack=64 a record is 688 bytes).
+    obj.setMapMaxEntries('weaver_events', (stackFrames ? 256 : 64) << 20);
     for (const d of spec.dispatch ?? []) obj.prepareUprobeMulti(d.program);
     obj.load();
     if (spec.dispatch) {
@@ -172,7 +174,7 @@ async function withWeaverProgramOnly(attach, { taskBtf = true, ringBatches = tru
     } else {
       for (const p of spec.probes) obj.attachUprobe({ program: p.program, binaryPath: bin, fileOffset: p.attachOffset });
     }
-    return await timedCalls(process.pid);
+    return await timedCalls(process.pid, which);
   } finally {
     obj.close();
   }
@@ -252,6 +254,9 @@ const allConfigs = [
   ['bpftrace, leafBranch', () => withBpftrace('leafBranch')],
   ['untraced, deep', () => nsPerCall(UNTRACED_CALLS, 'deep')],
   ['bare uprobe after stack check, deep', () => withNop(auto.attachOffset, 'deep')],
+  ["weaver's program, no reader, deep", () => withWeaverProgramOnly('single', { which: 'deep' })],
+  ["weaver's program, no reader, --stack=16, deep", () => withWeaverProgramOnly('single', { which: 'deep', stackFrames: 16 })],
+  ["weaver's program, no reader, --stack=64, deep", () => withWeaverProgramOnly('single', { which: 'deep', stackFrames: 64 })],
   ['weaver (ring), deep', () => withWeaver(['--transport', 'ring'], 'deep')],
   ['weaver (ring) --stack=16, deep', () => withWeaver(['--transport', 'ring', '--stack=16'], 'deep')],
   ['weaver (ring) --stack=64, deep', () => withWeaver(['--transport', 'ring', '--stack=64'], 'deep')],
