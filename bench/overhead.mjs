@@ -18,6 +18,12 @@
 //   weaver --returns, ± --otlp      ring, with results; and the same also exporting every call as a span to an
 //                                   OTLP sink in another process (bench/otlp.mjs sink) that answers at once
 //
+// and --stack, on main.f called below 80 more frames (hot loop N deep), so
+// that a walk always reaches its bound, with its own untraced baseline:
+// weaver's program alone (no reader, a buffer with room for every record)
+// and the CLI, each without --stack, with --stack=16 and --stack=64, a bare uprobe,
+// bpftrace as above and bpftrace adding ustack(16) / ustack(64) to each line.
+//
 // and beside them two leaf functions (no stack check), each with its own
 // untraced loop as the baseline:
 //
@@ -156,12 +162,13 @@ async function withTracefsEvent(fileOffset) {
  * one link or through the dispatcher. `taskBtf: false` forces the helper calls
  * that kernels before 5.11 use for ppid and comm (bpf/weaver.h WEAVER_TASK_BTF).
  */
-async function withWeaverProgramOnly(attach, { taskBtf = true, ringBatches = true } = {}) {
-  const spec = buildTraceSpec({ binaryPath: bin, functionsFile: funcs, packages: [], plan: planOpts, attach, ringBatches });
+async function withWeaverProgramOnly(attach, { taskBtf = true, ringBatches = true, stackFrames, which } = {}) {
+  const spec = buildTraceSpec({ binaryPath: bin, functionsFile: funcs, packages: [], plan: planOpts, attach, ringBatches, stackFrames });
   const source = (taskBtf ? '' : '#define WEAVER_TASK_BTF 0\n') + spec.cSource;
   const obj = BpfObject.open((await compileBpf(source)).object, 'weaver');
   try {
-    obj.setMapMaxEntries('weaver_events', 64 << 20); // room for every record: none is dropped
+    // Room for every record: none is dropped (with --stack=64 a record is 688 bytes).
+    obj.setMapMaxEntries('weaver_events', (stackFrames ? 256 : 64) << 20);
     for (const d of spec.dispatch ?? []) obj.prepareUprobeMulti(d.program);
     obj.load();
     if (spec.dispatch) {
@@ -169,7 +176,7 @@ async function withWeaverProgramOnly(attach, { taskBtf = true, ringBatches = tru
     } else {
       for (const p of spec.probes) obj.attachUprobe({ program: p.program, binaryPath: bin, fileOffset: p.attachOffset });
     }
-    return await timedCalls(process.pid);
+    return await timedCalls(process.pid, which);
   } finally {
     obj.close();
   }
@@ -225,10 +232,12 @@ async function withOtlpSink(fn) {
   }
 }
 
-/** bpftrace printing main.f's or main.leafSum's (n, s), or main.leafBranch's (n, m). */
-async function withBpftrace(which) {
+/** bpftrace printing main.f's or main.leafSum's (n, s), or main.leafBranch's (n, m); `ustack`: and that many frames of the user stack. */
+async function withBpftrace(which, ustack) {
   const print = which === 'leafBranch' ? 'printf("%d %d\\n", reg("ax"), reg("bx"))' : 'printf("%d %s\\n", reg("ax"), str(reg("bx"), reg("cx")))';
-  const b = await startBpftrace(`uprobe:${bin}:main.${which ?? 'f'} { ${print}; }`, { outFile: out });
+  const stack = ustack ? `printf("%s", ustack(${ustack}));` : '';
+  const fn = which === 'leafSum' || which === 'leafBranch' ? which : 'f';
+  const b = await startBpftrace(`uprobe:${bin}:main.${fn} { ${print}; ${stack} }`, { outFile: out });
   const r = await timedCalls(b.pid, which);
   await b.stop();
   return r;
@@ -261,9 +270,21 @@ const allConfigs = [
   ['weaver (ring), leafBranch --probe-placement entry (before)', () => withWeaver(['--transport', 'ring', '--probe-placement', 'entry'], 'leafBranch', leafBranchFuncs)],
   ['weaver (ring), leafBranch on its branch (after)', () => withWeaver(['--transport', 'ring'], 'leafBranch', leafBranchFuncs)],
   ['bpftrace, leafBranch', () => withBpftrace('leafBranch')],
+  ['untraced, deep', () => nsPerCall(UNTRACED_CALLS, 'deep')],
+  ['bare uprobe after stack check, deep', () => withNop(auto.attachOffset, 'deep')],
+  ["weaver's program, no reader, deep", () => withWeaverProgramOnly('single', { which: 'deep' })],
+  ["weaver's program, no reader, --stack=16, deep", () => withWeaverProgramOnly('single', { which: 'deep', stackFrames: 16 })],
+  ["weaver's program, no reader, --stack=64, deep", () => withWeaverProgramOnly('single', { which: 'deep', stackFrames: 64 })],
+  ['weaver (ring), deep', () => withWeaver(['--transport', 'ring'], 'deep')],
+  ['weaver (ring) --stack=16, deep', () => withWeaver(['--transport', 'ring', '--stack=16'], 'deep')],
+  ['weaver (ring) --stack=64, deep', () => withWeaver(['--transport', 'ring', '--stack=64'], 'deep')],
+  ['bpftrace, deep', () => withBpftrace('deep')],
+  ['bpftrace ustack(16), deep', () => withBpftrace('deep', 16)],
+  ['bpftrace ustack(64), deep', () => withBpftrace('deep', 64)],
 ];
 /** The untraced loop each configuration's overhead is measured against. */
-const baselineOf = (name) => (/leafSum/.test(name) ? 'untraced, leafSum' : /leafBranch/.test(name) ? 'untraced, leafBranch' : 'untraced');
+const baselineOf = (name) =>
+  /leafSum/.test(name) ? 'untraced, leafSum' : /leafBranch/.test(name) ? 'untraced, leafBranch' : /deep/.test(name) ? 'untraced, deep' : 'untraced';
 /** Only the configurations whose names match (argv[4]), besides the bare BPF uprobe after the stack check and the untraced loops they need. */
 const only = process.argv[4] ? new RegExp(process.argv[4]) : null;
 const picked = allConfigs.filter(([name]) => !only || only.test(name) || name === 'bare uprobe after stack check');

@@ -509,6 +509,42 @@ WEAVER_SHARED __attribute__((noinline)) int weaver_fill_header_at(struct weaver_
 	return 0;
 }
 
+#ifdef WEAVER_STACK_DEPTH
+/* --stack: the Go call stack at the probe, by frame pointers (Go keeps them
+ * on amd64 since 1.7). The probe sits before the traced function's prologue
+ * saves RBP (src/x86/prologue.ts moves it past no write of RSP or RBP), so
+ * [sp] is the return address into the caller and RBP the caller's frame:
+ * [rbp] the caller's caller's frame, [rbp+8] the return address into it.
+ * The walk stops at WEAVER_STACK_DEPTH addresses, at a frame it cannot
+ * read, and at a frame pointer that does not move up the stack (0 at the
+ * bottom of a goroutine's stack, or a function that keeps none). Global:
+ * the verifier checks the loop once, not in every shape. */
+WEAVER_SHARED __attribute__((noinline)) int weaver_stack_walk(struct weaver_stack_tail *t, struct pt_regs *ctx)
+{
+	if (!t)
+		return 0;
+	u64 fp = ctx->bp;
+	u64 sp = ctx->sp;
+	u32 n = 0;
+	t->ip = ctx->ip;
+	t->reserved = 0;
+	if (bpf_probe_read_user(&t->pcs[0], sizeof(u64), (void *)sp) == 0 && t->pcs[0]) {
+		n = 1;
+		for (int i = 1; i < WEAVER_STACK_DEPTH; i++) {
+			u64 frame[2];
+			if (fp <= sp || bpf_probe_read_user(frame, sizeof(frame), (void *)fp) || !frame[1])
+				break;
+			t->pcs[i] = frame[1];
+			n++;
+			sp = fp;
+			fp = frame[0];
+		}
+	}
+	t->count = n;
+	return 0;
+}
+#endif
+
 #define weaver_fill_header(h, kind, func_id, ctx, g) weaver_fill_header_at((h), ((u64)(kind) << 32) | (u32)(func_id), (ctx), (g))
 
 /* Copies `count` elements of `elem_size` bytes into a slot holding at most

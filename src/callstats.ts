@@ -71,6 +71,8 @@ export class DurationHistogram {
 
 export interface SummaryRow {
   function: string;
+  /** -c --by-caller: the immediate caller these calls came from. */
+  caller?: string;
   /** Calls that returned (with a duration). */
   calls: number;
   totalNs: bigint;
@@ -123,11 +125,20 @@ interface FunctionStats {
 }
 
 export class CallStats {
-  private readonly byFunction = new Map<string, FunctionStats>();
+  private readonly byFunction = new Map<string, FunctionStats & { function: string; caller?: string }>();
+
+  /** `callerOf`: rows per function and immediate caller (-c --by-caller) instead of per function. */
+  constructor(private readonly callerOf?: (ev: CallEvent) => string) {}
 
   add(ev: PairedEvent | CallEvent): void {
-    let s = this.byFunction.get(ev.function);
-    if (!s) this.byFunction.set(ev.function, (s = { durations: new DurationStats(), errors: 0, notReturned: 0 }));
+    const caller = this.callerOf?.(ev);
+    const key = caller === undefined ? ev.function : `${ev.function}\0${caller}`;
+    let s = this.byFunction.get(key);
+    if (!s) {
+      s = { function: ev.function, durations: new DurationStats(), errors: 0, notReturned: 0 };
+      if (caller !== undefined) s.caller = caller;
+      this.byFunction.set(key, s);
+    }
     if ((ev as PairedEvent).returned === false) {
       s.notReturned++;
       return;
@@ -138,10 +149,11 @@ export class CallStats {
 
   /** Rows by total time, largest first (as strace -c), then by name. */
   rows(): SummaryRow[] {
-    const rows = [...this.byFunction].map(([fn, s]): SummaryRow => {
+    const rows = [...this.byFunction.values()].map((s): SummaryRow => {
       const h = s.durations;
       return {
-        function: fn,
+        function: s.function,
+        ...(s.caller !== undefined ? { caller: s.caller } : {}),
         calls: h.count,
         totalNs: h.total,
         meanNs: h.count ? h.total / BigInt(h.count) : 0n,
@@ -152,7 +164,8 @@ export class CallStats {
         notReturned: s.notReturned,
       };
     });
-    return rows.sort((a, b) => (a.totalNs !== b.totalNs ? (a.totalNs > b.totalNs ? -1 : 1) : a.function < b.function ? -1 : a.function > b.function ? 1 : 0));
+    const name = (r: SummaryRow) => (r.caller === undefined ? r.function : `${r.function}\0${r.caller}`);
+    return rows.sort((a, b) => (a.totalNs !== b.totalNs ? (a.totalNs > b.totalNs ? -1 : 1) : name(a) < name(b) ? -1 : name(a) > name(b) ? 1 : 0));
   }
 }
 
@@ -164,6 +177,8 @@ const HEADERS = ['% time', 'calls', 'total', 'mean', 'p50', 'p99', 'max', 'error
 
 /** The strace -c style table; durations in Go's time.Duration notation. */
 export function callStatsText(rows: SummaryRow[]): string {
+  const byCaller = rows.some((r) => r.caller !== undefined);
+  const headers = byCaller ? [...HEADERS, 'caller'] : HEADERS;
   const grand = rows.reduce((t, r) => t + r.totalNs, 0n);
   const percent = (ns: bigint) => (grand === 0n ? '0.00' : ((Number(ns) * 100) / Number(grand)).toFixed(2));
   const body = rows.map((r) => [
@@ -177,6 +192,7 @@ export function callStatsText(rows: SummaryRow[]): string {
     String(r.errors),
     String(r.notReturned),
     r.function,
+    ...(byCaller ? [r.caller ?? '?'] : []),
   ]);
   const total = [
     grand === 0n ? '0.00' : '100.00',
@@ -186,19 +202,22 @@ export function callStatsText(rows: SummaryRow[]): string {
     String(rows.reduce((t, r) => t + r.errors, 0)),
     String(rows.reduce((t, r) => t + r.notReturned, 0)),
     'total',
+    ...(byCaller ? [''] : []),
   ];
-  const widths = HEADERS.map((h, i) => Math.max(h.length, total[i]!.length, ...body.map((row) => row[i]!.length)));
-  const last = HEADERS.length - 1;
-  const line = (cells: string[]) => cells.map((c, i) => (i === last ? c : c.padStart(widths[i]!))).join('  ').trimEnd();
+  const widths = headers.map((h, i) => Math.max(h.length, total[i]!.length, ...body.map((row) => row[i]!.length)));
+  const last = headers.length - 1;
+  // Names are left-aligned (padded when the caller follows), numbers right-aligned.
+  const functionColumn = HEADERS.length - 1;
+  const line = (cells: string[]) => cells.map((c, i) => (i === last ? c : i === functionColumn ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
   const rule = widths.map((w) => '-'.repeat(w)).join('  ');
-  return [line(HEADERS), rule, ...body.map(line), rule, line(total)].join('\n');
+  return [line(headers), rule, ...body.map(line), rule, line(total)].join('\n');
 }
 
 /** One JSON object: {"summary":[{function, calls, total_ns, …}, …]}, durations as integer nanoseconds. */
 export function callStatsJson(rows: SummaryRow[]): string {
   const items = rows.map(
     (r) =>
-      `{"function":${JSON.stringify(r.function)},"calls":${r.calls},"total_ns":${r.totalNs},"mean_ns":${r.meanNs},` +
+      `{"function":${JSON.stringify(r.function)},${r.caller !== undefined ? `"caller":${JSON.stringify(r.caller)},` : ''}"calls":${r.calls},"total_ns":${r.totalNs},"mean_ns":${r.meanNs},` +
       `"p50_ns":${r.p50Ns},"p99_ns":${r.p99Ns},"max_ns":${r.maxNs},"errors":${r.errors},"not_returned":${r.notReturned}}`,
   );
   return `{"summary":[${items.join(',')}]}`;

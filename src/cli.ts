@@ -8,6 +8,7 @@ import { parseDurationMs } from './duration.js';
 import { otlpEndpointProblem } from './otlp/config.js';
 import { UsageError } from './errors.js';
 import type { TimestampMode } from './format/index.js';
+import { STACK_DEFAULT_FRAMES, STACK_MAX_FRAMES } from './record.js';
 
 export interface TraceFlags {
   binary?: string;
@@ -51,6 +52,10 @@ export interface TraceFlags {
   summaryJson?: string;
   /** --otlp [endpoint]: also export each call to an OpenTelemetry collector (true: the endpoint from the environment). */
   otlp?: string | true;
+  /** --stack[=N]: record up to N frames of the Go call stack at each call; undefined without it. */
+  stackFrames?: number;
+  /** --by-caller: -c rows per function and immediate caller. */
+  byCaller: boolean;
   transport: 'auto' | 'ring' | 'perf';
   attach: 'auto' | 'multi' | 'single';
   verbose: boolean;
@@ -100,6 +105,19 @@ function duration(value: string): number {
   if (ms === undefined) throw new InvalidArgumentError(`--duration takes a time such as 30s, 500ms, 2m or 1h30m, not "${value}".`);
   if (ms <= 0) throw new InvalidArgumentError(`--duration must be longer than 0, not ${value}.`);
   return ms;
+}
+
+/** --stack alone, or --stack=N: a bare --stack takes no value, so `--stack ./server` leaves the binary alone. */
+const BARE_STACK = '--stack';
+
+function stackFrames(value: string): number {
+  return integer('--stack', 1, STACK_MAX_FRAMES)(value);
+}
+
+/** Arguments with a bare --stack (before any `--`) given its default explicitly, as commander would otherwise take the next argument as its value. */
+export function expandBareStack(args: string[]): string[] {
+  const dash = args.indexOf('--');
+  return args.map((a, i) => (a === BARE_STACK && (dash < 0 || i < dash) ? `${BARE_STACK}=${STACK_DEFAULT_FRAMES}` : a));
 }
 
 /** For flags given once per value: --pid 1 --pid 2. */
@@ -173,6 +191,9 @@ export function weaverVersion(): string {
 
 export function buildCli(handlers: CliHandlers): Command {
   const program = new Command('weaver');
+  // A bare --stack must not take the binary as its value: see expandBareStack.
+  const parseOptions = program.parseOptions.bind(program);
+  program.parseOptions = (args: string[]) => parseOptions(expandBareStack(args));
   program
     .version(weaverVersion(), '-V, --version', 'print weaver\'s version and exit')
     .description('Show the arguments passed to functions of a running Go program, live, with eBPF uprobes.')
@@ -215,6 +236,8 @@ export function buildCli(handlers: CliHandlers): Command {
     .addOption(new Option('--emit <stage>', 'print the output of a pipeline stage and exit').choices(['c']))
     .option('--returns', 'also show what each call returned and how long it took (probes on its RET instructions, never uretprobes)')
     .option('-c, --summary', 'at exit, print per-function counts and durations (calls, total, mean, p50, p99, max, errors) instead of each call; implies --returns')
+    .option('--stack [frames]', `record the Go call stack at each call, up to this many frames (default ${STACK_DEFAULT_FRAMES}, at most ${STACK_MAX_FRAMES}; write --stack=N), shown under the call`, stackFrames)
+    .option('--by-caller', 'with -c: one summary row per function and immediate caller')
     .option('--summary-json <file>', 'at exit, also write the summary\'s counts (calls seen, shown, filtered out, lost in the kernel and at the output) to this file as JSON')
     .option('--otlp [endpoint]', 'also send each call to an OpenTelemetry collector over OTLP/HTTP: a span with --returns, else a log record (default endpoint: OTEL_EXPORTER_OTLP_ENDPOINT, else http://localhost:4318)', otlpEndpoint)
     .option('-v, --verbose', 'details: where probes go, compiler and verifier output, stack traces')
@@ -250,6 +273,8 @@ export function buildCli(handlers: CliHandlers): Command {
         summary: Boolean(opts.summary),
         summaryJson: opts.summaryJson,
         otlp: opts.otlp,
+        stackFrames: opts.stack,
+        byCaller: Boolean(opts.byCaller),
         transport: opts.transport,
         attach: opts.attach,
         verbose: Boolean(opts.verbose),

@@ -12,7 +12,7 @@
 
 import type { GoAbi } from './model.js';
 import type { ArgPlan, FunctionPlan } from './plan.js';
-import { HEADER_FLAG, RECORD_KIND, headerCDeclaration } from './record.js';
+import { HEADER_FLAG, RECORD_KIND, headerCDeclaration, stackTailCDeclaration } from './record.js';
 import {
   G_STACK_HI_OFFSET, PAIR_FLAG, PAIR_STAT, PAIR_STAT_COUNT, deferreturnProgramName, returnProgramName, type ReturnPlan,
 } from './returns.js';
@@ -175,6 +175,8 @@ export function generateUnits(units: ProgramUnit[], options: CodegenOptions, sha
   const ifaces = interfaceTypesOf([...units.map((u) => u.plan), ...(options.returns ?? []).map((r) => r.plan.results)]);
   const deferreturns = pairing && (options.returns ?? []).some((r) => r.deferreturnFrameSizes.length > 0);
   const biased = new Set(shapes.shapes.filter((s) => s.usesBias).map((s) => s.name));
+  // --stack: one capacity for the whole trace; without it the text is unchanged.
+  const stackFrames = units.find((u) => u.plan.stack)?.plan.stack?.frames;
   const summary = `${units.length} function(s) in ${shapes.shapes.length} shape(s), ${shapes.readers.count} reader(s), ${options.abi} ABI`;
   const preamble = (index: number, count: number): string[] => {
     const out: string[] = [];
@@ -184,6 +186,7 @@ export function generateUnits(units: ProgramUnit[], options: CodegenOptions, sha
     out.push('');
     out.push(headerCDeclaration());
     out.push('');
+    if (stackFrames !== undefined) out.push(stackTailCDeclaration(stackFrames), '');
     if (index > 0) out.push('#define WEAVER_SECONDARY_UNIT 1');
     if (options.transport === 'perf') out.push('#define WEAVER_TRANSPORT_PERF 1');
     if (options.taskBtf === false) out.push('#define WEAVER_TASK_BTF 0');
@@ -391,6 +394,7 @@ function entryShape(name: string, unit: ProgramUnit, warm: boolean, readers: Rea
   b.push(`\tweaver_fill_header(h, ${RECORD_KIND.call}, WEAVER_COOKIE_FUNC(cookie), ctx, WEAVER_G(ctx));`);
   b.push(...stackAreaRead(plan.stackArea));
   for (const arg of plan.args ?? []) b.push(...argumentCode(arg, readers));
+  if (plan.stack) b.push(`\tweaver_stack_walk((struct weaver_stack_tail *)(rec + ${plan.stack.offset}), ctx);`);
   if (unit.pairDepthOffset !== undefined) {
     b.push(`\t*(u64 *)(rec + ${unit.pairDepthOffset}) = weaver_pair_enter(ctx, WEAVER_G(ctx), WEAVER_COOKIE_FUNC(cookie), h->ktime_ns);`);
   }

@@ -5,7 +5,7 @@
 import { isSignedInt, sizeOf, type GoType, type IntKind } from './gotypes.js';
 import type { CallEvent, DecodedArg, MapCut, Value } from './model.js';
 import { MAP_WALK_STATUS, SLOT_HEADER, type ArgPlan, type FunctionPlan, type ValuePlan } from './plan.js';
-import { HEADER_FLAG, HEADER_SIZE, readHeader } from './record.js';
+import { HEADER_FLAG, HEADER_SIZE, readHeader, readStackTail } from './record.js';
 import { blockPlan, dynamicLayout, withNestedNames } from './decode-dynamic.js';
 
 export class MalformedRecordError extends Error {}
@@ -29,7 +29,7 @@ export class RecordDecoder {
       throw new MalformedRecordError(`record for ${plan.name} has ${length} bytes, expected ${plan.recordSize}`);
     }
     const args = plan.args ? decodeArgs(view, base, plan.args, h.flags, 'the stack of the call could not be read') : null;
-    return {
+    const event: CallEvent = {
       ts: h.ktimeNs + this.clockOffsetNs,
       function: plan.name,
       pid: h.pid,
@@ -39,7 +39,21 @@ export class RecordDecoder {
       goid: h.goid,
       args,
     };
+    if (plan.stack) event.stack = decodeStack(view, base, length, plan);
+    return event;
   }
+}
+
+/**
+ * The call stack tail as link-time return addresses: a PIE runs at a load
+ * bias, which the probe's run-time address minus its link-time one gives.
+ */
+function decodeStack(view: DataView, base: number, length: number, plan: FunctionPlan): bigint[] {
+  const { offset, frames, probeAddress } = plan.stack!;
+  const tail = readStackTail(view, base, length, offset, frames);
+  if (!tail) throw new MalformedRecordError(`record for ${plan.name} has no valid call stack of at most ${frames} frames at offset ${offset}`);
+  const bias = tail.ip - BigInt(probeAddress);
+  return tail.pcs.map((pc) => pc - bias);
 }
 
 function u64(view: DataView, base: number, off: number): bigint {

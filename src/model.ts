@@ -137,6 +137,8 @@ export interface CallEvent {
   args: DecodedArg[] | null;
   returns?: DecodedArg[];
   durationNs?: bigint;
+  /** --stack: return addresses as linked in the binary, the caller's first (src/stack.ts names them). */
+  stack?: bigint[];
 }
 
 export type { GoType, Param };

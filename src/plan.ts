@@ -186,6 +186,8 @@ export interface FunctionPlan {
   stackArea: { offset: number; size: number } | null;
   /** Size of every record of this function. */
   recordSize: number;
+  /** --stack: where the entry record's call stack tail is (src/record.ts STACK_TAIL), its capacity, and the probe's link-time address. */
+  stack?: { offset: number; frames: number; probeAddress: number };
 }
 
 /** Thrown (as plain Error; callers wrap it) when a record cannot be made to fit. */

@@ -20,6 +20,7 @@
 // Every binary path gets its own file (tests alone trace hundreds of copies
 // in temporary directories), so only the most recently used files are kept.
 
+import { leastRecentlyUsed, type CachedFile } from './cachelru.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -363,7 +364,7 @@ function isStoredInfo(v: unknown): v is StoredInfo {
  * left takes at most `maxBytes`.
  */
 export function pruneCache(dir: string, keep: number, maxBytes = MAX_CACHED_BYTES): void {
-  const files: { path: string; used: number; bytes: number }[] = [];
+  const files: CachedFile[] = [];
   const names = readdirSync(dir);
   const sizeOf = (path: string) => {
     try {
@@ -387,15 +388,10 @@ export function pruneCache(dir: string, keep: number, maxBytes = MAX_CACHED_BYTE
     const main = /^([0-9a-f]{64})\.types\.json$/.exec(name);
     if (main && !kept.has(`${main[1]}.json`)) rmSync(join(dir, name), { force: true });
   }
-  files.sort((a, b) => b.used - a.used);
-  let bytes = 0;
-  files.forEach((f, i) => {
-    bytes += f.bytes;
-    // The most recent file stays whatever its size: it is the one just written.
-    if (i === 0 || (i < keep && bytes <= maxBytes)) return;
+  for (const f of leastRecentlyUsed(files, keep, maxBytes)) {
     rmSync(f.path, { force: true });
     rmSync(typesPath(f.path), { force: true });
-  });
+  }
 }
 
 function emptyFile(binary: BinaryIdentity | null): CacheFile {

@@ -124,3 +124,58 @@ export function readHeader(view: DataView, base: number): RecordHeader {
     comm: readComm(view, base + OFF.comm),
   };
 }
+
+/*
+ * --stack: the call stack tail, appended to an entry record. Its capacity is
+ * fixed per trace (--stack=N frames), `count` says how many are filled:
+ *   u32 count        return addresses the walk found (at most N)
+ *   u32 reserved
+ *   u64 ip           the probed instruction's run-time address (gives a PIE's load bias)
+ *   u64 pcs[N]       return addresses, innermost (the traced function's caller) first
+ * bpf/weaver.h walks frame pointers into it (weaver_stack_walk); the C struct
+ * and the reader below both come from these offsets.
+ */
+export const STACK_TAIL = { count: 0, ip: 8, pcs: 16 } as const;
+export const STACK_DEFAULT_FRAMES = 16;
+export const STACK_MAX_FRAMES = 64;
+
+export function stackTailSize(frames: number): number {
+  return STACK_TAIL.pcs + 8 * frames;
+}
+
+/** The C struct of a tail of `frames` return addresses, with checks of its offsets, and the macro that compiles the walk in. */
+export function stackTailCDeclaration(frames: number): string {
+  return [
+    `#define WEAVER_STACK_DEPTH ${frames}`,
+    'struct weaver_stack_tail {',
+    '\t__u32 count;',
+    '\t__u32 reserved;',
+    '\t__u64 ip;',
+    '\t__u64 pcs[WEAVER_STACK_DEPTH];',
+    '};',
+    `_Static_assert(__builtin_offsetof(struct weaver_stack_tail, ip) == ${STACK_TAIL.ip}, "stack tail ip");`,
+    `_Static_assert(__builtin_offsetof(struct weaver_stack_tail, pcs) == ${STACK_TAIL.pcs}, "stack tail pcs");`,
+    `_Static_assert(sizeof(struct weaver_stack_tail) == ${stackTailSize(frames)}, "stack tail size");`,
+  ].join('\n');
+}
+
+export interface StackTail {
+  /** Run-time address of the probe. */
+  ip: bigint;
+  /** Return addresses, caller first. */
+  pcs: bigint[];
+}
+
+/**
+ * Reads the tail at `base + offset` holding at most `frames` addresses;
+ * null when the record is too short or its count is larger than the tail
+ * (the caller reports the record as malformed).
+ */
+export function readStackTail(view: DataView, base: number, length: number, offset: number, frames: number): StackTail | null {
+  if (offset + stackTailSize(frames) > length) return null;
+  const count = view.getUint32(base + offset + STACK_TAIL.count, true);
+  if (count > frames) return null;
+  const pcs: bigint[] = [];
+  for (let i = 0; i < count; i++) pcs.push(view.getBigUint64(base + offset + STACK_TAIL.pcs + 8 * i, true));
+  return { ip: view.getBigUint64(base + offset + STACK_TAIL.ip, true), pcs };
+}

@@ -25,6 +25,7 @@ import { chooseEntryProbe, type ProbeKind } from './x86/prologue.js';
 import { ProbeCache, goBuildId } from './probecache.js';
 import { lazyRuntimeTypes } from './runtimetypes.js';
 import { returnSide, type ReturnSide } from './returnspec.js';
+import { stackTailSize } from './record.js';
 import { argumentFrames, checkSignatures, dwarfMatchesFrame } from './signaturecheck.js';
 
 export interface TraceRequest {
@@ -60,6 +61,8 @@ export interface TraceRequest {
   attach?: 'multi' | 'single';
   /** Functions-file mode: trace signatures that contradict the binary anyway, with a warning (--force). */
   force?: boolean;
+  /** --stack=N: record up to this many return addresses of the call stack at each call. */
+  stackFrames?: number;
   /** Per-binary cache of probe placement, goid offset, runtime types and RET sites (src/probecache.ts); null: none. Default: the user's cache. */
   binaryCacheDir?: string | null;
 }
@@ -196,9 +199,10 @@ export function buildTraceSpec(req: TraceRequest): TraceSpec {
     }
     const program = programName(plan);
     const probe = probePoint(elf, symbol, info, req.probePlacement ?? 'auto', cache);
-    if (!req.returns) return { plan, symbol, program, attachOffset: symbol.fileOffset + probe.offset, probe };
+    const stacked = (p: FunctionPlan) => withStackTail(p, req.stackFrames, symbol.address + probe.offset);
+    if (!req.returns) return { plan: stacked(plan), symbol, program, attachOffset: symbol.fileOffset + probe.offset, probe };
     const side = returnSide({ id, spec: s.spec, namesOnly: s.params === null, entryPlan: plan, symbol, info, elf, plan: { ...req.plan, mapLayout, functionNames }, notes, cache });
-    return { plan: side.entryPlan, symbol, program, attachOffset: symbol.fileOffset + probe.offset, probe, returns: side.returns };
+    return { plan: stacked(side.entryPlan), symbol, program, attachOffset: symbol.fileOffset + probe.offset, probe, returns: side.returns };
   });
 
   // Link-time addresses give a PIE's load bias; a non-PIE needs none.
@@ -261,6 +265,12 @@ export function buildTraceSpec(req: TraceRequest): TraceSpec {
   const cSource = cUnits.join('\n');
   cache.save();
   return { binary: info, buildId: goBuildId(elf), targets, cSource, cUnits, namesOnly, notes, returns: Boolean(req.returns), probes, dispatch, ringBatches };
+}
+
+/** --stack: the entry record with a call stack tail of `frames` return addresses at its end (src/record.ts STACK_TAIL). */
+export function withStackTail(plan: FunctionPlan, frames: number | undefined, probeAddress: number): FunctionPlan {
+  if (!frames) return plan;
+  return { ...plan, recordSize: plan.recordSize + stackTailSize(frames), stack: { offset: plan.recordSize, frames, probeAddress } };
 }
 
 /** Far more than any real functions file; /dev/zero or a wrong path must not fill memory. */

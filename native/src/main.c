@@ -14,6 +14,7 @@
 #include "handle.h"
 #include "probe.h"
 #include "reader.h"
+#include "uprobe_multi.h"
 
 /* Tags our externals so that a foreign object passed as a handle is refused. */
 static const napi_type_tag HANDLE_TAG = {0x7765617665726270ULL, 0x662d6c6f61646572ULL};
@@ -349,25 +350,7 @@ out:
   return result;
 }
 
-/* BPF_TRACE_UPROBE_MULTI and its link_create attributes (Linux 6.6), which
- * the system's uapi headers may predate. */
-#define WEAVER_BPF_TRACE_UPROBE_MULTI 48
 #define MULTI_LINK_BASE 1073741824.0 /* 2^30: link ids of uprobe_multi links start here */
-
-struct uprobe_multi_link_attr {
-  uint32_t prog_fd;
-  uint32_t target_fd;
-  uint32_t attach_type;
-  uint32_t flags;
-  uint64_t path;
-  uint64_t offsets;
-  uint64_t ref_ctr_offsets;
-  uint64_t cookies;
-  uint32_t cnt;
-  uint32_t uprobe_flags;
-  uint32_t pid;
-  uint32_t pad;
-};
 
 /* setExpectedAttachType(h, program, type): before load. A program attached
  * through a uprobe_multi link must be loaded expecting one. */

@@ -12,13 +12,11 @@
 #include <unistd.h>
 #include <sys/syscall.h>
 #include "probe.h"
+#include "uprobe_multi.h"
 
 /* The kernel's ENOTSUPP (not in user-space errno.h): BPF_PROG_TEST_RUN on
  * a program type that has no test run. */
 #define KERNEL_ENOTSUPP 524
-/* BPF_TRACE_UPROBE_MULTI (Linux 6.6), which the system's uapi headers may
- * predate; main.c attaches with the same number. */
-#define PROBE_BPF_TRACE_UPROBE_MULTI 48
 
 static probe_result yes(void) { return (probe_result){.supported = true, .err = 0}; }
 static probe_result no(void) { return (probe_result){.supported = false, .err = 0}; }
@@ -83,21 +81,6 @@ static uint64_t entry_file_offset(const char *path) {
   return found;
 }
 
-struct uprobe_multi_probe_attr {
-  uint32_t prog_fd;
-  uint32_t target_fd;
-  uint32_t attach_type;
-  uint32_t flags;
-  uint64_t path;
-  uint64_t offsets;
-  uint64_t ref_ctr_offsets;
-  uint64_t cookies;
-  uint32_t cnt;
-  uint32_t uprobe_flags;
-  uint32_t pid;
-  uint32_t pad;
-};
-
 /* uprobe_multi links (Linux 6.6), filtered to one process: a real link on
  * this process's own executable at its entry point, which it never runs
  * again, with its own pid (so the breakpoint goes into no other process).
@@ -107,16 +90,16 @@ static probe_result probe_uprobe_multi(void) {
   const char *path = "/proc/self/exe";
   uint64_t offset = entry_file_offset(path);
   if (offset == 0) return failed(ENOEXEC);
-  LIBBPF_OPTS(bpf_prog_load_opts, load, .expected_attach_type = PROBE_BPF_TRACE_UPROBE_MULTI);
+  LIBBPF_OPTS(bpf_prog_load_opts, load, .expected_attach_type = WEAVER_BPF_TRACE_UPROBE_MULTI);
   int prog = bpf_prog_load(BPF_PROG_TYPE_KPROBE, "weaver_probe", "GPL", RETURN_ZERO, RETURN_ZERO_LEN, &load);
   if (prog < 0) return errno == EINVAL || errno == E2BIG ? no() : failed(errno);
   union {
-    struct uprobe_multi_probe_attr a;
+    struct uprobe_multi_link_attr a;
     char bytes[128]; /* the rest of bpf_attr must be zero */
   } attr;
   memset(&attr, 0, sizeof attr);
   attr.a.prog_fd = (uint32_t)prog;
-  attr.a.attach_type = PROBE_BPF_TRACE_UPROBE_MULTI;
+  attr.a.attach_type = WEAVER_BPF_TRACE_UPROBE_MULTI;
   attr.a.path = (uint64_t)(uintptr_t)path;
   attr.a.offsets = (uint64_t)(uintptr_t)&offset;
   attr.a.cnt = 1;

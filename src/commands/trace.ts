@@ -41,6 +41,9 @@ function checkFlags(flags: TraceFlags): void {
   if (flags.functionsFile && flags.packagesGiven) {
     throw new UsageError('--functions-file and --packages choose functions in two different ways; give one of them');
   }
+  if (flags.byCaller && !flags.summary) {
+    throw new UsageError('--by-caller groups the -c summary by caller; give it with -c');
+  }
   if (flags.bufferSize !== undefined && ((flags.bufferSize & (flags.bufferSize - 1)) !== 0 || flags.bufferSize % 4096 !== 0)) {
     throw new UsageError(`--buffer-size must be a power of two of at least 4096 bytes, not ${flags.bufferSize}`);
   }
@@ -89,6 +92,8 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
     ringBatchBytes: ringBatchBytesFor(flags.bufferSize ?? MIN_DEFAULT_BUFFER),
     attach: resolveAttachMode(flags.attach, features),
     returns: flags.returns,
+    // --by-caller needs the caller: one frame, unless --stack asks for more.
+    stackFrames: flags.stackFrames ?? (flags.byCaller ? 1 : undefined),
     ...(flags.cache === false ? { binaryCacheDir: null } : {}),
     plan: { stringSize: flags.stringSize, maxElements: flags.maxElements, maxRecordSize: flags.maxEventSize, depth: flags.depth },
   });
@@ -119,10 +124,14 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
     timestamps: flags.timestamps,
   });
   const returnFormat = flags.returns ? await import('../returnformat.js') : undefined;
-  const formatter = returnFormat ? returnFormat.pairedFormatter(baseFormatter, format) : baseFormatter;
+  const paired = returnFormat ? returnFormat.pairedFormatter(baseFormatter, format) : baseFormatter;
+  // --stack: frames named from the binary's line tables, under each call.
+  const stackModule = spec.targets.some((t) => t.plan.stack) ? await import('../stack.js') : undefined;
+  const symbols = stackModule?.StackSymbols.forBinary(spec.binary.path);
+  const formatter = stackModule && symbols ? stackModule.stackFormatter(paired, format, symbols) : paired;
   // -c/--summary: calls are counted, not printed; the table comes at exit.
   const callStatsModule = flags.summary ? await import('../callstats.js') : undefined;
-  const callStats = callStatsModule ? new callStatsModule.CallStats() : undefined;
+  const callStats = callStatsModule ? new callStatsModule.CallStats(flags.byCaller && symbols ? (e) => symbols.caller(e) : undefined) : undefined;
   const output = new OutputWriter(sink, { lineAtomic: !flags.output && isSharedStream(1), name: flags.output ?? 'standard output', ownsFile: Boolean(flags.output) });
   // --otlp: created once the launched program's pid is known, below.
   let otlp: OtlpExport | undefined;

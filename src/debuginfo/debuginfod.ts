@@ -6,6 +6,7 @@
 // used 32 files and 512 MiB at most, and a download larger than that limit
 // is refused.
 
+import { leastRecentlyUsed, type CachedFile } from '../cachelru.js';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -154,7 +155,7 @@ function store(dir: string, idHex: string, bytes: Buffer): string | null {
 
 /** Keeps the most recently used files within MAX_CACHED_FILES and `maxBytes`; the newest always stays. */
 export function pruneDebugCache(dir: string, keep = MAX_CACHED_FILES, maxBytes = MAX_CACHED_BYTES): void {
-  const files: { path: string; used: number; bytes: number }[] = [];
+  const files: CachedFile[] = [];
   for (const name of readdirSync(dir)) {
     if (!name.endsWith('.debug')) continue;
     try {
@@ -164,11 +165,5 @@ export function pruneDebugCache(dir: string, keep = MAX_CACHED_FILES, maxBytes =
       // Removed by another weaver meanwhile.
     }
   }
-  files.sort((a, b) => b.used - a.used);
-  let bytes = 0;
-  files.forEach((f, i) => {
-    bytes += f.bytes;
-    if (i === 0 || (i < keep && bytes <= maxBytes)) return;
-    rmSync(f.path, { force: true });
-  });
+  for (const f of leastRecentlyUsed(files, keep, maxBytes)) rmSync(f.path, { force: true });
 }

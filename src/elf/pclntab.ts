@@ -44,6 +44,8 @@ export interface PclnFunction {
    * (ArgsSizeUnknown) for some assembly functions.
    */
   args: number;
+  /** Offset of the function's `_func` record in the table (src/elf/pcline.ts reads its line tables from it). */
+  funcOffset: number;
 }
 
 export const FUNCFLAG_ASM = 0x4;
@@ -235,7 +237,7 @@ export function parsePclntab(table: Pclntab, path: string): PclnFunction[] {
     const flag = funcIDAt < 0 ? 0 : (u32(cur.funcAt + funcIDAt) >> 8) & 0xff;
     // `args` follows the entry and the name offset in every layout.
     const args = i32(cur.funcAt + (wide ? 12 : 8));
-    out.push({ name, entry: cur.entry, size: Math.max(0, next.entry - cur.entry), funcID, flag, args });
+    out.push({ name, entry: cur.entry, size: Math.max(0, next.entry - cur.entry), funcID, flag, args, funcOffset: cur.funcAt });
   }
   return out;
 

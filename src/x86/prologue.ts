@@ -112,6 +112,11 @@ function writesRsp(insn: X86Instruction): boolean {
   return dst !== undefined && dst.kind === 'reg' && dst.reg === 'rsp' && insn.mnemonic !== 'cmp' && insn.mnemonic !== 'test';
 }
 
+function writesRbp(insn: X86Instruction): boolean {
+  const dst = insn.operands[0];
+  return dst !== undefined && dst.kind === 'reg' && dst.reg === 'rbp' && insn.mnemonic !== 'cmp' && insn.mnemonic !== 'test';
+}
+
 /** Register values the prologue derives: g, and registers holding SP plus a constant. */
 interface PrologueState {
   gRegister: string | null;
@@ -160,11 +165,12 @@ function entryPoint(entry: X86Instruction, reason: string): ProbePoint {
 
 /**
  * Registers the entry record reads (src/abi: the integer argument
- * registers; R14 holding g; SP for stack arguments and call pairing) and
- * RDX, the closure context: an instruction that writes any of them ends
- * the search for a later probe.
+ * registers; R14 holding g; SP for stack arguments and call pairing; RBP,
+ * the caller's frame pointer, where --stack starts its walk) and RDX, the
+ * closure context: an instruction that writes any of them ends the search
+ * for a later probe.
  */
-const ENTRY_STATE = new Set(['rax', 'rbx', 'rcx', 'rdx', 'rdi', 'rsi', 'r8', 'r9', 'r10', 'r11', 'r14', 'rsp']);
+const ENTRY_STATE = new Set(['rax', 'rbx', 'rcx', 'rdx', 'rdi', 'rsi', 'r8', 'r9', 'r10', 'r11', 'r14', 'rsp', 'rbp']);
 
 /** Instructions looked at for a later probe in a function without a stack check. */
 const LEAF_LIMIT = 16;
@@ -252,7 +258,8 @@ export function chooseEntryProbe(code: Uint8Array, entryAddress: number, abi: Go
       check = { index: i, comparison: guardComparison(state, insns[i - 1]) };
       continue;
     }
-    if (insn.flow !== 'next' || writesRsp(insn)) break;
+    // --stack walks from RBP at the probe: it must still be the caller's frame pointer.
+    if (insn.flow !== 'next' || writesRsp(insn) || writesRbp(insn)) break;
     track(state, insn);
   }
 

@@ -20,8 +20,8 @@ interface Oracle {
     | { kind: 'after-stack-check'; address: number; jump: string; comparison?: { register: string; spOffset: number; gRegister: string } };
 }
 
-/** Go's names of the registers the entry record reads (argument registers, RDX, g, SP). */
-const ENTRY_STATE_REGS = new Set(['AX', 'BX', 'CX', 'DX', 'DI', 'SI', 'R8', 'R9', 'R10', 'R11', 'R14', 'SP']);
+/** Go's names of the registers the entry record reads (argument registers, RDX, g, SP, and BP, where --stack starts its walk). */
+const ENTRY_STATE_REGS = new Set(['AX', 'BX', 'CX', 'DX', 'DI', 'SI', 'R8', 'R9', 'R10', 'R11', 'R14', 'SP', 'BP']);
 /** Go mnemonics whose only effect is their last operand (and flags); anything else ends the search. */
 const WRITES_LAST_OPERAND = /^(MOV|ADD|SUB|AND|OR|XOR|LEA|INC|DEC|NEG|NOT|SHL|SHR|SAR)[A-Z]*$/;
 

@@ -1,7 +1,7 @@
 // The benchmark's traced program. main.f(int, string) calls another
 // function, so like most Go functions it starts with a stack check.
 //
-//	hot loop N [FUNC]   N calls of f (or leafSum, leafBranch) as fast as possible; prints "ns_per_call <float>"
+//	hot loop N [FUNC]   N calls of f (or leafSum, leafBranch; deep: f below 80 more frames) as fast as possible; prints "ns_per_call <float>"
 //	hot rate R S [W]    R calls a second for S seconds, spread over W
 //	                    goroutines (default 2); prints "calls <n> rate <achieved/s>"
 package main
@@ -58,6 +58,8 @@ func loop(n int, which string) {
 		for i := 0; i < n; i++ {
 			s += leafBranch(i, 9)
 		}
+	case "deep":
+		s = deep(deepFrames, n)
 	default:
 		for i := 0; i < n; i++ {
 			s += f(i, "benchmark")
@@ -67,6 +69,24 @@ func loop(n int, which string) {
 	cpu := cpuNs() - cpu0
 	sink += int64(s)
 	fmt.Printf("ns_per_call %.1f cpu_ns_per_call %.1f\n", float64(wall)/float64(n), float64(cpu)/float64(n))
+}
+
+// Frames deep sits below the loop of "deep": more than weaver's --stack
+// records at most (64), so a walk goes to its bound on every call.
+const deepFrames = 80
+
+// deep calls itself d times, then f n times: the loop with a deep stack.
+//
+//go:noinline
+func deep(d, n int) int {
+	if d > 0 {
+		return deep(d-1, n) + 1
+	}
+	s := 0
+	for i := 0; i < n; i++ {
+		s += f(i, "benchmark")
+	}
+	return s
 }
 
 func cpuNs() int64 {
