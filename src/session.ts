@@ -272,6 +272,17 @@ export class TraceSession {
     }
   }
 
+  /**
+   * Hands on what tracing left waiting: records held for time order, then
+   * calls still pending (flagged as running at exit). Called after detach()
+   * and the last read, before the final stats(), so the counts include what
+   * it delivers; close() runs it again for anything read since (it hands on
+   * each record and call once).
+   */
+  drain(): void {
+    if (!this.closed) this.finish?.();
+  }
+
   /** Detaches every probe and frees everything; safe to call more than once. */
   close(): void {
     if (this.closed) return;

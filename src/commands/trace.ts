@@ -223,6 +223,9 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
     // A further signal stops the wait.
     const nextSignal = signals.received(signals.count + 1);
     await Promise.race([settle(() => session.stats().events, { pending: () => session.pendingBytes(), quietMs: 250, maxMs: 60_000 }), nextSignal]);
+    // What the time order still holds, and calls still pending, are shown
+    // (and counted) before the counts are taken.
+    session.drain();
     const stats = session.stats();
     const unreadBytes = session.pendingBytes();
     // Pairing statistics exist only with --returns.
