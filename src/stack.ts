@@ -8,7 +8,7 @@
 import type { Formatter, OutputFormat } from './format/index.js';
 import { terminalSafe } from './format/strings.js';
 import type { CallEvent } from './model.js';
-import { ElfFile } from './elf/file.js';
+import type { ElfFile } from './elf/file.js';
 import { findPclntab } from './elf/pclntab.js';
 import { LineTable } from './elf/pcline.js';
 import { InputError } from './errors.js';
@@ -31,8 +31,8 @@ export class StackSymbols {
 
   constructor(private readonly table: LineTable) {}
 
-  static forBinary(path: string): StackSymbols {
-    const elf = ElfFile.read(path);
+  /** `elf` is the binary the trace already read: its .gopclntab names the frames. */
+  static forBinary(elf: ElfFile, path: string): StackSymbols {
     const pclntab = findPclntab(elf);
     if (!pclntab) throw new InputError(`${path} has no .gopclntab, so --stack cannot name its frames`);
     return new StackSymbols(new LineTable(pclntab, path));

@@ -127,7 +127,7 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
   const paired = returnFormat ? returnFormat.pairedFormatter(baseFormatter, format) : baseFormatter;
   // --stack: frames named from the binary's line tables, under each call.
   const stackModule = spec.targets.some((t) => t.plan.stack) ? await import('../stack.js') : undefined;
-  const symbols = stackModule?.StackSymbols.forBinary(spec.binary.path);
+  const symbols = stackModule?.StackSymbols.forBinary(elf, spec.binary.path);
   const formatter = stackModule && symbols ? stackModule.stackFormatter(paired, format, symbols) : paired;
   // -c/--summary: calls are counted, not printed; the table comes at exit.
   const callStatsModule = flags.summary ? await import('../callstats.js') : undefined;

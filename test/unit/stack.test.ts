@@ -113,7 +113,7 @@ describe('the stack tail of an entry record', () => {
 
 describe('frames shown under the call', () => {
   const b = fixtureBuilds({ fixture: 'httpserver', toolchain: '1.27', variant: 'normal' })[0]!;
-  const symbols = StackSymbols.forBinary(b.path);
+  const symbols = StackSymbols.forBinary(ElfFile.read(b.path), b.path);
   const table = new LineTable(findPclntab(ElfFile.read(b.path))!, b.path);
   // A return address: the instruction after a CALL in main.main, named by the CALL's own line (pc − 1).
   const out = execFileSync(join(b.goroot, 'bin/go'), ['tool', 'objdump', '-s', '^main\\.main$', b.path], { encoding: 'utf8' });
