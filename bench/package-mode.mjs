@@ -53,8 +53,8 @@ const CASES = [
   { name: 'pprof -p (5 packages)', args: [pprof, '-p', FIVE] },
 ].filter((c) => ONLY.test(c.name));
 
-/** Resident memory of `pid` and every process below it, in KiB. */
-function treeRssKiB(pid) {
+/** Resident memory of `pid` and every process below it, in KiB (`self`: of `pid` alone). */
+function treeRssKiB(pid, self = false) {
   const children = new Map();
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
@@ -75,24 +75,43 @@ function treeRssKiB(pid) {
     }
     for (const c of children.get(p) ?? []) visit(c);
   };
+  if (self) {
+    try {
+      return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      return 0;
+    }
+  }
   visit(pid);
   return total;
+}
+
+/** CPU seconds of `pid` and its children it has waited for (clang, bpftool), from /proc. */
+function cpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime, stime, cutime, cstime: fields 14-17, in clock ticks (100 a second here).
+  return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / 100;
 }
 
 /** Starts weaver, samples its tree's memory until Tracing, stops it. */
 async function startOnce(args, env) {
   let peak = 0;
+  let peakSelf = 0;
   let pid = 0;
   const sampler = setInterval(() => {
-    if (pid) peak = Math.max(peak, treeRssKiB(pid));
+    if (!pid) return;
+    peak = Math.max(peak, treeRssKiB(pid));
+    peakSelf = Math.max(peakSelf, treeRssKiB(pid, true));
   }, 20);
   const starting = startWeaver([...args, '--format', 'json'], { env, onSpawn: (p) => (pid = p) });
   try {
     const w = await starting;
     peak = Math.max(peak, treeRssKiB(w.pid));
+    const cpu = cpuSeconds(w.pid);
     const functions = Number(/^Tracing (\d+) function/m.exec(w.stderr())?.[1] ?? NaN);
     await w.stop();
-    return { ms: w.readyMs, peakMiB: peak / 1024, functions };
+    return { ms: w.readyMs, peakMiB: peak / 1024, peakSelfMiB: peakSelf / 1024, cpu, functions };
   } finally {
     clearInterval(sampler);
   }
@@ -115,13 +134,15 @@ for (const c of CASES) {
     warmRunsMs: warm.map((w) => w.ms),
     peakMiB: Math.max(cold.peakMiB, ...warm.map((w) => w.peakMiB)),
     coldPeakMiB: cold.peakMiB,
+    coldPeakWeaverMiB: cold.peakSelfMiB,
+    coldCpuS: cold.cpu,
     loadBefore,
     loadAfter: load(),
   };
   results.push(r);
   console.log(
-    `${c.name}: ${r.functions} functions; cold ${(r.coldMs / 1000).toFixed(2)} s, warm ${(r.warmMs / 1000).toFixed(2)} s ` +
-      `(median of ${WARM_RUNS}); peak RSS of weaver and children ${r.peakMiB.toFixed(0)} MiB; load ${r.loadBefore} → ${r.loadAfter}`,
+    `${c.name}: ${r.functions} functions; cold ${(r.coldMs / 1000).toFixed(2)} s (CPU ${r.coldCpuS.toFixed(2)} s), warm ${(r.warmMs / 1000).toFixed(2)} s ` +
+      `(median of ${WARM_RUNS}); peak RSS of weaver and children ${r.peakMiB.toFixed(0)} MiB (weaver alone ${r.coldPeakWeaverMiB.toFixed(0)} MiB cold); load ${r.loadBefore} → ${r.loadAfter}`,
   );
 }
 

@@ -3,7 +3,9 @@
 // gets a cookie naming its shape's call index there and its own facts
 // (src/sitecookie.ts).
 
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { BPF_INCLUDE_DIR } from '../../src/compile.js';
 import { DISPATCH_LIMITS, groupDispatchers, type ProbeSite } from '../../src/tracespec.js';
 import { COOKIE_FIELDS, CookieRangeError, cookieCDefinitions, readCookie, siteCookie } from '../../src/sitecookie.js';
 
@@ -39,6 +41,17 @@ describe('groupDispatchers', () => {
     // Every probe lands exactly once, with the index of its shape and its function in the cookie.
     const seen = groups.flatMap((g) => g.offsets.map((o, k) => [o, g.calls[readCookie(g.cookies[k]!, 'call')], readCookie(g.cookies[k]!, 'func')]));
     expect(seen).toEqual(probes.map((p) => [p.attachOffset, p.program.replace('_f', '_s'), p.site.func]));
+  });
+
+  it("counts every function of bpf/weaver.h a dispatcher can call, and the dispatcher, as fixed subprograms", () => {
+    // Each function clang keeps out of line is a subprogram of every program
+    // that reaches it: the lookup sites, the noinline shared functions and
+    // the bpf_loop callbacks (static, not always_inline).
+    const header = readFileSync(`${BPF_INCLUDE_DIR}/weaver.h`, 'utf8');
+    const outOfLine = header
+      .split('\n')
+      .filter((l) => /^(static|WEAVER_SHARED)\b/.test(l) && !l.includes('__always_inline') && /\w\(.*\)\s*$/.test(l));
+    expect(outOfLine.length + 1).toBe(DISPATCH_LIMITS.fixedSubprograms);
   });
 
   it('counts a reader shared by two shapes once', () => {
