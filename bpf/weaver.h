@@ -72,8 +72,18 @@ struct task_struct {
  * lookups inlined into the shapes of 1,063 traced functions made loading
  * spend ~1 s in memcpy (perf record of the load, bench/README.md §3b). A
  * static subprogram returning the map value is checked in its caller's
- * context, so the pointer keeps its type; the call costs a few ns. */
-#define WEAVER_LOOKUP_SITE __attribute__((noinline, unused))
+ * context, so the pointer keeps its type; the call costs a few ns.
+ * Weak and hidden rather than static: libbpf verifies a hidden function as
+ * a static one, and the static linker keeps one copy for all compile units.
+ * A static function is a copy of each unit, and a dispatcher reaches the
+ * copies of every unit whose weak readers the linker kept (3 units of 8
+ * such functions counted 16 more of the kernel's 256 subprograms). */
+#define WEAVER_LOOKUP_SITE __attribute__((noinline, weak, visibility("hidden")))
+
+/* bpf_loop callbacks: one copy for all units, as WEAVER_LOOKUP_SITE, but
+ * libbpf takes a function's address only of a strong symbol: defined in the
+ * first unit, declared in the others. */
+#define WEAVER_CALLBACK __attribute__((noinline, visibility("hidden")))
 
 char LICENSE[] SEC("license") WEAVER_SHARED = "GPL";
 
@@ -123,13 +133,13 @@ struct {
 } weaver_scratch_users SEC(".maps") WEAVER_SHARED;
 
 /* One lookup site each: see WEAVER_LOOKUP_SITE below. */
-static WEAVER_LOOKUP_SITE u32 *weaver_scratch_users_here(void)
+WEAVER_LOOKUP_SITE u32 *weaver_scratch_users_here(void)
 {
 	u32 key = 0;
 	return bpf_map_lookup_elem(&weaver_scratch_users, &key);
 }
 
-static WEAVER_LOOKUP_SITE u8 *weaver_scratch_here(void)
+WEAVER_LOOKUP_SITE u8 *weaver_scratch_here(void)
 {
 	u32 key = 0;
 	return (u8 *)bpf_map_lookup_elem(&weaver_scratch, &key);
@@ -239,7 +249,7 @@ struct {
 
 static __always_inline void weaver_count_drops(u64 n);
 
-static WEAVER_LOOKUP_SITE struct weaver_batch *weaver_batch_here(void)
+WEAVER_LOOKUP_SITE struct weaver_batch *weaver_batch_here(void)
 {
 	u32 key = 0;
 	return bpf_map_lookup_elem(&weaver_batches, &key);
@@ -361,7 +371,7 @@ struct {
 	__type(value, u64);
 } weaver_drops SEC(".maps") WEAVER_SHARED;
 
-static WEAVER_LOOKUP_SITE u64 *weaver_drops_here(void)
+WEAVER_LOOKUP_SITE u64 *weaver_drops_here(void)
 {
 	u32 key = 0;
 	return bpf_map_lookup_elem(&weaver_drops, &key);
@@ -623,7 +633,7 @@ struct {
 	__type(value, struct weaver_map_walk);
 } weaver_map_walks SEC(".maps") WEAVER_SHARED;
 
-static WEAVER_LOOKUP_SITE struct weaver_map_walk *weaver_map_walk_state(void)
+WEAVER_LOOKUP_SITE struct weaver_map_walk *weaver_map_walk_state(void)
 {
 	u32 key = 0;
 	return bpf_map_lookup_elem(&weaver_map_walks, &key);
@@ -639,7 +649,9 @@ static __always_inline void weaver_map_take(struct weaver_map_walk *w, u64 group
 
 /* One bucket of an old hash map: the next of the current overflow chain,
  * else the next of the bucket array, else (growing) of the old one. */
-static long weaver_map_hmap_step(u64 index, void *ctx)
+WEAVER_CALLBACK long weaver_map_hmap_step(u64 index, void *ctx);
+#ifndef WEAVER_SECONDARY_UNIT
+WEAVER_CALLBACK long weaver_map_hmap_step(u64 index, void *ctx)
 {
 	struct weaver_map_walk *w = weaver_map_walk_state();
 	if (!w)
@@ -679,10 +691,13 @@ static long weaver_map_hmap_step(u64 index, void *ctx)
 	}
 	return w->found >= w->want;
 }
+#endif
 
 /* One group of a Swiss map, or, at the end of a table's groups, the next
  * table of the directory (repeats of the last one skipped). */
-static long weaver_map_swiss_step(u64 index, void *ctx)
+WEAVER_CALLBACK long weaver_map_swiss_step(u64 index, void *ctx);
+#ifndef WEAVER_SECONDARY_UNIT
+WEAVER_CALLBACK long weaver_map_swiss_step(u64 index, void *ctx)
 {
 	struct weaver_map_walk *w = weaver_map_walk_state();
 	if (!w)
@@ -722,6 +737,7 @@ static long weaver_map_swiss_step(u64 index, void *ctx)
 	}
 	return w->found >= w->want;
 }
+#endif
 
 /* Phase one: `header` holds the map header's first 40 bytes as copied;
  * returns the slots found (at most `want`, in at most `steps` steps), their
@@ -810,7 +826,9 @@ struct weaver_map_copy {
 
 /* Copies entry k: the key and elem of the k-th slot collected. Stops at the
  * first that cannot be read, so that entries 0..copied-1 are all valid. */
-static long weaver_map_copy_step(u64 k, void *ctx)
+WEAVER_CALLBACK long weaver_map_copy_step(u64 k, void *ctx);
+#ifndef WEAVER_SECONDARY_UNIT
+WEAVER_CALLBACK long weaver_map_copy_step(u64 k, void *ctx)
 {
 	struct weaver_map_copy *c = ctx;
 	struct weaver_map_walk *w = weaver_map_walk_state();
@@ -835,6 +853,7 @@ static long weaver_map_copy_step(u64 k, void *ctx)
 	c->copied = k + 1;
 	return 0;
 }
+#endif
 
 /* Phase two for a whole map: returns the entries copied. `c` holds the
  * constants the generated code filled in; count and copied are set here.
