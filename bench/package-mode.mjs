@@ -2,7 +2,9 @@
 // bin/weaver.js` to its "Tracing" line, cold (an empty $XDG_CACHE_HOME:
 // clang compiles, the binary is analysed) and warm (the same cache again),
 // and the peak memory of weaver and its children (clang) while starting,
-// sampled from /proc every 20 ms; then whether the default buffer loses
+// sampled from /proc every 20 ms (the sum of their RSS, weaver's own, and
+// the sum of their PSS, which counts pages clangs share once); the CPU
+// time of weaver and its children up to "Tracing"; then whether the default buffer loses
 // events while 200 requests go to pprof's web UI.
 //
 // Programs: fixtures/build/go1.27/httpserver -p main,net/http (~280
@@ -53,8 +55,16 @@ const CASES = [
   { name: 'pprof -p (5 packages)', args: [pprof, '-p', FIVE] },
 ].filter((c) => ONLY.test(c.name));
 
-/** Resident memory of `pid` and every process below it, in KiB (`self`: of `pid` alone). */
-function treeRssKiB(pid, self = false) {
+/**
+ * Resident memory of `pid` and every process below it, in KiB (`self`: of
+ * `pid` alone; `field` 'Pss' from smaps_rollup: each shared page counted
+ * once over all processes, so two clangs' libLLVM is not counted twice).
+ */
+function treeRssKiB(pid, self = false, field = 'VmRSS') {
+  const read = (p) =>
+    field === 'VmRSS'
+      ? Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0)
+      : Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
   const children = new Map();
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
@@ -69,7 +79,7 @@ function treeRssKiB(pid, self = false) {
   let total = 0;
   const visit = (p) => {
     try {
-      total += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0);
+      total += read(p);
     } catch {
       return;
     }
@@ -77,7 +87,7 @@ function treeRssKiB(pid, self = false) {
   };
   if (self) {
     try {
-      return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+      return read(pid);
     } catch {
       return 0;
     }
@@ -98,11 +108,13 @@ function cpuSeconds(pid) {
 async function startOnce(args, env) {
   let peak = 0;
   let peakSelf = 0;
+  let peakPss = 0;
   let pid = 0;
   const sampler = setInterval(() => {
     if (!pid) return;
     peak = Math.max(peak, treeRssKiB(pid));
     peakSelf = Math.max(peakSelf, treeRssKiB(pid, true));
+    peakPss = Math.max(peakPss, treeRssKiB(pid, false, 'Pss'));
   }, 20);
   const starting = startWeaver([...args, '--format', 'json'], { env, onSpawn: (p) => (pid = p) });
   try {
@@ -111,7 +123,7 @@ async function startOnce(args, env) {
     const cpu = cpuSeconds(w.pid);
     const functions = Number(/^Tracing (\d+) function/m.exec(w.stderr())?.[1] ?? NaN);
     await w.stop();
-    return { ms: w.readyMs, peakMiB: peak / 1024, peakSelfMiB: peakSelf / 1024, cpu, functions };
+    return { ms: w.readyMs, peakMiB: peak / 1024, peakSelfMiB: peakSelf / 1024, peakPssMiB: peakPss / 1024, cpu, functions };
   } finally {
     clearInterval(sampler);
   }
@@ -135,6 +147,7 @@ for (const c of CASES) {
     peakMiB: Math.max(cold.peakMiB, ...warm.map((w) => w.peakMiB)),
     coldPeakMiB: cold.peakMiB,
     coldPeakWeaverMiB: cold.peakSelfMiB,
+    coldPeakPssMiB: cold.peakPssMiB,
     coldCpuS: cold.cpu,
     loadBefore,
     loadAfter: load(),
@@ -142,7 +155,7 @@ for (const c of CASES) {
   results.push(r);
   console.log(
     `${c.name}: ${r.functions} functions; cold ${(r.coldMs / 1000).toFixed(2)} s (CPU ${r.coldCpuS.toFixed(2)} s), warm ${(r.warmMs / 1000).toFixed(2)} s ` +
-      `(median of ${WARM_RUNS}); peak RSS of weaver and children ${r.peakMiB.toFixed(0)} MiB (weaver alone ${r.coldPeakWeaverMiB.toFixed(0)} MiB cold); load ${r.loadBefore} → ${r.loadAfter}`,
+      `(median of ${WARM_RUNS}); peak RSS of weaver and children ${r.peakMiB.toFixed(0)} MiB (weaver alone ${r.coldPeakWeaverMiB.toFixed(0)} MiB cold; PSS of all, cold ${r.coldPeakPssMiB.toFixed(0)} MiB); load ${r.loadBefore} → ${r.loadAfter}`,
   );
 }
 

@@ -29,8 +29,46 @@ export interface CompileResult {
   cachePath: string | null;
 }
 
+/**
+ * Weaver and the clangs it runs side by side stay under this: a unit's
+ * clang starts beside others only if it fits (one always runs).
+ */
+export const COMPILE_MEMORY_BUDGET = 400 << 20;
+
+/** clang's resident pages that are its libraries (libLLVM, libclang-cpp), shared by every clang running: 81 MB for clang 14. */
+const CLANG_SHARED_BYTES = 80 << 20;
+
+/**
+ * clang's peak resident memory for a unit, from the functions it defines
+ * (clang 14, -O2 -g, measured on units of 0 to 242 functions: 96, 118, 139,
+ * 146, 159 MB; the text's length matters little: bench/README.md 3d).
+ */
+export function clangPeakBytes(unit: string): number {
+  const functions = unit.match(/__attribute__\(\(noinline\)\) int weaver_/g)?.length ?? 0;
+  return (96 << 20) + functions * 190_000 + unit.length * 16;
+}
+
+/**
+ * How many of `estimates` (clangs' peaks, running or waiting) fit beside
+ * weaver's `ownBytes` in `budget`: the libraries clangs share are counted
+ * once. At least one, at most `cpus`.
+ */
+export function clangsThatFit(ownBytes: number, estimates: number[], budget: number, cpus: number): number {
+  let total = ownBytes + CLANG_SHARED_BYTES;
+  let n = 0;
+  for (const e of estimates) {
+    if (n >= cpus) break;
+    total += e - CLANG_SHARED_BYTES;
+    if (n > 0 && total > budget) break;
+    n++;
+  }
+  return Math.max(1, n);
+}
+
 export interface CompileOptions {
   clang?: string;
+  /** Bytes weaver and its clangs may take together (default COMPILE_MEMORY_BUDGET). */
+  memoryBudget?: number;
   /** Overrides the cache directory (default: $XDG_CACHE_HOME/weaver or ~/.cache/weaver). */
   cacheDir?: string | null;
   /** Called with a reason when the cache cannot be used. */
@@ -103,7 +141,7 @@ export async function compileBpf(cSource: string | string[], options: CompileOpt
   const cachePath = cacheDir ? join(cacheDir, `${key.digest('hex')}.o`) : null;
   const hit = fromCache(cachePath);
   if (hit) return hit;
-  const objects = await mapConcurrently(units, Math.max(1, availableParallelism()), (u) => compileUnit(u, options));
+  const objects = await compileWithinBudget(units, options);
   const work = mkdtempSync(join(tmpdir(), 'weaver-ld-'));
   try {
     const inputs = objects.map((o, i) => {
@@ -130,28 +168,53 @@ export async function compileBpf(cSource: string | string[], options: CompileOpt
   }
 }
 
-/** `fn` over `items`, at most `limit` at a time, results in order. */
-async function mapConcurrently<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!);
+/**
+ * Compiles the units, up to one clang per CPU at a time while weaver and
+ * its clangs fit in the memory budget (one clang always runs); results in
+ * order. Cached units cost no clang and are not counted.
+ */
+async function compileWithinBudget(units: string[], options: CompileOptions): Promise<CompileResult[]> {
+  const clang = options.clang ?? 'clang';
+  const version = await clangVersion(clang);
+  const header = readFileSync(join(BPF_INCLUDE_DIR, 'weaver.h'));
+  const results = new Array<CompileResult>(units.length);
+  const todo: number[] = [];
+  units.forEach((u, i) => {
+    const hit = fromCache(unitCachePath(u, version, header, options));
+    if (hit) results[i] = hit;
+    else todo.push(i);
+  });
+  const budget = options.memoryBudget ?? COMPILE_MEMORY_BUDGET;
+  const cpus = Math.max(1, availableParallelism());
+  const estimate = todo.map((i) => clangPeakBytes(units[i]!));
+  // Each running clang, by the estimate of its unit's peak.
+  const running = new Map<Promise<void>, number>();
+  for (const [k, i] of todo.entries()) {
+    // Wait until this unit's clang fits beside the running ones (or none runs).
+    while (running.size > 0 && clangsThatFit(process.memoryUsage().rss, [...running.values(), estimate[k]!], budget, cpus) <= running.size) {
+      await Promise.race(running.keys());
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+    const job: Promise<void> = compileUnit(units[i]!, options).then((r) => {
+      results[i] = r;
+      running.delete(job);
+    });
+    running.set(job, estimate[k]!);
+  }
+  await Promise.all(running.keys());
   return results;
+}
+
+function unitCachePath(cSource: string, version: string, header: Buffer, options: CompileOptions): string | null {
+  const key = createHash('sha256').update(version).update('\0').update(header).update('\0').update(cSource).digest('hex');
+  const cacheDir = options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir;
+  return cacheDir ? join(cacheDir, `${key}.o`) : null;
 }
 
 async function compileUnit(cSource: string, options: CompileOptions): Promise<CompileResult> {
   const clang = options.clang ?? 'clang';
   const version = await clangVersion(clang);
   const header = readFileSync(join(BPF_INCLUDE_DIR, 'weaver.h'));
-  const key = createHash('sha256').update(version).update('\0').update(header).update('\0').update(cSource).digest('hex');
-
-  const cacheDir = options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir;
-  const cachePath = cacheDir ? join(cacheDir, `${key}.o`) : null;
+  const cachePath = unitCachePath(cSource, version, header, options);
   const hit = fromCache(cachePath);
   if (hit) return hit;
 

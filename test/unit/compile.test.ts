@@ -3,13 +3,13 @@
 // compile again; an unwritable cache only costs the cache; a missing clang
 // is one clear sentence.
 
-import { chmodSync, existsSync, mkdtempSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { argumentLocations } from '../../src/abi/index.js';
-import { generateC } from '../../src/codegen.js';
-import { compileBpf, pruneCache } from '../../src/compile.js';
+import { generateC, generateUnits } from '../../src/codegen.js';
+import { clangPeakBytes, clangsThatFit, compileBpf, pruneCache } from '../../src/compile.js';
 import { EnvironmentError } from '../../src/errors.js';
 import { parseFunctionsFile } from '../../src/funcfile.js';
 import { planFunction, DEFAULT_PLAN_OPTIONS } from '../../src/plan.js';
@@ -113,5 +113,49 @@ describe('compileBpf', () => {
     expect(err).toBeInstanceOf(EnvironmentError);
     expect(err.message).toBe('clang is not installed, and weaver needs it to compile its BPF programs');
     expect(err.hint).toBe('run npm run setup, or apt-get install clang');
+  });
+});
+
+describe('clangs side by side within the memory budget', () => {
+  const MB = 1 << 20;
+  it.each([
+    // weaver, the units' clang peaks, budget, CPUs: how many run at once.
+    ['two clangs of pprof beside weaver: the libraries clangs share count once', 160 * MB, [159 * MB, 139 * MB], 400 * MB, 2, 2],
+    ['a larger weaver leaves room for one', 200 * MB, [159 * MB, 139 * MB], 400 * MB, 2, 1],
+    ['one at least, whatever the budget', 500 * MB, [300 * MB, 300 * MB], 400 * MB, 2, 1],
+    ['no more than the CPUs', 100 * MB, [100 * MB, 100 * MB, 100 * MB, 100 * MB], 4000 * MB, 2, 2],
+    ['as many as fit on a larger machine', 100 * MB, Array(8).fill(140 * MB), 400 * MB, 8, 3],
+  ])('%s', (_what, own, estimates, budget, cpus, n) => {
+    expect(clangsThatFit(own, estimates, budget, cpus)).toBe(n);
+  });
+
+  it("estimates a unit's clang from the functions it defines", () => {
+    const fn = (i: number) => `__attribute__((noinline)) int weaver_s${i}(struct pt_regs *ctx, u64 cookie) { return 0; }\n`;
+    const none = clangPeakBytes('int x;');
+    const many = clangPeakBytes(Array.from({ length: 240 }, (_, i) => fn(i)).join(''));
+    expect(Math.round(none / MB)).toBe(96);
+    expect(Math.round(many / MB)).toBe(140);
+  });
+
+  it('compiles several units one at a time when only one fits, joined as when side by side', async () => {
+    const plans = ['main.one(a int)', 'main.two(s string)'].map((line, i) => {
+      const [spec] = parseFunctionsFile(line, 'test.txt');
+      return { plan: planFunction(i, spec!, 'register', argumentLocations(spec!.params, 'register'), DEFAULT_PLAN_OPTIONS) };
+    });
+    const dispatch = [
+      { program: 'weaver_dispatch0', calls: ['weaver_s0'] },
+      { program: 'weaver_dispatch1', calls: ['weaver_s1'] },
+    ];
+    const units = generateUnits(plans, { abi: 'register', goidOffset: 152, dispatch });
+    expect(units).toHaveLength(2);
+    // clang through a wrapper that logs when each compile starts and ends.
+    const dir = freshDir();
+    const log = join(dir, 'log');
+    const wrapper = join(dir, 'clang');
+    writeFileSync(wrapper, `#!/bin/sh\ncase "$*" in *" -c "*) echo start >> ${log}; clang "$@"; s=$?; echo end >> ${log}; exit $s;; esac\nexec clang "$@"\n`);
+    chmodSync(wrapper, 0o755);
+    const { object } = await compileBpf(units, { cacheDir: null, clang: wrapper, memoryBudget: 1 });
+    expect(readFileSync(log, 'utf8').trim().split('\n')).toEqual(['start', 'end', 'start', 'end']);
+    for (const name of ['weaver_dispatch0', 'weaver_dispatch1']) expect(object.includes(Buffer.from(name))).toBe(true);
   });
 });
