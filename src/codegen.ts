@@ -440,7 +440,7 @@ export const PAIR_STATS_MAP = 'weaver_pair_stats';
 /** Default capacity of the pairing map (the loader may resize it before load). */
 export const DEFAULT_PAIRS_CAPACITY = 16384;
 
-function pairingPreamble(): string {
+export function pairingPreamble(): string {
   return `/* Pending calls for --returns: key (goroutine, stack depth, function, tgid). */
 struct weaver_pair_key {
 	u64 goroutine;
@@ -470,14 +470,14 @@ struct {
 } ${PAIR_STATS_MAP} SEC(".maps") WEAVER_SHARED;
 
 /* Lookup sites out of line, one per program (bpf/weaver.h, WEAVER_LOOKUP_SITE). */
-static WEAVER_LOOKUP_SITE void weaver_pair_count(u32 which)
+WEAVER_LOOKUP_SITE void weaver_pair_count(u32 which)
 {
 	u64 *n = bpf_map_lookup_elem(&${PAIR_STATS_MAP}, &which);
 	if (n)
 		__sync_fetch_and_add(n, 1);
 }
 
-static WEAVER_LOOKUP_SITE struct weaver_pair_value *weaver_pair_find(struct weaver_pair_key *key)
+WEAVER_LOOKUP_SITE struct weaver_pair_value *weaver_pair_find(struct weaver_pair_key *key)
 {
 	return bpf_map_lookup_elem(&${PAIRS_MAP}, key);
 }

@@ -5,6 +5,7 @@
 
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { pairingPreamble } from '../../src/codegen.js';
 import { BPF_INCLUDE_DIR } from '../../src/compile.js';
 import { DISPATCH_LIMITS, groupDispatchers, type ProbeSite } from '../../src/tracespec.js';
 import { COOKIE_FIELDS, CookieRangeError, cookieCDefinitions, readCookie, siteCookie } from '../../src/sitecookie.js';
@@ -43,12 +44,12 @@ describe('groupDispatchers', () => {
     expect(seen).toEqual(probes.map((p) => [p.attachOffset, p.program.replace('_f', '_s'), p.site.func]));
   });
 
-  it("counts every function of bpf/weaver.h a dispatcher can call, and the dispatcher, as fixed subprograms", () => {
+  it("counts every function of bpf/weaver.h and of the pairing a dispatcher can call, and the dispatcher, as fixed subprograms", () => {
     // Each function clang keeps out of line is a subprogram of every program
     // that reaches it: the lookup sites, the noinline shared functions and
     // the bpf_loop callbacks. None is static, which would make one copy a
     // compile unit and more subprograms than counted here.
-    const header = readFileSync(`${BPF_INCLUDE_DIR}/weaver.h`, 'utf8');
+    const header = readFileSync(`${BPF_INCLUDE_DIR}/weaver.h`, 'utf8') + pairingPreamble();
     const outOfLine = header
       .split('\n')
       .filter((l) => /^(static|WEAVER_SHARED|WEAVER_LOOKUP_SITE|WEAVER_CALLBACK)\b/.test(l) && !l.includes('__always_inline') && /\w\(.*\)\s*$/.test(l));
