@@ -8,10 +8,11 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { availableParallelism, homedir, tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { defaultCacheDir } from './cachedir.js';
 import { EnvironmentError, WeaverError } from './errors.js';
 
 const run = promisify(execFile);
@@ -35,11 +36,6 @@ export interface CompileOptions {
   cacheDir?: string | null;
   /** Called with a reason when the cache cannot be used. */
   warn?: (message: string) => void;
-}
-
-export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_CACHE_HOME && env.XDG_CACHE_HOME.startsWith('/') ? env.XDG_CACHE_HOME : join(homedir(), '.cache');
-  return join(base, 'weaver', 'bpf');
 }
 
 /** `clang --version` by clang path, asked once per process. */

@@ -11,7 +11,7 @@
 import { constants as osConstants } from 'node:os';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { defaultCacheDir } from './compile.js';
+import { defaultCacheDir } from './cachedir.js';
 import { UsageError } from './errors.js';
 import { probeKernelFeature } from './loader.js';
 import { effectiveCapabilities, hasBpfPrivileges } from './privileges.js';

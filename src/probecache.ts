@@ -26,10 +26,10 @@ import { mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync,
 import { createRequire } from 'node:module';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defaultCacheDir } from './compile.js';
+import { defaultCacheDir } from './cachedir.js';
 import type { ElfFile } from './elf/file.js';
 import type { FunctionSymbol, GoBinaryInfo } from './model.js';
-import type { ReturnSites } from './returns.js';
+import type { ReturnSites } from './x86/returns.js';
 import type { ProbeKind } from './x86/prologue.js';
 import type { RuntimeTable, RuntimeTableStore } from './runtimetypes.js';
 import { NotStorableError, TypeEncoder, decodeTypes, type EncodedType } from './typecodec.js';
@@ -198,7 +198,7 @@ export class ProbeCache implements RuntimeTableStore {
     return table;
   }
 
-  /** The RET and deferreturn sites of `symbol` (src/returns.ts findReturnProbes), from the cache or `compute`. */
+  /** The RET and deferreturn sites of `symbol` (src/x86/returns.ts findReturnProbes), from the cache or `compute`. */
   returnSites(symbol: FunctionSymbol, compute: () => ReturnSites): ReturnSites {
     const key = `${symbol.address}:${symbol.size}`;
     const hit = restoreReturnSites(this.data.returns?.[key], symbol.size);

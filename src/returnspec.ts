@@ -12,9 +12,8 @@ import { PlanTooLargeError, type FunctionPlan, type PlanOptions } from './plan.j
 import type { Notes } from './notes.js';
 import type { ProbeCache } from './probecache.js';
 import { lazyRuntimeTypes } from './runtimetypes.js';
-import {
-  findReturnProbes, planReturn, returnProbesFor, withDepthSlot, type ReturnPlan, type ReturnProbe,
-} from './returns.js';
+import { planReturn, returnProbesFor, withDepthSlot, type ReturnPlan, type ReturnProbe } from './returns.js';
+import { findReturnProbes } from './x86/returns.js';
 
 export interface ReturnSide {
   plan: ReturnPlan;

@@ -7,7 +7,7 @@
 
 import { readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { defaultCacheDir } from '../compile.js';
+import { defaultCacheDir } from '../cachedir.js';
 import { InputError } from '../errors.js';
 
 /** The cache root: the parent of the compile cache (bpf/) and of the binary cache (binaries/). */

@@ -7,7 +7,7 @@
 
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { defaultCacheDir } from '../compile.js';
+import { defaultCacheDir } from '../cachedir.js';
 import { ElfFile } from '../elf/file.js';
 import { InputError } from '../errors.js';
 import { idMismatch, lookupId, readBuildIds } from './buildid.js';

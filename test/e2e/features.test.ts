@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultCacheDir } from '../../src/compile.js';
+import { defaultCacheDir } from '../../src/cachedir.js';
 import { FEATURE_NAMES, type FeatureName } from '../../src/features.js';
 import { defaultBinaryCacheDir } from '../../src/probecache.js';
 import { fixtureBuild } from '../helpers/fixtures.js';

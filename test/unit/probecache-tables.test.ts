@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ElfFile } from '../../src/elf/file.js';
 import { goBinaryInfo } from '../../src/elf/gobinary.js';
 import { ProbeCache, pruneCache } from '../../src/probecache.js';
-import type { ReturnSites } from '../../src/returns.js';
+import type { ReturnSites } from '../../src/x86/returns.js';
 import { readRuntimeTable, type RuntimeTable } from '../../src/runtimetypes.js';
 import { buildTraceSpec, type TraceRequest } from '../../src/tracespec.js';
 import { fixtureBuild, newestToolchain } from '../helpers/fixtures.js';

@@ -3,7 +3,8 @@
 // size subtracted at a deferreturn call, and the return record plans.
 
 import { describe, expect, it } from 'vitest';
-import { findReturnProbes, frameSizeBeforeReturn, planReturn, withDepthSlot, PAIR_BLOCK_SIZE } from '../../src/returns.js';
+import { planReturn, withDepthSlot, PAIR_BLOCK_SIZE } from '../../src/returns.js';
+import { findReturnProbes, frameSizeBeforeReturn } from '../../src/x86/returns.js';
 import { decodeFunction } from '../../src/x86/decode.js';
 import { planFunction, DEFAULT_PLAN_OPTIONS } from '../../src/plan.js';
 import { HEADER_SIZE } from '../../src/record.js';
