@@ -5,7 +5,7 @@
 // when stripped), as Delve does. Closures have their compiler names
 // (main.main.func1).
 
-import type { FunctionSymbol } from '../core/model.js';
+import type { FunctionSymbol } from '../core/index.js';
 
 export interface FunctionNames {
   /** The function whose code holds link-time address `pc`, or null. */

@@ -4,7 +4,7 @@
 
 import { dwarfTypeInUnit } from './dwarf/index.js';
 import type { ElfFile } from './elf/file.js';
-import type { GoBinaryInfo } from '../core/model.js';
+import type { GoBinaryInfo } from '../core/index.js';
 
 /**
  * Offset of runtime.g.goid on amd64 for binaries without DWARF. Read from

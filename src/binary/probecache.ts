@@ -20,15 +20,13 @@
 // Every binary path gets its own file (tests alone trace hundreds of copies
 // in temporary directories), so only the most recently used files are kept.
 
-import { leastRecentlyUsed, type CachedFile } from '../core/cachelru.js';
+import { defaultCacheDir, leastRecentlyUsed, type CachedFile, type FunctionSymbol, type GoBinaryInfo } from '../core/index.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defaultCacheDir } from '../core/cachedir.js';
 import type { ElfFile } from './elf/file.js';
-import type { FunctionSymbol, GoBinaryInfo } from '../core/model.js';
 import type { ReturnSites } from './x86/returns.js';
 import type { ProbeKind } from './x86/prologue.js';
 import type { RuntimeTable, RuntimeTableStore } from './runtimetypes.js';

@@ -14,7 +14,7 @@ import type { ElfFile } from './elf/file.js';
 import { parseGoVersion, readGoVersion } from './elf/buildinfo.js';
 import { readTypeDescriptors, type StaticItab } from './elf/typedescriptors.js';
 import { TypeBuilder } from './dwarf/types.js';
-import { sizeOf, type GoType } from '../core/gotypes.js';
+import { sizeOf, type GoType } from '../core/index.js';
 
 /** DW_AT_go_runtime_type: the address of the type's runtime._type descriptor. */
 const AT_GO_RUNTIME_TYPE = 0x2904;

@@ -7,7 +7,7 @@
 // added to GoType since this was written), so what it writes decodes to a
 // deep-equal graph, or nothing is cached.
 
-import { isBasicKind, type GoType, type StructField } from '../core/gotypes.js';
+import { isBasicKind, type GoType, type StructField } from '../core/index.js';
 
 /** [kind, name, ...kind-specific parts]; references are indices into the node table. */
 export type EncodedType = [string, string, ...unknown[]];

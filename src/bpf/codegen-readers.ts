@@ -15,7 +15,7 @@
 // the exact size, which is what lets the verifier check the body once: it
 // checks each caller's pointer against that size instead.
 
-import { MAP_WALK_STEPS, SLOT_HEADER, type ValuePlan } from '../spec/plan.js';
+import { MAP_WALK_STEPS, SLOT_HEADER, type ValuePlan } from '../spec/index.js';
 
 /** A C expression for a pointer to record offset `offset`. */
 export type Addr = (offset: number) => string;

@@ -3,8 +3,8 @@
 // in the generated text (not in weaver.h) so that the compile cache, which
 // keys on the text, sees every change to it.
 
-import type { FunctionPlan, ValuePlan } from '../spec/plan.js';
-import { IFACE_STRINGS, ifaceRecipe, type RuntimeTypes } from '../binary/runtimetypes.js';
+import type { FunctionPlan, ValuePlan } from '../spec/index.js';
+import { IFACE_STRINGS, ifaceRecipe, type RuntimeTypes } from '../binary/index.js';
 
 /** Entries kept in the BPF type table at most. */
 export const MAX_ITYPES = 16384;

@@ -10,15 +10,13 @@
 // same plans give the same text (the compile cache keys on it). `--emit c`
 // prints this output.
 
-import type { GoAbi } from '../core/model.js';
-import type { ArgPlan, FunctionPlan } from '../spec/plan.js';
-import { HEADER_FLAG, RECORD_KIND, headerCDeclaration, stackTailCDeclaration } from '../spec/record.js';
+import type { GoAbi } from '../core/index.js';
+import { COOKIE_CALL_C, cookieCDefinitions, HEADER_FLAG, headerCDeclaration, RECORD_KIND, siteCookie, stackTailCDeclaration, type ArgPlan, type FunctionPlan } from '../spec/index.js';
 import {
   G_STACK_HI_OFFSET, PAIR_FLAG, PAIR_STAT, PAIR_STAT_COUNT, deferreturnProgramName, returnProgramName, type ReturnPlan,
-} from '../spec/returns.js';
+} from '../spec/index.js';
 import { interfaceHelpersC, interfaceTypesOf } from './codegen-values.js';
 import { ReaderSet, commentSafe, recordAddr, takesBias } from './codegen-readers.js';
-import { COOKIE_CALL_C, cookieCDefinitions, siteCookie } from '../spec/sitecookie.js';
 
 export interface CodegenOptions {
   abi: GoAbi;

@@ -12,8 +12,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { defaultCacheDir } from '../core/cachedir.js';
-import { EnvironmentError, WeaverError } from '../core/errors.js';
+import { defaultCacheDir, EnvironmentError, WeaverError } from '../core/index.js';
 
 const run = promisify(execFile);
 

@@ -11,8 +11,7 @@
 import { constants as osConstants } from 'node:os';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { defaultCacheDir } from '../core/cachedir.js';
-import { UsageError } from '../core/errors.js';
+import { defaultCacheDir, UsageError } from '../core/index.js';
 import { probeKernelFeature } from './loader.js';
 import { effectiveCapabilities, hasBpfPrivileges } from './privileges.js';
 

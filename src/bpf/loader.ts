@@ -6,7 +6,7 @@
 import { accessSync, constants as fsConstants, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type * as Native from 'bpf-loader-node';
-import { BpfError, EnvironmentError, InputError } from '../core/errors.js';
+import { BpfError, EnvironmentError, InputError } from '../core/index.js';
 
 const SUDO_HINT = 'weaver needs root or CAP_BPF and CAP_PERFMON; run it with sudo';
 const EINVAL = 22;

@@ -3,7 +3,7 @@
 // clear sentence instead of an EPERM from deep inside libbpf.
 
 import { readFileSync } from 'node:fs';
-import { EnvironmentError } from '../core/errors.js';
+import { EnvironmentError } from '../core/index.js';
 
 const CAP_SYS_ADMIN = 21n;
 const CAP_PERFMON = 38n;

@@ -4,16 +4,9 @@
 // (src/core/notes.ts groups them), so the user knows why a call shows no return.
 
 import type { ReturnUnit } from './codegen.js';
-import type { ElfFile } from '../binary/elf/file.js';
-import { NotSupportedError, WeaverError } from '../core/errors.js';
-import type { FunctionSpec } from '../core/gotypes.js';
-import type { FunctionSymbol, GoBinaryInfo } from '../core/model.js';
-import { PlanTooLargeError, type FunctionPlan, type PlanOptions } from '../spec/plan.js';
-import type { Notes } from '../core/notes.js';
-import type { ProbeCache } from '../binary/probecache.js';
-import { lazyRuntimeTypes } from '../binary/runtimetypes.js';
-import { planReturn, returnProbesFor, withDepthSlot, type ReturnPlan, type ReturnProbe } from '../spec/returns.js';
-import { findReturnProbes } from '../binary/x86/returns.js';
+import { findReturnProbes, lazyRuntimeTypes, type ElfFile, type ProbeCache } from '../binary/index.js';
+import { NotSupportedError, WeaverError, type FunctionSpec, type FunctionSymbol, type GoBinaryInfo, type Notes } from '../core/index.js';
+import { planReturn, PlanTooLargeError, returnProbesFor, withDepthSlot, type FunctionPlan, type PlanOptions, type ReturnPlan, type ReturnProbe } from '../spec/index.js';
 
 export interface ReturnSide {
   plan: ReturnPlan;

@@ -3,30 +3,14 @@
 // and the unit tests run it without root; src/events/session.ts turns a spec into
 // loaded, attached programs.
 
-import { lazyFunctionNames } from '../binary/functionnames.js';
+import { chooseEntryProbe, ElfFile, goBinaryInfo, goBuildId, goidOffsetFor, lazyFunctionNames, lazyRuntimeTypes, ProbeCache, type ProbeKind } from '../binary/index.js';
 import { argumentLocations } from '../spec/abi/index.js';
 import { buildShapes, generateUnits, programName } from './codegen.js';
-import { CookieRangeError, siteCookie, type SiteFields } from '../spec/sitecookie.js';
+import { argumentFrames, checkSignatures, CookieRangeError, dwarfMatchesFrame, functionPackage, mapLayoutForVersion, parseFunctionsFile, placeDictionaries, planFunction, PlanTooLargeError, selectPackages, siteCookie, stackTailSize, type FunctionPlan, type PlanOptions, type SiteFields } from '../spec/index.js';
 import { dwarfDescribesInlined, dwarfTypeByName, readDwarfFunctions } from '../binary/dwarf/index.js';
-import { goBinaryInfo } from '../binary/elf/gobinary.js';
-import { ElfFile } from '../binary/elf/file.js';
-import { InputError, SymbolNotFoundError, WeaverError } from '../core/errors.js';
-import { parseFunctionsFile, placeDictionaries } from '../spec/funcfile.js';
-import { readTextUpTo } from '../core/files.js';
-import { goidOffsetFor } from '../binary/goid.js';
-import { functionPackage, selectPackages } from '../spec/packages.js';
+import { closestFunctions, InputError, Notes, readTextUpTo, SymbolNotFoundError, WeaverError, type FunctionSpec, type FunctionSymbol, type GoBinaryInfo, type GoType } from '../core/index.js';
 import { ALL_FEATURES, type KernelFeatures } from './features.js';
-import { Notes } from '../core/notes.js';
-import type { FunctionSpec, GoType } from '../core/gotypes.js';
-import type { FunctionSymbol, GoBinaryInfo } from '../core/model.js';
-import { PlanTooLargeError, mapLayoutForVersion, planFunction, type FunctionPlan, type PlanOptions } from '../spec/plan.js';
-import { closestFunctions } from '../core/suggest.js';
-import { chooseEntryProbe, type ProbeKind } from '../binary/x86/prologue.js';
-import { ProbeCache, goBuildId } from '../binary/probecache.js';
-import { lazyRuntimeTypes } from '../binary/runtimetypes.js';
 import { returnSide, type ReturnSide } from './returnspec.js';
-import { stackTailSize } from '../spec/record.js';
-import { argumentFrames, checkSignatures, dwarfMatchesFrame } from '../spec/signaturecheck.js';
 
 export interface TraceRequest {
   binaryPath: string;

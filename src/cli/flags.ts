@@ -4,11 +4,10 @@
 import { readFileSync } from 'node:fs';
 import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import { completionScript, SHELLS, type Shell } from './completion.js';
-import { parseDurationMs } from '../core/duration.js';
-import { otlpEndpointProblem } from '../output/otlp/config.js';
-import { UsageError } from '../core/errors.js';
+import { parseDurationMs, UsageError } from '../core/index.js';
+import { otlpEndpointProblem } from '../output/otlp/index.js';
 import type { TimestampMode } from '../output/format/index.js';
-import { STACK_DEFAULT_FRAMES, STACK_MAX_FRAMES } from '../spec/record.js';
+import { STACK_DEFAULT_FRAMES, STACK_MAX_FRAMES } from '../spec/index.js';
 
 export interface TraceFlags {
   binary?: string;

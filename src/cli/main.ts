@@ -4,7 +4,7 @@
 
 import { CommanderError } from 'commander';
 import { buildCli } from './flags.js';
-import { ParseError, WeaverError, describeCauses } from '../core/errors.js';
+import { ParseError, WeaverError, describeCauses } from '../core/index.js';
 
 const EXIT_INTERNAL = 70;
 

@@ -6,10 +6,9 @@
 // their addresses and headers, interfaces inside their dynamic type's name
 // (nameNestedInterfaces) and data address.
 
-import { sizeOf, type GoType } from '../core/gotypes.js';
-import type { Value } from '../core/model.js';
-import type { Slot, ValuePlan } from '../spec/plan.js';
-import { ifaceRecipe, isDirectIface, type IfaceRecipe, type RuntimeTypes } from '../binary/runtimetypes.js';
+import { sizeOf, type GoType, type Value } from '../core/index.js';
+import type { Slot, ValuePlan } from '../spec/index.js';
+import { ifaceRecipe, isDirectIface, type IfaceRecipe, type RuntimeTypes } from '../binary/index.js';
 
 export interface DynamicLayout {
   recipe: IfaceRecipe;

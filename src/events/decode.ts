@@ -2,10 +2,8 @@
 // the C generator walked. Every read is checked against the record's length
 // first; a record that does not match its plan is reported, never guessed at.
 
-import { isSignedInt, sizeOf, type GoType, type IntKind } from '../core/gotypes.js';
-import type { CallEvent, DecodedArg, MapCut, Value } from '../core/model.js';
-import { MAP_WALK_STATUS, SLOT_HEADER, type ArgPlan, type FunctionPlan, type ValuePlan } from '../spec/plan.js';
-import { HEADER_FLAG, HEADER_SIZE, readHeader, readStackTail } from '../spec/record.js';
+import { isSignedInt, sizeOf, type CallEvent, type DecodedArg, type GoType, type IntKind, type MapCut, type Value } from '../core/index.js';
+import { HEADER_FLAG, HEADER_SIZE, MAP_WALK_STATUS, readHeader, readStackTail, SLOT_HEADER, type ArgPlan, type FunctionPlan, type ValuePlan } from '../spec/index.js';
 import { blockPlan, dynamicLayout, withNestedNames } from './decode-dynamic.js';
 
 export class MalformedRecordError extends Error {}

@@ -31,10 +31,8 @@
 // rule off for a source that cannot.
 
 import { MalformedRecordError, RecordDecoder, decodeArgs } from './decode.js';
-import type { FunctionPlan } from '../spec/plan.js';
-import type { CallEvent, DecodedArg } from '../core/model.js';
-import { HEADER_FLAG, HEADER_SIZE, RECORD_KIND, readHeader, type RecordHeader } from '../spec/record.js';
-import { PAIR_FLAG, type ReturnPlan } from '../spec/returns.js';
+import { HEADER_FLAG, HEADER_SIZE, PAIR_FLAG, readHeader, RECORD_KIND, type FunctionPlan, type RecordHeader, type ReturnPlan } from '../spec/index.js';
+import type { CallEvent, DecodedArg } from '../core/index.js';
 
 /** Why a paired event has no return: see PairedEvent.returned. */
 export type NotReturnedReason = 'replaced' | 'unwound' | 'untraced' | 'evicted' | 'exit';

@@ -11,7 +11,7 @@
 // flush period (10 ms) later. Call/return pairing (src/events/pairing.ts) relies on
 // each goroutine's records coming in order, which this restores.
 
-import { HEADER_FIELDS } from '../spec/record.js';
+import { HEADER_FIELDS } from '../spec/index.js';
 
 const KTIME_OFFSET = HEADER_FIELDS.find((f) => f.name === 'ktime_ns')!.offset;
 const TWO_32 = 4294967296;

@@ -4,16 +4,11 @@
 
 import { cpus } from 'node:os';
 import { RecordDecoder, MalformedRecordError } from './decode.js';
-import { WeaverError } from '../core/errors.js';
-import { BpfObject, forEachRecord, monotonicToRealtimeOffsetNs } from '../bpf/loader.js';
-import type { CallEvent } from '../core/model.js';
-import type { TraceSpec } from '../bpf/tracespec.js';
-import { PAIR_STATS_MAP } from '../bpf/codegen.js';
+import { WeaverError, type CallEvent } from '../core/index.js';
+import { BpfObject, forEachRecord, monotonicToRealtimeOffsetNs, PAIR_STATS_MAP, type KernelFeatures, type TraceSpec } from '../bpf/index.js';
 import { ReturnPairer, type PairingStats } from './pairing.js';
-import { PAIR_STAT } from '../spec/returns.js';
-import { RECORD_KIND } from '../spec/record.js';
+import { PAIR_STAT, RECORD_KIND } from '../spec/index.js';
 import { TimeOrder } from './reorder.js';
-import type { KernelFeatures } from '../bpf/features.js';
 
 export const EVENTS_MAP = 'weaver_events';
 export const DROPS_MAP = 'weaver_drops';

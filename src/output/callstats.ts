@@ -8,8 +8,8 @@
 // within 1/2^SUB_BITS (≈1.6%) of the exact value and clamped to [min, max].
 // Counts, total, min and max are always exact.
 
-import type { CallEvent, Value } from '../core/model.js';
-import type { PairedEvent } from '../events/pairing.js';
+import type { CallEvent, Value } from '../core/index.js';
+import type { PairedEvent } from '../events/index.js';
 import { formatDuration } from './format/index.js';
 
 const SUB_BITS = 6;

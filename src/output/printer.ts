@@ -3,10 +3,9 @@
 // given as shown, filtered out or past --count, for the summary.
 
 import { openSync } from 'node:fs';
-import { InputError } from '../core/errors.js';
+import { InputError, type CallEvent } from '../core/index.js';
 import type { EventFilter } from './filter/index.js';
 import type { Formatter } from './format/index.js';
-import type { CallEvent } from '../core/model.js';
 import type { OutputWriter } from './writer.js';
 
 export class EventPrinter {

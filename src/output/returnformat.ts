@@ -17,8 +17,8 @@
 // Text: the same as a note after the line.
 
 import type { Formatter, OutputFormat } from './format/index.js';
-import type { CallEvent } from '../core/model.js';
-import type { NotReturnedReason, PairedEvent, PairingStats } from '../events/pairing.js';
+import type { CallEvent } from '../core/index.js';
+import type { NotReturnedReason, PairedEvent, PairingStats } from '../events/index.js';
 
 const TEXT_REASONS: Record<NotReturnedReason, string> = {
   replaced: 'no return: its frame was unwound (panic)',

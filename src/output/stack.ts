@@ -7,11 +7,8 @@
 
 import type { Formatter, OutputFormat } from './format/index.js';
 import { terminalSafe } from './format/strings.js';
-import type { CallEvent } from '../core/model.js';
-import type { ElfFile } from '../binary/elf/file.js';
-import { findPclntab } from '../binary/elf/pclntab.js';
-import { LineTable } from '../binary/elf/pcline.js';
-import { InputError } from '../core/errors.js';
+import { InputError, type CallEvent } from '../core/index.js';
+import { findPclntab, LineTable, type ElfFile } from '../binary/index.js';
 
 export interface StackFrame {
   /** '?' when no function of the binary holds the address. */

@@ -6,9 +6,9 @@
 // "calls seen" is derived: records read plus records dropped. With --returns
 // the kernel's count covers return records too, so it is not given then.
 
-import { formatDurationMs } from '../core/duration.js';
-import { formatBufferSize, suggestedBufferSize } from '../bpf/buffersize.js';
-import type { PairingStats } from '../events/pairing.js';
+import { formatDurationMs } from '../core/index.js';
+import { formatBufferSize, suggestedBufferSize } from '../bpf/index.js';
+import type { PairingStats } from '../events/index.js';
 
 export interface SummaryFacts {
   /** Events written to the output (or, with -c, counted into the statistics). */

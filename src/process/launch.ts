@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { InputError } from '../core/errors.js';
+import { InputError } from '../core/index.js';
 
 /** The wrapper's exit status when weaver went away without releasing it. */
 export const NOT_RELEASED_STATUS = 125;

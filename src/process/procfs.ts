@@ -4,7 +4,7 @@
 // `/proc/PID/root`, the process's own root directory.
 
 import { readFileSync, readlinkSync, statSync, type Stats } from 'node:fs';
-import { EnvironmentError, InputError, UsageError } from '../core/errors.js';
+import { EnvironmentError, InputError, UsageError } from '../core/index.js';
 
 export interface ProcessBinary {
   pid: number;

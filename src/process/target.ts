@@ -2,7 +2,7 @@
 // it), running processes (--pid, the binary found through /proc), or a
 // program to launch (after --).
 
-import { UsageError } from '../core/errors.js';
+import { UsageError } from '../core/index.js';
 import { resolveCommand } from './launch.js';
 import { checkProcessRuns, processBinary, type ProcessBinary } from './procfs.js';
 

@@ -25,11 +25,9 @@
 // counted); unnamed results ~r0, ~r1, …. A function name containing
 // `[go.shape.` is a generic shape instantiation and gets hiddenDictionary.
 
-import { placeDictionary } from '../binary/dwarf/functions.js';
-import { parseGoVersion } from '../binary/elf/buildinfo.js';
-import { ParseError } from '../core/errors.js';
-import { packageOf } from '../core/gonames.js';
-import type { FunctionSpec, Param, SpecOrigin } from '../core/gotypes.js';
+import { placeDictionary } from '../binary/dwarf/index.js';
+import { parseGoVersion } from '../binary/index.js';
+import { packageOf, ParseError, type FunctionSpec, type Param, type SpecOrigin } from '../core/index.js';
 import { Lexer, isNameChar } from './golex.js';
 import { describe, parseParamList, parseTypeNode, resolveTypeNode, startsType, type ParamNode, type TypeNode, type TypeOptions } from './typeexpr.js';
 

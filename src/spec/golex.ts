@@ -4,7 +4,7 @@
 // otherwise; a generic instantiation written without a space,
 // `main.List[int]`, is part of the name too.
 
-import { ParseError } from '../core/errors.js';
+import { ParseError } from '../core/index.js';
 
 export interface Token {
   kind: 'name' | 'number' | 'string' | 'punct' | 'eof';

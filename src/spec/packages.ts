@@ -10,9 +10,7 @@
 // packages (they run inside every call and are hot) unless the pattern's
 // fixed part already lies inside them: `runtime/...` does, `...` does not.
 
-import { InputError } from '../core/errors.js';
-import { packageOf } from '../core/gonames.js';
-import { closestNames, didYouMean } from '../core/suggest.js';
+import { closestNames, didYouMean, InputError, packageOf } from '../core/index.js';
 
 /** `%2e` and the other `%xx` escapes of a symbol's package path, decoded. */
 export function unescapePackagePath(path: string): string {

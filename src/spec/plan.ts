@@ -11,11 +11,9 @@
 //   slots: data behind pointers (string bytes, slice elements), each
 //     [u32 bytes copied][s32 error][bytes…] with a fixed capacity
 
-import type { FunctionNames } from '../binary/functionnames.js';
-import { DICTIONARY_PARAM, alignOf, alignUp, makeStruct, sizeOf, type FunctionSpec, type GoType } from '../core/gotypes.js';
-import type { GoAbi, IntRegister, ValueLocation } from '../core/model.js';
+import { IFACE_STRINGS, type FunctionNames, type RuntimeTypes } from '../binary/index.js';
+import { alignOf, alignUp, DICTIONARY_PARAM, makeStruct, sizeOf, type FunctionSpec, type GoAbi, type GoType, type IntRegister, type ValueLocation } from '../core/index.js';
 import { HEADER_SIZE } from './record.js';
-import { IFACE_STRINGS, type RuntimeTypes } from '../binary/runtimetypes.js';
 
 export interface PlanOptions {
   /** Bytes of each string captured (--string-size); also of each []byte. */

@@ -29,9 +29,8 @@
 
 import { planFunction, type FunctionPlan, type PlanOptions } from './plan.js';
 import { resultLocations, type AbiOptions } from './abi/index.js';
-import type { FunctionSpec, Param } from '../core/gotypes.js';
-import type { FunctionSymbol, GoAbi } from '../core/model.js';
-import type { ReturnSite, ReturnSiteKind } from '../binary/x86/returns.js';
+import type { FunctionSpec, FunctionSymbol, GoAbi, Param } from '../core/index.js';
+import type { ReturnSite, ReturnSiteKind } from '../binary/index.js';
 
 /** runtime.g begins with `stack stack` = {lo, hi uintptr} in every Go release: hi is at 8. */
 export const G_STACK_HI_OFFSET = 8;

@@ -18,12 +18,8 @@
 
 import { argumentFrameSize, argumentLocations, resultLocations } from './abi/index.js';
 import { readDwarfFunctions } from '../binary/dwarf/index.js';
-import type { ElfFile } from '../binary/elf/file.js';
-import { findPclntab, parsePclntab } from '../binary/elf/pclntab.js';
-import { ParseError } from '../core/errors.js';
-import { packageOf } from '../core/gonames.js';
-import { DICTIONARY_PARAM, sizeOf, type FunctionSpec, type Param } from '../core/gotypes.js';
-import type { GoAbi, GoBinaryInfo, ValueLocation } from '../core/model.js';
+import { findPclntab, parsePclntab, type ElfFile } from '../binary/index.js';
+import { DICTIONARY_PARAM, packageOf, ParseError, sizeOf, type FunctionSpec, type GoAbi, type GoBinaryInfo, type Param, type ValueLocation } from '../core/index.js';
 import { paramList, signatureLine } from './signatureline.js';
 
 /** What the binary says about one function. */

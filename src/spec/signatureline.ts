@@ -3,7 +3,7 @@
 // write instead. The receiver of a method is its first parameter, named,
 // for pointer and value receivers alike (see src/spec/funcfile.ts).
 
-import { DICTIONARY_PARAM, isBasicKind, type FunctionSpec, type GoType, type Param } from '../core/gotypes.js';
+import { DICTIONARY_PARAM, isBasicKind, type FunctionSpec, type GoType, type Param } from '../core/index.js';
 
 /** Generic shape types (go.shape.int64_0) are written as the basic type they stand for. */
 export function writtenTypeName(t: GoType): string {

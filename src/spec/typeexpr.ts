@@ -17,9 +17,7 @@
 // - Types inside a `func(…)` or `interface{…}` type are only checked for
 //   syntax: a func value or an interface is shown without looking into them.
 
-import { ParseError } from '../core/errors.js';
-import { BASIC_TYPE_NAMES, basic, makeStruct, sizeOf, type GoType } from '../core/gotypes.js';
-import { closestNames, didYouMean } from '../core/suggest.js';
+import { basic, BASIC_TYPE_NAMES, closestNames, didYouMean, makeStruct, ParseError, sizeOf, type GoType } from '../core/index.js';
 import { Lexer, type Token, type SourcePos } from './golex.js';
 
 export type TypeNode =

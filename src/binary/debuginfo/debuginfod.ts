@@ -6,7 +6,7 @@
 // used 32 files and 512 MiB at most, and a download larger than that limit
 // is refused.
 
-import { leastRecentlyUsed, type CachedFile } from '../../core/cachelru.js';
+import { leastRecentlyUsed, type CachedFile } from '../../core/index.js';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

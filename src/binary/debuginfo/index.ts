@@ -7,9 +7,8 @@
 
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { defaultCacheDir } from '../../core/cachedir.js';
+import { defaultCacheDir, InputError } from '../../core/index.js';
 import { ElfFile } from '../elf/file.js';
-import { InputError } from '../../core/errors.js';
 import { idMismatch, lookupId, readBuildIds } from './buildid.js';
 import { debugFileProblem, findLocalDebugFile, hasDwarf, type FoundDebugFile } from './lookup.js';
 

@@ -1,4 +1,4 @@
-import { InputError } from '../../core/errors.js';
+import { InputError } from '../../core/index.js';
 
 /** The DWARF of a binary is missing, unsupported or corrupt. */
 export class DwarfError extends InputError {

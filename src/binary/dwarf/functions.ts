@@ -3,8 +3,7 @@
 // Out-of-line copies of inlinable functions carry DW_AT_abstract_origin and
 // take their name and parameter list from the abstract entry.
 
-import { withoutTypeArguments } from '../../core/gonames.js';
-import { DICTIONARY_PARAM, type FunctionSpec, type GoType, type Param } from '../../core/gotypes.js';
+import { DICTIONARY_PARAM, withoutTypeArguments, type FunctionSpec, type GoType, type Param } from '../../core/index.js';
 import { AT, TAG } from './constants.js';
 import type { Die, DwarfInfo, Unit } from './info.js';
 import type { TypeBuilder } from './types.js';

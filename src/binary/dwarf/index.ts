@@ -4,7 +4,7 @@
 //   readDwarfFunctions(elf, { packages: ['main'] }).get('main.(*Cart).Add')
 //   dwarfTypeByName(elf, 'main.Account')
 
-import type { GoType } from '../../core/gotypes.js';
+import type { GoType } from '../../core/index.js';
 import { AT, TAG, UT } from './constants.js';
 import { DwarfError } from './errors.js';
 import { collectUnitFunctions, type DwarfFunction } from './functions.js';
@@ -13,7 +13,7 @@ import { DwarfSections, type ElfLike } from './sections.js';
 import { TypeBuilder } from './types.js';
 
 export { DwarfError } from './errors.js';
-export type { DwarfFunction } from './functions.js';
+export { placeDictionary, type DwarfFunction } from './functions.js';
 export type { ElfLike, ElfSectionLike } from './sections.js';
 
 export interface ReadDwarfOptions {

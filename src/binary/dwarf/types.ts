@@ -3,7 +3,7 @@
 // strings, slices and interfaces are structures, maps and channels are
 // typedefs of runtime pointers, named types are typedefs or named base types.
 
-import { type GoType, type StructField, BASIC_TYPE_NAMES, type BasicKind, alignOf, sizeOf } from '../../core/gotypes.js';
+import { type GoType, type StructField, BASIC_TYPE_NAMES, type BasicKind, alignOf, sizeOf } from '../../core/index.js';
 import { AT, ATE, GO_KIND, TAG } from './constants.js';
 import { corrupt } from './errors.js';
 import type { Die, DwarfInfo } from './info.js';

@@ -3,7 +3,7 @@
 // inline since Go 1.18, behind pointers to string headers before; older or
 // damaged binaries still have the `runtime.buildVersion` string variable.
 
-import type { GoAbi } from '../../core/model.js';
+import type { GoAbi } from '../../core/index.js';
 import { PF_W, PF_X, PT_LOAD, type ElfFile } from './file.js';
 
 const BUILDINFO_MAGIC = Buffer.from('\xff Go buildinf:', 'latin1');

@@ -6,7 +6,7 @@
 
 import { readFileSync, statSync, type Stats } from 'node:fs';
 import elfy from 'elfy';
-import { InputError, NotSupportedError } from '../../core/errors.js';
+import { InputError, NotSupportedError } from '../../core/index.js';
 import { parseSymbolTable, type ElfSymbol } from './symtab.js';
 
 export type { ElfSymbol };

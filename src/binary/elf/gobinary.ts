@@ -1,8 +1,7 @@
 // Opens a Go program and lists its functions: what every later stage needs to
 // know about the binary before DWARF is read.
 
-import { NotSupportedError } from '../../core/errors.js';
-import type { FunctionSymbol, GoBinaryInfo } from '../../core/model.js';
+import { NotSupportedError, type FunctionSymbol, type GoBinaryInfo } from '../../core/index.js';
 import { abiForVersion, readGoVersion } from './buildinfo.js';
 import { ElfFile, STT_FUNC } from './file.js';
 import { findPclntab, FUNCFLAG_ASM, parsePclntab, PCLNTAB_GO12, type Pclntab, type PclnFunction } from './pclntab.js';

@@ -17,7 +17,7 @@
 //   Go 1.18+     `_func` starts with a u32 entry offset, so every field is 4
 //                bytes earlier (pcfile +20, pcln +24, cuOffset +32)
 
-import { InputError } from '../../core/errors.js';
+import { InputError } from '../../core/index.js';
 import { PCLNTAB_GO116, PCLNTAB_GO12, parsePclntab, type Pclntab, type PclnFunction } from './pclntab.js';
 
 export interface SourceLine {

@@ -6,8 +6,7 @@
 //   0xfffffff0  Go 1.18–1.19  header offsets; u32 {entryoff, funcoff} pairs relative to the text start
 //   0xfffffff1  Go 1.20+      as 1.18; from Go 1.26 the header's text start is 0
 
-import { InputError } from '../../core/errors.js';
-import type { FunctionSymbol } from '../../core/model.js';
+import { InputError, type FunctionSymbol } from '../../core/index.js';
 import { PF_W, PF_X, PT_LOAD, type ElfFile } from './file.js';
 
 export const PCLNTAB_GO12 = 0xfffffffb;

@@ -1,6 +1,6 @@
 // Elf64_Sym entries of a .symtab section, names resolved in its string table.
 
-import { InputError } from '../../core/errors.js';
+import { InputError } from '../../core/index.js';
 
 /** One Elf64_Sym, its name read from the string table (src/binary/elf/file.ts holds them). */
 export interface ElfSymbol {

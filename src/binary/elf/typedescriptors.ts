@@ -22,7 +22,7 @@
 // A name is a flags byte then its length, a varint from Go 1.17 (2 bytes,
 // big-endian, before), then the bytes. TFlagExtraStar: drop a leading '*'.
 
-import type { GoType, StructField } from '../../core/gotypes.js';
+import type { GoType, StructField } from '../../core/index.js';
 import type { ElfFile } from './file.js';
 import { findTypesSection, readWord, type TypesSection } from './moduledata.js';
 

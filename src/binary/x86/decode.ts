@@ -10,7 +10,7 @@
 
 import { createRequire } from 'node:module';
 import type * as Iced from 'iced-x86';
-import { InputError, NotSupportedError } from '../../core/errors.js';
+import { InputError, NotSupportedError } from '../../core/index.js';
 
 let iced: typeof Iced | undefined;
 

@@ -15,7 +15,7 @@
 
 import { decodeFunction, type X86Instruction } from './decode.js';
 import { kernelEmulates } from './emulation.js';
-import type { GoAbi } from '../../core/model.js';
+import type { GoAbi } from '../../core/index.js';
 
 /** EFLAGS bits as saved in pt_regs->flags. */
 export const CF = 0x1;

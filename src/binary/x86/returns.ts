@@ -4,7 +4,7 @@
 // copying and tracebacks.
 
 import { checkCodeInput, decodeFunction, type X86Instruction } from './decode.js';
-import { InputError } from '../../core/errors.js';
+import { InputError } from '../../core/index.js';
 
 /**
  * Virtual addresses of every near RET (`c3`, `c2 imm16`, with any prefix)

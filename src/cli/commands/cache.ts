@@ -7,8 +7,7 @@
 
 import { readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { defaultCacheDir } from '../../core/cachedir.js';
-import { InputError } from '../../core/errors.js';
+import { defaultCacheDir, InputError } from '../../core/index.js';
 
 /** The cache root: the parent of the compile cache (bpf/) and of the binary cache (binaries/). */
 export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {

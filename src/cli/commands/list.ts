@@ -5,15 +5,9 @@
 import type { ListFlags } from '../flags.js';
 import { dwarfTypeByName, readDwarfFunctions } from '../../binary/dwarf/index.js';
 import { openWithDebugInfo } from '../../binary/debuginfo/index.js';
-import { goBinaryInfo, goFunctionName, openGoBinary } from '../../binary/elf/gobinary.js';
-import { InputError } from '../../core/errors.js';
-import { parseFunctionLine, placeDictionaries } from '../../spec/funcfile.js';
-import { findPclntab, parsePclntab } from '../../binary/elf/pclntab.js';
-import { countPackages, functionPackage, selectPackages } from '../../spec/packages.js';
-import type { FunctionSpec, GoType } from '../../core/gotypes.js';
-import type { GoBinaryInfo } from '../../core/model.js';
-import { argumentFrames, checkSignature } from '../../spec/signaturecheck.js';
-import { signatureLine, writable } from '../../spec/signatureline.js';
+import { findPclntab, goBinaryInfo, goFunctionName, openGoBinary, parsePclntab } from '../../binary/index.js';
+import { InputError, type FunctionSpec, type GoBinaryInfo, type GoType } from '../../core/index.js';
+import { argumentFrames, checkSignature, countPackages, functionPackage, parseFunctionLine, placeDictionaries, selectPackages, signatureLine, writable } from '../../spec/index.js';
 
 /** Packages whose functions run so often that tracing all of them would hurt the program; only when asked for by name. */
 const HOT_PACKAGES = ['runtime', 'internal/', 'sync/atomic', 'runtime/internal/'];

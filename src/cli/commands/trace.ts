@@ -9,29 +9,16 @@
 // imported when that run needs it.
 
 import type { TraceFlags } from '../flags.js';
-import { compileBpf, prepareClang } from '../../bpf/compile.js';
-import { UsageError } from '../../core/errors.js';
+import { buildTraceSpec, checkPrivileges, compileBpf, defaultBufferSize, describeFeatures, formatBufferSize, kernelFeatures, MIN_DEFAULT_BUFFER, prepareClang, RING_BATCH_MAX_RECORD, ringBatchBytesFor, type TraceSpec } from '../../bpf/index.js';
+import { UsageError, type CallEvent } from '../../core/index.js';
 import type { EventFilter } from '../../output/filter/index.js';
 import { createFormatter, resolveFormat, shouldUseColor } from '../../output/format/index.js';
 import { writeFileSync } from 'node:fs';
-import { describeExit, exitStatusOf, forwardSignals, spawnHeld, terminate, type LaunchedProgram, type ProgramExit } from '../../process/launch.js';
-import { describeWriteError, EXIT_OUTPUT_ERROR, isSharedStream, OutputWriter, stdoutTarget, type OutputFailure } from '../../output/writer.js';
-import { EventPrinter, openOutputFile } from '../../output/printer.js';
-import { checkPrivileges } from '../../bpf/privileges.js';
-import { RING_BATCH_MAX_RECORD, ringBatchBytesFor } from '../../bpf/codegen.js';
-import { TraceSession, resolveAttachMode, resolveTransport } from '../../events/session.js';
-import { describeFeatures, kernelFeatures } from '../../bpf/features.js';
-import { StatusLine } from '../../output/status.js';
-import { after, outputPatience, settle, SignalWatch, whenAllExit, type StopSource } from '../../process/stop.js';
-import { watchBinary } from '../../process/binarywatch.js';
-import { formatSummary, formatTwoTraps, pairingCounts, summaryRecord, type SummaryFacts } from '../../output/summary.js';
-import { chooseTarget } from '../../process/target.js';
-import { MIN_DEFAULT_BUFFER, defaultBufferSize, formatBufferSize } from '../../bpf/buffersize.js';
-import type { CallEvent } from '../../core/model.js';
-import { buildTraceSpec, type TraceSpec } from '../../bpf/tracespec.js';
+import { after, chooseTarget, describeExit, exitStatusOf, forwardSignals, outputPatience, settle, SignalWatch, spawnHeld, terminate, watchBinary, whenAllExit, type LaunchedProgram, type ProgramExit, type StopSource } from '../../process/index.js';
+import { describeWriteError, EventPrinter, EXIT_OUTPUT_ERROR, formatSummary, formatTwoTraps, isSharedStream, loadCallStats, loadReturnFormat, loadStackNames, openOutputFile, OutputWriter, pairingCounts, StatusLine, stdoutTarget, summaryRecord, type OutputFailure, type SummaryFacts } from '../../output/index.js';
+import { TraceSession, resolveAttachMode, resolveTransport } from '../../events/index.js';
 import { openWithDebugInfo } from '../../binary/debuginfo/index.js';
-import { resolveOtlpConfig } from '../../output/otlp/config.js';
-import type { OtlpExport } from '../../output/otlp/index.js';
+import { resolveOtlpConfig, type OtlpExport } from '../../output/otlp/index.js';
 import { weaverVersion } from '../flags.js';
 
 function checkFlags(flags: TraceFlags): void {
@@ -123,14 +110,14 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
     color: toTerminal && flags.color !== false && shouldUseColor(process.stdout, process.env),
     timestamps: flags.timestamps,
   });
-  const returnFormat = flags.returns ? await import('../../output/returnformat.js') : undefined;
+  const returnFormat = flags.returns ? await loadReturnFormat() : undefined;
   const paired = returnFormat ? returnFormat.pairedFormatter(baseFormatter, format) : baseFormatter;
   // --stack: frames named from the binary's line tables, under each call.
-  const stackModule = spec.targets.some((t) => t.plan.stack) ? await import('../../output/stack.js') : undefined;
+  const stackModule = spec.targets.some((t) => t.plan.stack) ? await loadStackNames() : undefined;
   const symbols = stackModule?.StackSymbols.forBinary(elf, spec.binary.path);
   const formatter = stackModule && symbols ? stackModule.stackFormatter(paired, format, symbols) : paired;
   // -c/--summary: calls are counted, not printed; the table comes at exit.
-  const callStatsModule = flags.summary ? await import('../../output/callstats.js') : undefined;
+  const callStatsModule = flags.summary ? await loadCallStats() : undefined;
   const callStats = callStatsModule ? new callStatsModule.CallStats(flags.byCaller && symbols ? (e) => symbols.caller(e) : undefined) : undefined;
   const output = new OutputWriter(sink, { lineAtomic: !flags.output && isSharedStream(1), name: flags.output ?? 'standard output', ownsFile: Boolean(flags.output) });
   // --otlp: created once the launched program's pid is known, below.

@@ -5,10 +5,7 @@
 // At run time a comparison whose value was not captured (unavailable, a
 // pointer that was not followed, an element past --max-elements) is false.
 
-import type { GoType, Param } from '../../core/gotypes.js';
-import { isIntKind } from '../../core/gotypes.js';
-import type { DecodedArg, Value } from '../../core/model.js';
-import { closestNames } from '../../core/suggest.js';
+import { closestNames, isIntKind, type DecodedArg, type GoType, type Param, type Value } from '../../core/index.js';
 import { FilterError } from './error.js';
 import type { CompareOp, Expr, Operand, ParsedFilter, PathOperand } from './parse.js';
 

@@ -1,7 +1,7 @@
 // A --filter mistake: one sentence naming the column, and the filter with a
 // caret under that column as the hint. Bad usage, so exit status 2.
 
-import { UsageError } from '../../core/errors.js';
+import { UsageError } from '../../core/index.js';
 
 export class FilterError extends UsageError {
   constructor(

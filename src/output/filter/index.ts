@@ -5,9 +5,7 @@
 // functions no filter applies to are not filtered. Evaluated in user space,
 // on the decoded values.
 
-import type { Param } from '../../core/gotypes.js';
-import type { CallEvent } from '../../core/model.js';
-import { closestNames } from '../../core/suggest.js';
+import { closestNames, type CallEvent, type Param } from '../../core/index.js';
 import { compileForFunction, type ArgsPredicate } from './compile.js';
 import { FilterError } from './error.js';
 import { parseFilter } from './parse.js';

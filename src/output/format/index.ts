@@ -1,7 +1,6 @@
 // Entry point of the formatting stage: CallEvent in, one output line out.
 
-import { UsageError } from '../../core/errors.js';
-import type { CallEvent } from '../../core/model.js';
+import { UsageError, type CallEvent } from '../../core/index.js';
 import { colorStyle } from './color.js';
 import { jsonEvent } from './json.js';
 import { TextFormatter, type TimestampMode } from './text.js';

@@ -67,7 +67,7 @@
  * Output is always valid JSON whatever bytes the traced strings hold.
  */
 
-import type { CallEvent, DecodedArg, Value } from '../../core/model.js';
+import type { CallEvent, DecodedArg, Value } from '../../core/index.js';
 import { jsonFloat } from './floats.js';
 import { asBuffer, completeLength, isPrintableBytes, jsonStringFromBytes } from './strings.js';
 

@@ -37,8 +37,8 @@
  * output can never move the cursor, change colours or set a window title.
  */
 
-import type { CallEvent, DecodedArg, MapCut, Value } from '../../core/model.js';
-import { MAP_WALK_STEPS } from '../../spec/plan.js';
+import type { CallEvent, DecodedArg, MapCut, Value } from '../../core/index.js';
+import { MAP_WALK_STEPS } from '../../spec/index.js';
 import { goComplex, goFloat } from './floats.js';
 import { goQuoteBytes, terminalSafe } from './strings.js';
 

@@ -7,7 +7,7 @@
 // (OTEL_EXPORTER_OTLP_HEADERS) and the request timeout
 // (OTEL_EXPORTER_OTLP_TIMEOUT) are read by the exporters themselves.
 
-import { UsageError } from '../../core/errors.js';
+import { UsageError } from '../../core/index.js';
 
 export type OtlpProtocol = 'http/protobuf' | 'http/json';
 

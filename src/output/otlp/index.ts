@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { basename } from 'node:path';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import { detectResources, envDetector, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
-import type { CallEvent, GoBinaryInfo } from '../../core/model.js';
+import type { CallEvent, GoBinaryInfo } from '../../core/index.js';
 import { signalUrl, type OtlpConfig } from './config.js';
 import { callToLogRecord, callToSpan, SpanIds } from './mapping.js';
 import { DEFAULT_QUEUE_LIMITS, ExportQueue, type QueueCounts, type QueueLimits } from './queue.js';

@@ -35,8 +35,8 @@ import type { InstrumentationScope } from '@opentelemetry/core';
 import { jsonFloat } from '../format/floats.js';
 import { jsonValue } from '../format/json.js';
 import { asBuffer } from '../format/strings.js';
-import type { CallEvent, DecodedArg, Value } from '../../core/model.js';
-import type { PairedEvent } from '../../events/pairing.js';
+import type { CallEvent, DecodedArg, Value } from '../../core/index.js';
+import type { PairedEvent } from '../../events/index.js';
 
 /** A span or log record with the bytes it holds, roughly, for the queue's bound. */
 export interface Mapped<T> {

@@ -13,9 +13,7 @@
 // not returned as a ValueLocation: DWARF does not list it and there is
 // nothing in it to show.
 
-import { NotSupportedError } from '../../core/errors.js';
-import { sizeOf, type Param } from '../../core/gotypes.js';
-import type { GoAbi, Piece, ValueLocation } from '../../core/model.js';
+import { NotSupportedError, sizeOf, type GoAbi, type Param, type Piece, type ValueLocation } from '../../core/index.js';
 import { FLOAT_ARG_REG_COUNT, INT_ARG_REGS, baseValues } from './register.js';
 import { StackLayout } from './stack.js';
 

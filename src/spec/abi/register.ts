@@ -2,9 +2,7 @@
 // register-sized base values. Follows the assignment rules of
 // cmd/compile/abi-internal.md; only the parts that decide *where* a value is.
 
-import { NotSupportedError } from '../../core/errors.js';
-import { sizeOf, type GoType } from '../../core/gotypes.js';
-import type { IntRegister } from '../../core/model.js';
+import { NotSupportedError, sizeOf, type GoType, type IntRegister } from '../../core/index.js';
 
 /** Integer argument registers in assignment order (pt_regs names). */
 export const INT_ARG_REGS: readonly IntRegister[] = ['ax', 'bx', 'cx', 'di', 'si', 'r8', 'r9', 'r10', 'r11'];

@@ -2,8 +2,7 @@
 // struct that starts at sp+8 at function entry (Go < 1.17 passes everything
 // this way; the register ABI only what does not fit in registers).
 
-import { alignOf, alignUp, sizeOf, type GoType } from '../../core/gotypes.js';
-import type { Piece } from '../../core/model.js';
+import { alignOf, alignUp, sizeOf, type GoType, type Piece } from '../../core/index.js';
 
 export class StackLayout {
   /** Next free byte, relative to sp+8. */
