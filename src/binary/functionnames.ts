@@ -5,7 +5,7 @@
 // when stripped), as Delve does. Closures have their compiler names
 // (main.main.func1).
 
-import type { FunctionSymbol } from '../core/index.js';
+import { lastStartingAtOrBefore, type FunctionSymbol } from '../core/index.js';
 
 export interface FunctionNames {
   /** The function whose code holds link-time address `pc`, or null. */
@@ -18,18 +18,8 @@ export function functionNames(functions: Iterable<FunctionSymbol>): FunctionName
     at(pc: bigint): string | null {
       if (pc <= 0n || pc > BigInt(Number.MAX_SAFE_INTEGER)) return null;
       const address = Number(pc);
-      let lo = 0;
-      let hi = sorted.length - 1;
-      let found = -1;
-      while (lo <= hi) {
-        const mid = (lo + hi) >> 1;
-        if (sorted[mid]!.address <= address) {
-          found = mid;
-          lo = mid + 1;
-        } else hi = mid - 1;
-      }
-      if (found < 0) return null;
-      const f = sorted[found]!;
+      const f = sorted[lastStartingAtOrBefore(sorted, (s) => s.address, address)];
+      if (!f) return null;
       // A size of 0 is unknown: then only the entry itself is sure.
       const inside = f.size > 0 ? address < f.address + f.size : address === f.address;
       return inside ? f.name : null;

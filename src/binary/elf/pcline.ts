@@ -17,7 +17,7 @@
 //   Go 1.18+     `_func` starts with a u32 entry offset, so every field is 4
 //                bytes earlier (pcfile +20, pcln +24, cuOffset +32)
 
-import { InputError } from '../../core/index.js';
+import { InputError, lastStartingAtOrBefore } from '../../core/index.js';
 import { PCLNTAB_GO116, PCLNTAB_GO12, parsePclntab, type Pclntab, type PclnFunction } from './pclntab.js';
 
 export interface SourceLine {
@@ -62,15 +62,7 @@ export class LineTable {
   }
 
   private functionAt(pc: number): PclnFunction | null {
-    const fs = this.functions;
-    let lo = 0;
-    let hi = fs.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (fs[mid]!.entry <= pc) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    const f = fs[hi];
+    const f = this.functions[lastStartingAtOrBefore(this.functions, (g) => g.entry, pc)];
     return f && pc < f.entry + f.size ? f : null;
   }
 
