@@ -109,19 +109,29 @@ export class SignalWatch {
 
 /**
  * How long to wait for a slow reader once tracing is over: as long as it
- * takes, until a signal; then `graceMs` more; at once on the next signal.
+ * takes, until a signal; then `graceMs` more; at once on the second signal,
+ * also one that came before this wait began (during the final read of the
+ * kernel buffer, which with perf buffers lasts a quiet moment).
  * Resolves when the wait should end.
  */
 export function outputPatience(signals: SignalWatch, graceMs = 2000): StopSource<void> {
   let timer: NodeJS.Timeout | undefined;
-  const first = signals.count;
+  let cancelled = false;
   const promise = new Promise<void>((resolve) => {
     const grace = () => {
-      timer = setTimeout(resolve, graceMs);
+      if (!cancelled) timer = setTimeout(resolve, graceMs);
     };
-    if (first > 0) grace();
+    if (signals.count >= 2) resolve();
+    else if (signals.count === 1) grace();
     else void signals.received(1).then(grace);
-    void signals.received(Math.max(first, 1) + 1).then(() => resolve());
+    void signals.received(2).then(() => resolve());
   });
-  return { promise, cancel: () => clearTimeout(timer) };
+  return {
+    promise,
+    cancel: () => {
+      // A signal after this must not start a timer that keeps Node running.
+      cancelled = true;
+      clearTimeout(timer);
+    },
+  };
 }

@@ -225,8 +225,9 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
     await Promise.race([output.end(), patience.promise]);
     patience.cancel();
     output.abandon();
-    // The collector gets a bounded time (a further signal cuts it) for what is queued.
-    const otlpAnswered = otlp ? await otlp.finish(signals.received(signals.count + 1)) : true;
+    // The collector gets a bounded time for what is queued: the next signal
+    // cuts it, and so does a second one that has come already.
+    const otlpAnswered = otlp ? await otlp.finish(signals.received(Math.min(signals.count + 1, 2))) : true;
 
     let programSummary: string | undefined;
     let programExit = outcome.programExit;
