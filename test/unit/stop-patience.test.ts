@@ -6,7 +6,7 @@
 // wait out the whole grace time).
 
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { outputPatience, SignalWatch } from '../../src/stop.js';
+import { outputPatience, SignalWatch } from '../../src/process/stop.js';
 
 // A signal of its own, raised with process.emit: no real signal is sent, and
 // weaver's usual ones are left alone.
