@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import { completionScript, SHELLS, type Shell } from './completion.js';
 import { parseDurationMs, UsageError } from '../core/index.js';
-import { otlpEndpointProblem } from '../output/otlp/index.js';
+import { otlpEndpointProblem } from '../output/index.js';
 import type { TimestampMode } from '../output/format/index.js';
 import { STACK_DEFAULT_FRAMES, STACK_MAX_FRAMES } from '../spec/index.js';
 

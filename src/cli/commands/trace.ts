@@ -15,10 +15,9 @@ import type { EventFilter } from '../../output/filter/index.js';
 import { createFormatter, resolveFormat, shouldUseColor } from '../../output/format/index.js';
 import { writeFileSync } from 'node:fs';
 import { after, chooseTarget, describeExit, exitStatusOf, forwardSignals, outputPatience, settle, SignalWatch, spawnHeld, terminate, watchBinary, whenAllExit, type LaunchedProgram, type ProgramExit, type StopSource } from '../../process/index.js';
-import { describeWriteError, EventPrinter, EXIT_OUTPUT_ERROR, formatSummary, formatTwoTraps, isSharedStream, loadCallStats, loadReturnFormat, loadStackNames, openOutputFile, OutputWriter, pairingCounts, StatusLine, stdoutTarget, summaryRecord, type OutputFailure, type SummaryFacts } from '../../output/index.js';
+import { describeWriteError, EventPrinter, EXIT_OUTPUT_ERROR, formatSummary, formatTwoTraps, isSharedStream, loadCallStats, loadReturnFormat, loadOtlpExport, loadStackNames, openOutputFile, OutputWriter, pairingCounts, resolveOtlpConfig, StatusLine, stdoutTarget, summaryRecord, type OtlpExport, type OutputFailure, type SummaryFacts } from '../../output/index.js';
 import { TraceSession, resolveAttachMode, resolveTransport } from '../../events/index.js';
 import { openWithDebugInfo } from '../../binary/debuginfo/index.js';
-import { resolveOtlpConfig, type OtlpExport } from '../../output/otlp/index.js';
 import { weaverVersion } from '../flags.js';
 
 function checkFlags(flags: TraceFlags): void {
@@ -141,7 +140,7 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
   let session: TraceSession;
   try {
     if (otlpConfig) {
-      const { OtlpExport } = await import('../../output/otlp/index.js');
+      const { OtlpExport } = await loadOtlpExport();
       const pids = program ? [program.pid] : target.pids;
       otlp = await OtlpExport.create(
         otlpConfig,
