@@ -7,4 +7,4 @@
 import { setFlagsFromString } from 'node:v8';
 
 setFlagsFromString('--semi-space-growth-factor=1');
-await import('../dist/main.js');
+await import('../dist/cli/main.js');
