@@ -28,7 +28,9 @@ import { formatSummary, formatTwoTraps, pairingCounts, summaryRecord, type Summa
 import { chooseTarget } from '../target.js';
 import { MIN_DEFAULT_BUFFER, defaultBufferSize, formatBufferSize } from '../buffersize.js';
 import type { CallEvent } from '../model.js';
-import { buildTraceSpec, type TraceSpec } from '../tracespec.js';
+import { buildTraceSpec, type TraceRequest, type TraceSpec } from '../tracespec.js';
+import { defaultSpecCacheDir, readCachedSpec, writeCachedSpec } from '../speccache.js';
+import type { ElfFile } from '../elf/file.js';
 import { openWithDebugInfo } from '../debuginfo/index.js';
 import { resolveOtlpConfig } from '../otlp/config.js';
 import type { OtlpExport } from '../otlp/index.js';
@@ -78,10 +80,8 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
   const transport = resolveTransport(flags.transport, features);
   // clang --version (~30 ms) runs on the other core while the binary is read.
   if (flags.emit !== 'c') prepareClang();
-  const elf = await openWithDebugInfo(target.binaryPath, { debugFile: flags.debugFile, cache: flags.cache, say: (l) => say(`weaver: ${l}`), verbose: flags.verbose });
-  const spec = buildTraceSpec({
+  const request: TraceRequest = {
     binaryPath: target.binaryPath,
-    elf,
     functionsFile: flags.functionsFile,
     force: flags.force,
     packages: flags.packages,
@@ -96,7 +96,22 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
     stackFrames: flags.stackFrames ?? (flags.byCaller ? 1 : undefined),
     ...(flags.cache === false ? { binaryCacheDir: null } : {}),
     plan: { stringSize: flags.stringSize, maxElements: flags.maxElements, maxRecordSize: flags.maxEventSize, depth: flags.depth },
-  });
+  };
+  // A warm start takes the whole spec from the cache (src/speccache.ts),
+  // without reading the binary; --debug-file always reads it.
+  const specCacheDir = flags.cache !== false && flags.debugFile === undefined ? defaultSpecCacheDir() : null;
+  const cachedSpec = specCacheDir ? readCachedSpec(request, specCacheDir) : null;
+  const openBinary = () => openWithDebugInfo(target.binaryPath, { debugFile: flags.debugFile, cache: flags.cache, say: (l) => say(`weaver: ${l}`), verbose: flags.verbose });
+  let elf: ElfFile | undefined;
+  let spec: TraceSpec;
+  if (cachedSpec) {
+    spec = cachedSpec;
+    verbose('weaver: trace spec from cache');
+  } else {
+    elf = await openBinary();
+    spec = buildTraceSpec({ ...request, elf });
+    if (specCacheDir) writeCachedSpec(request, spec, elf, specCacheDir);
+  }
   for (const note of spec.notes.lines(flags.verbose)) say(`weaver: ${note}`);
   const filter = await compileFilters(flags.filters, spec);
 
@@ -127,7 +142,7 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
   const paired = returnFormat ? returnFormat.pairedFormatter(baseFormatter, format) : baseFormatter;
   // --stack: frames named from the binary's line tables, under each call.
   const stackModule = spec.targets.some((t) => t.plan.stack) ? await import('../stack.js') : undefined;
-  const symbols = stackModule?.StackSymbols.forBinary(elf, spec.binary.path);
+  const symbols = stackModule?.StackSymbols.forBinary(elf ?? (await openBinary()), spec.binary.path);
   const formatter = stackModule && symbols ? stackModule.stackFormatter(paired, format, symbols) : paired;
   // -c/--summary: calls are counted, not printed; the table comes at exit.
   const callStatsModule = flags.summary ? await import('../callstats.js') : undefined;
