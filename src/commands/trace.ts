@@ -28,10 +28,9 @@ import { formatSummary, formatTwoTraps, pairingCounts, summaryRecord, type Summa
 import { chooseTarget } from '../target.js';
 import { MIN_DEFAULT_BUFFER, defaultBufferSize, formatBufferSize } from '../buffersize.js';
 import type { CallEvent } from '../model.js';
-import { buildTraceSpec, type TraceRequest, type TraceSpec } from '../tracespec.js';
+import type { TraceRequest, TraceSpec } from '../tracespec.js';
 import { defaultSpecCacheDir, readCachedSpec, writeCachedSpec } from '../speccache.js';
 import type { ElfFile } from '../elf/file.js';
-import { openWithDebugInfo } from '../debuginfo/index.js';
 import { resolveOtlpConfig } from '../otlp/config.js';
 import type { OtlpExport } from '../otlp/index.js';
 import { weaverVersion } from '../cli.js';
@@ -101,7 +100,12 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
   // without reading the binary; --debug-file always reads it.
   const specCacheDir = flags.cache !== false && flags.debugFile === undefined ? defaultSpecCacheDir() : null;
   const cachedSpec = specCacheDir ? readCachedSpec(request, specCacheDir) : null;
-  const openBinary = () => openWithDebugInfo(target.binaryPath, { debugFile: flags.debugFile, cache: flags.cache, say: (l) => say(`weaver: ${l}`), verbose: flags.verbose });
+  // Reading the binary and building a spec need DWARF, planning and code
+  // generation: modules a warm start does not load.
+  const openBinary = async () => {
+    const { openWithDebugInfo } = await import('../debuginfo/index.js');
+    return openWithDebugInfo(target.binaryPath, { debugFile: flags.debugFile, cache: flags.cache, say: (l) => say(`weaver: ${l}`), verbose: flags.verbose });
+  };
   let elf: ElfFile | undefined;
   let spec: TraceSpec;
   if (cachedSpec) {
@@ -109,6 +113,7 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
     verbose('weaver: trace spec from cache');
   } else {
     elf = await openBinary();
+    const { buildTraceSpec } = await import('../tracespec.js');
     spec = buildTraceSpec({ ...request, elf });
     if (specCacheDir) writeCachedSpec(request, spec, elf, specCacheDir);
   }
