@@ -25,7 +25,7 @@
 // reading, every plan sharing one of each as before.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, realpathSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, realpathSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, extname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -63,31 +63,30 @@ export interface BinaryIdentity {
   ino: number;
 }
 
-interface Header {
-  format: number;
-  binary: BinaryIdentity;
-}
-
 const PLAIN = new Set<unknown>([Object.prototype, Array.prototype, Map.prototype, Set.prototype, null]);
 const TYPES_MARK = 'weaver:runtime-types';
 const NAMES_MARK = 'weaver:function-names';
 
 /**
- * The stored spec in three parts, so that a start deserializes only what
- * it needs: the plans' argument trees (~70,000 objects for 277 functions,
- * ~0.1 s to deserialize) are read when the first record is decoded, the
- * binary's function list when a func value is named.
+ * The file: a u32 length, the Header (JSON), then the parts one after the
+ * other, each v8-serialized. A start reads the header and the spec; the
+ * plans' argument trees (~70,000 objects for 277 functions, ~0.1 s to
+ * deserialize), the binary's function list and the runtime-type table are
+ * read, through the descriptor kept open, when first used (the first
+ * record decoded, the first func or interface value named): a newer file
+ * renamed over this one meanwhile does not mix with it.
  */
-interface StoredSpec {
-  /** The spec without notes and cSource (rebuilt), every plan's `args` null and the binary's `functions` empty. */
-  spec: Omit<TraceSpec, 'notes' | 'cSource'> & { notes: NotesData };
-  /** v8-serialized PlanBodies. */
-  bodies: Buffer;
-  /** v8-serialized [name, FunctionSymbol][] of the binary. */
-  functions: Buffer;
-  /** v8-serialized RuntimeTable, decoded on first use; null when no plan reads interfaces. */
-  runtimeTable: Buffer | null;
+interface Header {
+  format: number;
+  binary: BinaryIdentity;
+  /** [offset, length] of each part in the file; runtimeTable null when no plan reads interfaces. */
+  parts: { spec: Range; bodies: Range; functions: Range; runtimeTable: Range | null };
 }
+
+type Range = [number, number];
+
+/** The spec part: without notes and cSource (rebuilt), every plan's `args` null and the binary's `functions` empty. */
+type StoredSpec = Omit<TraceSpec, 'notes' | 'cSource'> & { notes: NotesData };
 
 /** What plans hold that a start does not need. */
 interface PlanBodies {
@@ -124,18 +123,35 @@ export function specCachePath(req: TraceRequest, dir: string): string | null {
 export function readCachedSpec(req: TraceRequest, dir: string): TraceSpec | null {
   const path = specCachePath(req, dir);
   if (!path) return null;
+  let fd: number | null = null;
   try {
-    const file = readFileSync(path);
-    const headerLength = file.readUInt32LE(0);
-    const header = JSON.parse(file.toString('utf8', 4, 4 + headerLength)) as Header;
-    if (header.format !== FORMAT || !isCurrentBuild(req.binaryPath, header.binary)) return null;
-    const stored = deserialize(file.subarray(4 + headerLength)) as StoredSpec;
-    const spec = restoreSpec(stored, req.binaryPath);
+    fd = openSync(path, 'r');
+    const file = fd;
+    const at = ([offset, length]: Range): Buffer => {
+      const buf = Buffer.allocUnsafe(length);
+      if (readSync(file, buf, 0, length, offset) !== length) throw new Error('the spec file is cut short');
+      return buf;
+    };
+    const header = JSON.parse(at([4, at([0, 4]).readUInt32LE(0)]).toString('utf8')) as Header;
+    if (header.format !== FORMAT || !isCurrentBuild(req.binaryPath, header.binary)) {
+      closeSync(fd);
+      return null;
+    }
+    const { parts } = header;
+    // Every part must be there now: the lazy ones are read later.
+    const end = Math.max(...[parts.spec, parts.bodies, parts.functions, parts.runtimeTable ?? [0, 0]].map(([o, n]) => o + n));
+    if (fstatSync(fd).size !== end) throw new Error('the spec file is not as long as its header says');
+    const spec = restoreSpec(deserialize(at(parts.spec)) as StoredSpec, req.binaryPath, {
+      bodies: () => at(parts.bodies),
+      functions: () => at(parts.functions),
+      runtimeTable: parts.runtimeTable ? () => at(parts.runtimeTable!) : null,
+    });
     // Its modification time says when it was last used, for pruning.
     const now = new Date();
     utimesSync(path, now, now);
     return spec;
   } catch {
+    if (fd !== null) closeSync(fd);
     return null;
   }
 }
@@ -150,15 +166,27 @@ export function writeCachedSpec(req: TraceRequest, spec: TraceSpec, elf: ElfFile
   const path = specCachePath(req, dir);
   const binary = identityOf(elf);
   if (!path || !binary) return false;
-  const body = storedSpecBytes(spec);
-  if (!body) return false;
-  const header = Buffer.from(JSON.stringify({ format: FORMAT, binary } satisfies Header));
-  const length = Buffer.alloc(4);
-  length.writeUInt32LE(header.length);
+  const stored = storedSpecParts(spec);
+  if (!stored) return false;
+  // The header's length does not depend on the offsets' digits: they are laid out after a header of fixed width.
+  const order = [stored.spec, stored.bodies, stored.functions, ...(stored.runtimeTable ? [stored.runtimeTable] : [])];
+  const HEADER_ROOM = 4096;
+  const ranges: Range[] = [];
+  let offset = 4 + HEADER_ROOM;
+  for (const part of order) {
+    ranges.push([offset, part.length]);
+    offset += part.length;
+  }
+  const parts = { spec: ranges[0]!, bodies: ranges[1]!, functions: ranges[2]!, runtimeTable: ranges[3] ?? null };
+  const json = Buffer.from(JSON.stringify({ format: FORMAT, binary, parts } satisfies Header));
+  if (json.length > HEADER_ROOM) return false;
+  const header = Buffer.alloc(4 + HEADER_ROOM, 0x20);
+  header.writeUInt32LE(json.length, 0);
+  json.copy(header, 4);
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
     mkdirSync(dir, { recursive: true });
-    writeFileSync(tmp, Buffer.concat([length, header, body]));
+    writeFileSync(tmp, Buffer.concat([header, ...order]));
     renameSync(tmp, path);
   } catch {
     rmSync(tmp, { force: true });
@@ -252,12 +280,20 @@ export function readGoBuildId(path: string): string | null {
   }
 }
 
+/** The parts of the file, each serialized. */
+interface StoredParts {
+  spec: Buffer;
+  bodies: Buffer;
+  functions: Buffer;
+  runtimeTable: Buffer | null;
+}
+
 /**
- * The spec as bytes (StoredSpec): the runtime-type table and function-name
+ * The spec as the file's parts: the runtime-type table and function-name
  * table that plans share are swapped for markers while it is serialized.
  * Null when the spec holds anything else that is not data.
  */
-function storedSpecBytes(spec: TraceSpec): Buffer | null {
+function storedSpecParts(spec: TraceSpec): StoredParts | null {
   const swaps: { holder: Record<string, unknown>; key: string; value: unknown }[] = [];
   const swap = (holder: Record<string, unknown>, key: string, value: unknown) => {
     swaps.push({ holder, key, value: holder[key] });
@@ -310,13 +346,8 @@ function storedSpecBytes(spec: TraceSpec): Buffer | null {
     const functionBytes = serialize([...spec.binary.functions]);
     for (const p of plans) swap(p as unknown as Record<string, unknown>, 'args', null);
     const table = types ? (types as RuntimeTypes).table!() : null;
-    const stored: StoredSpec = {
-      spec: { ...rest, binary: { ...rest.binary, functions: new Map() }, notes: notes.toData() },
-      bodies: bodyBytes,
-      functions: functionBytes,
-      runtimeTable: table ? serialize(table) : null,
-    };
-    return serialize(stored);
+    const stored: StoredSpec = { ...rest, binary: { ...rest.binary, functions: new Map() }, notes: notes.toData() };
+    return { spec: serialize(stored), bodies: bodyBytes, functions: functionBytes, runtimeTable: table ? serialize(table) : null };
   } catch {
     return null;
   } finally {
@@ -329,10 +360,9 @@ function storedSpecBytes(spec: TraceSpec): Buffer | null {
  * the binary's functions are deserialized on first use; the markers become
  * the shared tables again (themselves built on first use).
  */
-function restoreSpec(stored: StoredSpec, binaryPath: string): TraceSpec {
-  const { spec } = stored;
+function restoreSpec(spec: StoredSpec, binaryPath: string, read: { bodies: () => Buffer; functions: () => Buffer; runtimeTable: (() => Buffer) | null }): TraceSpec {
   let functions: Map<string, FunctionSymbol> | null = null;
-  const functionMap = () => (functions ??= new Map(deserialize(stored.functions) as [string, FunctionSymbol][]));
+  const functionMap = () => (functions ??= new Map(deserialize(read.functions()) as [string, FunctionSymbol][]));
   const binary = { ...spec.binary, path: binaryPath };
   Object.defineProperty(binary, 'functions', {
     enumerable: true,
@@ -344,9 +374,9 @@ function restoreSpec(stored: StoredSpec, binaryPath: string): TraceSpec {
   let bodies: PlanBodies | null = null;
   const loadBodies = (): PlanBodies => {
     if (bodies) return bodies;
-    bodies = deserialize(stored.bodies) as PlanBodies;
+    bodies = deserialize(read.bodies()) as PlanBodies;
     if (bodies.args.length !== plans.length) throw new Error('the kept plan bodies do not match the plans');
-    liven(bodies.marks, stored.runtimeTable, functionMap);
+    liven(bodies.marks, read.runtimeTable, functionMap);
     // Plain data properties from here on: decoding reads them for every record.
     plans.forEach((p, i) => Object.defineProperty(p, 'args', { value: bodies!.args[i], writable: true, enumerable: true, configurable: true }));
     return bodies;
@@ -366,13 +396,13 @@ function restoreSpec(stored: StoredSpec, binaryPath: string): TraceSpec {
 }
 
 /** Makes the markers the plans hold the tables they stood for, each built on first use. */
-function liven(marks: PlanBodies['marks'], runtimeTable: Buffer | null, functionMap: () => Map<string, FunctionSymbol>): void {
+function liven(marks: PlanBodies['marks'], runtimeTable: (() => Buffer) | null, functionMap: () => Map<string, FunctionSymbol>): void {
   if (marks.types) {
     if (!runtimeTable) throw new Error('a plan reads interfaces but no runtime-type table was kept');
     let types: RuntimeTypes | null = null;
     const table = (): RuntimeTypes => {
       if (!types) {
-        const t = deserialize(runtimeTable) as RuntimeTable;
+        const t = deserialize(runtimeTable()) as RuntimeTable;
         types = runtimeTypesFromList(t.types, t.itabs);
       }
       return types;
