@@ -1,4 +1,4 @@
-// What looking for separate debug info adds to a start (src/debuginfo/):
+// What looking for separate debug info adds to a start (src/binary/debuginfo/):
 // findDebugFile on a program already read, for the newest toolchain's
 // httpserver fixture unstripped (no lookup: it has DWARF), split with objcopy
 // with its debug file beside it (.gnu_debuglink: read, CRC32, parse), and
@@ -13,8 +13,8 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node
 import { createServer } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findDebugFile, lookupId, readBuildIds } from '../dist/debuginfo/index.js';
-import { ElfFile } from '../dist/elf/file.js';
+import { findDebugFile, lookupId, readBuildIds } from '../dist/binary/debuginfo/index.js';
+import { ElfFile } from '../dist/binary/elf/file.js';
 
 const runs = Number(process.argv[2] ?? 21);
 const manifest = JSON.parse(readFileSync(new URL('../fixtures/build/manifest.json', import.meta.url), 'utf8'));

@@ -1,9 +1,9 @@
 // Decoder and JSON formatter throughput, in records per second, on
 // synthetic records laid out by the real planner for real functions of the
-// benchmark program: the same path a batch takes in src/session.ts
+// benchmark program: the same path a batch takes in src/events/session.ts
 // (forEachRecord → RecordDecoder.decode → chunks of EVENTS_PER_DELIVERY
 // events → jsonEvent → one joined string per chunk). And the same decode
-// behind src/reorder.ts on a batch whose two halves are two CPUs' records,
+// behind src/events/reorder.ts on a batch whose two halves are two CPUs' records,
 // interleaved in time: the sort every delivery of per-CPU batches or perf
 // buffers can need.
 //
@@ -14,13 +14,13 @@ import { join } from 'node:path';
 import { BENCH_DIR, RESULTS, buildGo, requireBuilt } from './lib.mjs';
 
 requireBuilt();
-const { buildTraceSpec } = await import('../dist/tracespec.js');
-const { RecordDecoder } = await import('../dist/decode.js');
-const { forEachRecord } = await import('../dist/loader.js');
-const { createFormatter } = await import('../dist/format/index.js');
-const { HEADER_FIELDS } = await import('../dist/record.js');
-const { EVENTS_PER_DELIVERY } = await import('../dist/session.js');
-const { TimeOrder } = await import('../dist/reorder.js');
+const { buildTraceSpec } = await import('../dist/bpf/tracespec.js');
+const { RecordDecoder } = await import('../dist/events/decode.js');
+const { forEachRecord } = await import('../dist/bpf/loader.js');
+const { createFormatter } = await import('../dist/output/format/index.js');
+const { HEADER_FIELDS } = await import('../dist/spec/record.js');
+const { EVENTS_PER_DELIVERY } = await import('../dist/events/session.js');
+const { TimeOrder } = await import('../dist/events/reorder.js');
 
 const SECONDS = Number(process.argv[2] ?? 2);
 const bin = buildGo(join(BENCH_DIR, 'programs/hot'), 'hot');

@@ -3,7 +3,7 @@
 // small assembly functions (bench/programs/insns), each called in a loop.
 // An emulated instruction costs one trap; one the kernel copies out of line
 // and single-steps costs a second trap (~15-20 µs on this VM, against
-// ~0.5 µs). src/x86/emulation.ts must agree with the kernel: the script
+// ~0.5 µs). src/binary/x86/emulation.ts must agree with the kernel: the script
 // prints what it says for each form beside what was measured.
 //
 // Usage: node bench/emulation.mjs [calls] [rounds]   (root)
@@ -14,9 +14,9 @@ import { BENCH_DIR, RESULTS, buildGo, median, requireBuilt, requireRoot, run } f
 
 requireRoot('bench/emulation.mjs');
 requireBuilt();
-const { ElfFile } = await import('../dist/elf/file.js');
-const { kernelEmulates } = await import('../dist/x86/emulation.js');
-const { decodeFunction } = await import('../dist/x86/decode.js');
+const { ElfFile } = await import('../dist/binary/elf/file.js');
+const { kernelEmulates } = await import('../dist/binary/x86/emulation.js');
+const { decodeFunction } = await import('../dist/binary/x86/decode.js');
 
 const CALLS = Number(process.argv[2] ?? 100000);
 const ROUNDS = Number(process.argv[3] ?? 3);
@@ -78,7 +78,7 @@ const dearest = Math.max(...rows.map((r) => r.ns));
 for (const r of rows) r.measured = r.ns < SINGLE_STEPPED_SHARE * dearest;
 const oneTrap = median(rows.filter((r) => r.measured).map((r) => r.ns));
 console.log(`uprobe event on each form, CPU overhead per call, median of ${ROUNDS} rounds of ${CALLS} calls (load average ${loads.join(' → ')})`);
-console.log('| form | bytes | overhead | kernel | src/x86/emulation.ts |');
+console.log('| form | bytes | overhead | kernel | src/binary/x86/emulation.ts |');
 console.log('| --- | --- | ---: | --- | --- |');
 for (const r of rows) {
   const word = (e) => (e ? 'emulated' : 'single-stepped');

@@ -1,4 +1,4 @@
-// What asking the kernel for its features costs (src/features.ts): each
+// What asking the kernel for its features costs (src/bpf/features.ts): each
 // probe alone (native/src/probe.c), then the whole answer as weaver's
 // start-up gets it, probed (the first run of a boot) and read from the
 // cache file (every later run). Medians of `rounds` runs in one process.
@@ -12,8 +12,8 @@ import { median, requireBuilt, requireRoot } from './lib.mjs';
 
 requireRoot('bench/features.mjs');
 requireBuilt();
-const { FEATURE_NAMES, findKernelFeatures } = await import('../dist/features.js');
-const { probeKernelFeature } = await import('../dist/loader.js');
+const { FEATURE_NAMES, findKernelFeatures } = await import('../dist/bpf/features.js');
+const { probeKernelFeature } = await import('../dist/bpf/loader.js');
 
 const ROUNDS = Number(process.argv[2] ?? 50);
 const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;

@@ -143,7 +143,7 @@ export function requireRoot(what) {
 }
 
 export function requireBuilt() {
-  if (!existsSync(join(REPO, 'dist/tracespec.js'))) {
+  if (!existsSync(join(REPO, 'dist/bpf/tracespec.js'))) {
     console.error('weaver is not built: run npx tsc -p tsconfig.json (bench/run.sh does)');
     process.exit(1);
   }

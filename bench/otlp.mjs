@@ -1,4 +1,4 @@
-// What --otlp costs weaver per call (src/otlp): calls like those of
+// What --otlp costs weaver per call (src/output/otlp): calls like those of
 // main.lookup(key string, n int) (int, error), with --returns's pairing ids,
 // are offered to weaver's OTLP export at a steady rate (default 100,000 a
 // second, in 1,000-call slices every 10 ms, as the session delivers them)
@@ -34,7 +34,7 @@ if (process.argv[2] === 'sink' || process.argv[2] === 'down') {
   });
 } else {
   requireBuilt();
-  const { OtlpExport } = await import('../dist/otlp/index.js');
+  const { OtlpExport } = await import('../dist/output/otlp/index.js');
   const RATE = Number(process.argv[2] ?? 100_000);
   const SECONDS = Number(process.argv[3] ?? 5);
   const SLICE_MS = 10;

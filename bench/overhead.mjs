@@ -10,7 +10,7 @@
 //   … task fields by helper calls   the same with ppid and comm read the way kernels before 5.11 need
 //   the same, dispatched            through a uprobe_multi link and weaver's dispatcher (what the CLI attaches)
 //   … records one by one            the program with records reserved in the ring buffer one by one, not in per-CPU batches (kernels before 5.10)
-//   weaver session                  weaver's programs and reader in this process (src/session.ts), records decoded, not formatted: batched, and one by one
+//   weaver session                  weaver's programs and reader in this process (src/events/session.ts), records decoded, not formatted: batched, and one by one
 //   weaver (ring)                   auto placement, JSON to a file
 //   weaver (perf)                   auto placement, --transport perf
 //   weaver --probe-placement entry  ring
@@ -51,10 +51,10 @@ import { BENCH_DIR, RESULTS, buildGo, median, requireBuilt, requireRoot, run, se
 
 requireRoot('bench/overhead.mjs');
 requireBuilt();
-const { BpfObject } = await import('../dist/loader.js');
-const { compileBpf } = await import('../dist/compile.js');
-const { buildTraceSpec } = await import('../dist/tracespec.js');
-const { TraceSession } = await import('../dist/session.js');
+const { BpfObject } = await import('../dist/bpf/loader.js');
+const { compileBpf } = await import('../dist/bpf/compile.js');
+const { buildTraceSpec } = await import('../dist/bpf/tracespec.js');
+const { TraceSession } = await import('../dist/events/session.js');
 
 const CALLS = Number(process.argv[2] ?? 200000);
 const ROUNDS = Number(process.argv[3] ?? 3);
@@ -183,7 +183,7 @@ async function withWeaverProgramOnly(attach, { taskBtf = true, ringBatches = tru
 }
 
 /**
- * weaver's programs and reader (src/session.ts) in this process, records
+ * weaver's programs and reader (src/events/session.ts) in this process, records
  * decoded and counted but not formatted: the kernel side with a reader
  * running, records in per-CPU batches or reserved one by one in the ring
  * buffer (what kernels before 5.10 get, and what weaver did before).

@@ -19,9 +19,9 @@ import { BENCH_DIR, REPO, RESULTS, buildGo, median, requireBuilt, requireRoot, r
 
 requireRoot('bench/program-cost.mjs');
 requireBuilt();
-const { BpfObject } = await import('../dist/loader.js');
-const { compileBpf } = await import('../dist/compile.js');
-const { buildTraceSpec } = await import('../dist/tracespec.js');
+const { BpfObject } = await import('../dist/bpf/loader.js');
+const { compileBpf } = await import('../dist/bpf/compile.js');
+const { buildTraceSpec } = await import('../dist/bpf/tracespec.js');
 
 const CALLS = Number(process.argv[2] ?? 1_000_000);
 const ROUNDS = Number(process.argv[3] ?? 5);

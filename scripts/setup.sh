@@ -31,7 +31,7 @@ fi
 # make/g++/python3 build the native binding with node-gyp; bpftrace is the
 # benchmarks' baseline; jq is used by the documentation tests; curl drives
 # the demo's HTTP server; binutils gives readelf/objdump for debugging;
-# bpftool joins the compile units of a large trace (bpftool gen object, src/compile.ts)
+# bpftool joins the compile units of a large trace (bpftool gen object, src/bpf/compile.ts)
 # and lets the fault tests check that no BPF program or link is left;
 # zsh checks that the zsh completion script parses.
 PACKAGES=(

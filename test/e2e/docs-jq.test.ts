@@ -37,7 +37,7 @@ function examples(markdown: string): Example[] {
 describe('docs/json.md', () => {
   it('documents every key the JSON output can hold', () => {
     // Code lines only: the comments describe keys in prose.
-    const sources = ['src/format/json.ts', 'src/returnformat.ts', 'src/callstats.ts'].map((f) =>
+    const sources = ['src/output/format/json.ts', 'src/output/returnformat.ts', 'src/output/callstats.ts'].map((f) =>
       readFileSync(join(REPO_ROOT, f), 'utf8')
         .split('\n')
         .filter((l) => !/^\s*(\*|\/\*|\/\/)/.test(l))

@@ -6,8 +6,8 @@
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, openSync, readSync, closeSync } from 'node:fs';
-import { openGoBinary } from '../../src/elf/gobinary.js';
-import { buildTraceSpec } from '../../src/tracespec.js';
+import { openGoBinary } from '../../src/binary/elf/gobinary.js';
+import { buildTraceSpec } from '../../src/bpf/tracespec.js';
 
 export interface BpfIds {
   progs: number[];

@@ -10,9 +10,9 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultCacheDir } from '../../src/compile.js';
-import { FEATURE_NAMES, type FeatureName } from '../../src/features.js';
-import { defaultBinaryCacheDir } from '../../src/probecache.js';
+import { defaultCacheDir } from '../../src/core/cachedir.js';
+import { FEATURE_NAMES, type FeatureName } from '../../src/bpf/features.js';
+import { defaultBinaryCacheDir } from '../../src/binary/probecache.js';
 import { fixtureBuild } from '../helpers/fixtures.js';
 import { WEAVER_BIN, requireBpfOrSkip } from '../helpers/weaver.js';
 

@@ -1,4 +1,4 @@
-// End-to-end test of the native loader and its facade (src/loader.ts):
+// End-to-end test of the native loader and its facade (src/bpf/loader.ts):
 // real BPF objects compiled here, real uprobes on a Go program built here.
 // Needs root. With CI set, missing BPF support fails the run; otherwise the
 // suite is skipped with the reason printed.
@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BpfError, EnvironmentError, InputError } from '../../src/errors.js';
-import { BpfCallError, BpfObject, forEachRecord, monotonicToRealtimeOffsetNs } from '../../src/loader.js';
+import { BpfError, EnvironmentError, InputError } from '../../src/core/errors.js';
+import { BpfCallError, BpfObject, forEachRecord, monotonicToRealtimeOffsetNs } from '../../src/bpf/loader.js';
 import { goCommand } from '../helpers/goprogram.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));

@@ -5,7 +5,7 @@
 // weaver accepts.
 
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { ElfFile } from '../../src/elf/file.js';
+import { ElfFile } from '../../src/binary/elf/file.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';

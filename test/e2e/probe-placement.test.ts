@@ -8,7 +8,7 @@ import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chooseEntryProbe, type ProbePoint } from '../../src/x86/prologue.js';
+import { chooseEntryProbe, type ProbePoint } from '../../src/binary/x86/prologue.js';
 import { TinyElf, availableToolchains, type Toolchain } from '../unit/x86-fixture.js';
 
 const TRACEFS = '/sys/kernel/tracing';

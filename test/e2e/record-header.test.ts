@@ -1,4 +1,4 @@
-// The header every record starts with (src/record.ts, bpf/weaver.h), read
+// The header every record starts with (src/spec/record.ts, bpf/weaver.h), read
 // straight from the loader for a Go program whose identity is known: pid,
 // thread, parent, comm and goroutine id must be exactly the program's, under
 // both Go ABIs (g in R14, or through fs_base), and through both ways
@@ -12,12 +12,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compileBpf } from '../../src/compile.js';
-import { RecordDecoder } from '../../src/decode.js';
-import { BpfObject, forEachRecord } from '../../src/loader.js';
-import { RECORD_KIND } from '../../src/record.js';
-import { BATCHES_MAP, FLUSH_PROGRAM } from '../../src/session.js';
-import { buildTraceSpec } from '../../src/tracespec.js';
+import { compileBpf } from '../../src/bpf/compile.js';
+import { RecordDecoder } from '../../src/events/decode.js';
+import { BpfObject, forEachRecord } from '../../src/bpf/loader.js';
+import { RECORD_KIND } from '../../src/spec/record.js';
+import { BATCHES_MAP, FLUSH_PROGRAM } from '../../src/events/session.js';
+import { buildTraceSpec } from '../../src/bpf/tracespec.js';
 import { buildGoProgram, goToolchains } from '../helpers/goprogram.js';
 import { requireBpfOrSkip } from '../helpers/weaver.js';
 

@@ -1,4 +1,4 @@
-// The ring transport's per-CPU batches (bpf/weaver.h, src/reorder.ts), end
+// The ring transport's per-CPU batches (bpf/weaver.h, src/events/reorder.ts), end
 // to end: a call made just before the program goes quiet still reaches the
 // output (the reader flushes every CPU's batch), also at Ctrl-C; records
 // reserved straight in the ring buffer (kernels before 5.10, where the
@@ -12,11 +12,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compileBpf } from '../../src/compile.js';
-import { jsonEvent } from '../../src/format/json.js';
-import type { CallEvent } from '../../src/model.js';
-import { TraceSession } from '../../src/session.js';
-import { buildTraceSpec } from '../../src/tracespec.js';
+import { compileBpf } from '../../src/bpf/compile.js';
+import { jsonEvent } from '../../src/output/format/json.js';
+import type { CallEvent } from '../../src/core/model.js';
+import { TraceSession } from '../../src/events/session.js';
+import { buildTraceSpec } from '../../src/bpf/tracespec.js';
 import { buildGoProgram, goToolchains, runCountingProgram } from '../helpers/goprogram.js';
 import { requireBpfOrSkip, startTracer } from '../helpers/weaver.js';
 

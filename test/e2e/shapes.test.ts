@@ -1,4 +1,4 @@
-// Functions whose records are laid out alike share one BPF shape (src/codegen.ts):
+// Functions whose records are laid out alike share one BPF shape (src/bpf/codegen.ts):
 // the probe's cookie says which function fired. Every value must still come
 // out under its own function, on both ABIs and both attach modes, and a
 // second build of the same program (every address moved) must reuse the

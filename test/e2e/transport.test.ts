@@ -1,6 +1,6 @@
 // Both transports end to end: the BPF ring buffer and the per-CPU perf
 // buffers deliver the same exact values for calls made on every CPU, in
-// time order (both read records CPU by CPU: src/reorder.ts sorts them), and
+// time order (both read records CPU by CPU: src/events/reorder.ts sorts them), and
 // with --returns each call paired with its own return; when the kernel
 // buffer is too small every call is accounted for: reported or counted as
 // lost, never silently missing.
@@ -77,7 +77,7 @@ describe.skipIf(!canRun)('transports (root, real uprobes)', () => {
   it.each([
     ['ring', 'BPF ring buffer, records up to 1024 bytes in per-CPU batches'],
     ['perf', 'per-CPU perf buffers'],
-    ['auto', 'BPF ring buffer, records up to 1024 bytes in per-CPU batches'], // this machine's kernel has both (src/features.ts)
+    ['auto', 'BPF ring buffer, records up to 1024 bytes in per-CPU batches'], // this machine's kernel has both (src/bpf/features.ts)
   ])('--transport %s delivers every call of 4 goroutines with its exact values', async (transport, says) => {
     const perG = 2000;
     const run = await trace(binary, funcs, ['--transport', transport], perG, 4);

@@ -41,7 +41,7 @@ function sameNumber(actual: LosslessJson | undefined, expected: LosslessJson): b
 
 /**
  * `actual` is the ARG object at top level, or a nested value (bare, or
- * {"value", …extras} when it has extras, per src/format/json.ts).
+ * {"value", …extras} when it has extras, per src/output/format/json.ts).
  */
 export function compareValue(actual: LosslessJson | undefined, expected: LosslessJson, limits: CaptureLimits, path: string): string[] {
   const diffs: string[] = [];
@@ -71,7 +71,7 @@ export function compareValue(actual: LosslessJson | undefined, expected: Lossles
     return diffs;
   }
   // []byte and [N]byte: weaver shows the bytes as one string, printable text or
-  // hex with "encoding":"hex" (src/format/json.ts); --string-size bounds them.
+  // hex with "encoding":"hex" (src/output/format/json.ts); --string-size bounds them.
   const expectedElems = Array.isArray(expected) ? expected : isObj(expected) && Array.isArray(expected.elems) ? expected.elems : null;
   if (expectedElems && typeof value === 'string') {
     const got = extras.encoding === 'hex' ? Buffer.from(value, 'hex') : Buffer.from(value, 'utf8');

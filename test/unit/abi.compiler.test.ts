@@ -14,10 +14,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { argumentLocations, resultLocations, stackArgsSize } from '../../src/abi/index.js';
-import type { GoType, Param } from '../../src/gotypes.js';
-import type { GoAbi, Piece } from '../../src/model.js';
-import { parseTypeExpr } from '../../src/typeexpr.js';
+import { argumentLocations, resultLocations, stackArgsSize } from '../../src/spec/abi/index.js';
+import type { GoType, Param } from '../../src/core/gotypes.js';
+import type { GoAbi, Piece } from '../../src/core/model.js';
+import { parseTypeExpr } from '../../src/spec/typeexpr.js';
 
 interface Signature {
   title: string;

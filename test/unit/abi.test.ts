@@ -1,9 +1,9 @@
 import { describe, expect, test } from 'vitest';
-import { argumentLocations, resultLocations, stackArgsSize } from '../../src/abi/index.js';
-import { NotSupportedError } from '../../src/errors.js';
-import type { Param } from '../../src/gotypes.js';
-import type { GoAbi, ValueLocation } from '../../src/model.js';
-import { parseTypeExpr } from '../../src/typeexpr.js';
+import { argumentLocations, resultLocations, stackArgsSize } from '../../src/spec/abi/index.js';
+import { NotSupportedError } from '../../src/core/errors.js';
+import type { Param } from '../../src/core/gotypes.js';
+import type { GoAbi, ValueLocation } from '../../src/core/model.js';
+import { parseTypeExpr } from '../../src/spec/typeexpr.js';
 
 // Expected values come from the Go internal ABI spec (cmd/compile/abi-internal.md)
 // and from measurements of real builds (/work/shared/go-binary-facts.md);

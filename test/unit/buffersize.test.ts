@@ -1,10 +1,10 @@
 // The default kernel buffer grows with what the traced functions can write,
 // and a summary with kernel losses names the --buffer-size that would hold
-// them (src/buffersize.ts, src/summary.ts).
+// them (src/bpf/buffersize.ts, src/output/summary.ts).
 
 import { describe, expect, it } from 'vitest';
-import { BURST_RECORDS, defaultBufferSize, formatBufferSize, suggestedBufferSize } from '../../src/buffersize.js';
-import { formatSummary } from '../../src/summary.js';
+import { BURST_RECORDS, defaultBufferSize, formatBufferSize, suggestedBufferSize } from '../../src/bpf/buffersize.js';
+import { formatSummary } from '../../src/output/summary.js';
 
 const target = (entry: number, ret?: number) => ({ plan: { recordSize: entry }, ...(ret ? { returns: { plan: { recordSize: ret } } } : {}) }) as never;
 

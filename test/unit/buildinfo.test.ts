@@ -4,8 +4,8 @@
 
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { abiForVersion, parseGoVersion, readGoVersion } from '../../src/elf/buildinfo.js';
-import { ElfFile } from '../../src/elf/file.js';
+import { abiForVersion, parseGoVersion, readGoVersion } from '../../src/binary/elf/buildinfo.js';
+import { ElfFile } from '../../src/binary/elf/file.js';
 import { fixtureBuilds, goVersionOf, readelfSections } from './elf-support.js';
 
 const builds = fixtureBuilds({ fixture: 'types' });

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cacheRoot, runCacheClean } from '../../src/commands/cache.js';
+import { cacheRoot, runCacheClean } from '../../src/cli/commands/cache.js';
 import { runWeaver } from '../helpers/weaver.js';
 
 function fakeCache(): { env: NodeJS.ProcessEnv; root: string } {

@@ -6,8 +6,8 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildCli } from '../../src/cli.js';
-import { completionScript } from '../../src/completion.js';
+import { buildCli } from '../../src/cli/flags.js';
+import { completionScript } from '../../src/cli/completion.js';
 
 const program = buildCli({ trace: async () => {}, list: async () => {}, cacheClean: async () => {} });
 const bash = completionScript(program, 'bash');

@@ -3,12 +3,12 @@
 
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { compileFilters, NO_FILTER } from '../../src/filter/index.js';
-import { basic } from '../../src/gotypes.js';
-import type { CallEvent } from '../../src/model.js';
-import { OutputWriter } from '../../src/output.js';
-import { EventPrinter } from '../../src/printer.js';
-import { StatusLine } from '../../src/status.js';
+import { compileFilters, NO_FILTER } from '../../src/output/filter/index.js';
+import { basic } from '../../src/core/gotypes.js';
+import type { CallEvent } from '../../src/core/model.js';
+import { OutputWriter } from '../../src/output/writer.js';
+import { EventPrinter } from '../../src/output/printer.js';
+import { StatusLine } from '../../src/output/status.js';
 
 function event(code: number): CallEvent {
   return { ts: 1n, function: 'main.f', pid: 1, tid: 1, ppid: 0, comm: 'p', goid: 1n, args: [{ name: 'code', type: 'int', value: { kind: 'int', value: BigInt(code) } }] };

@@ -8,13 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommanderError } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { buildCli, splitOperands, type TraceFlags } from '../../src/cli.js';
-import { formatDurationMs, parseDurationMs } from '../../src/duration.js';
-import { InputError, UsageError } from '../../src/errors.js';
-import { describeExit, exitStatusOf, resolveCommand } from '../../src/launch.js';
-import { checkProcessRuns, processAlive, processBinary } from '../../src/procfs.js';
-import { formatSummary, formatTwoTraps, pairingCounts, summaryRecord, type SummaryFacts } from '../../src/summary.js';
-import { chooseTarget } from '../../src/target.js';
+import { buildCli, splitOperands, type TraceFlags } from '../../src/cli/flags.js';
+import { formatDurationMs, parseDurationMs } from '../../src/core/duration.js';
+import { InputError, UsageError } from '../../src/core/errors.js';
+import { describeExit, exitStatusOf, resolveCommand } from '../../src/process/launch.js';
+import { checkProcessRuns, processAlive, processBinary } from '../../src/process/procfs.js';
+import { formatSummary, formatTwoTraps, pairingCounts, summaryRecord, type SummaryFacts } from '../../src/output/summary.js';
+import { chooseTarget } from '../../src/process/target.js';
 
 /** Parses argv as weaver would; returns the flags the trace command got, or commander's error text. */
 async function parse(args: string[]): Promise<{ flags?: TraceFlags; error?: string; thrown?: unknown }> {

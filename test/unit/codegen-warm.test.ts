@@ -6,11 +6,11 @@
 // area, which stay in cache.
 
 import { describe, expect, it } from 'vitest';
-import { argumentLocations } from '../../src/abi/index.js';
-import { RING_BATCH_MAX_RECORD, generateC, warmOffsets } from '../../src/codegen.js';
-import { parseFunctionsFile } from '../../src/funcfile.js';
-import { planFunction, DEFAULT_PLAN_OPTIONS } from '../../src/plan.js';
-import { buildTraceSpec } from '../../src/tracespec.js';
+import { argumentLocations } from '../../src/spec/abi/index.js';
+import { RING_BATCH_MAX_RECORD, generateC, warmOffsets } from '../../src/bpf/codegen.js';
+import { parseFunctionsFile } from '../../src/spec/funcfile.js';
+import { planFunction, DEFAULT_PLAN_OPTIONS } from '../../src/spec/plan.js';
+import { buildTraceSpec } from '../../src/bpf/tracespec.js';
 import { fixtureBuild } from '../helpers/fixtures.js';
 
 describe('warmOffsets', () => {

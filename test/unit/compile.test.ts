@@ -7,12 +7,12 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, utimesSync, writeFileS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { argumentLocations } from '../../src/abi/index.js';
-import { generateC } from '../../src/codegen.js';
-import { compileBpf, pruneCache } from '../../src/compile.js';
-import { EnvironmentError } from '../../src/errors.js';
-import { parseFunctionsFile } from '../../src/funcfile.js';
-import { planFunction, DEFAULT_PLAN_OPTIONS } from '../../src/plan.js';
+import { argumentLocations } from '../../src/spec/abi/index.js';
+import { generateC } from '../../src/bpf/codegen.js';
+import { compileBpf, pruneCache } from '../../src/bpf/compile.js';
+import { EnvironmentError } from '../../src/core/errors.js';
+import { parseFunctionsFile } from '../../src/spec/funcfile.js';
+import { planFunction, DEFAULT_PLAN_OPTIONS } from '../../src/spec/plan.js';
 
 const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
 const EM_BPF = 247;

@@ -1,4 +1,4 @@
-// Separate debug info (src/debuginfo/): the build IDs and .gnu_debuglink of
+// Separate debug info (src/binary/debuginfo/): the build IDs and .gnu_debuglink of
 // real Go builds split with objcopy, the order places are looked in, the
 // checks that keep another build's DWARF out (CRC32, build IDs) with their
 // exact messages, a debuginfod server on 127.0.0.1 (found, 404, unreachable,
@@ -10,14 +10,14 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { idMismatch, lookupId, readBuildIds } from '../../src/debuginfo/buildid.js';
-import { fileCrc, readDebugLink } from '../../src/debuginfo/debuglink.js';
-import { debuginfodTimeoutS, debuginfodUrls, pruneDebugCache } from '../../src/debuginfo/debuginfod.js';
-import { findDebugFile, openWithDebugInfo } from '../../src/debuginfo/index.js';
-import { buildIdPath, candidates, debugRoots, findLocalDebugFile } from '../../src/debuginfo/lookup.js';
-import { ElfFile } from '../../src/elf/file.js';
-import { goBinaryInfo } from '../../src/elf/gobinary.js';
-import { ProbeCache } from '../../src/probecache.js';
+import { idMismatch, lookupId, readBuildIds } from '../../src/binary/debuginfo/buildid.js';
+import { fileCrc, readDebugLink } from '../../src/binary/debuginfo/debuglink.js';
+import { debuginfodTimeoutS, debuginfodUrls, pruneDebugCache } from '../../src/binary/debuginfo/debuginfod.js';
+import { findDebugFile, openWithDebugInfo } from '../../src/binary/debuginfo/index.js';
+import { buildIdPath, candidates, debugRoots, findLocalDebugFile } from '../../src/binary/debuginfo/lookup.js';
+import { ElfFile } from '../../src/binary/elf/file.js';
+import { goBinaryInfo } from '../../src/binary/elf/gobinary.js';
+import { ProbeCache } from '../../src/binary/probecache.js';
 import { splitDebugInfo, type SplitBinary } from '../helpers/debugsplit.js';
 import { fixtureBuild } from '../helpers/fixtures.js';
 

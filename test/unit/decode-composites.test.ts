@@ -5,13 +5,13 @@
 
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { argumentLocations } from '../../src/abi/index.js';
-import { MalformedRecordError, decodeValue } from '../../src/decode.js';
-import { basic, makeStruct, type GoType } from '../../src/gotypes.js';
-import type { Value } from '../../src/model.js';
-import { DEFAULT_PLAN_OPTIONS, MAP_WALK_STATUS, SLOT_HEADER, planFunction, type Slot, type ValuePlan } from '../../src/plan.js';
-import { runtimeTypesFromList } from '../../src/runtimetypes.js';
-import { parseTypeExpr } from '../../src/typeexpr.js';
+import { argumentLocations } from '../../src/spec/abi/index.js';
+import { MalformedRecordError, decodeValue } from '../../src/events/decode.js';
+import { basic, makeStruct, type GoType } from '../../src/core/gotypes.js';
+import type { Value } from '../../src/core/model.js';
+import { DEFAULT_PLAN_OPTIONS, MAP_WALK_STATUS, SLOT_HEADER, planFunction, type Slot, type ValuePlan } from '../../src/spec/plan.js';
+import { runtimeTypesFromList } from '../../src/binary/runtimetypes.js';
+import { parseTypeExpr } from '../../src/spec/typeexpr.js';
 
 const STRING: GoType = { kind: 'string', name: 'string' };
 const ACCOUNT = makeStruct('main.Account', [{ name: 'ID', type: basic('int64') }, { name: 'Owner', type: STRING }]);

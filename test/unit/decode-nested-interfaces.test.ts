@@ -4,10 +4,10 @@
 // after taking off the load bias learnt from the outer interface.
 
 import { describe, expect, it } from 'vitest';
-import { loadBias, nameNestedInterfaces } from '../../src/decode-dynamic.js';
-import { basic, makeStruct, type GoType } from '../../src/gotypes.js';
-import type { Value } from '../../src/model.js';
-import { runtimeTypesFromList } from '../../src/runtimetypes.js';
+import { loadBias, nameNestedInterfaces } from '../../src/events/decode-dynamic.js';
+import { basic, makeStruct, type GoType } from '../../src/core/gotypes.js';
+import type { Value } from '../../src/core/model.js';
+import { runtimeTypesFromList } from '../../src/binary/runtimetypes.js';
 
 const errorType: GoType = { kind: 'interface', name: 'error', empty: false };
 const anyType: GoType = { kind: 'interface', name: 'interface {}', empty: true };

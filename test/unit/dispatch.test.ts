@@ -1,11 +1,11 @@
-// Sharing probes out between dispatcher programs (src/tracespec.ts): each
+// Sharing probes out between dispatcher programs (src/bpf/tracespec.ts): each
 // shape goes to exactly one dispatcher, within its limits, and each probe
 // gets a cookie naming its shape's call index there and its own facts
-// (src/sitecookie.ts).
+// (src/spec/sitecookie.ts).
 
 import { describe, expect, it } from 'vitest';
-import { DISPATCH_LIMITS, groupDispatchers, type ProbeSite } from '../../src/tracespec.js';
-import { COOKIE_FIELDS, CookieRangeError, cookieCDefinitions, readCookie, siteCookie } from '../../src/sitecookie.js';
+import { DISPATCH_LIMITS, groupDispatchers, type ProbeSite } from '../../src/bpf/tracespec.js';
+import { COOKIE_FIELDS, CookieRangeError, cookieCDefinitions, readCookie, siteCookie } from '../../src/spec/sitecookie.js';
 
 const site = (program: string, attachOffset: number, func: number): ProbeSite => ({ program, attachOffset, site: { func } });
 

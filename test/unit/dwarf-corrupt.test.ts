@@ -5,8 +5,8 @@
 import { inflateSync, deflateSync } from 'node:zlib';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ElfFile } from '../../src/elf/file.js';
-import { DwarfError, readDwarfFunctions, type ElfLike } from '../../src/dwarf/index.js';
+import { ElfFile } from '../../src/binary/elf/file.js';
+import { DwarfError, readDwarfFunctions, type ElfLike } from '../../src/binary/dwarf/index.js';
 import { availableToolchains, buildSample } from './dwarf-oracle.js';
 
 const toolchains = availableToolchains();

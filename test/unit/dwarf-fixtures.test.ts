@@ -4,8 +4,8 @@
 
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ElfFile } from '../../src/elf/file.js';
-import { DwarfError, readDwarfFunctions } from '../../src/dwarf/index.js';
+import { ElfFile } from '../../src/binary/elf/file.js';
+import { DwarfError, readDwarfFunctions } from '../../src/binary/dwarf/index.js';
 import { MANIFEST_PATH, fixtureBuilds } from '../helpers/fixtures.js';
 import { availableToolchains, dwarfdump, firstByName, functionMismatches } from './dwarf-oracle.js';
 

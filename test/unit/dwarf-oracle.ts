@@ -1,7 +1,7 @@
 // Shared by the DWARF reader tests: Go builds of the sample program in
 // fixtures/oracles/dwarfdump/sample, and what independent tools say about
 // them — fixtures/oracles/dwarfdump (Go's own debug/dwarf) and `go tool nm`.
-// Expected values always come from these tools, never from src/dwarf.
+// Expected values always come from these tools, never from src/binary/dwarf.
 
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import type { DwarfFunction } from '../../src/dwarf/index.js';
-import { type GoType, sizeOf } from '../../src/gotypes.js';
+import type { DwarfFunction } from '../../src/binary/dwarf/index.js';
+import { type GoType, sizeOf } from '../../src/core/gotypes.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ORACLE_DIR = join(REPO_ROOT, 'fixtures/oracles/dwarfdump');

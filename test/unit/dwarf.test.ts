@@ -5,9 +5,9 @@
 // and `go tool nm`, computed at test time.
 
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ElfFile } from '../../src/elf/file.js';
-import { dwarfReader, dwarfTypeByName, readDwarfFunctions, type DwarfFunction } from '../../src/dwarf/index.js';
-import type { GoType } from '../../src/gotypes.js';
+import { ElfFile } from '../../src/binary/elf/file.js';
+import { dwarfReader, dwarfTypeByName, readDwarfFunctions, type DwarfFunction } from '../../src/binary/dwarf/index.js';
+import type { GoType } from '../../src/core/gotypes.js';
 import {
   type OracleFunc, type Toolchain, availableToolchains, buildSample, dwarfdump, firstByName, flatten, functionMismatches,
   dwarfdumpType, nmFunctions, typeMismatches,

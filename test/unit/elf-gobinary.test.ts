@@ -7,8 +7,8 @@ import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { InputError, NotSupportedError } from '../../src/errors.js';
-import { goFunctionName, openGoBinary } from '../../src/elf/gobinary.js';
+import { InputError, NotSupportedError } from '../../src/core/errors.js';
+import { goFunctionName, openGoBinary } from '../../src/binary/elf/gobinary.js';
 import {
   buildExtra,
   elideBrackets,

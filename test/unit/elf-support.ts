@@ -1,6 +1,6 @@
 // Shared by the ELF-stage tests: the fixture builds, and what independent
 // tools (readelf, `go tool nm`, `go version`) say about them. Expected values
-// always come from these tools, never from src/elf.
+// always come from these tools, never from src/binary/elf.
 
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';

@@ -6,8 +6,8 @@ import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { InputError, NotSupportedError } from '../../src/errors.js';
-import { ElfFile, STT_FUNC } from '../../src/elf/file.js';
+import { InputError, NotSupportedError } from '../../src/core/errors.js';
+import { ElfFile, STT_FUNC } from '../../src/binary/elf/file.js';
 import {
   buildExtra,
   fixtureBuilds,

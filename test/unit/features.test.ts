@@ -1,4 +1,4 @@
-// Kernel features (src/features.ts): each is probed on this kernel (which
+// Kernel features (src/bpf/features.ts): each is probed on this kernel (which
 // has them all: yes), forced to no by WEAVER_FEATURES_DISABLE, by this
 // boot's cache file, or by a probe that cannot run; answers are kept per
 // boot id; every "no" leads to its fallback in the plain data the spec
@@ -19,10 +19,10 @@ import {
   type FeatureName,
   type FindOptions,
   type KernelFeatures,
-} from '../../src/features.js';
-import { probeKernelFeature } from '../../src/loader.js';
-import { resolveAttachMode, resolveTransport } from '../../src/session.js';
-import { buildTraceSpec } from '../../src/tracespec.js';
+} from '../../src/bpf/features.js';
+import { probeKernelFeature } from '../../src/bpf/loader.js';
+import { resolveAttachMode, resolveTransport } from '../../src/events/session.js';
+import { buildTraceSpec } from '../../src/bpf/tracespec.js';
 import { fixtureBuild } from '../helpers/fixtures.js';
 import { REPO_ROOT, requireBpfOrSkip } from '../helpers/weaver.js';
 

@@ -2,10 +2,10 @@
 // traced functions' parameters, and evaluation on decoded events.
 
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../../src/errors.js';
-import { compileFilters, FilterError, parseFilter, type FilterTarget } from '../../src/filter/index.js';
-import { basic, makeStruct, type GoType } from '../../src/gotypes.js';
-import type { CallEvent, DecodedArg, Value } from '../../src/model.js';
+import { UsageError } from '../../src/core/errors.js';
+import { compileFilters, FilterError, parseFilter, type FilterTarget } from '../../src/output/filter/index.js';
+import { basic, makeStruct, type GoType } from '../../src/core/gotypes.js';
+import type { CallEvent, DecodedArg, Value } from '../../src/core/model.js';
 
 const str: GoType = { kind: 'string', name: 'string' };
 const int = basic('int');

@@ -2,9 +2,9 @@
 // hex (with "encoding":"hex") otherwise, len/cap beside slices; Go's %q in text.
 
 import { describe, expect, it } from 'vitest';
-import { jsonArg, jsonValue } from '../../src/format/json.js';
-import { textValue } from '../../src/format/text.js';
-import type { Value } from '../../src/model.js';
+import { jsonArg, jsonValue } from '../../src/output/format/json.js';
+import { textValue } from '../../src/output/format/text.js';
+import type { Value } from '../../src/core/model.js';
 
 const b = (s: string | number[]) => (typeof s === 'string' ? new TextEncoder().encode(s) : new Uint8Array(s));
 

@@ -3,9 +3,9 @@
 import { execFileSync } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import type { CallEvent, DecodedArg, Value } from '../../src/model.js';
-import { UsageError } from '../../src/errors.js';
-import { createFormatter, resolveFormat, shouldUseColor, textValue, jsonValue, formatDuration } from '../../src/format/index.js';
+import type { CallEvent, DecodedArg, Value } from '../../src/core/model.js';
+import { UsageError } from '../../src/core/errors.js';
+import { createFormatter, resolveFormat, shouldUseColor, textValue, jsonValue, formatDuration } from '../../src/output/format/index.js';
 
 beforeAll(() => {
   // Absolute timestamps are local time; pin the zone so the expectations hold anywhere.

@@ -3,7 +3,7 @@
 // a seeded generator, powers of two where rounding intervals are lopsided,
 // subnormals and extremes). Generated once by a small Go program.
 import { describe, expect, it } from 'vitest';
-import { goFloat, jsonValue } from '../../src/format/index.js';
+import { goFloat, jsonValue } from '../../src/output/format/index.js';
 
 const GO_OUTPUT = `
 5f7ec963 1.8359314e+19

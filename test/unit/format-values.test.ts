@@ -1,8 +1,8 @@
 // Value → exact text and exact JSON. Float and quoting expectations were
 // printed by Go 1.19 (fmt %v, strconv.Quote), not derived from our code.
 import { describe, expect, it } from 'vitest';
-import type { Value } from '../../src/model.js';
-import { goFloat, jsonValue, shortestFloat, textValue } from '../../src/format/index.js';
+import type { Value } from '../../src/core/model.js';
+import { goFloat, jsonValue, shortestFloat, textValue } from '../../src/output/format/index.js';
 
 const enc = new TextEncoder();
 const int = (n: bigint | number): Value => ({ kind: 'int', value: BigInt(n) });

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { ParseError } from '../../src/errors.js';
-import { parseFunctionsFile } from '../../src/funcfile.js';
-import { sizeOf } from '../../src/gotypes.js';
-import { parseTypeExpr } from '../../src/typeexpr.js';
+import { ParseError } from '../../src/core/errors.js';
+import { parseFunctionsFile } from '../../src/spec/funcfile.js';
+import { sizeOf } from '../../src/core/gotypes.js';
+import { parseTypeExpr } from '../../src/spec/typeexpr.js';
 
 // The parser must answer every input with specs or a ParseError that points
 // inside the line: never another exception, never a hang.

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import { ParseError } from '../../src/errors.js';
-import { parseFunctionsFile } from '../../src/funcfile.js';
-import { basic, makeStruct, type FunctionSpec } from '../../src/gotypes.js';
+import { ParseError } from '../../src/core/errors.js';
+import { parseFunctionsFile } from '../../src/spec/funcfile.js';
+import { basic, makeStruct, type FunctionSpec } from '../../src/core/gotypes.js';
 
 /** name(param:type, …) → (result:type, …): what a spec says, compactly. */
 function summary(spec: FunctionSpec): string {

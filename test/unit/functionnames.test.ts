@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { functionNames } from '../../src/functionnames.js';
-import type { FunctionSymbol } from '../../src/model.js';
+import { functionNames } from '../../src/binary/functionnames.js';
+import type { FunctionSymbol } from '../../src/core/model.js';
 
 const fn = (name: string, address: number, size: number): FunctionSymbol => ({ name, address, size, fileOffset: address - 0x400000 });
 

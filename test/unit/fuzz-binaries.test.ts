@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fixtureBuild } from '../helpers/fixtures.js';
 import { runWeaver } from '../helpers/weaver.js';
-import { WeaverError } from '../../src/errors.js';
-import { buildTraceSpec } from '../../src/tracespec.js';
+import { WeaverError } from '../../src/core/errors.js';
+import { buildTraceSpec } from '../../src/bpf/tracespec.js';
 import {
   buildTypesUncompressed,
   describeMutations,

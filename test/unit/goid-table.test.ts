@@ -3,8 +3,8 @@
 // makes every goroutine ID of a stripped binary garbage.
 
 import { describe, expect, it } from 'vitest';
-import { openGoBinary } from '../../src/elf/gobinary.js';
-import { goidOffsetByVersion, goidOffsetFor } from '../../src/goid.js';
+import { openGoBinary } from '../../src/binary/elf/gobinary.js';
+import { goidOffsetByVersion, goidOffsetFor } from '../../src/binary/goid.js';
 import { fixtureBuilds } from '../helpers/fixtures.js';
 
 describe('goidOffsetByVersion', () => {

@@ -9,8 +9,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_PLAN_OPTIONS } from '../../src/plan.js';
-import { buildTraceSpec } from '../../src/tracespec.js';
+import { DEFAULT_PLAN_OPTIONS } from '../../src/spec/plan.js';
+import { buildTraceSpec } from '../../src/bpf/tracespec.js';
 import { fixtureBuilds } from '../helpers/fixtures.js';
 import { runWeaver } from '../helpers/weaver.js';
 

@@ -1,9 +1,9 @@
-// The parts of src/loader.ts that need no kernel: walking a ring-buffer
+// The parts of src/bpf/loader.ts that need no kernel: walking a ring-buffer
 // batch and summarising a verifier log.
 
 import { describe, expect, it } from 'vitest';
-import { BpfError } from '../../src/errors.js';
-import { forEachRecord, verifierLog, verifierVerdict } from '../../src/loader.js';
+import { BpfError } from '../../src/core/errors.js';
+import { forEachRecord, verifierLog, verifierVerdict } from '../../src/bpf/loader.js';
 
 /** Builds a batch the way native/src/ringbuf.c lays it out: [u32 len][u32 0][bytes][pad to 8]. */
 function batchOf(records: Uint8Array[]): Buffer {

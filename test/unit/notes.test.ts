@@ -2,7 +2,7 @@
 // count and three names, unless there is only one or -v asks for each.
 
 import { describe, expect, it } from 'vitest';
-import { Notes, type FunctionNoteKind } from '../../src/notes.js';
+import { Notes, type FunctionNoteKind } from '../../src/core/notes.js';
 
 function notes(general: string[], functions: [FunctionNoteKind, string][]): Notes {
   const n = new Notes();

@@ -1,19 +1,19 @@
 // --otlp without a collector: the configuration from flag and environment,
-// the mapping of calls to spans and log records (src/otlp/mapping.ts),
-// the bounded queue and its counts (src/otlp/queue.ts), and the summary.
+// the mapping of calls to spans and log records (src/output/otlp/mapping.ts),
+// the bounded queue and its counts (src/output/otlp/queue.ts), and the summary.
 
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { SpanStatusCode } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { resolveOtlpConfig, signalUrl } from '../../src/otlp/config.js';
-import { attributeValue, callStatus, callToLogRecord, callToSpan, SpanIds } from '../../src/otlp/mapping.js';
-import { ExportQueue, type QueueLimits } from '../../src/otlp/queue.js';
-import { weaverResource } from '../../src/otlp/index.js';
-import { formatOtlp, formatSummary, summaryRecord, type SummaryFacts } from '../../src/summary.js';
-import type { CallEvent, Value } from '../../src/model.js';
-import type { PairedEvent } from '../../src/pairing.js';
-import { UsageError } from '../../src/errors.js';
+import { resolveOtlpConfig, signalUrl } from '../../src/output/otlp/config.js';
+import { attributeValue, callStatus, callToLogRecord, callToSpan, SpanIds } from '../../src/output/otlp/mapping.js';
+import { ExportQueue, type QueueLimits } from '../../src/output/otlp/queue.js';
+import { weaverResource } from '../../src/output/otlp/index.js';
+import { formatOtlp, formatSummary, summaryRecord, type SummaryFacts } from '../../src/output/summary.js';
+import type { CallEvent, Value } from '../../src/core/model.js';
+import type { PairedEvent } from '../../src/events/pairing.js';
+import { UsageError } from '../../src/core/errors.js';
 import { runWeaver } from '../helpers/weaver.js';
 
 const utf8 = (s: string) => new TextEncoder().encode(s);

@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { lineAlignedChunks, OutputWriter, PIPE_BUF } from '../../src/output.js';
+import { lineAlignedChunks, OutputWriter, PIPE_BUF } from '../../src/output/writer.js';
 
-const outputModule = fileURLToPath(new URL('../../dist/output.js', import.meta.url));
+const outputModule = fileURLToPath(new URL('../../dist/output/writer.js', import.meta.url));
 
 describe('lineAlignedChunks', () => {
   const line = (n: number, ch = 'x') => ch.repeat(n - 1) + '\n';

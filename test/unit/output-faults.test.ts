@@ -7,7 +7,7 @@ import { closeSync, constants, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { OutputWriter, ownNonBlocking } from '../../src/output.js';
+import { OutputWriter, ownNonBlocking } from '../../src/output/writer.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'weaver-output-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,6 +1,6 @@
 import { describe, expect, it, test } from 'vitest';
-import { InputError } from '../../src/errors.js';
-import { countPackages, functionPackage, matchesPattern, selectPackages, unescapePackagePath } from '../../src/packages.js';
+import { InputError } from '../../src/core/errors.js';
+import { countPackages, functionPackage, matchesPattern, selectPackages, unescapePackagePath } from '../../src/spec/packages.js';
 
 describe('functionPackage', () => {
   test.each<[string, string | null]>([

@@ -1,14 +1,14 @@
-// .gopclntab's `_func.args` against the frame src/abi computes from DWARF's
+// .gopclntab's `_func.args` against the frame src/spec/abi computes from DWARF's
 // signature: on every fixture the two agree for every function of main
 // (and cart) whose DWARF lists all its parameters, on both ABIs and every
 // table layout (Go 1.15's, 1.18's, 1.20's).
 
 import { describe, expect, it } from 'vitest';
-import { argumentFrameSize } from '../../src/abi/index.js';
-import { readDwarfFunctions } from '../../src/dwarf/index.js';
-import { ElfFile } from '../../src/elf/file.js';
-import { goBinaryInfo } from '../../src/elf/gobinary.js';
-import { findPclntab, parsePclntab } from '../../src/elf/pclntab.js';
+import { argumentFrameSize } from '../../src/spec/abi/index.js';
+import { readDwarfFunctions } from '../../src/binary/dwarf/index.js';
+import { ElfFile } from '../../src/binary/elf/file.js';
+import { goBinaryInfo } from '../../src/binary/elf/gobinary.js';
+import { findPclntab, parsePclntab } from '../../src/binary/elf/pclntab.js';
 import { fixtureBuilds } from '../helpers/fixtures.js';
 
 const builds = fixtureBuilds({ variant: 'normal' }).filter((b) => ['types', 'composites', 'returns'].includes(b.fixture));

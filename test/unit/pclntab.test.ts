@@ -4,9 +4,9 @@
 
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { InputError } from '../../src/errors.js';
-import { ElfFile } from '../../src/elf/file.js';
-import { findPclntab, parsePclntab, readPclntab } from '../../src/elf/pclntab.js';
+import { InputError } from '../../src/core/errors.js';
+import { ElfFile } from '../../src/binary/elf/file.js';
+import { findPclntab, parsePclntab, readPclntab } from '../../src/binary/elf/pclntab.js';
 import { elideBrackets, fixtureBuilds, nmPathOf, nmTextSymbols, normalBuildOf, readelfSections, type FixtureBuild } from './elf-support.js';
 
 const builds = fixtureBuilds();

@@ -3,18 +3,18 @@
 // --depth and --max-event-size bound them.
 
 import { describe, expect, it } from 'vitest';
-import { argumentLocations } from '../../src/abi/index.js';
-import { generateC } from '../../src/codegen.js';
-import { hashTable, typeSlotHash } from '../../src/codegen-values.js';
-import { basic, makeStruct, sizeOf, type GoType } from '../../src/gotypes.js';
-import type { GoAbi } from '../../src/model.js';
+import { argumentLocations } from '../../src/spec/abi/index.js';
+import { generateC } from '../../src/bpf/codegen.js';
+import { hashTable, typeSlotHash } from '../../src/bpf/codegen-values.js';
+import { basic, makeStruct, sizeOf, type GoType } from '../../src/core/gotypes.js';
+import type { GoAbi } from '../../src/core/model.js';
 import {
   DEFAULT_PLAN_OPTIONS, IFACE_BLOCK_BYTES, MAX_POINTEE_BYTES, PlanTooLargeError, SLOT_HEADER,
   mapLayoutForVersion, planFunction, type FunctionPlan, type PlanOptions, type ValuePlan,
-} from '../../src/plan.js';
-import { HEADER_SIZE } from '../../src/record.js';
-import { IFACE_STRINGS, runtimeTypesFromList } from '../../src/runtimetypes.js';
-import { parseTypeExpr } from '../../src/typeexpr.js';
+} from '../../src/spec/plan.js';
+import { HEADER_SIZE } from '../../src/spec/record.js';
+import { IFACE_STRINGS, runtimeTypesFromList } from '../../src/binary/runtimetypes.js';
+import { parseTypeExpr } from '../../src/spec/typeexpr.js';
 
 function plan(types: GoType[], abi: GoAbi = 'register', options: Partial<PlanOptions> = {}): FunctionPlan {
   const params = types.map((type, i) => ({ name: `a${i}`, type }));
@@ -227,7 +227,7 @@ describe('map entries', () => {
     ['go1.23.4', true, 'hmap'],
     ['go1.24.0', true, 'swiss'],
     ['go1.27.3', true, 'swiss'],
-    // Without bpf_loop (src/features.ts) the walk cannot run: length only.
+    // Without bpf_loop (src/bpf/features.ts) the walk cannot run: length only.
     ['go1.22.12', false, undefined],
     ['go1.27.3', false, undefined],
     [null, true, undefined],

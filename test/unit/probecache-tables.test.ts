@@ -7,12 +7,12 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ElfFile } from '../../src/elf/file.js';
-import { goBinaryInfo } from '../../src/elf/gobinary.js';
-import { ProbeCache, pruneCache } from '../../src/probecache.js';
-import type { ReturnSites } from '../../src/returns.js';
-import { readRuntimeTable, type RuntimeTable } from '../../src/runtimetypes.js';
-import { buildTraceSpec, type TraceRequest } from '../../src/tracespec.js';
+import { ElfFile } from '../../src/binary/elf/file.js';
+import { goBinaryInfo } from '../../src/binary/elf/gobinary.js';
+import { ProbeCache, pruneCache } from '../../src/binary/probecache.js';
+import type { ReturnSites } from '../../src/binary/x86/returns.js';
+import { readRuntimeTable, type RuntimeTable } from '../../src/binary/runtimetypes.js';
+import { buildTraceSpec, type TraceRequest } from '../../src/bpf/tracespec.js';
 import { fixtureBuild, newestToolchain } from '../helpers/fixtures.js';
 
 const composites = fixtureBuild({ fixture: 'composites', toolchain: '1.22', variant: 'normal' });
@@ -231,7 +231,7 @@ describe('buildTraceSpec with the cached table and RET sites', () => {
 function comparable(v: unknown, seen = new Map<object, unknown>()): unknown {
   if (typeof v !== 'object' || v === null) return v;
   if (seen.has(v)) return seen.get(v);
-  // A func value's name table (src/functionnames.ts) is built from the binary's function list each time: compare what it answers.
+  // A func value's name table (src/binary/functionnames.ts) is built from the binary's function list each time: compare what it answers.
   const names = v as { at?: (pc: bigint) => string | null };
   if (!Array.isArray(v) && typeof names.at === 'function') return { functionNames: [0x401000n, 0x450000n, 0x4a0000n].map((pc) => names.at!(pc)) };
   const table = v as { lookup?: unknown; list?: () => { address: number }[]; itabsOf?: (t: number) => number[] };

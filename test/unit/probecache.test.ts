@@ -9,10 +9,10 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ElfFile } from '../../src/elf/file.js';
-import { goBinaryInfo, openGoBinary } from '../../src/elf/gobinary.js';
-import { MAX_CACHED_BINARIES, ProbeCache, defaultBinaryCacheDir, goBuildId, pruneCache, type CachedProbe } from '../../src/probecache.js';
-import { buildTraceSpec, type TraceRequest } from '../../src/tracespec.js';
+import { ElfFile } from '../../src/binary/elf/file.js';
+import { goBinaryInfo, openGoBinary } from '../../src/binary/elf/gobinary.js';
+import { MAX_CACHED_BINARIES, ProbeCache, defaultBinaryCacheDir, goBuildId, pruneCache, type CachedProbe } from '../../src/binary/probecache.js';
+import { buildTraceSpec, type TraceRequest } from '../../src/bpf/tracespec.js';
 import { fixtureBuild } from '../helpers/fixtures.js';
 
 const register = fixtureBuild({ fixture: 'types', toolchain: '1.22', variant: 'normal' });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HEADER_FIELDS, HEADER_SIZE, readHeader } from '../../src/record.js';
+import { HEADER_FIELDS, HEADER_SIZE, readHeader } from '../../src/spec/record.js';
 
 const COMM = HEADER_FIELDS.find((f) => f.name === 'comm')!.offset;
 

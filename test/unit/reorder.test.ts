@@ -1,9 +1,9 @@
-// TimeOrder (src/reorder.ts): records from per-CPU batches go on in time
+// TimeOrder (src/events/reorder.ts): records from per-CPU batches go on in time
 // order up to the reader's watermark; later ones wait for the next one.
 
 import { describe, expect, it } from 'vitest';
-import { TimeOrder } from '../../src/reorder.js';
-import { HEADER_SIZE } from '../../src/record.js';
+import { TimeOrder } from '../../src/events/reorder.js';
+import { HEADER_SIZE } from '../../src/spec/record.js';
 
 /** A batch of header-sized records; each record's func_id (offset 4) is its label, ktime_ns (offset 8) its time. */
 function batch(records: [label: number, time: bigint][]): { view: DataView; records: [number, number][] } {

@@ -3,7 +3,7 @@
 
 import { CommanderError } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { buildCli, type TraceFlags } from '../../src/cli.js';
+import { buildCli, type TraceFlags } from '../../src/cli/flags.js';
 
 async function flagsOf(args: string[]): Promise<TraceFlags> {
   let flags: TraceFlags | undefined;

@@ -6,9 +6,10 @@
 
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openGoBinary } from '../../src/elf/gobinary.js';
-import { G_STACK_HI_OFFSET, findReturnProbes } from '../../src/returns.js';
-import { dwarfTypeByName } from '../../src/dwarf/index.js';
+import { openGoBinary } from '../../src/binary/elf/gobinary.js';
+import { G_STACK_HI_OFFSET } from '../../src/spec/returns.js';
+import { findReturnProbes } from '../../src/binary/x86/returns.js';
+import { dwarfTypeByName } from '../../src/binary/dwarf/index.js';
 import { fixtureBuilds, functionsInFile, type FixtureName } from '../helpers/fixtures.js';
 import { objdump, type ObjdumpLine } from './x86-fixture.js';
 

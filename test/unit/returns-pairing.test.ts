@@ -1,15 +1,15 @@
-// ReturnPairer (src/pairing.ts) on hand-built records: entries and returns
+// ReturnPairer (src/events/pairing.ts) on hand-built records: entries and returns
 // of one function `main.f(x int) int` (register ABI) from several
 // goroutines and stack depths, as the BPF programs write them.
 
 import { describe, expect, it } from 'vitest';
-import { ReturnPairer } from '../../src/pairing.js';
-import { planFunction, DEFAULT_PLAN_OPTIONS } from '../../src/plan.js';
-import { argumentLocations } from '../../src/abi/index.js';
-import { HEADER_FIELDS, RECORD_KIND } from '../../src/record.js';
-import { PAIR_FLAG, planReturn, withDepthSlot } from '../../src/returns.js';
-import { MalformedRecordError } from '../../src/decode.js';
-import type { FunctionSpec, GoType } from '../../src/gotypes.js';
+import { ReturnPairer } from '../../src/events/pairing.js';
+import { planFunction, DEFAULT_PLAN_OPTIONS } from '../../src/spec/plan.js';
+import { argumentLocations } from '../../src/spec/abi/index.js';
+import { HEADER_FIELDS, RECORD_KIND } from '../../src/spec/record.js';
+import { PAIR_FLAG, planReturn, withDepthSlot } from '../../src/spec/returns.js';
+import { MalformedRecordError } from '../../src/events/decode.js';
+import type { FunctionSpec, GoType } from '../../src/core/gotypes.js';
 
 const int: GoType = { kind: 'int', name: 'int' };
 const SPEC: FunctionSpec = { name: 'main.f', params: [{ name: 'x', type: int }], results: [{ name: '~r0', type: int }] };

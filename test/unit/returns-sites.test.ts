@@ -1,13 +1,14 @@
-// Where return probes go (src/returns.ts): RETs and runtime.deferreturn
+// Where return probes go (src/spec/returns.ts): RETs and runtime.deferreturn
 // calls from hand-assembled epilogues of each Go frame style, the frame
 // size subtracted at a deferreturn call, and the return record plans.
 
 import { describe, expect, it } from 'vitest';
-import { findReturnProbes, frameSizeBeforeReturn, planReturn, withDepthSlot, PAIR_BLOCK_SIZE } from '../../src/returns.js';
-import { decodeFunction } from '../../src/x86/decode.js';
-import { planFunction, DEFAULT_PLAN_OPTIONS } from '../../src/plan.js';
-import { HEADER_SIZE } from '../../src/record.js';
-import type { FunctionSpec, GoType } from '../../src/gotypes.js';
+import { planReturn, withDepthSlot, PAIR_BLOCK_SIZE } from '../../src/spec/returns.js';
+import { findReturnProbes, frameSizeBeforeReturn } from '../../src/binary/x86/returns.js';
+import { decodeFunction } from '../../src/binary/x86/decode.js';
+import { planFunction, DEFAULT_PLAN_OPTIONS } from '../../src/spec/plan.js';
+import { HEADER_SIZE } from '../../src/spec/record.js';
+import type { FunctionSpec, GoType } from '../../src/core/gotypes.js';
 
 const BASE = 0x401000;
 const DEFERRETURN = 0x430000;

@@ -1,13 +1,13 @@
-// -c/--summary statistics (src/callstats.ts) and the output of paired
-// events (src/returnformat.ts).
+// -c/--summary statistics (src/output/callstats.ts) and the output of paired
+// events (src/output/returnformat.ts).
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CallStats, DurationHistogram, DurationStats, EXACT_LIMIT, bucketOf, bucketStart, callStatsJson, callStatsText } from '../../src/callstats.js';
-import { createFormatter } from '../../src/format/index.js';
-import type { CallEvent, DecodedArg } from '../../src/model.js';
-import type { PairedEvent } from '../../src/pairing.js';
-import { describePairing, pairedFormatter } from '../../src/returnformat.js';
+import { CallStats, DurationHistogram, DurationStats, EXACT_LIMIT, bucketOf, bucketStart, callStatsJson, callStatsText } from '../../src/output/callstats.js';
+import { createFormatter } from '../../src/output/format/index.js';
+import type { CallEvent, DecodedArg } from '../../src/core/model.js';
+import type { PairedEvent } from '../../src/events/pairing.js';
+import { describePairing, pairedFormatter } from '../../src/output/returnformat.js';
 
 /** Nearest-rank quantile of sorted values, the definition the histogram approximates. */
 function exactQuantile(sorted: bigint[], q: number): bigint {

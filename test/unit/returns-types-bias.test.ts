@@ -4,7 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { returnTypesBiasDefinition } from '../../src/codegen.js';
+import { returnTypesBiasDefinition } from '../../src/bpf/codegen.js';
 
 const MASK64 = (1n << 64n) - 1n;
 

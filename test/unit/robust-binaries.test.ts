@@ -8,9 +8,9 @@ import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openGoBinary } from '../../src/elf/gobinary.js';
-import { InputError, NotSupportedError, WeaverError } from '../../src/errors.js';
-import { buildTraceSpec } from '../../src/tracespec.js';
+import { openGoBinary } from '../../src/binary/elf/gobinary.js';
+import { InputError, NotSupportedError, WeaverError } from '../../src/core/errors.js';
+import { buildTraceSpec } from '../../src/bpf/tracespec.js';
 import { fixtureBuild } from '../helpers/fixtures.js';
 import { runWeaver } from '../helpers/weaver.js';
 import { buildHello, readBinaryEverywhere, sentenceProblems } from './robust-support.js';

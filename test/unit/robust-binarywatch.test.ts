@@ -9,7 +9,7 @@ import { chmodSync, copyFileSync, linkSync, mkdtempSync, renameSync, rmSync, unl
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { watchBinary } from '../../src/binarywatch.js';
+import { watchBinary } from '../../src/process/binarywatch.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'weaver-watch-'));
 const file = join(dir, 'program');

@@ -11,8 +11,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { compileBpf } from '../../src/compile.js';
-import { buildTraceSpec } from '../../src/tracespec.js';
+import { compileBpf } from '../../src/bpf/compile.js';
+import { buildTraceSpec } from '../../src/bpf/tracespec.js';
 import { fixtureBuilds } from '../helpers/fixtures.js';
 import { REPO_ROOT } from './robust-support.js';
 

@@ -7,11 +7,11 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readDwarfFunctions } from '../../src/dwarf/index.js';
-import { ElfFile } from '../../src/elf/file.js';
-import { openGoBinary } from '../../src/elf/gobinary.js';
-import { WeaverError } from '../../src/errors.js';
-import { buildTraceSpec } from '../../src/tracespec.js';
+import { readDwarfFunctions } from '../../src/binary/dwarf/index.js';
+import { ElfFile } from '../../src/binary/elf/file.js';
+import { openGoBinary } from '../../src/binary/elf/gobinary.js';
+import { WeaverError } from '../../src/core/errors.js';
+import { buildTraceSpec } from '../../src/bpf/tracespec.js';
 import { fixtureGoEnv as goEnv, goCommand } from '../helpers/goprogram.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));

@@ -1,10 +1,10 @@
 import { describe, expect, test } from 'vitest';
-import { argumentFrameSize } from '../../src/abi/index.js';
-import { parseFunctionsFile } from '../../src/funcfile.js';
-import type { FunctionSpec, GoType } from '../../src/gotypes.js';
-import { makeStruct, basic } from '../../src/gotypes.js';
-import type { GoAbi } from '../../src/model.js';
-import { checkedInPart, checkSignature } from '../../src/signaturecheck.js';
+import { argumentFrameSize } from '../../src/spec/abi/index.js';
+import { parseFunctionsFile } from '../../src/spec/funcfile.js';
+import type { FunctionSpec, GoType } from '../../src/core/gotypes.js';
+import { makeStruct, basic } from '../../src/core/gotypes.js';
+import type { GoAbi } from '../../src/core/model.js';
+import { checkedInPart, checkSignature } from '../../src/spec/signaturecheck.js';
 
 const CART = makeStruct('main.Cart', [{ name: 'N', type: basic('int') }]);
 const resolveType = (name: string): GoType | undefined => (name === 'main.Cart' ? CART : undefined);

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import { parseFunctionsFile } from '../../src/funcfile.js';
-import { basic, type FunctionSpec, type Param } from '../../src/gotypes.js';
-import { signatureLine, writable } from '../../src/signatureline.js';
+import { parseFunctionsFile } from '../../src/spec/funcfile.js';
+import { basic, type FunctionSpec, type Param } from '../../src/core/gotypes.js';
+import { signatureLine, writable } from '../../src/spec/signatureline.js';
 
 const p = (name: string, type: Param['type']): Param => ({ name, type });
 const ptr = (name: string) => ({ kind: 'pointer' as const, name: `*${name}`, elem: null });

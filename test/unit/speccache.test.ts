@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ElfFile } from '../../src/elf/file.js';
-import { ALL_FEATURES } from '../../src/features.js';
-import { goBuildId } from '../../src/probecache.js';
-import { pruneSpecs, readCachedSpec, readGoBuildId, specCachePath, writeCachedSpec } from '../../src/speccache.js';
-import { buildTraceSpec, type TraceRequest, type TraceSpec } from '../../src/tracespec.js';
+import { ElfFile } from '../../src/binary/elf/file.js';
+import { ALL_FEATURES } from '../../src/bpf/features.js';
+import { goBuildId } from '../../src/binary/probecache.js';
+import { pruneSpecs, readCachedSpec, readGoBuildId, specCachePath, writeCachedSpec } from '../../src/bpf/speccache.js';
+import { buildTraceSpec, type TraceRequest, type TraceSpec } from '../../src/bpf/tracespec.js';
 import { fixtureBuild } from '../helpers/fixtures.js';
 
 const types = fixtureBuild({ fixture: 'types', toolchain: '1.22', variant: 'normal' });

@@ -6,20 +6,20 @@ import { execFileSync } from 'node:child_process';
 import { basename, join } from 'node:path';
 import { CommanderError } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { buildCli, type TraceFlags } from '../../src/cli.js';
-import { RecordDecoder, MalformedRecordError } from '../../src/decode.js';
-import { ElfFile } from '../../src/elf/file.js';
-import { findPclntab } from '../../src/elf/pclntab.js';
-import { LineTable } from '../../src/elf/pcline.js';
-import type { FunctionPlan } from '../../src/plan.js';
-import { HEADER_SIZE, RECORD_KIND, STACK_TAIL, stackTailCDeclaration, stackTailSize } from '../../src/record.js';
-import { StackSymbols, stackFormatter } from '../../src/stack.js';
-import { CallStats, callStatsJson } from '../../src/callstats.js';
-import { withStackTail } from '../../src/tracespec.js';
-import { chooseEntryProbe } from '../../src/x86/prologue.js';
+import { buildCli, type TraceFlags } from '../../src/cli/flags.js';
+import { RecordDecoder, MalformedRecordError } from '../../src/events/decode.js';
+import { ElfFile } from '../../src/binary/elf/file.js';
+import { findPclntab } from '../../src/binary/elf/pclntab.js';
+import { LineTable } from '../../src/binary/elf/pcline.js';
+import type { FunctionPlan } from '../../src/spec/plan.js';
+import { HEADER_SIZE, RECORD_KIND, STACK_TAIL, stackTailCDeclaration, stackTailSize } from '../../src/spec/record.js';
+import { StackSymbols, stackFormatter } from '../../src/output/stack.js';
+import { CallStats, callStatsJson } from '../../src/output/callstats.js';
+import { withStackTail } from '../../src/bpf/tracespec.js';
+import { chooseEntryProbe } from '../../src/binary/x86/prologue.js';
 import { fixtureBuilds } from '../helpers/fixtures.js';
 
-describe('line tables (src/elf/pcline.ts) give what go tool objdump shows for every instruction', () => {
+describe('line tables (src/binary/elf/pcline.ts) give what go tool objdump shows for every instruction', () => {
   const builds = fixtureBuilds({ fixture: 'httpserver' }).filter((b) => b.variant !== 'stripped');
   it('covers every toolchain (pclntab layouts of Go 1.2, 1.18 and 1.20; none builds the 1.16 one)', () => {
     expect(new Set(builds.map((b) => b.toolchain))).toEqual(new Set(['1.15', '1.19', '1.22', '1.24', '1.27']));

@@ -4,7 +4,7 @@
 // them (perf buffers) until the count of events has been quiet for a moment.
 
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { settle } from '../../src/stop.js';
+import { settle } from '../../src/process/stop.js';
 
 beforeEach(() => {
   vi.useFakeTimers();

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { boundedEditDistance, closestFunctions, closestNames, didYouMean } from '../../src/suggest.js';
+import { boundedEditDistance, closestFunctions, closestNames, didYouMean } from '../../src/core/suggest.js';
 
 describe('boundedEditDistance', () => {
   test.each<[string, string, number, number]>([

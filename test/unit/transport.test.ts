@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { perfPagesPerCpu, resolveAttachMode, resolveTransport } from '../../src/session.js';
+import { perfPagesPerCpu, resolveAttachMode, resolveTransport } from '../../src/events/session.js';
 
 describe('resolveTransport and resolveAttachMode', () => {
   it.each([

@@ -4,11 +4,11 @@
 // than stored approximately.
 
 import { describe, expect, it } from 'vitest';
-import { ElfFile } from '../../src/elf/file.js';
-import { goBinaryInfo } from '../../src/elf/gobinary.js';
-import type { GoType } from '../../src/gotypes.js';
-import { readRuntimeTable } from '../../src/runtimetypes.js';
-import { NotStorableError, TypeEncoder, decodeTypes } from '../../src/typecodec.js';
+import { ElfFile } from '../../src/binary/elf/file.js';
+import { goBinaryInfo } from '../../src/binary/elf/gobinary.js';
+import type { GoType } from '../../src/core/gotypes.js';
+import { readRuntimeTable } from '../../src/binary/runtimetypes.js';
+import { NotStorableError, TypeEncoder, decodeTypes } from '../../src/binary/typecodec.js';
 import { fixtureBuild, newestToolchain } from '../helpers/fixtures.js';
 
 /** Encodes, goes through JSON text as the cache file does, decodes. */

@@ -1,5 +1,5 @@
 // Runtime type descriptors read from the ELF without DWARF
-// (src/elf/typedescriptors.ts), checked against the DWARF-derived table of
+// (src/binary/elf/typedescriptors.ts), checked against the DWARF-derived table of
 // the same binary on every toolchain: every type DWARF gives a descriptor
 // address must be found at that address with the same name (DWARF writes
 // import paths, the runtime package names), kind, size and fields. The
@@ -12,13 +12,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ElfFile, PF_W, PT_LOAD } from '../../src/elf/file.js';
-import { parseGoVersion, readGoVersion } from '../../src/elf/buildinfo.js';
-import { findTypesSection } from '../../src/elf/moduledata.js';
-import { findPclntab } from '../../src/elf/pclntab.js';
-import { readTypeDescriptors } from '../../src/elf/typedescriptors.js';
-import { sizeOf, type GoType } from '../../src/gotypes.js';
-import { lazyRuntimeTypes, readDescriptorTypes, readRuntimeTypes } from '../../src/runtimetypes.js';
+import { ElfFile, PF_W, PT_LOAD } from '../../src/binary/elf/file.js';
+import { parseGoVersion, readGoVersion } from '../../src/binary/elf/buildinfo.js';
+import { findTypesSection } from '../../src/binary/elf/moduledata.js';
+import { findPclntab } from '../../src/binary/elf/pclntab.js';
+import { readTypeDescriptors } from '../../src/binary/elf/typedescriptors.js';
+import { sizeOf, type GoType } from '../../src/core/gotypes.js';
+import { lazyRuntimeTypes, readDescriptorTypes, readRuntimeTypes } from '../../src/binary/runtimetypes.js';
 import { fixtureBuild, fixtureBuilds, type FixtureName } from '../helpers/fixtures.js';
 
 const FIXTURES: FixtureName[] = ['returns', 'composites', 'types'];

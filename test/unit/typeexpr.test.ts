@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'vitest';
-import { ParseError } from '../../src/errors.js';
-import { makeStruct, basic, type GoType } from '../../src/gotypes.js';
-import { formatSupportedTypes, SUPPORTED_TYPES } from '../../src/supported.js';
-import { parseTypeExpr } from '../../src/typeexpr.js';
+import { ParseError } from '../../src/core/errors.js';
+import { makeStruct, basic, type GoType } from '../../src/core/gotypes.js';
+import { formatSupportedTypes, SUPPORTED_TYPES } from '../../src/cli/supported.js';
+import { parseTypeExpr } from '../../src/spec/typeexpr.js';
 
 /** The parts of a GoType a test cares about, without object cycles. */
 function shape(t: GoType | null): unknown {

@@ -4,10 +4,10 @@
 import { rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findCallSites, findReturnSites } from '../../src/x86/returns.js';
-import { chooseEntryProbe, type ProbePoint } from '../../src/x86/prologue.js';
-import { kernelEmulates } from '../../src/x86/emulation.js';
-import type { GoAbi } from '../../src/model.js';
+import { findCallSites, findReturnSites } from '../../src/binary/x86/returns.js';
+import { chooseEntryProbe, type ProbePoint } from '../../src/binary/x86/prologue.js';
+import { kernelEmulates } from '../../src/binary/x86/emulation.js';
+import type { GoAbi } from '../../src/core/model.js';
 import { TinyElf, availableToolchains, buildFixture, gnuObjdumpReturns, objdump, type ObjdumpLine, type Toolchain } from './x86-fixture.js';
 
 /** What Go's disassembler says about one function. */

@@ -3,11 +3,11 @@
 // kernel emulation of the probed instruction, and bad inputs.
 
 import { describe, expect, it } from 'vitest';
-import { findCallSites, findReturnSites, findTailJumps } from '../../src/x86/returns.js';
-import { chooseEntryProbe } from '../../src/x86/prologue.js';
-import { kernelEmulates } from '../../src/x86/emulation.js';
-import { decodeFunction } from '../../src/x86/decode.js';
-import { InputError, NotSupportedError } from '../../src/errors.js';
+import { findCallSites, findReturnSites, findTailJumps } from '../../src/binary/x86/returns.js';
+import { chooseEntryProbe } from '../../src/binary/x86/prologue.js';
+import { kernelEmulates } from '../../src/binary/x86/emulation.js';
+import { decodeFunction } from '../../src/binary/x86/decode.js';
+import { InputError, NotSupportedError } from '../../src/core/errors.js';
 
 const BASE = 0x401000;
 

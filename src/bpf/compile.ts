@@ -1,0 +1,239 @@
+// Compiles generated C to a BPF object with clang, caching objects by a
+// hash of everything that determines them (the C text, the shared header,
+// the clang version), so a second start with the same functions does not
+// compile again. An unwritable cache directory only costs the cache. The
+// cache is bounded (CACHE_MAX_BYTES): after each store, the objects used
+// least recently (a hit refreshes an object's mtime) go until it fits.
+
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { defaultCacheDir, EnvironmentError, WeaverError } from '../core/index.js';
+
+const run = promisify(execFile);
+
+/** The compile cache's bound: objects of a few hundred functions take 1–5 MB each. */
+export const CACHE_MAX_BYTES = 64 << 20;
+
+/** The directory with weaver.h, shipped beside dist/ and src/. */
+export const BPF_INCLUDE_DIR = fileURLToPath(new URL('../../bpf/', import.meta.url));
+
+export interface CompileResult {
+  object: Buffer;
+  cached: boolean;
+  /** The cache file, or null when the cache could not be used. */
+  cachePath: string | null;
+}
+
+export interface CompileOptions {
+  clang?: string;
+  /** Overrides the cache directory (default: $XDG_CACHE_HOME/weaver or ~/.cache/weaver). */
+  cacheDir?: string | null;
+  /** Called with a reason when the cache cannot be used. */
+  warn?: (message: string) => void;
+}
+
+/** `clang --version` by clang path, asked once per process. */
+const clangVersions = new Map<string, Promise<string>>();
+
+async function clangVersion(clang: string): Promise<string> {
+  let version = clangVersions.get(clang);
+  if (!version) {
+    version = run(clang, ['--version']).then(
+      (r) => r.stdout.split('\n')[0] ?? '',
+      (err: NodeJS.ErrnoException) => {
+        clangVersions.delete(clang);
+        if (err.code === 'ENOENT') {
+          throw new EnvironmentError('clang is not installed, and weaver needs it to compile its BPF programs', {
+            hint: 'run npm run setup, or apt-get install clang',
+            cause: err,
+          });
+        }
+        throw new EnvironmentError(`could not run ${clang}: ${err.message}`, { cause: err });
+      },
+    );
+    clangVersions.set(clang, version);
+  }
+  return version;
+}
+
+/**
+ * Starts asking clang for its version, which every compile (cached or not)
+ * needs: a start-up can run it while it reads the binary instead of waiting
+ * for it afterwards. Errors are reported by compileBpf, not here.
+ */
+export function prepareClang(clang = 'clang'): void {
+  clangVersion(clang).catch(() => {});
+}
+
+export function clangArgs(source: string, output: string): string[] {
+  return [
+    '-O2', '-g', '-target', 'bpf', '-D__TARGET_ARCH_x86',
+    '-Wall', '-Wno-unused-function', '-Werror=implicit-function-declaration',
+    '-I', BPF_INCLUDE_DIR, '-I', '/usr/include/x86_64-linux-gnu',
+    '-c', source, '-o', output,
+  ];
+}
+
+/**
+ * Compiles a program given as one or more compile units (src/bpf/codegen.ts
+ * generateUnits). Each unit is compiled and cached on its own, up to one
+ * clang per CPU at a time; several are then joined into one object by
+ * libbpf's static linker (bpftool gen object), which keeps one copy of what
+ * every unit defines weak. The joined object is cached too.
+ */
+export async function compileBpf(cSource: string | string[], options: CompileOptions = {}): Promise<CompileResult> {
+  const units = typeof cSource === 'string' ? [cSource] : cSource;
+  if (units.length === 1) return compileUnit(units[0]!, options);
+  const clang = options.clang ?? 'clang';
+  const version = await clangVersion(clang);
+  const header = readFileSync(join(BPF_INCLUDE_DIR, 'weaver.h'));
+  const key = createHash('sha256').update('linked\0').update(version).update('\0').update(header);
+  for (const u of units) key.update('\0').update(u);
+  const cacheDir = options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir;
+  const cachePath = cacheDir ? join(cacheDir, `${key.digest('hex')}.o`) : null;
+  const hit = fromCache(cachePath);
+  if (hit) return hit;
+  const objects = await mapConcurrently(units, Math.max(1, availableParallelism()), (u) => compileUnit(u, options));
+  const work = mkdtempSync(join(tmpdir(), 'weaver-ld-'));
+  try {
+    const inputs = objects.map((o, i) => {
+      const path = join(work, `unit${i}.o`);
+      writeFileSync(path, o.object);
+      return path;
+    });
+    const out = join(work, 'weaver.bpf.o');
+    try {
+      await run('bpftool', ['gen', 'object', out, ...inputs], { maxBuffer: 16 * 1024 * 1024 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new EnvironmentError('bpftool is not installed, and weaver needs it to join its BPF programs', {
+          hint: 'run npm run setup, or apt-get install bpftool',
+          cause: err,
+        });
+      }
+      throw toolFailure(err, 'LinkerOutput', (stderr) => `libbpf's linker could not join the compiled BPF units: ${stderr.split('\n').pop() ?? ''}`);
+    }
+    const object = readFileSync(out);
+    return { object, cached: false, cachePath: storeInCache(cachePath, object, options.warn) };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** `fn` over `items`, at most `limit` at a time, results in order. */
+async function mapConcurrently<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+async function compileUnit(cSource: string, options: CompileOptions): Promise<CompileResult> {
+  const clang = options.clang ?? 'clang';
+  const version = await clangVersion(clang);
+  const header = readFileSync(join(BPF_INCLUDE_DIR, 'weaver.h'));
+  const key = createHash('sha256').update(version).update('\0').update(header).update('\0').update(cSource).digest('hex');
+
+  const cacheDir = options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir;
+  const cachePath = cacheDir ? join(cacheDir, `${key}.o`) : null;
+  const hit = fromCache(cachePath);
+  if (hit) return hit;
+
+  const work = mkdtempSync(join(tmpdir(), 'weaver-cc-'));
+  try {
+    const src = join(work, 'weaver.bpf.c');
+    const obj = join(work, 'weaver.bpf.o');
+    writeFileSync(src, cSource);
+    try {
+      await run(clang, clangArgs(src, obj), { maxBuffer: 16 * 1024 * 1024 });
+    } catch (err) {
+      throw toolFailure(err, 'ClangOutput', (stderr) => {
+        const firstError = stderr.split('\n').find((l) => l.includes('error:')) ?? stderr.split('\n')[0] ?? '';
+        return `clang could not compile the generated BPF program: ${firstError.replace(/^.*?error: /, '')}`;
+      });
+    }
+    const object = readFileSync(obj);
+    return { object, cached: false, cachePath: storeInCache(cachePath, object, options.warn) };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** A cached object, its use recorded for the cache's bound; null when not cached (or unreadable). */
+function fromCache(cachePath: string | null): CompileResult | null {
+  if (!cachePath) return null;
+  try {
+    const object = readFileSync(cachePath);
+    touch(cachePath);
+    return { object, cached: true, cachePath };
+  } catch {
+    return null;
+  }
+}
+
+/** clang or the linker failed: one sentence from its output, the whole output kept for -v. */
+function toolFailure(err: unknown, outputName: string, sentence: (stderr: string) => string): WeaverError {
+  const stderr = String((err as { stderr?: string }).stderr ?? '').trim();
+  return new WeaverError(sentence(stderr), {
+    hint: `run with --emit c to see the generated program, and -v for the full ${outputName === 'ClangOutput' ? 'compiler' : 'linker'} output`,
+    cause: Object.assign(new Error(stderr), { name: outputName }),
+  });
+}
+
+function storeInCache(cachePath: string | null, object: Buffer, warn?: (m: string) => void): string | null {
+  if (!cachePath) return null;
+  try {
+    mkdirSync(join(cachePath, '..'), { recursive: true });
+    // Write then rename, so a concurrent weaver never reads half an object.
+    const tmp = `${cachePath}.${process.pid}.tmp`;
+    writeFileSync(tmp, object);
+    renameSync(tmp, cachePath);
+    pruneCache(join(cachePath, '..'), CACHE_MAX_BYTES);
+    return cachePath;
+  } catch (err) {
+    warn?.(`compile cache ${join(cachePath, '..')} is not writable (${(err as Error).message}); compiling without it`);
+    return null;
+  }
+}
+
+/** Marks a cached object as just used (atime is often not kept: relatime, noatime). */
+function touch(path: string): void {
+  try {
+    const now = new Date();
+    utimesSync(path, now, now);
+  } catch {
+    // A read-only cache still serves hits.
+  }
+}
+
+/** Removes the least recently used objects in `dir` until their sizes add up to at most `maxBytes`. */
+export function pruneCache(dir: string, maxBytes: number): void {
+  const objects: { path: string; size: number; used: number }[] = [];
+  for (const name of readdirSync(dir)) {
+    if (!name.endsWith('.o')) continue;
+    try {
+      const st = statSync(join(dir, name));
+      objects.push({ path: join(dir, name), size: st.size, used: st.mtimeMs });
+    } catch {
+      // Removed by another weaver meanwhile.
+    }
+  }
+  let total = objects.reduce((n, o) => n + o.size, 0);
+  objects.sort((a, b) => a.used - b.used);
+  for (const o of objects) {
+    if (total <= maxBytes) break;
+    rmSync(o.path, { force: true });
+    total -= o.size;
+  }
+}
