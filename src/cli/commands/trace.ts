@@ -81,7 +81,7 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
     ...(flags.cache === false ? { binaryCacheDir: null } : {}),
     plan: { stringSize: flags.stringSize, maxElements: flags.maxElements, maxRecordSize: flags.maxEventSize, depth: flags.depth },
   };
-  // A warm start takes the whole spec from the cache (src/speccache.ts),
+  // A warm start takes the whole spec from the cache (src/bpf/speccache.ts),
   // without reading the binary; --debug-file always reads it.
   const specCacheDir = flags.cache !== false && flags.debugFile === undefined ? defaultSpecCacheDir() : null;
   const cachedSpec = specCacheDir ? readCachedSpec(request, specCacheDir) : null;
