@@ -11,7 +11,8 @@
 // features, …), the functions file's contents, and a fingerprint of
 // weaver's own code. The entry holds the binary's identity: size, mtime,
 // ctime and inode, and its Go build ID (read from its note section with a
-// few small reads) or, when it has none, a hash of the whole file. A
+// few small reads) or, when it has none or was written in the last
+// seconds, a hash of the whole file. A
 // rebuilt binary at the same path, or a rebuilt weaver, never reuses a
 // spec. Only binaries with their own DWARF are kept: a separate debug file
 // (src/debuginfo/) is looked up anew each run, and one may appear later.
@@ -217,12 +218,21 @@ export function pruneSpecs(dir: string, keep: number, maxBytes = MAX_SPEC_BYTES)
   for (const f of leastRecentlyUsed(files, keep, maxBytes)) rmSync(f.path, { force: true });
 }
 
+/** How old a binary's mtime must be for its build ID to identify it (see identityOf). */
+const RACY_NS = 2_000_000_000n;
+
 /** The identity of the file `elf` was read from, if the file on disk is still that one. */
 function identityOf(elf: ElfFile): BinaryIdentity | null {
   try {
     const st = statSync(elf.path, { bigint: true });
     if (st.size !== BigInt(elf.buffer.length)) return null;
-    const id = goBuildId(elf) ?? `sha256:${sha256(elf.buffer)}`;
+    // File times are as coarse as the kernel's clock tick: a file changed in
+    // place within a tick of being read keeps its times (git's "racy"
+    // files). One written in the last seconds is identified by its
+    // contents, which a hit then hashes; an older one by its build ID.
+    const recent = BigInt(Date.now()) * 1_000_000n - st.mtimeNs < RACY_NS;
+    const buildId = recent ? null : goBuildId(elf);
+    const id = buildId ?? `sha256:${sha256(elf.buffer)}`;
     return { id, size: elf.buffer.length, mtimeNs: st.mtimeNs.toString(), ctimeNs: st.ctimeNs.toString(), ino: Number(st.ino) };
   } catch {
     return null;

@@ -222,6 +222,29 @@ describe('a kept spec is not used', () => {
   });
 });
 
+describe('how a binary is identified', () => {
+  const idOf = (req: TraceRequest) => {
+    const file = readFileSync(specCachePath(req, dir)!);
+    return (JSON.parse(file.toString('utf8', 4, 4 + file.readUInt32LE(0))) as { binary: { id: string } }).binary.id;
+  };
+
+  it('by its Go build ID once its mtime is a few seconds old', () => {
+    const bin = copyBinary(types.path);
+    const before = new Date(Date.now() - 60_000);
+    utimesSync(bin, before, before);
+    buildAndKeep(request(bin));
+    expect(idOf(request(bin))).toBe(goBuildId(ElfFile.read(types.path)));
+    expect(readCachedSpec(request(bin), dir)).not.toBeNull();
+  });
+
+  it('by its contents when it was written in the last seconds (a change within the same clock tick keeps its times)', () => {
+    const bin = copyBinary(types.path);
+    buildAndKeep(request(bin));
+    expect(idOf(request(bin))).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(readCachedSpec(request(bin), dir)).not.toBeNull();
+  });
+});
+
 describe('readGoBuildId', () => {
   it.each([
     ['a normal build', types.path],
