@@ -63,7 +63,7 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
   const { features } = found;
   const transport = resolveTransport(flags.transport, features);
   // clang --version (~30 ms) runs on the other core while the binary is read.
-  if (flags.emit !== 'c') prepareClang();
+  if (flags.emit !== 'c') prepareClang('clang', flags.cache === false ? null : undefined);
   const request: TraceRequest = {
     binaryPath: target.binaryPath,
     functionsFile: flags.functionsFile,
