@@ -44,6 +44,8 @@ export interface RuntimeTypes {
   itabType?(itab: number): number | undefined;
   /** The compile-time itabs whose concrete type is at `type`. */
   itabsOf?(type: number): number[];
+  /** The table it was made from, when it was made from one (the spec cache keeps it: src/speccache.ts). */
+  table?(): RuntimeTable;
 }
 
 /** A table from a plain list (tests, and binaries whose types were read another way). */
@@ -58,6 +60,7 @@ export function runtimeTypesFromList(types: RuntimeType[], itabs: StaticItab[] =
     list: () => sorted,
     itabType: (a) => itabType.get(a),
     itabsOf: (t) => itabsOf.get(t) ?? [],
+    table: () => ({ types: sorted, itabs }),
   };
 }
 

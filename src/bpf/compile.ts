@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { defaultCacheDir, EnvironmentError, WeaverError } from '../core/index.js';
+import { executableIdentity, keepVersion, keptVersion } from './clangversion.js';
 
 const run = promisify(execFile);
 
@@ -78,11 +79,21 @@ export interface CompileOptions {
 /** `clang --version` by clang path, asked once per process. */
 const clangVersions = new Map<string, Promise<string>>();
 
-async function clangVersion(clang: string): Promise<string> {
+/**
+ * The first line of `clang --version`, from the cache directory when this
+ * clang executable was asked before (see clangversion.ts), else from clang.
+ */
+async function clangVersion(clang: string, cacheDir: string | null = defaultCacheDir()): Promise<string> {
   let version = clangVersions.get(clang);
   if (!version) {
-    version = run(clang, ['--version']).then(
-      (r) => r.stdout.split('\n')[0] ?? '',
+    const identity = cacheDir ? executableIdentity(clang) : null;
+    const kept = cacheDir && identity ? keptVersion(cacheDir, identity) : null;
+    version = kept !== null ? Promise.resolve(kept) : run(clang, ['--version']).then(
+      (r) => {
+        const line = r.stdout.split('\n')[0] ?? '';
+        if (cacheDir && identity && line) keepVersion(cacheDir, identity, line);
+        return line;
+      },
       (err: NodeJS.ErrnoException) => {
         clangVersions.delete(clang);
         if (err.code === 'ENOENT') {
@@ -104,8 +115,8 @@ async function clangVersion(clang: string): Promise<string> {
  * needs: a start-up can run it while it reads the binary instead of waiting
  * for it afterwards. Errors are reported by compileBpf, not here.
  */
-export function prepareClang(clang = 'clang'): void {
-  clangVersion(clang).catch(() => {});
+export function prepareClang(clang = 'clang', cacheDir: string | null = defaultCacheDir()): void {
+  clangVersion(clang, cacheDir).catch(() => {});
 }
 
 export function clangArgs(source: string, output: string): string[] {
@@ -128,11 +139,11 @@ export async function compileBpf(cSource: string | string[], options: CompileOpt
   const units = typeof cSource === 'string' ? [cSource] : cSource;
   if (units.length === 1) return compileUnit(units[0]!, options);
   const clang = options.clang ?? 'clang';
-  const version = await clangVersion(clang);
+  const cacheDir = options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir;
+  const version = await clangVersion(clang, cacheDir);
   const header = readFileSync(join(BPF_INCLUDE_DIR, 'weaver.h'));
   const key = createHash('sha256').update('linked\0').update(version).update('\0').update(header);
   for (const u of units) key.update('\0').update(u);
-  const cacheDir = options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir;
   const cachePath = cacheDir ? join(cacheDir, `${key.digest('hex')}.o`) : null;
   const hit = fromCache(cachePath);
   if (hit) return hit;
@@ -170,7 +181,8 @@ export async function compileBpf(cSource: string | string[], options: CompileOpt
  */
 async function compileWithinBudget(units: string[], options: CompileOptions): Promise<CompileResult[]> {
   const clang = options.clang ?? 'clang';
-  const version = await clangVersion(clang);
+  const cacheDir = options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir;
+  const version = await clangVersion(clang, cacheDir);
   const header = readFileSync(join(BPF_INCLUDE_DIR, 'weaver.h'));
   const results = new Array<CompileResult>(units.length);
   const todo: number[] = [];
@@ -207,7 +219,8 @@ function unitCachePath(cSource: string, version: string, header: Buffer, options
 
 async function compileUnit(cSource: string, options: CompileOptions): Promise<CompileResult> {
   const clang = options.clang ?? 'clang';
-  const version = await clangVersion(clang);
+  const cacheDir = options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir;
+  const version = await clangVersion(clang, cacheDir);
   const header = readFileSync(join(BPF_INCLUDE_DIR, 'weaver.h'));
   const cachePath = unitCachePath(cSource, version, header, options);
   const hit = fromCache(cachePath);

@@ -12,4 +12,5 @@ export { compileBpf, prepareClang } from './compile.js';
 export { describeFeatures, kernelFeatures, type KernelFeatures } from './features.js';
 export { BpfObject, forEachRecord, monotonicToRealtimeOffsetNs } from './loader.js';
 export { checkPrivileges } from './privileges.js';
-export { buildTraceSpec, type TraceSpec } from './tracespec.js';
+export { defaultSpecCacheDir, readCachedSpec, writeCachedSpec } from './speccache.js';
+export { buildTraceSpec, type TraceRequest, type TraceSpec } from './tracespec.js';

@@ -14,6 +14,6 @@ export { readTextUpTo } from './files.js';
 export { packageOf, withoutTypeArguments } from './gonames.js';
 export { BASIC_TYPE_NAMES, DICTIONARY_PARAM, alignOf, alignUp, basic, isBasicKind, isIntKind, isSignedInt, makeStruct, sizeOf, type BasicKind, type FunctionSpec, type GoType, type IntKind, type Param, type SpecOrigin, type StructField } from './gotypes.js';
 export { type CallEvent, type DecodedArg, type FunctionSymbol, type GoAbi, type GoBinaryInfo, type IntRegister, type MapCut, type Piece, type Value, type ValueLocation } from './model.js';
-export { Notes } from './notes.js';
+export { Notes, type NotesData } from './notes.js';
 export { lastStartingAtOrBefore } from './search.js';
 export { closestFunctions, closestNames, didYouMean } from './suggest.js';

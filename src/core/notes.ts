@@ -14,6 +14,12 @@ const GROUPED: Record<FunctionNoteKind, (n: number) => string> = {
   undecodable: (n) => `${n} functions have code that could not be decoded, so their calls show no return`,
 };
 
+/** Notes as plain data (Notes.toData). */
+export interface NotesData {
+  general: string[];
+  byKind: [FunctionNoteKind, { name: string; text: string }[]][];
+}
+
 /** Names given on a grouped line. */
 const NAMES_SHOWN = 3;
 
@@ -31,6 +37,18 @@ export class Notes {
     const list = this.byKind.get(kind) ?? [];
     list.push({ name, text });
     this.byKind.set(kind, list);
+  }
+
+  /** As plain data, for the spec cache (src/speccache.ts). */
+  toData(): NotesData {
+    return { general: [...this.general], byKind: [...this.byKind].map(([kind, list]) => [kind, list.map((n) => ({ ...n }))]) };
+  }
+
+  static fromData(data: NotesData): Notes {
+    const notes = new Notes();
+    for (const text of data.general) notes.push(text);
+    for (const [kind, list] of data.byKind) for (const n of list) notes.addFunction(kind, n.name, n.text);
+    return notes;
   }
 
   /** The lines to print, without the `weaver: ` prefix. */

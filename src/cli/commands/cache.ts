@@ -1,8 +1,9 @@
 // `weaver cache clean`: removes what weaver keeps between runs under
 // $XDG_CACHE_HOME/weaver (or ~/.cache/weaver): compiled BPF objects, the
-// per-binary analysis and this boot's kernel features (src/bpf/features.ts).
-// The first two are bounded on their own (src/bpf/compile.ts,
-// src/binary/probecache.ts); this is for a user who wants the space back now, or
+// per-binary analysis, whole trace specs and this boot's kernel features
+// (src/bpf/features.ts). The first three are bounded on their own
+// (src/bpf/compile.ts, src/binary/probecache.ts, src/bpf/speccache.ts);
+// this is for a user who wants the space back now, or
 // a start from nothing.
 
 import { readdirSync, rmSync, statSync } from 'node:fs';

@@ -9,7 +9,8 @@
 // imported when that run needs it.
 
 import type { TraceFlags } from '../flags.js';
-import { buildTraceSpec, checkPrivileges, compileBpf, defaultBufferSize, describeFeatures, formatBufferSize, kernelFeatures, MIN_DEFAULT_BUFFER, prepareClang, RING_BATCH_MAX_RECORD, ringBatchBytesFor, type TraceSpec } from '../../bpf/index.js';
+import { buildTraceSpec, checkPrivileges, compileBpf, defaultBufferSize, defaultSpecCacheDir, describeFeatures, formatBufferSize, kernelFeatures, MIN_DEFAULT_BUFFER, prepareClang, readCachedSpec, RING_BATCH_MAX_RECORD, ringBatchBytesFor, writeCachedSpec, type TraceRequest, type TraceSpec } from '../../bpf/index.js';
+import type { ElfFile } from '../../binary/index.js';
 import { UsageError, type CallEvent } from '../../core/index.js';
 import type { EventFilter } from '../../output/filter/index.js';
 import { createFormatter, resolveFormat, shouldUseColor } from '../../output/format/index.js';
@@ -17,7 +18,6 @@ import { writeFileSync } from 'node:fs';
 import { after, chooseTarget, describeExit, exitStatusOf, forwardSignals, outputPatience, settle, SignalWatch, spawnHeld, terminate, watchBinary, whenAllExit, type LaunchedProgram, type ProgramExit, type StopSource } from '../../process/index.js';
 import { describeWriteError, EventPrinter, EXIT_OUTPUT_ERROR, formatSummary, formatTwoTraps, isSharedStream, loadCallStats, loadReturnFormat, loadOtlpExport, loadStackNames, openOutputFile, OutputWriter, pairingCounts, resolveOtlpConfig, StatusLine, stdoutTarget, summaryRecord, type OtlpExport, type OutputFailure, type SummaryFacts } from '../../output/index.js';
 import { TraceSession, resolveAttachMode, resolveTransport } from '../../events/index.js';
-import { openWithDebugInfo } from '../../binary/debuginfo/index.js';
 import { weaverVersion } from '../flags.js';
 
 function checkFlags(flags: TraceFlags): void {
@@ -63,11 +63,9 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
   const { features } = found;
   const transport = resolveTransport(flags.transport, features);
   // clang --version (~30 ms) runs on the other core while the binary is read.
-  if (flags.emit !== 'c') prepareClang();
-  const elf = await openWithDebugInfo(target.binaryPath, { debugFile: flags.debugFile, cache: flags.cache, say: (l) => say(`weaver: ${l}`), verbose: flags.verbose });
-  const spec = buildTraceSpec({
+  if (flags.emit !== 'c') prepareClang('clang', flags.cache === false ? null : undefined);
+  const request: TraceRequest = {
     binaryPath: target.binaryPath,
-    elf,
     functionsFile: flags.functionsFile,
     force: flags.force,
     packages: flags.packages,
@@ -82,11 +80,36 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
     stackFrames: flags.stackFrames ?? (flags.byCaller ? 1 : undefined),
     ...(flags.cache === false ? { binaryCacheDir: null } : {}),
     plan: { stringSize: flags.stringSize, maxElements: flags.maxElements, maxRecordSize: flags.maxEventSize, depth: flags.depth },
-  });
+  };
+  // A warm start takes the whole spec from the cache (src/bpf/speccache.ts),
+  // without reading the binary; --debug-file always reads it.
+  const specCacheDir = flags.cache !== false && flags.debugFile === undefined ? defaultSpecCacheDir() : null;
+  const cachedSpec = specCacheDir ? readCachedSpec(request, specCacheDir) : null;
+  // The debug-info lookup is loaded only by a start that reads the binary.
+  const openBinary = async () => {
+    const { openWithDebugInfo } = await import('../../binary/debuginfo/index.js');
+    return openWithDebugInfo(target.binaryPath, { debugFile: flags.debugFile, cache: flags.cache, say: (l) => say(`weaver: ${l}`), verbose: flags.verbose });
+  };
+  let elf: ElfFile | undefined;
+  let spec: TraceSpec;
+  // A spec built this run is kept once tracing has begun: its serializing
+  // (~0.1 s and tens of MB for thousands of functions) then neither delays
+  // the start nor adds to the peak while clang runs.
+  let keepSpec = () => {};
+  if (cachedSpec) {
+    spec = cachedSpec;
+    verbose('weaver: trace spec from cache');
+  } else {
+    elf = await openBinary();
+    spec = buildTraceSpec({ ...request, elf });
+    const built = { spec, elf };
+    if (specCacheDir) keepSpec = () => void writeCachedSpec(request, built.spec, built.elf, specCacheDir);
+  }
   for (const note of spec.notes.lines(flags.verbose)) say(`weaver: ${note}`);
   const filter = await compileFilters(flags.filters, spec);
 
   if (flags.emit === 'c') {
+    keepSpec();
     process.stdout.write(spec.cSource);
     return 0;
   }
@@ -113,7 +136,7 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
   const paired = returnFormat ? returnFormat.pairedFormatter(baseFormatter, format) : baseFormatter;
   // --stack: frames named from the binary's line tables, under each call.
   const stackModule = spec.targets.some((t) => t.plan.stack) ? await loadStackNames() : undefined;
-  const symbols = stackModule?.StackSymbols.forBinary(elf, spec.binary.path);
+  const symbols = stackModule?.StackSymbols.forBinary(elf ?? (await openBinary()), spec.binary.path);
   const formatter = stackModule && symbols ? stackModule.stackFormatter(paired, format, symbols) : paired;
   // -c/--summary: calls are counted, not printed; the table comes at exit.
   const callStatsModule = flags.summary ? await loadCallStats() : undefined;
@@ -193,6 +216,7 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
         }
       }
     }
+    setImmediate(keepSpec);
     elapsedFrom = process.hrtime.bigint();
     const outcome = await traceUntilDone(flags, program, target.pids, printer, output, spec.binary.path, signals);
     verbose(`weaver: stopping (${outcome.detail})`);

@@ -1,0 +1,488 @@
+// The whole trace spec of one request on one build, kept between runs: a
+// warm start then neither reads the binary's DWARF nor plans, shapes and
+// generates C again (~0.5 s for 277 functions, ~1 s for 1,266), and does
+// not even read the binary; the compile cache (src/compile.ts) then finds
+// the object by the C text as before.
+//
+//   $XDG_CACHE_HOME/weaver/specs/<sha256 of the request>.spec
+//
+// The key is the request: the binary's path (as given and real), every
+// field of the TraceRequest (packages, --depth, --returns, kernel
+// features, …), the functions file's contents, and a fingerprint of
+// weaver's own code. The entry holds the binary's identity: size, mtime,
+// ctime and inode, and its Go build ID (read from its note section with a
+// few small reads) or, when it has none or was written in the last
+// seconds, a hash of the whole file. A
+// rebuilt binary at the same path, or a rebuilt weaver, never reuses a
+// spec. Only binaries with their own DWARF are kept: a separate debug file
+// (src/debuginfo/) is looked up anew each run, and one may appear later.
+// Anything wrong with the cache (unreadable, corrupt, unwritable) only
+// costs the cache; its files are bounded like the other caches
+// (src/cachelru.ts).
+//
+// A spec is plain data except for two tables the decoder asks: the
+// runtime types (for interface values) and the function names (for func
+// values). They are stored as markers and become lazy tables again on
+// reading, every plan sharing one of each as before.
+
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, realpathSync, renameSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, extname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { deserialize, serialize } from 'node:v8';
+import { functionNames, goBuildId, runtimeTypesFromList, type ElfFile, type FunctionNames, type RuntimeTable, type RuntimeTypes } from '../binary/index.js';
+import { defaultCacheDir, leastRecentlyUsed, Notes, type CachedFile, type FunctionSymbol, type NotesData } from '../core/index.js';
+import type { FunctionPlan } from '../spec/index.js';
+import type { TraceRequest, TraceSpec } from './tracespec.js';
+
+/** Bumped when the file's layout changes. */
+const FORMAT = 1;
+/** Specs kept; the least recently used go first. */
+export const MAX_CACHED_SPECS = 16;
+/** Bytes of spec files kept at most (277 functions of net/http take ~5 MB, 3,128 functions of five packages ~28 MB). */
+export const MAX_SPEC_BYTES = 128 << 20;
+
+/** $XDG_CACHE_HOME/weaver/specs (or ~/.cache/weaver/specs): beside the compile cache. */
+export function defaultSpecCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return join(dirname(defaultCacheDir(env)), 'specs');
+}
+
+/** Which build of the binary a spec was made from. */
+export interface BinaryIdentity {
+  /** The Go build ID, or `sha256:<hex>` of the whole file when it has none. */
+  id: string;
+  size: number;
+  mtimeNs: string;
+  ctimeNs: string;
+  ino: number;
+}
+
+const PLAIN = new Set<unknown>([Object.prototype, Array.prototype, Map.prototype, Set.prototype, null]);
+const TYPES_MARK = 'weaver:runtime-types';
+const NAMES_MARK = 'weaver:function-names';
+
+/**
+ * The file: a u32 length, the Header (JSON), then the parts one after the
+ * other, each v8-serialized. A start reads the header and the spec; the
+ * plans' argument trees (~70,000 objects for 277 functions, ~0.1 s to
+ * deserialize), the binary's function list and the runtime-type table are
+ * read, through the descriptor kept open, when first used (the first
+ * record decoded, the first func or interface value named): a newer file
+ * renamed over this one meanwhile does not mix with it.
+ */
+interface Header {
+  format: number;
+  binary: BinaryIdentity;
+  /** [offset, length] of each part in the file; runtimeTable null when no plan reads interfaces. */
+  parts: { spec: Range; bodies: Range; functions: Range; runtimeTable: Range | null };
+}
+
+type Range = [number, number];
+
+/** The spec part: without notes and cSource (rebuilt), every plan's `args` null and the binary's `functions` empty. */
+type StoredSpec = Omit<TraceSpec, 'notes' | 'cSource'> & { notes: NotesData };
+
+/** What plans hold that a start does not need. */
+interface PlanBodies {
+  /** The `args` of plansOf(spec), in that order. */
+  args: FunctionPlan['args'][];
+  /** The marker objects the args hold (v8 keeps each one object), null when none does. */
+  marks: { types: Record<string, unknown> | null; names: Record<string, unknown> | null };
+}
+
+/** Every FunctionPlan of the spec, in a fixed order: entry plans, then the results of return plans. */
+function plansOf(spec: Pick<TraceSpec, 'targets'>): FunctionPlan[] {
+  return [...spec.targets.map((t) => t.plan), ...spec.targets.flatMap((t) => (t.returns ? [t.returns.plan.results] : []))];
+}
+
+/**
+ * The cache file of `req`, or null when the request cannot be keyed (its
+ * binary or functions file cannot be read: building the spec says why).
+ */
+export function specCachePath(req: TraceRequest, dir: string): string | null {
+  let real: string;
+  let functionsFile: string | null = null;
+  try {
+    real = realpathSync(req.binaryPath);
+    if (req.functionsFile !== undefined) functionsFile = sha256(readFileSync(req.functionsFile));
+  } catch {
+    return null;
+  }
+  const { elf: _elf, binaryCacheDir: _dir, binaryPath, functionsFile: functionsPath, ...rest } = req;
+  const key = stableJson({ format: FORMAT, code: codeFingerprint(), binaryPath, real, functionsPath, functionsFile, request: rest });
+  return join(dir, `${sha256(key)}.spec`);
+}
+
+/** The spec kept for `req` when the binary is still the build it was made from; null otherwise. Never throws. */
+export function readCachedSpec(req: TraceRequest, dir: string): TraceSpec | null {
+  const path = specCachePath(req, dir);
+  if (!path) return null;
+  let fd: number | null = null;
+  try {
+    fd = openSync(path, 'r');
+    const file = fd;
+    const at = ([offset, length]: Range): Buffer => {
+      const buf = Buffer.allocUnsafe(length);
+      if (readSync(file, buf, 0, length, offset) !== length) throw new Error('the spec file is cut short');
+      return buf;
+    };
+    const header = JSON.parse(at([4, at([0, 4]).readUInt32LE(0)]).toString('utf8')) as Header;
+    if (header.format !== FORMAT || !isCurrentBuild(req.binaryPath, header.binary)) {
+      closeSync(fd);
+      return null;
+    }
+    const { parts } = header;
+    // Every part must be there now: the lazy ones are read later.
+    const end = Math.max(...[parts.spec, parts.bodies, parts.functions, parts.runtimeTable ?? [0, 0]].map(([o, n]) => o + n));
+    if (fstatSync(fd).size !== end) throw new Error('the spec file is not as long as its header says');
+    const spec = restoreSpec(deserialize(at(parts.spec)) as StoredSpec, req.binaryPath, {
+      bodies: () => at(parts.bodies),
+      functions: () => at(parts.functions),
+      runtimeTable: parts.runtimeTable ? () => at(parts.runtimeTable!) : null,
+    });
+    // Its modification time says when it was last used, for pruning.
+    const now = new Date();
+    utimesSync(path, now, now);
+    return spec;
+  } catch {
+    if (fd !== null) closeSync(fd);
+    return null;
+  }
+}
+
+/**
+ * Keeps `spec`, built from `elf` for `req`; false when it is not kept (the
+ * cache is unwritable, the debug info is a separate file, the spec holds
+ * something that cannot be stored). Never throws.
+ */
+export function writeCachedSpec(req: TraceRequest, spec: TraceSpec, elf: ElfFile, dir: string): boolean {
+  if (elf.dwarfFile || !spec.binary.hasDwarf) return false;
+  const path = specCachePath(req, dir);
+  const binary = identityOf(elf);
+  if (!path || !binary) return false;
+  const stored = storedSpecParts(spec);
+  if (!stored) return false;
+  // The header's length does not depend on the offsets' digits: they are laid out after a header of fixed width.
+  const order = [stored.spec, stored.bodies, stored.functions, ...(stored.runtimeTable ? [stored.runtimeTable] : [])];
+  const HEADER_ROOM = 4096;
+  const ranges: Range[] = [];
+  let offset = 4 + HEADER_ROOM;
+  for (const part of order) {
+    ranges.push([offset, part.length]);
+    offset += part.length;
+  }
+  const parts = { spec: ranges[0]!, bodies: ranges[1]!, functions: ranges[2]!, runtimeTable: ranges[3] ?? null };
+  const json = Buffer.from(JSON.stringify({ format: FORMAT, binary, parts } satisfies Header));
+  if (json.length > HEADER_ROOM) return false;
+  const header = Buffer.alloc(4 + HEADER_ROOM, 0x20);
+  header.writeUInt32LE(json.length, 0);
+  json.copy(header, 4);
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    mkdirSync(dir, { recursive: true });
+    // Part by part: joined, a spec of thousands of functions would be copied once more in memory.
+    const fd = openSync(tmp, 'w');
+    try {
+      for (const part of [header, ...order]) {
+        for (let done = 0; done < part.length; ) done += writeSync(fd, part, done);
+      }
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch {
+    rmSync(tmp, { force: true });
+    return false;
+  }
+  try {
+    pruneSpecs(dir, MAX_CACHED_SPECS);
+  } catch {
+    // Another weaver pruned meanwhile.
+  }
+  return true;
+}
+
+/** Removes all but the `keep` most recently used spec files, then the oldest until they take at most `maxBytes`. */
+export function pruneSpecs(dir: string, keep: number, maxBytes = MAX_SPEC_BYTES): void {
+  const files: CachedFile[] = [];
+  for (const name of readdirSync(dir)) {
+    if (!/^[0-9a-f]{64}\.spec$/.test(name)) continue;
+    try {
+      const st = statSync(join(dir, name));
+      files.push({ path: join(dir, name), used: st.mtimeMs, bytes: st.size });
+    } catch {
+      // Removed meanwhile by another weaver.
+    }
+  }
+  for (const f of leastRecentlyUsed(files, keep, maxBytes)) rmSync(f.path, { force: true });
+}
+
+/** How old a binary's mtime must be for its build ID to identify it (see identityOf). */
+const RACY_NS = 2_000_000_000n;
+
+/** The identity of the file `elf` was read from, if the file on disk is still that one. */
+function identityOf(elf: ElfFile): BinaryIdentity | null {
+  try {
+    const st = statSync(elf.path, { bigint: true });
+    if (st.size !== BigInt(elf.buffer.length)) return null;
+    // File times are as coarse as the kernel's clock tick: a file changed in
+    // place within a tick of being read keeps its times (git's "racy"
+    // files). One written in the last seconds is identified by its
+    // contents, which a hit then hashes; an older one by its build ID.
+    const recent = BigInt(Date.now()) * 1_000_000n - st.mtimeNs < RACY_NS;
+    const buildId = recent ? null : goBuildId(elf);
+    const id = buildId ?? `sha256:${sha256(elf.buffer)}`;
+    return { id, size: elf.buffer.length, mtimeNs: st.mtimeNs.toString(), ctimeNs: st.ctimeNs.toString(), ino: Number(st.ino) };
+  } catch {
+    return null;
+  }
+}
+
+/** True when the file at `path` is the build `binary` describes: same inode, size and times, and the same build ID or contents. */
+function isCurrentBuild(path: string, binary: BinaryIdentity): boolean {
+  const st = statSync(path, { bigint: true });
+  if (st.size !== BigInt(binary.size) || st.mtimeNs.toString() !== binary.mtimeNs || st.ctimeNs.toString() !== binary.ctimeNs || Number(st.ino) !== binary.ino) {
+    return false;
+  }
+  if (binary.id.startsWith('sha256:')) return binary.id === `sha256:${sha256(readFileSync(path))}`;
+  return readGoBuildId(path) === binary.id;
+}
+
+/**
+ * The Go build ID of the ELF file at `path`, read as goBuildId reads it
+ * (the .note.go.buildid section) with a few small reads instead of the
+ * whole file; null when it cannot be found this way.
+ */
+export function readGoBuildId(path: string): string | null {
+  const fd = openSync(path, 'r');
+  try {
+    const at = (offset: number, length: number): Buffer => {
+      const buf = Buffer.alloc(length);
+      const n = readSync(fd, buf, 0, length, offset);
+      if (n !== length) throw new Error('short read');
+      return buf;
+    };
+    const ehdr = at(0, 64);
+    // ELF64, little-endian: what weaver traces.
+    if (ehdr.readUInt32BE(0) !== 0x7f454c46 || ehdr[4] !== 2 || ehdr[5] !== 1) return null;
+    const shoff = Number(ehdr.readBigUInt64LE(0x28));
+    const shentsize = ehdr.readUInt16LE(0x3a);
+    const shnum = ehdr.readUInt16LE(0x3c);
+    const shstrndx = ehdr.readUInt16LE(0x3e);
+    if (shentsize !== 64 || shnum === 0 || shnum > 4096 || shstrndx >= shnum) return null;
+    const shdrs = at(shoff, shnum * 64);
+    const section = (i: number) => ({ name: shdrs.readUInt32LE(i * 64), offset: Number(shdrs.readBigUInt64LE(i * 64 + 0x18)), size: Number(shdrs.readBigUInt64LE(i * 64 + 0x20)) });
+    const strtab = section(shstrndx);
+    if (strtab.size > 1 << 20) return null;
+    const names = at(strtab.offset, strtab.size);
+    for (let i = 0; i < shnum; i++) {
+      const s = section(i);
+      const end = names.indexOf(0, s.name);
+      if (names.toString('latin1', s.name, end < 0 ? undefined : end) !== '.note.go.buildid') continue;
+      if (s.size > 4096) return null;
+      const note = at(s.offset, s.size);
+      return goBuildId({ section: (name: string) => (name === '.note.go.buildid' ? { data: note } : undefined) } as unknown as ElfFile);
+    }
+    return null;
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The parts of the file, each serialized. */
+interface StoredParts {
+  spec: Buffer;
+  bodies: Buffer;
+  functions: Buffer;
+  runtimeTable: Buffer | null;
+}
+
+/**
+ * The spec as the file's parts: the runtime-type table and function-name
+ * table that plans share are swapped for markers while it is serialized.
+ * Null when the spec holds anything else that is not data.
+ */
+function storedSpecParts(spec: TraceSpec): StoredParts | null {
+  const swaps: { holder: Record<string, unknown>; key: string; value: unknown }[] = [];
+  const swap = (holder: Record<string, unknown>, key: string, value: unknown) => {
+    swaps.push({ holder, key, value: holder[key] });
+    holder[key] = value;
+  };
+  let types: RuntimeTypes | null = null;
+  let names: FunctionNames | null = null;
+  const typesMark = { [TYPES_MARK]: true };
+  const namesMark = { [NAMES_MARK]: true };
+  const seen = new Set<object>();
+  const visit = (v: unknown): boolean => {
+    if (typeof v === 'function') return false;
+    if (typeof v !== 'object' || v === null || seen.has(v) || ArrayBuffer.isView(v)) return true;
+    seen.add(v);
+    // A class instance would come back a plain object without its methods.
+    if (!PLAIN.has(Object.getPrototypeOf(v))) return false;
+    if (v instanceof Map) {
+      for (const [k, x] of v) if (!visit(k) || !visit(x)) return false;
+      return true;
+    }
+    if (v instanceof Set) {
+      for (const x of v) if (!visit(x)) return false;
+      return true;
+    }
+    const holder = v as Record<string, unknown>;
+    for (const key of Object.keys(holder)) {
+      const x = holder[key];
+      if (typeof x === 'object' && x !== null && Object.values(x).some((f) => typeof f === 'function')) {
+        const t = x as Partial<RuntimeTypes & FunctionNames>;
+        if (typeof t.lookup === 'function' && typeof t.table === 'function' && (types === null || types === x)) {
+          types = x as RuntimeTypes;
+          swap(holder, key, typesMark);
+        } else if (typeof t.at === 'function' && Object.keys(x).length === 1 && (names === null || names === x)) {
+          names = x as FunctionNames;
+          swap(holder, key, namesMark);
+        } else return false;
+      } else if (!visit(x)) return false;
+    }
+    return true;
+  };
+  const { notes, cSource: _c, ...rest } = spec;
+  try {
+    if (!visit(rest)) return null;
+    const plans = plansOf(spec);
+    const bodies: PlanBodies = {
+      args: plans.map((p) => p.args),
+      marks: { types: types ? typesMark : null, names: names ? namesMark : null },
+    };
+    const bodyBytes = serialize(bodies);
+    const functionBytes = serialize([...spec.binary.functions]);
+    for (const p of plans) swap(p as unknown as Record<string, unknown>, 'args', null);
+    const table = types ? (types as RuntimeTypes).table!() : null;
+    const stored: StoredSpec = { ...rest, binary: { ...rest.binary, functions: new Map() }, notes: notes.toData() };
+    return { spec: serialize(stored), bodies: bodyBytes, functions: functionBytes, runtimeTable: table ? serialize(table) : null };
+  } catch {
+    return null;
+  } finally {
+    for (const s of swaps.reverse()) s.holder[s.key] = s.value;
+  }
+}
+
+/**
+ * The spec from its stored form, the path as given now. Plans' `args` and
+ * the binary's functions are deserialized on first use; the markers become
+ * the shared tables again (themselves built on first use).
+ */
+function restoreSpec(spec: StoredSpec, binaryPath: string, read: { bodies: () => Buffer; functions: () => Buffer; runtimeTable: (() => Buffer) | null }): TraceSpec {
+  let functions: Map<string, FunctionSymbol> | null = null;
+  const functionMap = () => (functions ??= new Map(deserialize(read.functions()) as [string, FunctionSymbol][]));
+  const binary = { ...spec.binary, path: binaryPath };
+  Object.defineProperty(binary, 'functions', {
+    enumerable: true,
+    configurable: true,
+    get: () => functionMap(),
+    set: (v: Map<string, FunctionSymbol>) => (functions = v),
+  });
+  const plans = plansOf(spec);
+  let bodies: PlanBodies | null = null;
+  const loadBodies = (): PlanBodies => {
+    if (bodies) return bodies;
+    bodies = deserialize(read.bodies()) as PlanBodies;
+    if (bodies.args.length !== plans.length) throw new Error('the kept plan bodies do not match the plans');
+    liven(bodies.marks, read.runtimeTable, functionMap);
+    // Plain data properties from here on: decoding reads them for every record.
+    plans.forEach((p, i) => Object.defineProperty(p, 'args', { value: bodies!.args[i], writable: true, enumerable: true, configurable: true }));
+    return bodies;
+  };
+  plans.forEach((p, i) =>
+    Object.defineProperty(p, 'args', {
+      enumerable: true,
+      configurable: true,
+      get: () => loadBodies().args[i],
+      set: (v: FunctionPlan['args']) => {
+        loadBodies();
+        p.args = v;
+      },
+    }),
+  );
+  return { ...spec, binary, cSource: spec.cUnits.join('\n'), notes: Notes.fromData(spec.notes) };
+}
+
+/** Makes the markers the plans hold the tables they stood for, each built on first use. */
+function liven(marks: PlanBodies['marks'], runtimeTable: (() => Buffer) | null, functionMap: () => Map<string, FunctionSymbol>): void {
+  if (marks.types) {
+    if (!runtimeTable) throw new Error('a plan reads interfaces but no runtime-type table was kept');
+    let types: RuntimeTypes | null = null;
+    const table = (): RuntimeTypes => {
+      if (!types) {
+        const t = deserialize(runtimeTable()) as RuntimeTable;
+        types = runtimeTypesFromList(t.types, t.itabs);
+      }
+      return types;
+    };
+    delete marks.types[TYPES_MARK];
+    Object.assign(marks.types, {
+      lookup: (a: number) => table().lookup(a),
+      list: () => table().list(),
+      itabType: (a: number) => table().itabType!(a),
+      itabsOf: (t: number) => table().itabsOf!(t),
+      table: () => table().table!(),
+    } satisfies RuntimeTypes);
+  }
+  if (marks.names) {
+    let names: FunctionNames | null = null;
+    delete marks.names[NAMES_MARK];
+    Object.assign(marks.names, { at: (pc: bigint) => (names ??= functionNames(functionMap().values())).at(pc) } satisfies FunctionNames);
+  }
+}
+
+/**
+ * Weaver's own code (every module of src/ or dist/, the BPF header, the
+ * decoder package): sizes and times, not contents, so ~100 stat calls.
+ * A rebuild of weaver rewrites them and makes every kept spec stale.
+ */
+let fingerprint: string | undefined;
+
+export function codeFingerprint(): string {
+  if (fingerprint !== undefined) return fingerprint;
+  const here = fileURLToPath(import.meta.url);
+  // src/ (or dist/): this module is in its bpf/ folder.
+  const root = dirname(dirname(here));
+  const ext = extname(here);
+  const parts: string[] = [];
+  const stamp = (f: string) => {
+    try {
+      const s = statSync(f, { bigint: true });
+      parts.push(`${relative(root, f)} ${s.size} ${s.mtimeNs}`);
+    } catch {
+      parts.push(`${relative(root, f)} missing`);
+    }
+  };
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      if (e.isDirectory()) walk(join(dir, e.name));
+      else if (e.name.endsWith(ext)) stamp(join(dir, e.name));
+    }
+  };
+  walk(root);
+  stamp(join(root, '..', 'bpf', 'weaver.h'));
+  try {
+    stamp(join(dirname(createRequire(import.meta.url).resolve('iced-x86')), 'package.json'));
+  } catch {
+    parts.push('iced-x86 missing');
+  }
+  fingerprint = sha256(parts.join('\n'));
+  return fingerprint;
+}
+
+function sha256(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** JSON with object keys sorted, so equal requests give equal keys. */
+function stableJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => {
+    if (typeof x === 'bigint') return `${x}n`;
+    if (typeof x !== 'object' || x === null || Array.isArray(x)) return x;
+    return Object.fromEntries(Object.keys(x).sort().map((k) => [k, (x as Record<string, unknown>)[k]]));
+  });
+}
