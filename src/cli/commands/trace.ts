@@ -13,7 +13,7 @@ import { buildTraceSpec, checkPrivileges, compileBpf, defaultBufferSize, default
 import type { ElfFile } from '../../binary/index.js';
 import { UsageError, type CallEvent } from '../../core/index.js';
 import type { EventFilter } from '../../output/filter/index.js';
-import { createFormatter, resolveFormat, shouldUseColor } from '../../output/format/index.js';
+import { createFormatter, loadColors, resolveFormat, shouldUseColor } from '../../output/format/index.js';
 import { writeFileSync } from 'node:fs';
 import { after, chooseTarget, describeExit, exitStatusOf, forwardSignals, outputPatience, settle, SignalWatch, spawnHeld, terminate, watchBinary, whenAllExit, type LaunchedProgram, type ProgramExit, type StopSource } from '../../process/index.js';
 import { describeWriteError, EventPrinter, EXIT_OUTPUT_ERROR, formatSummary, formatTwoTraps, isSharedStream, loadCallStats, loadReturnFormat, loadOtlpExport, loadStackNames, openOutputFile, OutputWriter, pairingCounts, resolveOtlpConfig, StatusLine, stdoutTarget, summaryRecord, type OtlpExport, type OutputFailure, type SummaryFacts } from '../../output/index.js';
@@ -127,9 +127,11 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
 
   const toTerminal = !flags.output && Boolean(process.stdout.isTTY);
   const format = resolveFormat(flags.format, toTerminal);
+  const color = format === 'text' && toTerminal && flags.color !== false && shouldUseColor(process.stdout, process.env);
+  if (color) await loadColors();
   const baseFormatter = createFormatter({
     format,
-    color: toTerminal && flags.color !== false && shouldUseColor(process.stdout, process.env),
+    color,
     timestamps: flags.timestamps,
   });
   const returnFormat = flags.returns ? await loadReturnFormat() : undefined;
