@@ -18,8 +18,12 @@ export interface NativeBpfError extends Error {
 
 /** Misuse (closed object, wrong order) throws an Error with code 'ERR_BPF_STATE' and `operation`. */
 
-/** Opens an ELF BPF object from memory; `name` is the libbpf object name. */
-export function openObject(bytes: Uint8Array, name: string): ObjectHandle;
+/**
+ * Opens an ELF BPF object from memory; `name` is the libbpf object name.
+ * `kernelBtfPath` replaces the kernel's BTF for CO-RE relocations
+ * (libbpf's btf_custom_path), e.g. a minimal one from bpftool gen min_core_btf.
+ */
+export function openObject(bytes: Uint8Array, name: string, kernelBtfPath?: string): ObjectHandle;
 /** Sets a map's max_entries (a ring buffer's size in bytes); only before load. */
 export function setMapMaxEntries(h: ObjectHandle, map: string, entries: number): void;
 /** Loads programs (verifier) and creates maps. */

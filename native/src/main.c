@@ -154,10 +154,10 @@ static void throw_with_log(napi_env env, const char *operation, int err, const c
 
 /* ---- exported functions ---- */
 
-/* openObject(bytes: Uint8Array, name: string): handle */
+/* openObject(bytes: Uint8Array, name: string, kernelBtfPath?: string): handle */
 static napi_value js_open_object(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  if (!get_args(env, info, 2, argv)) return NULL;
+  napi_value argv[3];
+  if (!get_some_args(env, info, 2, 3, argv)) return NULL;
   bool is_typed = false;
   napi_is_typedarray(env, argv[0], &is_typed);
   if (!is_typed) {
@@ -175,6 +175,18 @@ static napi_value js_open_object(napi_env env, napi_callback_info info) {
   }
   char *name = get_string(env, argv[1], "object name");
   if (!name) return NULL;
+  /* A kernel BTF holding only the types the object's CO-RE relocations
+   * name: libbpf then neither reads nor searches the kernel's 5 MB one. */
+  char *btf_path = NULL;
+  napi_valuetype btf_type = napi_undefined;
+  napi_typeof(env, argv[2], &btf_type);
+  if (btf_type != napi_undefined) {
+    btf_path = get_string(env, argv[2], "kernel BTF path");
+    if (!btf_path) {
+      free(name);
+      return NULL;
+    }
+  }
 
   bpf_loader *l = calloc(1, sizeof *l);
   void *copy = malloc(length ? length : 1);
@@ -182,16 +194,18 @@ static napi_value js_open_object(napi_env env, napi_callback_info info) {
     free(l);
     free(copy);
     free(name);
+    free(btf_path);
     throw_errno(env, "bpf_object__open_mem", ENOMEM, NULL, NULL);
     return NULL;
   }
   memcpy(copy, data, length);
-  LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = name);
+  LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = name, .btf_custom_path = btf_path);
   log_clear();
   errno = 0;
   struct bpf_object *obj = bpf_object__open_mem(copy, length, &opts);
   int err = errno;
   free(name);
+  free(btf_path); /* libbpf keeps its own copy */
   if (!obj) {
     free(copy);
     free(l);

@@ -159,7 +159,7 @@ export function disabledByEnv(env: NodeJS.ProcessEnv): FeatureName[] {
   return names as FeatureName[];
 }
 
-function readBootId(path: string): string | null {
+export function readBootId(path: string = BOOT_ID_PATH): string | null {
   try {
     const id = readFileSync(path, 'utf8').trim();
     return id || null;

@@ -10,6 +10,7 @@ export { MIN_DEFAULT_BUFFER, defaultBufferSize, formatBufferSize, suggestedBuffe
 export { PAIR_STATS_MAP, RING_BATCH_MAX_RECORD, ringBatchBytesFor } from './codegen.js';
 export { compileBpf, prepareClang } from './compile.js';
 export { describeFeatures, kernelFeatures, type KernelFeatures } from './features.js';
+export { forgetKernelBtf, keepKernelBtf, keptKernelBtf } from './kernelbtf.js';
 export { BpfObject, forEachRecord, monotonicToRealtimeOffsetNs } from './loader.js';
 export { checkPrivileges } from './privileges.js';
 export { defaultSpecCacheDir, readCachedSpec, writeCachedSpec } from './speccache.js';

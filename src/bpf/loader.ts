@@ -164,16 +164,23 @@ export class BpfObject {
     readonly name: string,
   ) {}
 
-  /** Parses an ELF BPF object (clang -target bpf output) from memory. */
-  static open(objectBytes: Uint8Array, name: string): BpfObject {
+  /**
+   * Parses an ELF BPF object (clang -target bpf output) from memory.
+   * `kernelBtf`: a file of kernel BTF to relocate against instead of the
+   * kernel's own (src/bpf/kernelbtf.ts).
+   */
+  static open(objectBytes: Uint8Array, name: string, options: { kernelBtf?: string } = {}): BpfObject {
     const op = 'bpf_object__open_mem';
     if (!(objectBytes instanceof Uint8Array) || objectBytes.length === 0) {
       throw invalid('the BPF object is empty or not bytes', op);
     }
     checkName(name, 'the BPF object name', op);
+    if (options.kernelBtf !== undefined && (typeof options.kernelBtf !== 'string' || options.kernelBtf === '')) {
+      throw invalid('the kernel BTF path must be a non-empty string', op);
+    }
     const lib = native();
     try {
-      return new BpfObject(lib.openObject(objectBytes, name), name);
+      return new BpfObject(options.kernelBtf === undefined ? lib.openObject(objectBytes, name) : lib.openObject(objectBytes, name, options.kernelBtf), name);
     } catch (err) {
       const e = err as NativeFailure;
       if (e.code === 'LIBBPF_ERRNO__FORMAT' || e.code === 'LIBBPF_ERRNO__LIBELF') {

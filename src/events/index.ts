@@ -6,4 +6,4 @@
 // sub-folder's index.ts), never from the stage's modules themselves.
 
 export { type NotReturnedReason, type PairedEvent, type PairingStats } from './pairing.js';
-export { TraceSession, resolveAttachMode, resolveTransport } from './session.js';
+export { TraceSession, resolveAttachMode, resolveTransport, type SessionOptions } from './session.js';

@@ -65,6 +65,8 @@ export interface SessionOptions {
   onAttach?(attached: number, total: number): void;
   /** With --returns: number each call and link it to the call it runs inside (PairedEvent.callId; for OTLP spans). */
   nesting?: boolean;
+  /** Kernel BTF to relocate against instead of the kernel's own (src/bpf/kernelbtf.ts). */
+  kernelBtf?: string;
 }
 
 export interface SessionStats {
@@ -101,7 +103,7 @@ export class TraceSession {
   static start(spec: TraceSpec, objectBytes: Uint8Array, options: SessionOptions): TraceSession {
     const transport = options.transport ?? 'ring';
     if (transport === 'perf') checkPerfRecordSizes(spec);
-    const object = BpfObject.open(objectBytes, 'weaver');
+    const object = BpfObject.open(objectBytes, 'weaver', options.kernelBtf ? { kernelBtf: options.kernelBtf } : {});
     const session = new TraceSession(object);
     try {
       // A perf event array has one entry per CPU, which libbpf sets itself.

@@ -5,11 +5,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { CallEvent, DecodedArg, Value } from '../../src/core/model.js';
 import { UsageError } from '../../src/core/errors.js';
-import { createFormatter, resolveFormat, shouldUseColor, textValue, jsonValue, formatDuration } from '../../src/output/format/index.js';
+import { createFormatter, loadColors, resolveFormat, shouldUseColor, textValue, jsonValue, formatDuration } from '../../src/output/format/index.js';
 
-beforeAll(() => {
+beforeAll(async () => {
   // Absolute timestamps are local time; pin the zone so the expectations hold anywhere.
   process.env.TZ = 'UTC';
+  // chalk is loaded only by runs that colour.
+  await loadColors();
 });
 
 const enc = new TextEncoder();

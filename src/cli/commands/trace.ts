@@ -9,15 +9,15 @@
 // imported when that run needs it.
 
 import type { TraceFlags } from '../flags.js';
-import { buildTraceSpec, checkPrivileges, compileBpf, defaultBufferSize, defaultSpecCacheDir, describeFeatures, formatBufferSize, kernelFeatures, MIN_DEFAULT_BUFFER, prepareClang, readCachedSpec, RING_BATCH_MAX_RECORD, ringBatchBytesFor, writeCachedSpec, type TraceRequest, type TraceSpec } from '../../bpf/index.js';
+import { buildTraceSpec, checkPrivileges, compileBpf, defaultBufferSize, defaultSpecCacheDir, describeFeatures, forgetKernelBtf, formatBufferSize, keepKernelBtf, keptKernelBtf, kernelFeatures, MIN_DEFAULT_BUFFER, prepareClang, readCachedSpec, RING_BATCH_MAX_RECORD, ringBatchBytesFor, writeCachedSpec, type TraceRequest, type TraceSpec } from '../../bpf/index.js';
 import type { ElfFile } from '../../binary/index.js';
-import { UsageError, type CallEvent } from '../../core/index.js';
+import { BpfError, UsageError, type CallEvent } from '../../core/index.js';
 import type { EventFilter } from '../../output/filter/index.js';
-import { createFormatter, resolveFormat, shouldUseColor } from '../../output/format/index.js';
+import { createFormatter, loadColors, resolveFormat, shouldUseColor } from '../../output/format/index.js';
 import { writeFileSync } from 'node:fs';
 import { after, chooseTarget, describeExit, exitStatusOf, forwardSignals, outputPatience, settle, SignalWatch, spawnHeld, terminate, watchBinary, whenAllExit, type LaunchedProgram, type ProgramExit, type StopSource } from '../../process/index.js';
 import { describeWriteError, EventPrinter, EXIT_OUTPUT_ERROR, formatSummary, formatTwoTraps, isSharedStream, loadCallStats, loadReturnFormat, loadOtlpExport, loadStackNames, openOutputFile, OutputWriter, pairingCounts, resolveOtlpConfig, StatusLine, stdoutTarget, summaryRecord, type OtlpExport, type OutputFailure, type SummaryFacts } from '../../output/index.js';
-import { TraceSession, resolveAttachMode, resolveTransport } from '../../events/index.js';
+import { TraceSession, resolveAttachMode, resolveTransport, type SessionOptions } from '../../events/index.js';
 import { weaverVersion } from '../flags.js';
 
 function checkFlags(flags: TraceFlags): void {
@@ -127,9 +127,11 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
 
   const toTerminal = !flags.output && Boolean(process.stdout.isTTY);
   const format = resolveFormat(flags.format, toTerminal);
+  const color = format === 'text' && toTerminal && flags.color !== false && shouldUseColor(process.stdout, process.env);
+  if (color) await loadColors();
   const baseFormatter = createFormatter({
     format,
-    color: toTerminal && flags.color !== false && shouldUseColor(process.stdout, process.env),
+    color,
     timestamps: flags.timestamps,
   });
   const returnFormat = flags.returns ? await loadReturnFormat() : undefined;
@@ -161,6 +163,9 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
     }
   };
   let session: TraceSession;
+  // The kernel types the object relocates against, cut from the kernel's BTF by an earlier start (src/bpf/kernelbtf.ts).
+  let kernelBtf = keptKernelBtf(compiled.cachePath);
+  if (kernelBtf) verbose(`weaver: kernel BTF for CO-RE from ${kernelBtf}`);
   try {
     if (otlpConfig) {
       const { OtlpExport } = await loadOtlpExport();
@@ -171,7 +176,7 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
         { returns: flags.returns, onFirstFailure: (sentence) => say(`weaver: ${sentence}`) },
       );
     }
-    session = TraceSession.start(spec, compiled.object, {
+    const sessionOptions: SessionOptions = {
       nesting: Boolean(otlp) && flags.returns,
       pids: program ? [program.pid] : target.pids,
       bufferSize,
@@ -182,7 +187,17 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
       },
       onMalformed: (err) => verbose(`weaver: skipped a record: ${err.message}`),
       onAttach: (n, all) => status.set(`weaver: attaching probes ${n}/${all}…`),
-    });
+    };
+    try {
+      session = TraceSession.start(spec, compiled.object, kernelBtf ? { ...sessionOptions, kernelBtf } : sessionOptions);
+    } catch (err) {
+      // A kept kernel BTF that does not serve this kernel: removed, and the load retried with the kernel's own.
+      if (!kernelBtf || !(err instanceof BpfError) || err.operation !== 'bpf_object__load') throw err;
+      forgetKernelBtf(kernelBtf);
+      verbose(`weaver: the kept kernel BTF ${kernelBtf} did not serve (${err.message}); loading with the kernel's own`);
+      kernelBtf = null;
+      session = TraceSession.start(spec, compiled.object, sessionOptions);
+    }
   } catch (err) {
     status.done();
     program?.signal('SIGKILL');
@@ -217,6 +232,7 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
       }
     }
     setImmediate(keepSpec);
+    if (!kernelBtf) void keepKernelBtf(compiled.cachePath);
     elapsedFrom = process.hrtime.bigint();
     const outcome = await traceUntilDone(flags, program, target.pids, printer, output, spec.binary.path, signals);
     verbose(`weaver: stopping (${outcome.detail})`);

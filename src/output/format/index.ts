@@ -7,14 +7,14 @@ import { TextFormatter, type TimestampMode } from './text.js';
 
 export { jsonArg, jsonEvent, jsonValue } from './json.js';
 export { DEFAULT_MAX_VALUE_CHARS, formatDuration, TextFormatter, textValue, type TimestampMode } from './text.js';
-export { shouldUseColor, functionColorName } from './color.js';
+export { functionColorName, loadColors, shouldUseColor } from './color.js';
 export { goFloat, shortestFloat } from './floats.js';
 
 export type OutputFormat = 'text' | 'json';
 
 export interface FormatOptions {
   format: OutputFormat;
-  /** Text only: ANSI colours (decide with shouldUseColor). */
+  /** Text only: ANSI colours (decide with shouldUseColor; await loadColors() first). */
   color: boolean;
   /** Text only. */
   timestamps: TimestampMode;
