@@ -12,11 +12,12 @@ import type { TraceTarget } from './tracespec.js';
 export const MIN_DEFAULT_BUFFER = 8 << 20;
 /**
  * weaver maps the ring buffer's data twice (the kernel's ring buffer
- * layout), so a buffer of N bytes shows as 2N in its resident memory: 64
- * MiB keeps weaver itself well under 400 MB while it traces thousands of
- * functions.
+ * layout), so a buffer of N bytes shows as 2N in its resident memory. 64
+ * MiB took weaver alone to ~400 MB on a cold start of 3128 functions; 32
+ * MiB (and even 16) still loses nothing of 200 requests to pprof's web UI
+ * under -p net/http, the busiest case bench/ measures (bench/README.md 3e).
  */
-export const MAX_DEFAULT_BUFFER = 64 << 20;
+export const MAX_DEFAULT_BUFFER = 32 << 20;
 /** Records of each traced function (entry and return) the default buffer holds. */
 export const BURST_RECORDS = 16;
 /** --buffer-size's bound (src/cli/flags.ts). */
@@ -28,7 +29,7 @@ function nextPowerOfTwo(n: number): number {
   return p;
 }
 
-/** The default --buffer-size for these functions: a power of two from 8 MiB to 64 MiB. */
+/** The default --buffer-size for these functions: a power of two from 8 MiB to 32 MiB. */
 export function defaultBufferSize(targets: Pick<TraceTarget, 'plan' | 'returns'>[]): number {
   let bytes = 0;
   for (const t of targets) bytes += BURST_RECORDS * (t.plan.recordSize + (t.returns?.plan.recordSize ?? 0));

@@ -12,8 +12,8 @@ describe('defaultBufferSize', () => {
   it.each([
     ['one small function: the 8 MiB floor', [target(160)], 8 << 20],
     ['300 functions of 2 KiB records', Array.from({ length: 300 }, () => target(2048)), 16 << 20],
-    ['1270 functions of 2 KiB records and returns of 512 bytes', Array.from({ length: 1270 }, () => target(2048, 512)), 64 << 20],
-    ['3000 functions of 4 KiB: the 64 MiB ceiling', Array.from({ length: 3000 }, () => target(4096)), 64 << 20],
+    ['1270 functions of 2 KiB records and returns of 512 bytes', Array.from({ length: 1270 }, () => target(2048, 512)), 32 << 20],
+    ['3000 functions of 4 KiB: the 32 MiB ceiling', Array.from({ length: 3000 }, () => target(4096)), 32 << 20],
   ])('%s', (_what, targets, want) => {
     expect(defaultBufferSize(targets)).toBe(want);
   });
