@@ -9,13 +9,12 @@ import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { buildGoProgram, goToolchains } from '../helpers/goprogram.js';
+import { buildGoProgram, oldestAndNewestToolchains } from '../helpers/goprogram.js';
 import { REPO_ROOT, requireBpfOrSkip, runWeaver } from '../helpers/weaver.js';
 
 const SOURCE = fileURLToPath(new URL('./programs/funcvalues.go', import.meta.url));
 const canRun = requireBpfOrSkip();
-const all = goToolchains();
-const toolchains = ['1.15', all.at(-1)?.toolchain].flatMap((v) => all.filter((t) => t.toolchain === v)).filter((t, i, a) => a.indexOf(t) === i);
+const toolchains = oldestAndNewestToolchains();
 
 /** The text lines weaver prints, without the process prefix. */
 const EXPECTED_TEXT = [

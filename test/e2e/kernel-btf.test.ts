@@ -11,14 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { buildGoProgram, goToolchains } from '../helpers/goprogram.js';
+import { buildGoProgram, oldestAndNewestToolchains } from '../helpers/goprogram.js';
 import { requireBpfOrSkip, runWeaver } from '../helpers/weaver.js';
 
 const SOURCE = fileURLToPath(new URL('./programs/flood.go', import.meta.url));
 const CALLS = 25;
 const canRun = requireBpfOrSkip();
-const all = goToolchains();
-const toolchains = ['1.15', all.at(-1)?.toolchain].flatMap((v) => all.filter((t) => t.toolchain === v)).filter((t, i, a) => a.indexOf(t) === i);
+const toolchains = oldestAndNewestToolchains();
 
 interface Call {
   function: string;

@@ -16,15 +16,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { buildGoProgram, goToolchains, type GoToolchain } from '../helpers/goprogram.js';
+import { buildGoProgram, oldestAndNewestToolchains, type GoToolchain } from '../helpers/goprogram.js';
 import { requireBpfOrSkip, runWeaver } from '../helpers/weaver.js';
 
 const SOURCE = fileURLToPath(new URL('./programs/runtimecalls.go', import.meta.url));
 const PANICS = 5;
 
 const canRun = requireBpfOrSkip();
-const all = goToolchains();
-const toolchains = ['1.15', all.at(-1)?.toolchain].flatMap((v) => all.filter((t) => t.toolchain === v)).filter((t, i, a) => a.indexOf(t) === i);
+const toolchains = oldestAndNewestToolchains();
 
 interface Trace {
   lostInKernel: number;

@@ -37,6 +37,12 @@ export function goToolchains(): GoToolchain[] {
     .filter((t) => existsSync(t.go));
 }
 
+/** Go 1.15 (the stack ABI) and the newest toolchain (the register ABI): the two ends end-to-end tests cover when all would cost too much. */
+export function oldestAndNewestToolchains(): GoToolchain[] {
+  const all = goToolchains();
+  return ['1.15', all.at(-1)?.toolchain].flatMap((v) => all.filter((t) => t.toolchain === v)).filter((t, i, a) => a.indexOf(t) === i);
+}
+
 /**
  * The `go` command of one of the project's toolchains (scripts/toolchains.sh,
  * run by npm run setup): never a Go the machine happens to have.
