@@ -40,7 +40,12 @@ export function keepKernelBtf(objectPath: string | null, options: { bootId?: str
   const bootId = options.bootId === undefined ? readBootId() : options.bootId;
   const target = objectPath ? keptBtfPathFor(objectPath, bootId) : null;
   if (!objectPath || !target || existsSync(target)) return;
-  removeStale(dirname(objectPath), basename(target));
+  try {
+    removeStale(dirname(objectPath), basename(target));
+  } catch {
+    // A read-only cache still serves the objects it holds; nothing is cut into it.
+    return;
+  }
   const tmp = `${target}.${process.pid}.tmp`;
   const script = '"$0" gen min_core_btf "$1" "$2" "$3" >/dev/null 2>&1 && mv -f "$2" "$4" || rm -f "$2"';
   try {
@@ -87,5 +92,9 @@ function olderThan(path: string, ms: number): boolean {
 
 /** Forgets a kept BTF that did not serve (the load is retried without it). */
 export function forgetKernelBtf(path: string): void {
-  rmSync(path, { force: true });
+  try {
+    rmSync(path, { force: true });
+  } catch {
+    // Read-only: the next start tries it, fails, and loads with the kernel's own again.
+  }
 }

@@ -192,7 +192,11 @@ export function writeCachedSpec(req: TraceRequest, spec: TraceSpec, elf: ElfFile
     }
     renameSync(tmp, path);
   } catch {
-    rmSync(tmp, { force: true });
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      // The directory itself is unusable (XDG_CACHE_HOME a file: ENOTDIR): nothing was written.
+    }
     return false;
   }
   try {

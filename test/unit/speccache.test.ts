@@ -127,6 +127,16 @@ describe('a kept spec', () => {
     expect(readCachedSpec(request(spelled), dir)!.binary.path).toBe(spelled);
   });
 
+  it('is not kept, and nothing is thrown, where the cache directory cannot be made (XDG_CACHE_HOME a file)', () => {
+    const bin = copyBinary(types.path);
+    const req = request(bin);
+    const elf = ElfFile.read(bin);
+    const file = join(work, 'a-file');
+    writeFileSync(file, '');
+    expect(writeCachedSpec(req, buildTraceSpec({ ...req, elf }), elf, join(file, 'weaver', 'specs'))).toBe(false);
+    expect(readCachedSpec(req, join(file, 'weaver', 'specs'))).toBeNull();
+  });
+
   it('is not kept for a binary without DWARF', () => {
     const bin = copyBinary(typesStripped.path);
     const req = request(bin);
