@@ -27,6 +27,7 @@ import { createRequire } from 'node:module';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ElfFile } from './elf/file.js';
+import { binaryIdentity, type BinaryIdentity as FileIdentity } from './identity.js';
 import type { ReturnSites } from './x86/returns.js';
 import type { ProbeKind } from './x86/prologue.js';
 import type { RuntimeTable, RuntimeTableStore } from './runtimetypes.js';
@@ -48,13 +49,7 @@ export interface CachedProbe {
   stackCheckFailFlags?: number;
 }
 
-interface BinaryIdentity {
-  /** The Go build ID, or `sha256:<hex>` of the whole file when it has none. */
-  id: string;
-  size: number;
-  mtimeNs: string;
-  ctimeNs: string;
-  ino: number;
+interface BinaryIdentity extends FileIdentity {
   /**
    * The separate debug file the DWARF came from (src/binary/debuginfo/), as
    * `<real path> <size> <mtime ns> <inode>`; '' when the binary's own.
@@ -400,24 +395,10 @@ function sha256(text: string | Buffer): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-/** Null when the file cannot be stat'ed (it went away): then nothing is cached. */
+/** Null when the file on disk is no longer the one that was read: then nothing is cached. */
 function identify(elf: ElfFile): BinaryIdentity | null {
-  let stat;
-  try {
-    stat = statSync(elf.path, { bigint: true });
-  } catch {
-    return null;
-  }
-  // The file on disk must be the one that was read.
-  if (stat.size !== BigInt(elf.buffer.length)) return null;
-  return {
-    id: goBuildId(elf) ?? `sha256:${sha256(elf.buffer)}`,
-    size: elf.buffer.length,
-    mtimeNs: stat.mtimeNs.toString(),
-    ctimeNs: stat.ctimeNs.toString(),
-    ino: Number(stat.ino),
-    debug: elf.dwarfFile ? debugFileIdentity(elf.dwarfFile) : '',
-  };
+  const file = binaryIdentity(elf);
+  return file && { ...file, debug: elf.dwarfFile ? debugFileIdentity(elf.dwarfFile) : '' };
 }
 
 /** Where the debug file is and which version of it; a hash of it when it is not a file (never stored). */
@@ -429,21 +410,6 @@ function debugFileIdentity(debug: ElfFile): string {
     // Not on disk under that name: identified by its contents.
   }
   return `sha256:${sha256(debug.buffer)}`;
-}
-
-/**
- * The Go build ID from the .note.go.buildid note (name "Go", type 4), or
- * null when there is none or it is empty (`-ldflags=-buildid=`).
- */
-export function goBuildId(elf: ElfFile): string | null {
-  const note = elf.section('.note.go.buildid')?.data;
-  if (!note || note.length < 16) return null;
-  const namesz = note.readUInt32LE(0);
-  const descsz = note.readUInt32LE(4);
-  const type = note.readUInt32LE(8);
-  const descStart = 12 + Math.ceil(namesz / 4) * 4;
-  if (type !== 4 || note.toString('latin1', 12, 14) !== 'Go' || descStart + descsz > note.length || descsz === 0) return null;
-  return note.toString('latin1', descStart, descStart + descsz);
 }
 
 /** The .types.json file when it belongs to this binary and this weaver; null otherwise. */

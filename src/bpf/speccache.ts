@@ -31,7 +31,7 @@ import { createRequire } from 'node:module';
 import { dirname, extname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deserialize, serialize } from 'node:v8';
-import { functionNames, goBuildId, runtimeTypesFromList, type ElfFile, type FunctionNames, type RuntimeTable, type RuntimeTypes } from '../binary/index.js';
+import { binaryIdentity, functionNames, isCurrentBuild, runtimeTypesFromList, type BinaryIdentity, type ElfFile, type FunctionNames, type RuntimeTable, type RuntimeTypes } from '../binary/index.js';
 import { defaultCacheDir, leastRecentlyUsed, Notes, type CachedFile, type FunctionSymbol, type NotesData } from '../core/index.js';
 import type { FunctionPlan } from '../spec/index.js';
 import type { TraceRequest, TraceSpec } from './tracespec.js';
@@ -46,16 +46,6 @@ export const MAX_SPEC_BYTES = 128 << 20;
 /** $XDG_CACHE_HOME/weaver/specs (or ~/.cache/weaver/specs): beside the compile cache. */
 export function defaultSpecCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(dirname(defaultCacheDir(env)), 'specs');
-}
-
-/** Which build of the binary a spec was made from. */
-export interface BinaryIdentity {
-  /** The Go build ID, or `sha256:<hex>` of the whole file when it has none. */
-  id: string;
-  size: number;
-  mtimeNs: string;
-  ctimeNs: string;
-  ino: number;
 }
 
 const PLAIN = new Set<unknown>([Object.prototype, Array.prototype, Map.prototype, Set.prototype, null]);
@@ -159,7 +149,7 @@ export function readCachedSpec(req: TraceRequest, dir: string): TraceSpec | null
 export function writeCachedSpec(req: TraceRequest, spec: TraceSpec, elf: ElfFile, dir: string): boolean {
   if (elf.dwarfFile || !spec.binary.hasDwarf) return false;
   const path = specCachePath(req, dir);
-  const binary = identityOf(elf);
+  const binary = binaryIdentity(elf);
   if (!path || !binary) return false;
   const stored = storedSpecParts(spec);
   if (!stored) return false;
@@ -220,80 +210,6 @@ export function pruneSpecs(dir: string, keep: number, maxBytes = MAX_SPEC_BYTES)
     }
   }
   for (const f of leastRecentlyUsed(files, keep, maxBytes)) rmSync(f.path, { force: true });
-}
-
-/** How old a binary's mtime must be for its build ID to identify it (see identityOf). */
-const RACY_NS = 2_000_000_000n;
-
-/** The identity of the file `elf` was read from, if the file on disk is still that one. */
-function identityOf(elf: ElfFile): BinaryIdentity | null {
-  try {
-    const st = statSync(elf.path, { bigint: true });
-    if (st.size !== BigInt(elf.buffer.length)) return null;
-    // File times are as coarse as the kernel's clock tick: a file changed in
-    // place within a tick of being read keeps its times (git's "racy"
-    // files). One written in the last seconds is identified by its
-    // contents, which a hit then hashes; an older one by its build ID.
-    const recent = BigInt(Date.now()) * 1_000_000n - st.mtimeNs < RACY_NS;
-    const buildId = recent ? null : goBuildId(elf);
-    const id = buildId ?? `sha256:${sha256(elf.buffer)}`;
-    return { id, size: elf.buffer.length, mtimeNs: st.mtimeNs.toString(), ctimeNs: st.ctimeNs.toString(), ino: Number(st.ino) };
-  } catch {
-    return null;
-  }
-}
-
-/** True when the file at `path` is the build `binary` describes: same inode, size and times, and the same build ID or contents. */
-function isCurrentBuild(path: string, binary: BinaryIdentity): boolean {
-  const st = statSync(path, { bigint: true });
-  if (st.size !== BigInt(binary.size) || st.mtimeNs.toString() !== binary.mtimeNs || st.ctimeNs.toString() !== binary.ctimeNs || Number(st.ino) !== binary.ino) {
-    return false;
-  }
-  if (binary.id.startsWith('sha256:')) return binary.id === `sha256:${sha256(readFileSync(path))}`;
-  return readGoBuildId(path) === binary.id;
-}
-
-/**
- * The Go build ID of the ELF file at `path`, read as goBuildId reads it
- * (the .note.go.buildid section) with a few small reads instead of the
- * whole file; null when it cannot be found this way.
- */
-export function readGoBuildId(path: string): string | null {
-  const fd = openSync(path, 'r');
-  try {
-    const at = (offset: number, length: number): Buffer => {
-      const buf = Buffer.alloc(length);
-      const n = readSync(fd, buf, 0, length, offset);
-      if (n !== length) throw new Error('short read');
-      return buf;
-    };
-    const ehdr = at(0, 64);
-    // ELF64, little-endian: what weaver traces.
-    if (ehdr.readUInt32BE(0) !== 0x7f454c46 || ehdr[4] !== 2 || ehdr[5] !== 1) return null;
-    const shoff = Number(ehdr.readBigUInt64LE(0x28));
-    const shentsize = ehdr.readUInt16LE(0x3a);
-    const shnum = ehdr.readUInt16LE(0x3c);
-    const shstrndx = ehdr.readUInt16LE(0x3e);
-    if (shentsize !== 64 || shnum === 0 || shnum > 4096 || shstrndx >= shnum) return null;
-    const shdrs = at(shoff, shnum * 64);
-    const section = (i: number) => ({ name: shdrs.readUInt32LE(i * 64), offset: Number(shdrs.readBigUInt64LE(i * 64 + 0x18)), size: Number(shdrs.readBigUInt64LE(i * 64 + 0x20)) });
-    const strtab = section(shstrndx);
-    if (strtab.size > 1 << 20) return null;
-    const names = at(strtab.offset, strtab.size);
-    for (let i = 0; i < shnum; i++) {
-      const s = section(i);
-      const end = names.indexOf(0, s.name);
-      if (names.toString('latin1', s.name, end < 0 ? undefined : end) !== '.note.go.buildid') continue;
-      if (s.size > 4096) return null;
-      const note = at(s.offset, s.size);
-      return goBuildId({ section: (name: string) => (name === '.note.go.buildid' ? { data: note } : undefined) } as unknown as ElfFile);
-    }
-    return null;
-  } catch {
-    return null;
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** The parts of the file, each serialized. */

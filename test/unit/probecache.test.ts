@@ -11,7 +11,8 @@ import { basename, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ElfFile } from '../../src/binary/elf/file.js';
 import { goBinaryInfo, openGoBinary } from '../../src/binary/elf/gobinary.js';
-import { MAX_CACHED_BINARIES, ProbeCache, defaultBinaryCacheDir, goBuildId, pruneCache, type CachedProbe } from '../../src/binary/probecache.js';
+import { MAX_CACHED_BINARIES, ProbeCache, defaultBinaryCacheDir, pruneCache, type CachedProbe } from '../../src/binary/probecache.js';
+import { goBuildId } from '../../src/binary/identity.js';
 import { buildTraceSpec, type TraceRequest } from '../../src/bpf/tracespec.js';
 import { fixtureBuild } from '../helpers/fixtures.js';
 

@@ -11,8 +11,8 @@ import { isDeepStrictEqual } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ElfFile } from '../../src/binary/elf/file.js';
 import { ALL_FEATURES } from '../../src/bpf/features.js';
-import { goBuildId } from '../../src/binary/probecache.js';
-import { pruneSpecs, readCachedSpec, readGoBuildId, specCachePath, writeCachedSpec } from '../../src/bpf/speccache.js';
+import { goBuildId, readGoBuildId } from '../../src/binary/identity.js';
+import { pruneSpecs, readCachedSpec, specCachePath, writeCachedSpec } from '../../src/bpf/speccache.js';
 import { buildTraceSpec, type TraceRequest, type TraceSpec } from '../../src/bpf/tracespec.js';
 import { fixtureBuild } from '../helpers/fixtures.js';
 
