@@ -4,7 +4,7 @@
 
 import { cpus } from 'node:os';
 import { RecordDecoder, MalformedRecordError } from './decode.js';
-import { WeaverError, type CallEvent } from '../core/index.js';
+import { BpfError, WeaverError, type CallEvent } from '../core/index.js';
 import { BpfObject, forEachRecord, monotonicToRealtimeOffsetNs, PAIR_STATS_MAP, type KernelFeatures, type TraceSpec } from '../bpf/index.js';
 import { ReturnPairer, type PairingStats } from './pairing.js';
 import { PAIR_STAT, RECORD_KIND } from '../spec/index.js';
@@ -67,6 +67,8 @@ export interface SessionOptions {
   nesting?: boolean;
   /** Kernel BTF to relocate against instead of the kernel's own (src/bpf/kernelbtf.ts). */
   kernelBtf?: string;
+  /** The load failed with `kernelBtf`; it is retried with the kernel's own BTF. */
+  onKernelBtfRefused?(path: string, err: BpfError): void;
 }
 
 export interface SessionStats {
@@ -103,13 +105,9 @@ export class TraceSession {
   static start(spec: TraceSpec, objectBytes: Uint8Array, options: SessionOptions): TraceSession {
     const transport = options.transport ?? 'ring';
     if (transport === 'perf') checkPerfRecordSizes(spec);
-    const object = BpfObject.open(objectBytes, 'weaver', options.kernelBtf ? { kernelBtf: options.kernelBtf } : {});
+    const object = loadObject(spec, objectBytes, options, transport);
     const session = new TraceSession(object);
     try {
-      // A perf event array has one entry per CPU, which libbpf sets itself.
-      if (transport === 'ring') object.setMapMaxEntries(EVENTS_MAP, options.bufferSize);
-      for (const d of spec.dispatch ?? []) object.prepareUprobeMulti(d.program);
-      object.load();
       const pids: (number | undefined)[] = options.pids?.length ? options.pids : [options.pid];
       const total = spec.probes.length * pids.length;
       let attached = 0;
@@ -286,6 +284,35 @@ export class TraceSession {
     this.closed = true;
     this.object.close();
     this.finish?.();
+  }
+}
+
+/**
+ * The object opened and loaded, its event map sized and its dispatchers
+ * prepared. A kept kernel BTF that fails the load (another kernel, a
+ * damaged file) is reported and the load done again with the kernel's own.
+ */
+function loadObject(spec: TraceSpec, objectBytes: Uint8Array, options: SessionOptions, transport: Transport): BpfObject {
+  const load = (kernelBtf?: string): BpfObject => {
+    const object = BpfObject.open(objectBytes, 'weaver', kernelBtf ? { kernelBtf } : {});
+    try {
+      // A perf event array has one entry per CPU, which libbpf sets itself.
+      if (transport === 'ring') object.setMapMaxEntries(EVENTS_MAP, options.bufferSize);
+      for (const d of spec.dispatch ?? []) object.prepareUprobeMulti(d.program);
+      object.load();
+      return object;
+    } catch (err) {
+      object.close();
+      throw err;
+    }
+  };
+  if (!options.kernelBtf) return load();
+  try {
+    return load(options.kernelBtf);
+  } catch (err) {
+    if (!(err instanceof BpfError) || err.operation !== 'bpf_object__load') throw err;
+    options.onKernelBtfRefused?.(options.kernelBtf, err);
+    return load();
   }
 }
 

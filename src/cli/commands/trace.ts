@@ -11,7 +11,7 @@
 import type { TraceFlags } from '../flags.js';
 import { buildTraceSpec, checkPrivileges, compileBpf, defaultBufferSize, defaultSpecCacheDir, describeFeatures, forgetKernelBtf, formatBufferSize, keepKernelBtf, keptKernelBtf, kernelFeatures, MIN_DEFAULT_BUFFER, prepareClang, readCachedSpec, RING_BATCH_MAX_RECORD, ringBatchBytesFor, writeCachedSpec, type TraceRequest, type TraceSpec } from '../../bpf/index.js';
 import type { ElfFile } from '../../binary/index.js';
-import { BpfError, UsageError, type CallEvent } from '../../core/index.js';
+import { UsageError, type CallEvent } from '../../core/index.js';
 import type { EventFilter } from '../../output/filter/index.js';
 import { createFormatter, loadColors, resolveFormat, shouldUseColor } from '../../output/format/index.js';
 import { writeFileSync } from 'node:fs';
@@ -187,17 +187,14 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
       },
       onMalformed: (err) => verbose(`weaver: skipped a record: ${err.message}`),
       onAttach: (n, all) => status.set(`weaver: attaching probes ${n}/${all}…`),
+      ...(kernelBtf ? { kernelBtf } : {}),
+      onKernelBtfRefused: (path, err) => {
+        forgetKernelBtf(path);
+        verbose(`weaver: the kept kernel BTF ${path} did not serve (${err.message}); loading with the kernel's own`);
+        kernelBtf = null;
+      },
     };
-    try {
-      session = TraceSession.start(spec, compiled.object, kernelBtf ? { ...sessionOptions, kernelBtf } : sessionOptions);
-    } catch (err) {
-      // A kept kernel BTF that does not serve this kernel: removed, and the load retried with the kernel's own.
-      if (!kernelBtf || !(err instanceof BpfError) || err.operation !== 'bpf_object__load') throw err;
-      forgetKernelBtf(kernelBtf);
-      verbose(`weaver: the kept kernel BTF ${kernelBtf} did not serve (${err.message}); loading with the kernel's own`);
-      kernelBtf = null;
-      session = TraceSession.start(spec, compiled.object, sessionOptions);
-    }
+    session = TraceSession.start(spec, compiled.object, sessionOptions);
   } catch (err) {
     status.done();
     program?.signal('SIGKILL');
@@ -232,7 +229,8 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
       }
     }
     setImmediate(keepSpec);
-    if (!kernelBtf) void keepKernelBtf(compiled.cachePath);
+    // Cut for the next start when none served this one.
+    if (!kernelBtf) keepKernelBtf(compiled.cachePath);
     elapsedFrom = process.hrtime.bigint();
     const outcome = await traceUntilDone(flags, program, target.pids, printer, output, spec.binary.path, signals);
     verbose(`weaver: stopping (${outcome.detail})`);
