@@ -12,7 +12,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { defaultCacheDir, EnvironmentError, WeaverError } from '../core/index.js';
+import { defaultCacheDir, EnvironmentError, leastRecentlyUsed, WeaverError, type CachedFile } from '../core/index.js';
 import { executableIdentity, keepVersion, keptVersion } from './clangversion.js';
 
 const run = promisify(execFile);
@@ -293,23 +293,17 @@ function touch(path: string): void {
   }
 }
 
-/** Removes the least recently used objects in `dir` until their sizes add up to at most `maxBytes`. */
+/** Removes the least recently used objects in `dir` until their sizes add up to at most `maxBytes` (core's cache rule). */
 export function pruneCache(dir: string, maxBytes: number): void {
-  const objects: { path: string; size: number; used: number }[] = [];
+  const objects: CachedFile[] = [];
   for (const name of readdirSync(dir)) {
     if (!name.endsWith('.o')) continue;
     try {
       const st = statSync(join(dir, name));
-      objects.push({ path: join(dir, name), size: st.size, used: st.mtimeMs });
+      objects.push({ path: join(dir, name), bytes: st.size, used: st.mtimeMs });
     } catch {
       // Removed by another weaver meanwhile.
     }
   }
-  let total = objects.reduce((n, o) => n + o.size, 0);
-  objects.sort((a, b) => a.used - b.used);
-  for (const o of objects) {
-    if (total <= maxBytes) break;
-    rmSync(o.path, { force: true });
-    total -= o.size;
-  }
+  for (const o of leastRecentlyUsed(objects, Infinity, maxBytes)) rmSync(o.path, { force: true });
 }

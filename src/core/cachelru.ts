@@ -1,5 +1,5 @@
-// The rule weaver's bounded caches share (per-binary analyses, debuginfod
-// downloads): the most recently used files stay while they number at most
+// The rule weaver's bounded caches share (compiled objects, per-binary
+// analyses, kept specs, debuginfod downloads): the most recently used files stay while they number at most
 // `keep` and add up to at most `maxBytes`; the most recent one always
 // stays, being the one just written.
 
