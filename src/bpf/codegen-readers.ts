@@ -34,15 +34,34 @@ export class ReaderSet {
   /** Reader definitions in order of definition (callees first), keyed by body. */
   private readonly byBody = new Map<string, string>();
   private readonly definitions: string[] = [];
+  /** Each reader's parameter list, by index. */
+  private readonly signatures: string[] = [];
   private readonly areaSizes = new Set<number>();
   /** Each reader's callees. */
   private readonly callees = new Map<string, string[]>();
 
-  /** Every reader (or those in `only`) and every area struct, callees before callers. */
-  cDefinitions(only?: Set<string>): string {
+  /**
+   * Every area struct and every reader (or those in `only`), callees before
+   * callers; readers in `declared` only as `extern` prototypes, for a unit
+   * that calls readers another unit defines (src/bpf/codegen-units.ts).
+   */
+  cDefinitions(only?: Set<string>, declared: Set<string> = new Set()): string {
     const areas = [...this.areaSizes].sort((a, b) => a - b).map((n) => `struct weaver_area_${n} { u8 b[${n}]; };`);
     const definitions = only ? this.definitions.filter((_, i) => only.has(`weaver_v${i}`)) : this.definitions;
-    return [...areas, '', ...definitions].join('\n');
+    const prototypes = this.signatures.flatMap((signature, i) => (declared.has(`weaver_v${i}`) ? [`extern int weaver_v${i}${signature};`] : []));
+    return [...areas, '', ...(prototypes.length ? [...prototypes, ''] : []), ...definitions].join('\n');
+  }
+
+  /** Each reader's name and the length of its definition, in order of definition. */
+  lengths(): { name: string; length: number }[] {
+    return this.definitions.map((d, i) => ({ name: `weaver_v${i}`, length: d.length }));
+  }
+
+  /** The readers that `names`' definitions call. */
+  calledBy(names: Iterable<string>): Set<string> {
+    const called = new Set<string>();
+    for (const name of names) for (const callee of this.callees.get(name) ?? []) called.add(callee);
+    return called;
   }
 
   /** Every reader that C text `text` (a shape) runs, directly or through other readers. */
@@ -160,6 +179,7 @@ export class ReaderSet {
       this.areaSizes.add(image.size);
       this.areaSizes.add(slotBytes);
       this.definitions.push(`/* ${commentSafe(plan.type.name)} */\nWEAVER_SHARED __attribute__((noinline)) int ${name}${text}\n`);
+      this.signatures.push(signature);
       this.callees.set(name, readersCalledIn(text));
     }
     return { name, usesBias };
@@ -243,7 +263,7 @@ function callAt(reader: Reader, plan: Exclude<ValuePlan, { kind: 'unavailable' }
   return `${reader.name}((void *)(${addr(plan.offset)}), (void *)(${addr(slotRange(plan).start)})${reader.usesBias ? ', bias' : ''})`;
 }
 
-function readersCalledIn(text: string): string[] {
+export function readersCalledIn(text: string): string[] {
   return [...new Set(text.match(/\bweaver_v\d+(?=\()/g) ?? [])];
 }
 

@@ -16,7 +16,8 @@ import {
   G_STACK_HI_OFFSET, PAIR_FLAG, PAIR_STAT, PAIR_STAT_COUNT, deferreturnProgramName, returnProgramName, type ReturnPlan,
 } from '../spec/index.js';
 import { interfaceHelpersC, interfaceTypesOf } from './codegen-values.js';
-import { ReaderSet, commentSafe, recordAddr, takesBias } from './codegen-readers.js';
+import { ReaderSet, commentSafe, readersCalledIn, recordAddr, takesBias } from './codegen-readers.js';
+import { placeReaders } from './codegen-units.js';
 
 export interface CodegenOptions {
   abi: GoAbi;
@@ -161,10 +162,11 @@ export function generateC(units: ProgramUnit[], options: CodegenOptions, shapes:
 }
 
 /**
- * The C in compile units: with dispatchers, one unit per dispatcher, holding
- * its shapes and the readers they reach, so that clang compiles units side
- * by side and each is cached on its own (src/bpf/compile.ts joins them with
- * libbpf's static linker); otherwise one unit. clang's time grows faster than
+ * The C in compile units: with dispatchers, a unit per dispatcher holding
+ * its shapes, and each reader in one unit (src/bpf/codegen-units.ts), so
+ * that clang compiles units side by side and each is cached on its own
+ * (src/bpf/compile.ts joins them with libbpf's static linker); otherwise
+ * one unit. clang's time grows faster than
  * a unit's length (3128 functions in one unit: 15.7 s of CPU; 480 shapes:
  * 5.5 s), so small units also cost less in all.
  */
@@ -212,17 +214,30 @@ export function generateUnits(units: ProgramUnit[], options: CodegenOptions, sha
 
   if (options.dispatch) {
     const byName = new Map(shapes.shapes.map((sh) => [sh.name, sh]));
-    return options.dispatch.map((d, index, all) => {
+    const groups = options.dispatch.map((d) => {
       const own = d.calls.flatMap((c) => (byName.has(c) ? [byName.get(c)!] : []));
-      const readers = new Set<string>();
-      for (const sh of own) for (const r of shapes.readers.reachedFrom(sh.text)) readers.add(r);
+      const tail = [
+        ...(deferreturns && d.calls.includes(DEFERRETURN_SHAPE) ? ['', deferreturnShape()] : []),
+        '',
+        `#define WEAVER_SITE_BIAS(ctx, cookie) ${options.pie ? '((((ctx)->ip >> 12) - WEAVER_COOKIE_LINK_PAGE(cookie)) << 12)' : '0'}`,
+        dispatcherProgram(d.program, d.calls, biased),
+      ];
+      const called = new Set(own.flatMap((sh) => readersCalledIn(sh.text)));
+      return { own, tail, called, length: own.reduce((n, sh) => n + sh.text.length, 0) + tail.join('\n').length };
+    });
+    const placed = placeReaders({
+      dispatcherUnits: groups.map((g) => g.length),
+      readers: shapes.readers.lengths(),
+      subprograms: shapes.shapes.length + shapes.readers.count,
+    });
+    return placed.map((defined, index, all) => {
+      const group = groups[index];
+      const called = new Set([...(group?.called ?? []), ...shapes.readers.calledBy(defined)]);
+      const declared = new Set([...called].filter((r) => !defined.has(r)));
       const out = preamble(index, all.length);
-      out.push(shapes.readers.cDefinitions(readers));
-      for (const sh of own) out.push(shapeText(sh));
-      if (deferreturns && d.calls.includes(DEFERRETURN_SHAPE)) out.push('', deferreturnShape());
-      out.push('');
-      out.push(`#define WEAVER_SITE_BIAS(ctx, cookie) ${options.pie ? '((((ctx)->ip >> 12) - WEAVER_COOKIE_LINK_PAGE(cookie)) << 12)' : '0'}`);
-      out.push(dispatcherProgram(d.program, d.calls, biased));
+      out.push(shapes.readers.cDefinitions(defined, declared));
+      for (const sh of group?.own ?? []) out.push(shapeText(sh));
+      out.push(...(group?.tail ?? []));
       return out.join('\n');
     });
   }
