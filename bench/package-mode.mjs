@@ -2,8 +2,8 @@
 // bin/weaver.js` to its "Tracing" line, cold (an empty $XDG_CACHE_HOME:
 // clang compiles, the binary is analysed) and warm (the same cache again),
 // and the peak memory of weaver and its children (clang) while starting,
-// sampled from /proc every 20 ms (the sum of their RSS, weaver's own, and
-// the sum of their PSS, which counts pages clangs share once); the CPU
+// sampled from /proc every 20 ms (the sum of their RSS, weaver's own, and,
+// every 200 ms, the sum of their PSS, which counts pages clangs share once); the CPU
 // time of weaver and its children up to "Tracing"; then whether the default buffer loses
 // events while 200 requests go to pprof's web UI.
 //
@@ -56,44 +56,50 @@ const CASES = [
 ].filter((c) => ONLY.test(c.name));
 
 /**
- * Resident memory of `pid` and every process below it, in KiB (`self`: of
- * `pid` alone; `field` 'Pss' from smaps_rollup: each shared page counted
- * once over all processes, so two clangs' libLLVM is not counted twice).
+ * `pid` and every process below it, from each task's `children` file: a
+ * few reads a sample. (Reading every /proc/<pid>/stat for parents, three
+ * times a sample, cost the machine ~25% of a CPU at 20 ms, taken from the
+ * start being measured: bench/README.md §3f.)
  */
-function treeRssKiB(pid, self = false, field = 'VmRSS') {
-  const read = (p) =>
-    field === 'VmRSS'
-      ? Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0)
-      : Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
-  const children = new Map();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
+function processTree(pid) {
+  const all = [pid];
+  for (let i = 0; i < all.length; i++) {
+    let tasks = [];
     try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(d)]);
+      tasks = readdirSync(`/proc/${all[i]}/task`);
     } catch {
-      // Gone meanwhile.
+      continue; // Gone meanwhile.
+    }
+    for (const t of tasks) {
+      try {
+        for (const c of readFileSync(`/proc/${all[i]}/task/${t}/children`, 'utf8').split(' ')) if (c) all.push(Number(c));
+      } catch {
+        // Gone meanwhile.
+      }
     }
   }
-  let total = 0;
-  const visit = (p) => {
+  return all;
+}
+
+/**
+ * Memory of the processes `pids`, in KiB: the sum of their RSS, the first's
+ * own RSS, and (with `pss`) the sum of their PSS (from smaps_rollup: each
+ * shared page counted once over all processes, so two clangs' libLLVM is
+ * not counted twice). smaps_rollup walks a process's page tables: 1-3 ms a
+ * process, so it is read every 10th sample only.
+ */
+function memoryKiB(pids, withPss = true) {
+  const field = (path, re) => {
     try {
-      total += read(p);
-    } catch {
-      return;
-    }
-    for (const c of children.get(p) ?? []) visit(c);
-  };
-  if (self) {
-    try {
-      return read(pid);
+      return Number(re.exec(readFileSync(path, 'utf8'))?.[1] ?? 0);
     } catch {
       return 0;
     }
-  }
-  visit(pid);
-  return total;
+  };
+  const rss = pids.map((p) => field(`/proc/${p}/status`, /VmRSS:\s+(\d+)/));
+  const pss = withPss ? pids.map((p) => field(`/proc/${p}/smaps_rollup`, /^Pss:\s+(\d+)/m)) : [];
+  const sum = (xs) => xs.reduce((a, b) => a + b, 0);
+  return { rss: sum(rss), self: rss[0] ?? 0, pss: sum(pss) };
 }
 
 /** CPU seconds of `pid` and its children it has waited for (clang, bpftool), from /proc. */
@@ -110,20 +116,26 @@ async function startOnce(args, env) {
   let peakSelf = 0;
   let peakPss = 0;
   let pid = 0;
+  let sampleMs = 0;
+  let samples = 0;
   const sampler = setInterval(() => {
     if (!pid) return;
-    peak = Math.max(peak, treeRssKiB(pid));
-    peakSelf = Math.max(peakSelf, treeRssKiB(pid, true));
-    peakPss = Math.max(peakPss, treeRssKiB(pid, false, 'Pss'));
+    const t = process.hrtime.bigint();
+    const m = memoryKiB(processTree(pid), samples % 10 === 0);
+    peak = Math.max(peak, m.rss);
+    peakSelf = Math.max(peakSelf, m.self);
+    peakPss = Math.max(peakPss, m.pss);
+    sampleMs += Number(process.hrtime.bigint() - t) / 1e6;
+    samples++;
   }, 20);
   const starting = startWeaver([...args, '--format', 'json'], { env, onSpawn: (p) => (pid = p) });
   try {
     const w = await starting;
-    peak = Math.max(peak, treeRssKiB(w.pid));
+    peak = Math.max(peak, memoryKiB(processTree(w.pid)).rss);
     const cpu = cpuSeconds(w.pid);
     const functions = Number(/^Tracing (\d+) function/m.exec(w.stderr())?.[1] ?? NaN);
     await w.stop();
-    return { ms: w.readyMs, peakMiB: peak / 1024, peakSelfMiB: peakSelf / 1024, peakPssMiB: peakPss / 1024, cpu, functions };
+    return { ms: w.readyMs, peakMiB: peak / 1024, peakSelfMiB: peakSelf / 1024, peakPssMiB: peakPss / 1024, cpu, functions, sampleMs: samples ? sampleMs / samples : 0 };
   } finally {
     clearInterval(sampler);
   }
@@ -149,13 +161,14 @@ for (const c of CASES) {
     coldPeakWeaverMiB: cold.peakSelfMiB,
     coldPeakPssMiB: cold.peakPssMiB,
     coldCpuS: cold.cpu,
+    sampleMs: cold.sampleMs,
     loadBefore,
     loadAfter: load(),
   };
   results.push(r);
   console.log(
     `${c.name}: ${r.functions} functions; cold ${(r.coldMs / 1000).toFixed(2)} s (CPU ${r.coldCpuS.toFixed(2)} s), warm ${(r.warmMs / 1000).toFixed(2)} s ` +
-      `(median of ${WARM_RUNS}); peak RSS of weaver and children ${r.peakMiB.toFixed(0)} MiB (weaver alone ${r.coldPeakWeaverMiB.toFixed(0)} MiB cold; PSS of all, cold ${r.coldPeakPssMiB.toFixed(0)} MiB); load ${r.loadBefore} → ${r.loadAfter}`,
+      `(median of ${WARM_RUNS}); peak RSS of weaver and children ${r.peakMiB.toFixed(0)} MiB (weaver alone ${r.coldPeakWeaverMiB.toFixed(0)} MiB cold; PSS of all, cold ${r.coldPeakPssMiB.toFixed(0)} MiB; a memory sample took ${r.sampleMs.toFixed(2)} ms); load ${r.loadBefore} → ${r.loadAfter}`,
   );
 }
 
