@@ -273,16 +273,27 @@ export class ElfFile {
 
   /** `length` bytes at virtual address `vaddr`, from the file data of a PT_LOAD segment. */
   readVirtual(vaddr: number, length: number): Buffer {
-    const seg = this.segments.find(
-      (s) => s.type === PT_LOAD && vaddr >= s.vaddr && vaddr + length <= s.vaddr + s.filesz,
-    );
-    if (!seg || length < 0) {
+    const start = this.virtualOffset(vaddr, length);
+    if (start < 0) {
       throw new InputError(
         `${this.path}: ${length} bytes at address 0x${vaddr.toString(16)} are not in the file's loaded data`,
       );
     }
-    const start = vaddr - seg.vaddr + seg.offset;
     return this.buffer.subarray(start, start + length);
+  }
+
+  /**
+   * Where in `buffer` the `length` bytes at address `vaddr` are, or -1 when
+   * they are not all in the file's loaded data. For readers of many small
+   * fields (the type descriptors): a view per read made ~90 MB of garbage
+   * on a start of 1266 functions.
+   */
+  virtualOffset(vaddr: number, length: number): number {
+    if (length < 0) return -1;
+    for (const s of this.segments) {
+      if (s.type === PT_LOAD && vaddr >= s.vaddr && vaddr + length <= s.vaddr + s.filesz) return vaddr - s.vaddr + s.offset;
+    }
+    return -1;
   }
 }
 

@@ -248,14 +248,15 @@ class DescriptorReader {
   private parseHeader(address: number): Header | null {
     const { base, end } = this.section;
     if (address % 8 !== 0 || address < base || address + HEADER > end) return null;
-    const b = this.bytes(address, HEADER);
-    if (!b) return null;
-    const size = readWord(b, 0);
-    const ptrBytes = readWord(b, 8);
-    const tflag = b[20]!;
-    const align = b[21]!;
-    const fieldAlign = b[22]!;
-    const kindByte = b[23]!;
+    const o = this.offset(address, HEADER);
+    if (o < 0) return null;
+    const b = this.elf.buffer;
+    const size = readWord(b, o);
+    const ptrBytes = readWord(b, o + 8);
+    const tflag = b[o + 20]!;
+    const align = b[o + 21]!;
+    const fieldAlign = b[o + 22]!;
+    const kindByte = b[o + 23]!;
     const kind = KINDS[kindByte & KIND_MASK];
     if (!kind || kind === 'opaque' || kindByte >= 0x80 || tflag >= 0x40) return null;
     if (![1, 2, 4, 8].includes(align) || ![1, 2, 4, 8].includes(fieldAlign)) return null;
@@ -263,10 +264,10 @@ class DescriptorReader {
     const fixed = FIXED_SIZE[kind];
     if (fixed !== undefined && size !== fixed) return null;
     // Equal is a func value: a pointer to a closure record in read-only data, or nil.
-    const equal = readWord(b, 24);
-    if (equal !== 0 && this.bytes(equal, 8) === null) return null;
-    const str = b.readInt32LE(40);
-    const ptrToThis = b.readInt32LE(44);
+    const equal = readWord(b, o + 24);
+    if (equal !== 0 && this.offset(equal, 8) < 0) return null;
+    const str = b.readInt32LE(o + 40);
+    const ptrToThis = b.readInt32LE(o + 44);
     if (ptrToThis !== 0 && (ptrToThis < 0 || ptrToThis % 8 !== 0 || base + ptrToThis >= end)) return null;
     if (str <= 0 || base + str >= end) return null;
     const name = this.nameAt(base + str);
@@ -282,27 +283,26 @@ class DescriptorReader {
 
   /** A name at `address`: flags byte, length, bytes. */
   private nameAt(address: number): { flags: number; text: string } | null {
-    const head = this.bytes(address, 3);
-    if (!head) return null;
+    const o = this.offset(address, 3);
+    if (o < 0) return null;
+    const b = this.elf.buffer;
     let length = 0;
     let at = 1;
     if (this.varintNames) {
       for (let shift = 0; ; shift += 7) {
-        const byte = this.bytes(address + at, 1)?.[0];
-        if (byte === undefined || shift > 21) return null;
+        if (shift > 21 || this.offset(address + at, 1) < 0) return null;
+        const byte = b[o + at]!;
         at++;
         length += (byte & 0x7f) * 2 ** shift;
         if ((byte & 0x80) === 0) break;
       }
     } else {
-      length = head.readUInt16BE(1);
+      length = b.readUInt16BE(o + 1);
       at = 3;
     }
-    if (length > MAX_NAME) return null;
-    const data = this.bytes(address + at, length);
-    if (!data) return null;
+    if (length > MAX_NAME || this.offset(address + at, length) < 0) return null;
     try {
-      return { flags: head[0]!, text: UTF8.decode(data) };
+      return { flags: b[o]!, text: UTF8.decode(b.subarray(o + at, o + at + length)) };
     } catch {
       return null;
     }
@@ -310,16 +310,13 @@ class DescriptorReader {
 
   /** The 8-byte word at `address` in the file's loaded data, or null. */
   word(address: number): number | null {
-    const b = this.bytes(address, 8);
-    return b ? readWord(b, 0) : null;
+    const o = this.offset(address, 8);
+    return o < 0 ? null : readWord(this.elf.buffer, o);
   }
 
-  private bytes(address: number, length: number): Buffer | null {
-    try {
-      return this.elf.readVirtual(address, length);
-    } catch {
-      return null;
-    }
+  /** Where the `length` bytes at `address` are in the file's buffer; -1: not in its loaded data. */
+  private offset(address: number, length: number): number {
+    return this.elf.virtualOffset(address, length);
   }
 }
 
