@@ -61,9 +61,9 @@ export interface TraceRequest {
  * `fixedSubprograms` is exact, not a margin: the dispatcher itself, weaver.h's
  * five WEAVER_LOOKUP_SITE functions, its five noinline shared functions, its
  * three bpf_loop callbacks and the pairing's two lookup sites (codegen.ts).
- * A margin costs a second dispatcher, hence a second compile unit, early:
- * 277 functions of httpserver (132 shapes, 105 readers) took two clangs at
- * 24, one at 16 (bench/README.md 3d).
+ * A margin costs a second dispatcher early: 277 functions of httpserver
+ * (132 shapes, 105 readers) took two dispatchers at 24, one at 16
+ * (bench/README.md 3d).
  */
 export const DISPATCH_LIMITS = { subprograms: 256, fixedSubprograms: 16, textBytes: 400_000 };
 
