@@ -20,7 +20,7 @@
 // Every binary path gets its own file (tests alone trace hundreds of copies
 // in temporary directories), so only the most recently used files are kept.
 
-import { defaultCacheDir, leastRecentlyUsed, type CachedFile, type FunctionSymbol, type GoBinaryInfo } from '../core/index.js';
+import { cachedFiles, defaultCacheDir, leastRecentlyUsed, type FunctionSymbol, type GoBinaryInfo } from '../core/index.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -357,24 +357,14 @@ function isStoredInfo(v: unknown): v is StoredInfo {
  * left takes at most `maxBytes`.
  */
 export function pruneCache(dir: string, keep: number, maxBytes = MAX_CACHED_BYTES): void {
-  const files: CachedFile[] = [];
   const names = readdirSync(dir);
-  const sizeOf = (path: string) => {
+  const files = cachedFiles(dir, /^[0-9a-f]{64}\.json$/, (path) => {
     try {
-      return statSync(path).size;
+      return statSync(typesPath(path)).size;
     } catch {
       return 0;
     }
-  };
-  for (const name of names) {
-    if (!/^[0-9a-f]{64}\.json$/.test(name)) continue;
-    const path = join(dir, name);
-    try {
-      files.push({ path, used: statSync(path).mtimeMs, bytes: sizeOf(path) + sizeOf(typesPath(path)) });
-    } catch {
-      // Removed meanwhile by another weaver.
-    }
-  }
+  });
   // A table whose cache file is gone (pruned by a weaver of before the tables) is never read.
   const kept = new Set(names);
   for (const name of names) {

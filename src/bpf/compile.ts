@@ -7,12 +7,12 @@
 
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { defaultCacheDir, EnvironmentError, leastRecentlyUsed, WeaverError, type CachedFile } from '../core/index.js';
+import { cachedFiles, defaultCacheDir, EnvironmentError, leastRecentlyUsed, WeaverError } from '../core/index.js';
 import { executableIdentity, keepVersion, keptVersion } from './clangversion.js';
 
 const run = promisify(execFile);
@@ -295,15 +295,5 @@ function touch(path: string): void {
 
 /** Removes the least recently used objects in `dir` until their sizes add up to at most `maxBytes` (core's cache rule). */
 export function pruneCache(dir: string, maxBytes: number): void {
-  const objects: CachedFile[] = [];
-  for (const name of readdirSync(dir)) {
-    if (!name.endsWith('.o')) continue;
-    try {
-      const st = statSync(join(dir, name));
-      objects.push({ path: join(dir, name), bytes: st.size, used: st.mtimeMs });
-    } catch {
-      // Removed by another weaver meanwhile.
-    }
-  }
-  for (const o of leastRecentlyUsed(objects, Infinity, maxBytes)) rmSync(o.path, { force: true });
+  for (const o of leastRecentlyUsed(cachedFiles(dir, /\.o$/), Infinity, maxBytes)) rmSync(o.path, { force: true });
 }

@@ -32,7 +32,7 @@ import { dirname, extname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deserialize, serialize } from 'node:v8';
 import { binaryIdentity, functionNames, isCurrentBuild, runtimeTypesFromList, type BinaryIdentity, type ElfFile, type FunctionNames, type RuntimeTable, type RuntimeTypes } from '../binary/index.js';
-import { defaultCacheDir, leastRecentlyUsed, Notes, type CachedFile, type FunctionSymbol, type NotesData } from '../core/index.js';
+import { cachedFiles, defaultCacheDir, leastRecentlyUsed, Notes, type FunctionSymbol, type NotesData } from '../core/index.js';
 import type { FunctionPlan } from '../spec/index.js';
 import type { TraceRequest, TraceSpec } from './tracespec.js';
 
@@ -199,17 +199,7 @@ export function writeCachedSpec(req: TraceRequest, spec: TraceSpec, elf: ElfFile
 
 /** Removes all but the `keep` most recently used spec files, then the oldest until they take at most `maxBytes`. */
 export function pruneSpecs(dir: string, keep: number, maxBytes = MAX_SPEC_BYTES): void {
-  const files: CachedFile[] = [];
-  for (const name of readdirSync(dir)) {
-    if (!/^[0-9a-f]{64}\.spec$/.test(name)) continue;
-    try {
-      const st = statSync(join(dir, name));
-      files.push({ path: join(dir, name), used: st.mtimeMs, bytes: st.size });
-    } catch {
-      // Removed meanwhile by another weaver.
-    }
-  }
-  for (const f of leastRecentlyUsed(files, keep, maxBytes)) rmSync(f.path, { force: true });
+  for (const f of leastRecentlyUsed(cachedFiles(dir, /^[0-9a-f]{64}\.spec$/), keep, maxBytes)) rmSync(f.path, { force: true });
 }
 
 /** The parts of the file, each serialized. */

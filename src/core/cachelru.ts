@@ -3,6 +3,9 @@
 // `keep` and add up to at most `maxBytes`; the most recent one always
 // stays, being the one just written.
 
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
 /** A cache file, when it was last used (its mtime, set on every use) and its size with anything stored beside it. */
 export interface CachedFile {
   path: string;
@@ -18,4 +21,24 @@ export function leastRecentlyUsed(files: CachedFile[], keep: number, maxBytes: n
     bytes += f.bytes;
     return !(i === 0 || (i < keep && bytes <= maxBytes));
   });
+}
+
+/**
+ * The files in `dir` whose names match `pattern`, each with its mtime and
+ * its size plus `besideBytes(path)` (what is stored beside it). A file
+ * another weaver removes meanwhile is left out; an unreadable `dir` throws.
+ */
+export function cachedFiles(dir: string, pattern: RegExp, besideBytes: (path: string) => number = () => 0): CachedFile[] {
+  const files: CachedFile[] = [];
+  for (const name of readdirSync(dir)) {
+    if (!pattern.test(name)) continue;
+    const path = join(dir, name);
+    try {
+      const st = statSync(path);
+      files.push({ path, used: st.mtimeMs, bytes: st.size + besideBytes(path) });
+    } catch {
+      // Removed by another weaver meanwhile.
+    }
+  }
+  return files;
 }

@@ -7,7 +7,7 @@
 // sub-folder's index.ts), never from the stage's modules themselves.
 
 export { defaultCacheDir } from './cachedir.js';
-export { leastRecentlyUsed, type CachedFile } from './cachelru.js';
+export { cachedFiles, leastRecentlyUsed, type CachedFile } from './cachelru.js';
 export { formatDurationMs, parseDurationMs } from './duration.js';
 export { BpfError, EnvironmentError, InputError, NotSupportedError, ParseError, SymbolNotFoundError, UsageError, WeaverError, describeCauses } from './errors.js';
 export { readTextUpTo } from './files.js';

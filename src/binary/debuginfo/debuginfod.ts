@@ -6,9 +6,9 @@
 // used 32 files and 512 MiB at most, and a download larger than that limit
 // is refused.
 
-import { leastRecentlyUsed, type CachedFile } from '../../core/index.js';
+import { cachedFiles, leastRecentlyUsed } from '../../core/index.js';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const DEFAULT_TIMEOUT_S = 20;
@@ -155,15 +155,5 @@ function store(dir: string, idHex: string, bytes: Buffer): string | null {
 
 /** Keeps the most recently used files within MAX_CACHED_FILES and `maxBytes`; the newest always stays. */
 export function pruneDebugCache(dir: string, keep = MAX_CACHED_FILES, maxBytes = MAX_CACHED_BYTES): void {
-  const files: CachedFile[] = [];
-  for (const name of readdirSync(dir)) {
-    if (!name.endsWith('.debug')) continue;
-    try {
-      const s = statSync(join(dir, name));
-      files.push({ path: join(dir, name), used: s.mtimeMs, bytes: s.size });
-    } catch {
-      // Removed by another weaver meanwhile.
-    }
-  }
-  for (const f of leastRecentlyUsed(files, keep, maxBytes)) rmSync(f.path, { force: true });
+  for (const f of leastRecentlyUsed(cachedFiles(dir, /\.debug$/), keep, maxBytes)) rmSync(f.path, { force: true });
 }
