@@ -20,10 +20,9 @@
 // Every binary path gets its own file (tests alone trace hundreds of copies
 // in temporary directories), so only the most recently used files are kept.
 
-import { cachedFiles, defaultCacheDir, leastRecentlyUsed, type FunctionSymbol, type GoBinaryInfo } from '../core/index.js';
+import { cachedFiles, decoderPackageFile, defaultCacheDir, filesFingerprint, filesUnder, leastRecentlyUsed, type FunctionSymbol, type GoBinaryInfo } from '../core/index.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ElfFile } from './elf/file.js';
@@ -485,27 +484,9 @@ function analyserFingerprint(): string {
   const root = dirname(dirname(here));
   // .js under dist/, .ts when the tests run the sources.
   const ext = extname(here);
-  const files = ANALYSER_FILES.map((f) => join(root, f + ext));
-  for (const d of ANALYSER_DIRS) {
-    try {
-      for (const f of readdirSync(join(root, d)).sort()) if (f.endsWith(ext)) files.push(join(root, d, f));
-    } catch {
-      files.push(join(root, d));
-    }
-  }
-  try {
-    files.push(join(dirname(createRequire(import.meta.url).resolve('iced-x86')), 'package.json'));
-  } catch {
-    // Not installed: decoding fails anyway, and nothing is cached from it.
-  }
-  const parts = files.map((f) => {
-    try {
-      const s = statSync(f, { bigint: true });
-      return `${f} ${s.size} ${s.mtimeNs}`;
-    } catch {
-      return `${f} missing`;
-    }
-  });
-  fingerprint = sha256(parts.join('\n'));
+  const files = [...ANALYSER_FILES.map((f) => join(root, f + ext)), ...ANALYSER_DIRS.flatMap((d) => filesUnder(join(root, d), ext))];
+  // Not installed: decoding fails anyway, and nothing is cached from it.
+  const decoder = decoderPackageFile();
+  fingerprint = filesFingerprint(decoder ? [...files, decoder] : files, root);
   return fingerprint;
 }

@@ -26,13 +26,12 @@
 // reading, every plan sharing one of each as before.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, realpathSync, renameSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, extname, join, relative } from 'node:path';
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, realpathSync, renameSync, rmSync, utimesSync, writeSync } from 'node:fs';
+import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deserialize, serialize } from 'node:v8';
 import { binaryIdentity, functionNames, isCurrentBuild, runtimeTypesFromList, type BinaryIdentity, type ElfFile, type FunctionNames, type RuntimeTable, type RuntimeTypes } from '../binary/index.js';
-import { cachedFiles, defaultCacheDir, leastRecentlyUsed, Notes, type FunctionSymbol, type NotesData } from '../core/index.js';
+import { cachedFiles, decoderPackageFile, defaultCacheDir, filesFingerprint, filesUnder, leastRecentlyUsed, Notes, type FunctionSymbol, type NotesData } from '../core/index.js';
 import type { FunctionPlan } from '../spec/index.js';
 import type { TraceRequest, TraceSpec } from './tracespec.js';
 
@@ -357,30 +356,9 @@ export function codeFingerprint(): string {
   const here = fileURLToPath(import.meta.url);
   // src/ (or dist/): this module is in its bpf/ folder.
   const root = dirname(dirname(here));
-  const ext = extname(here);
-  const parts: string[] = [];
-  const stamp = (f: string) => {
-    try {
-      const s = statSync(f, { bigint: true });
-      parts.push(`${relative(root, f)} ${s.size} ${s.mtimeNs}`);
-    } catch {
-      parts.push(`${relative(root, f)} missing`);
-    }
-  };
-  const walk = (dir: string) => {
-    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      if (e.isDirectory()) walk(join(dir, e.name));
-      else if (e.name.endsWith(ext)) stamp(join(dir, e.name));
-    }
-  };
-  walk(root);
-  stamp(join(root, '..', 'bpf', 'weaver.h'));
-  try {
-    stamp(join(dirname(createRequire(import.meta.url).resolve('iced-x86')), 'package.json'));
-  } catch {
-    parts.push('iced-x86 missing');
-  }
-  fingerprint = sha256(parts.join('\n'));
+  const files = [...filesUnder(root, extname(here)), join(root, '..', 'bpf', 'weaver.h')];
+  const decoder = decoderPackageFile();
+  fingerprint = filesFingerprint(decoder ? [...files, decoder] : files, root);
   return fingerprint;
 }
 
