@@ -166,9 +166,9 @@ export function generateC(units: ProgramUnit[], options: CodegenOptions, shapes:
  * its shapes, and each reader in one unit (src/bpf/codegen-units.ts), so
  * that clang compiles units side by side and each is cached on its own
  * (src/bpf/compile.ts joins them with libbpf's static linker); otherwise
- * one unit. clang's time grows faster than
- * a unit's length (3128 functions in one unit: 15.7 s of CPU; 480 shapes:
- * 5.5 s), so small units also cost less in all.
+ * one unit. clang's time grows faster than a unit's length (3128 functions
+ * in one unit: 15.7 s of CPU; 480 shapes: 5.5 s), so small units also cost
+ * less in all.
  */
 export function generateUnits(units: ProgramUnit[], options: CodegenOptions, shapes: ShapeSet = buildShapes(units, options)): string[] {
   const pairing = options.returns !== undefined || units.some((u) => u.pairDepthOffset !== undefined);
