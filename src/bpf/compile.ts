@@ -50,6 +50,19 @@ export function clangPeakBytes(unit: string): number {
 }
 
 /**
+ * clang's time for a unit, in ms, from what it defines: a reader ~9.5 ms,
+ * a shape ~5 ms, a line of other text (the type table) ~0.01 ms (clang 14,
+ * -O2 -g, units of pprof: 100 readers 0.95 s, 130 shapes 0.67 s). Only the
+ * order matters: the longest start first, so the last to finish on a busy
+ * CPU is a short one.
+ */
+export function clangMsEstimate(unit: string): number {
+  const readers = unit.match(/^WEAVER_SHARED __attribute__\(\(noinline\)\) int weaver_v/gm)?.length ?? 0;
+  const shapes = unit.match(/^__attribute__\(\(noinline\)\) int weaver_s/gm)?.length ?? 0;
+  return 80 + readers * 9.5 + shapes * 5 + unit.length / 1000;
+}
+
+/**
  * How many of `estimates` (clangs' peaks, running or waiting) fit beside
  * weaver's `ownBytes` in `budget`: the libraries clangs share are counted
  * once. At least one, at most `cpus`.
@@ -175,9 +188,10 @@ export async function compileBpf(cSource: string | string[], options: CompileOpt
 }
 
 /**
- * Compiles the units, up to one clang per CPU at a time while weaver and
- * its clangs fit in the memory budget (one clang always runs); results in
- * order. Cached units cost no clang and are not counted.
+ * Compiles the units, the longest first, up to one clang per CPU at a time
+ * while weaver and its clangs fit in the memory budget (one clang always
+ * runs); results in the units' order. Cached units cost no clang and are
+ * not counted.
  */
 async function compileWithinBudget(units: string[], options: CompileOptions): Promise<CompileResult[]> {
   const clang = options.clang ?? 'clang';
@@ -191,6 +205,9 @@ async function compileWithinBudget(units: string[], options: CompileOptions): Pr
     if (hit) results[i] = hit;
     else todo.push(i);
   });
+  // Longest first (a stable sort: equal units keep their order).
+  const ms = units.map(clangMsEstimate);
+  todo.sort((a, b) => ms[b]! - ms[a]!);
   const budget = options.memoryBudget ?? COMPILE_MEMORY_BUDGET;
   const cpus = Math.max(1, availableParallelism());
   const estimate = todo.map((i) => clangPeakBytes(units[i]!));

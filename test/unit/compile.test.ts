@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { argumentLocations } from '../../src/spec/abi/index.js';
 import { generateC, generateUnits } from '../../src/bpf/codegen.js';
-import { clangPeakBytes, clangsThatFit, compileBpf, pruneCache } from '../../src/bpf/compile.js';
+import { clangMsEstimate, clangPeakBytes, clangsThatFit, compileBpf, pruneCache } from '../../src/bpf/compile.js';
 import { EnvironmentError } from '../../src/core/errors.js';
 import { parseFunctionsFile } from '../../src/spec/funcfile.js';
 import { planFunction, DEFAULT_PLAN_OPTIONS } from '../../src/spec/plan.js';
@@ -135,6 +135,41 @@ describe('clangs side by side within the memory budget', () => {
     const many = clangPeakBytes(Array.from({ length: 240 }, (_, i) => fn(i)).join(''));
     expect(Math.round(none / MB)).toBe(96);
     expect(Math.round(many / MB)).toBe(140);
+  });
+
+  it('estimates clang by what a unit defines: a reader costs about twice a shape, a table row little', () => {
+    const reader = (i: number) => `WEAVER_SHARED __attribute__((noinline)) int weaver_v${i}(struct weaver_area_8 *img, struct weaver_area_8 *sub)\n{\n\treturn 0;\n}\n`;
+    const shape = (i: number) => `__attribute__((noinline)) int weaver_s${i}(struct pt_regs *ctx, u64 cookie)\n{\n\treturn 0;\n}\n`;
+    const readers = Array.from({ length: 100 }, (_, i) => reader(i)).join('');
+    const shapes = Array.from({ length: 130 }, (_, i) => shape(i)).join('');
+    const table = `const u64 table[16384] = {\n${'\t{ 0, 0 },\n'.repeat(16384)}};\n`;
+    expect(clangMsEstimate(readers)).toBeGreaterThan(clangMsEstimate(shapes));
+    expect(clangMsEstimate(shapes + table) - clangMsEstimate(shapes)).toBeLessThan(clangMsEstimate(reader(0)) * 25);
+    expect(Math.round(clangMsEstimate(readers) / 10)).toBe(Math.round((80 + 950 + readers.length / 1000) / 10));
+  });
+
+  it('starts the longest unit first, and returns the objects in the units\' order', async () => {
+    const short = [
+      '#include <linux/bpf.h>',
+      '#include <bpf/bpf_helpers.h>',
+      '__attribute__((noinline)) int weaver_s0(int x) { return x + 1; }',
+      'SEC("uprobe") int weaver_dispatch0(void *ctx) { return weaver_s0(1); }',
+      'char LICENSE[] SEC("license") = "GPL";',
+      '',
+    ].join('\n');
+    const long = ['#define WEAVER_SHARED __attribute__((weak))', ...[0, 1, 2].map((i) => `WEAVER_SHARED __attribute__((noinline)) int weaver_v${i}(int x) { return x + ${i}; }`), ''].join('\n');
+    const dir = freshDir();
+    const log = join(dir, 'log');
+    const wrapper = join(dir, 'clang');
+    // Logs how many readers each compiled unit defines, in the order clang runs.
+    writeFileSync(
+      wrapper,
+      `#!/bin/sh\nprev=; for a in "$@"; do [ "$prev" = -c ] && src=$a; prev=$a; done\n[ -n "$src" ] && grep -c '^WEAVER_SHARED __attribute__' "$src" >> ${log}\nexec clang "$@"\n`,
+    );
+    chmodSync(wrapper, 0o755);
+    const { object } = await compileBpf([short, long], { cacheDir: null, clang: wrapper, memoryBudget: 1 });
+    expect(readFileSync(log, 'utf8').trim().split('\n')).toEqual(['3', '0']);
+    for (const name of ['weaver_dispatch0', 'weaver_v2']) expect(object.includes(Buffer.from(`${name}\0`))).toBe(true);
   });
 
   it('compiles several units one at a time when only one fits, joined as when side by side', async () => {
