@@ -39,14 +39,22 @@ export const COMPILE_MEMORY_BUDGET = 400 << 20;
 /** clang's resident pages that are its libraries (libLLVM, libclang-cpp), shared by every clang running: 81 MB for clang 14. */
 const CLANG_SHARED_BYTES = 80 << 20;
 
+/** The functions a unit defines: its readers, its shapes, and every noinline function (those and the deferreturn shape). */
+function definedFunctions(unit: string): { readers: number; shapes: number; all: number } {
+  return {
+    readers: unit.match(/^WEAVER_SHARED __attribute__\(\(noinline\)\) int weaver_v/gm)?.length ?? 0,
+    shapes: unit.match(/^__attribute__\(\(noinline\)\) int weaver_s/gm)?.length ?? 0,
+    all: unit.match(/__attribute__\(\(noinline\)\) int weaver_/g)?.length ?? 0,
+  };
+}
+
 /**
  * clang's peak resident memory for a unit, from the functions it defines
  * (clang 14, -O2 -g, measured on units of 0 to 242 functions: 96, 118, 139,
  * 146, 159 MB; the text's length matters little: bench/README.md 3d).
  */
 export function clangPeakBytes(unit: string): number {
-  const functions = unit.match(/__attribute__\(\(noinline\)\) int weaver_/g)?.length ?? 0;
-  return (96 << 20) + functions * 190_000 + unit.length * 16;
+  return (96 << 20) + definedFunctions(unit).all * 190_000 + unit.length * 16;
 }
 
 /**
@@ -57,8 +65,7 @@ export function clangPeakBytes(unit: string): number {
  * CPU is a short one.
  */
 export function clangMsEstimate(unit: string): number {
-  const readers = unit.match(/^WEAVER_SHARED __attribute__\(\(noinline\)\) int weaver_v/gm)?.length ?? 0;
-  const shapes = unit.match(/^__attribute__\(\(noinline\)\) int weaver_s/gm)?.length ?? 0;
+  const { readers, shapes } = definedFunctions(unit);
   return 80 + readers * 9.5 + shapes * 5 + unit.length / 1000;
 }
 
