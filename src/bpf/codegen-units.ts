@@ -28,9 +28,11 @@ export interface UnitLoads {
 /**
  * The readers each unit defines: units 0..n-1 hold dispatcher n's shapes,
  * the ones after those only readers. Each reader, longest first, goes to
- * the unit with the least text so far (text length stands for clang's work,
- * which follows it closely: bench/README.md §3f); ties go to the lower
- * unit, so the same trace always gives the same units.
+ * the unit with the least text so far; ties go to the lower unit, so the
+ * same trace always gives the same units. Text length is a rough stand-in
+ * for clang's work: a byte of reader costs clang about twice a byte of
+ * shape (bench/README.md §3f), so units of readers come out the slowest,
+ * and src/bpf/compile.ts starts them first.
  */
 export function placeReaders(loads: UnitLoads): Set<string>[] {
   const count = Math.max(loads.dispatcherUnits.length, Math.ceil(loads.subprograms / UNIT_SUBPROGRAMS), 1);
