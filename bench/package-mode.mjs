@@ -58,7 +58,7 @@ const CASES = [
 /**
  * `pid` and every process below it, from each task's `children` file: a
  * few reads a sample. (Reading every /proc/<pid>/stat for parents, three
- * times a sample, cost the machine ~25% of a CPU at 20 ms, taken from the
+ * times a sample, cost a quarter to a third of a CPU at 20 ms, taken from the
  * start being measured: bench/README.md §3f.)
  */
 function processTree(pid) {
@@ -83,7 +83,7 @@ function processTree(pid) {
 
 /**
  * Memory of the processes `pids`, in KiB: the sum of their RSS, the first's
- * own RSS, and (with `pss`) the sum of their PSS (from smaps_rollup: each
+ * own RSS, and (with `withPss`) the sum of their PSS (from smaps_rollup: each
  * shared page counted once over all processes, so two clangs' libLLVM is
  * not counted twice). smaps_rollup walks a process's page tables: 1-3 ms a
  * process, so it is read every 10th sample only.
@@ -131,7 +131,7 @@ async function startOnce(args, env) {
   const starting = startWeaver([...args, '--format', 'json'], { env, onSpawn: (p) => (pid = p) });
   try {
     const w = await starting;
-    peak = Math.max(peak, memoryKiB(processTree(w.pid)).rss);
+    peak = Math.max(peak, memoryKiB(processTree(w.pid), false).rss);
     const cpu = cpuSeconds(w.pid);
     const functions = Number(/^Tracing (\d+) function/m.exec(w.stderr())?.[1] ?? NaN);
     await w.stop();
