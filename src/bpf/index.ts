@@ -13,5 +13,5 @@ export { describeFeatures, kernelFeatures, type KernelFeatures } from './feature
 export { forgetKernelBtf, keepKernelBtf, keptKernelBtf } from './kernelbtf.js';
 export { BpfObject, forEachRecord, monotonicToRealtimeOffsetNs } from './loader.js';
 export { checkPrivileges } from './privileges.js';
-export { defaultSpecCacheDir, readCachedSpec, writeCachedSpec } from './speccache.js';
+export { defaultSpecCacheDir, readCachedSpec, readSpecFile, specCachePath, writeCachedSpec, writeSpecFile } from './speccache.js';
 export { buildTraceSpec, type TraceRequest, type TraceSpec } from './tracespec.js';

@@ -35,8 +35,8 @@ import { cachedFiles, decoderPackageFile, defaultCacheDir, filesFingerprint, fil
 import type { FunctionPlan } from '../spec/index.js';
 import type { TraceRequest, TraceSpec } from './tracespec.js';
 
-/** Bumped when the file's layout changes. */
-const FORMAT = 1;
+/** Bumped when the file's layout changes (2: plan bodies in chunks). */
+const FORMAT = 2;
 /** Specs kept; the least recently used go first. */
 export const MAX_CACHED_SPECS = 16;
 /** Bytes of spec files kept at most (277 functions of net/http take ~5 MB, 3,128 functions of five packages ~28 MB). */
@@ -47,7 +47,6 @@ export function defaultSpecCacheDir(env: NodeJS.ProcessEnv = process.env): strin
   return join(dirname(defaultCacheDir(env)), 'specs');
 }
 
-const PLAIN = new Set<unknown>([Object.prototype, Array.prototype, Map.prototype, Set.prototype, null]);
 const TYPES_MARK = 'weaver:runtime-types';
 const NAMES_MARK = 'weaver:function-names';
 
@@ -62,9 +61,10 @@ const NAMES_MARK = 'weaver:function-names';
  */
 interface Header {
   format: number;
-  binary: BinaryIdentity;
+  /** The build it was made from; null in a file read back at once (writeSpecFile). */
+  binary: BinaryIdentity | null;
   /** [offset, length] of each part in the file; runtimeTable null when no plan reads interfaces. */
-  parts: { spec: Range; bodies: Range; functions: Range; runtimeTable: Range | null };
+  parts: { spec: Range; bodies: Range[]; functions: Range; runtimeTable: Range | null };
 }
 
 type Range = [number, number];
@@ -72,12 +72,22 @@ type Range = [number, number];
 /** The spec part: without notes and cSource (rebuilt), every plan's `args` null and the binary's `functions` empty. */
 type StoredSpec = Omit<TraceSpec, 'notes' | 'cSource'> & { notes: NotesData };
 
-/** What plans hold that a start does not need. */
+/**
+ * What plans hold that a start does not need, in chunks of consecutive
+ * plans: a chunk is serialized, written and dropped before the next
+ * (20 MB of bodies for 3,128 functions, serialized at once, grew the heap
+ * by as much again), and read when one of its plans is first decoded.
+ */
 interface PlanBodies {
-  /** The `args` of plansOf(spec), in that order. */
+  /** The `args` of this chunk's plans of plansOf(spec), in that order. */
   args: FunctionPlan['args'][];
-  /** The marker objects the args hold (v8 keeps each one object), null when none does. */
+  /** The marker objects the args hold (v8 keeps each one object in a chunk), null when none does. */
   marks: { types: Record<string, unknown> | null; names: Record<string, unknown> | null };
+}
+
+/** Plans per chunk of bodies: 64 at least, and at most 32 chunks (their ranges fit the header). */
+function plansPerChunk(plans: number): number {
+  return Math.max(64, Math.ceil(plans / 32));
 }
 
 /** Every FunctionPlan of the spec, in a fixed order: entry plans, then the results of return plans. */
@@ -107,6 +117,24 @@ export function specCachePath(req: TraceRequest, dir: string): string | null {
 export function readCachedSpec(req: TraceRequest, dir: string): TraceSpec | null {
   const path = specCachePath(req, dir);
   if (!path) return null;
+  const spec = readSpecFile(path, req.binaryPath);
+  if (!spec) return null;
+  try {
+    // Its modification time says when it was last used, for pruning.
+    const now = new Date();
+    utimesSync(path, now, now);
+  } catch {
+    // Pruned meanwhile: the spec is read already.
+  }
+  return spec;
+}
+
+/**
+ * The spec in the file at `path` (written by writeSpecFile), for the
+ * binary at `binaryPath`; null when the file cannot be read, is not whole,
+ * or was made from another build of the binary. Never throws.
+ */
+export function readSpecFile(path: string, binaryPath: string): TraceSpec | null {
   let fd: number | null = null;
   try {
     fd = openSync(path, 'r');
@@ -117,23 +145,19 @@ export function readCachedSpec(req: TraceRequest, dir: string): TraceSpec | null
       return buf;
     };
     const header = JSON.parse(at([4, at([0, 4]).readUInt32LE(0)]).toString('utf8')) as Header;
-    if (header.format !== FORMAT || !isCurrentBuild(req.binaryPath, header.binary)) {
+    if (header.format !== FORMAT || (header.binary !== null && !isCurrentBuild(binaryPath, header.binary))) {
       closeSync(fd);
       return null;
     }
     const { parts } = header;
     // Every part must be there now: the lazy ones are read later.
-    const end = Math.max(...[parts.spec, parts.bodies, parts.functions, parts.runtimeTable ?? [0, 0]].map(([o, n]) => o + n));
+    const end = Math.max(...[parts.spec, ...parts.bodies, parts.functions, parts.runtimeTable ?? [0, 0]].map(([o, n]) => o + n));
     if (fstatSync(fd).size !== end) throw new Error('the spec file is not as long as its header says');
-    const spec = restoreSpec(deserialize(at(parts.spec)) as StoredSpec, req.binaryPath, {
-      bodies: () => at(parts.bodies),
+    return restoreSpec(deserialize(at(parts.spec)) as StoredSpec, binaryPath, {
+      bodies: (chunk) => at(parts.bodies[chunk]!),
       functions: () => at(parts.functions),
       runtimeTable: parts.runtimeTable ? () => at(parts.runtimeTable!) : null,
     });
-    // Its modification time says when it was last used, for pruning.
-    const now = new Date();
-    utimesSync(path, now, now);
-    return spec;
   } catch {
     if (fd !== null) closeSync(fd);
     return null;
@@ -150,44 +174,12 @@ export function writeCachedSpec(req: TraceRequest, spec: TraceSpec, elf: ElfFile
   const path = specCachePath(req, dir);
   const binary = binaryIdentity(elf);
   if (!path || !binary) return false;
-  const stored = storedSpecParts(spec);
-  if (!stored) return false;
-  // The header's length does not depend on the offsets' digits: they are laid out after a header of fixed width.
-  const order = [stored.spec, stored.bodies, stored.functions, ...(stored.runtimeTable ? [stored.runtimeTable] : [])];
-  const HEADER_ROOM = 4096;
-  const ranges: Range[] = [];
-  let offset = 4 + HEADER_ROOM;
-  for (const part of order) {
-    ranges.push([offset, part.length]);
-    offset += part.length;
-  }
-  const parts = { spec: ranges[0]!, bodies: ranges[1]!, functions: ranges[2]!, runtimeTable: ranges[3] ?? null };
-  const json = Buffer.from(JSON.stringify({ format: FORMAT, binary, parts } satisfies Header));
-  if (json.length > HEADER_ROOM) return false;
-  const header = Buffer.alloc(4 + HEADER_ROOM, 0x20);
-  header.writeUInt32LE(json.length, 0);
-  json.copy(header, 4);
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
     mkdirSync(dir, { recursive: true });
-    // Part by part: joined, a spec of thousands of functions would be copied once more in memory.
-    const fd = openSync(tmp, 'w');
-    try {
-      for (const part of [header, ...order]) {
-        for (let done = 0; done < part.length; ) done += writeSync(fd, part, done);
-      }
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
   } catch {
-    try {
-      rmSync(tmp, { force: true });
-    } catch {
-      // The directory itself is unusable (XDG_CACHE_HOME a file: ENOTDIR): nothing was written.
-    }
     return false;
   }
+  if (!writeSpecFile(path, spec, binary)) return false;
   try {
     pruneSpecs(dir, MAX_CACHED_SPECS);
   } catch {
@@ -196,25 +188,64 @@ export function writeCachedSpec(req: TraceRequest, spec: TraceSpec, elf: ElfFile
   return true;
 }
 
+/**
+ * Writes `spec` to `path`, whole or not at all (a temporary file renamed
+ * over it). `binary` is the build it was made from, which readSpecFile
+ * then checks; null: not checked (a file read back at once). False when
+ * the spec holds something that cannot be stored or the file cannot be
+ * written. Never throws.
+ */
+export function writeSpecFile(path: string, spec: TraceSpec, binary: BinaryIdentity | null): boolean {
+  // The header goes last, into room of fixed width before the parts: their offsets are known only once they are written.
+  const HEADER_ROOM = 4096;
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    const fd = openSync(tmp, 'w');
+    try {
+      const put = (buf: Buffer, at: number) => {
+        for (let done = 0; done < buf.length; ) done += writeSync(fd, buf, done, buf.length - done, at + done);
+      };
+      let offset = 4 + HEADER_ROOM;
+      const parts = writeSpecParts(spec, (part) => {
+        put(part, offset);
+        offset += part.length;
+        return [offset - part.length, part.length];
+      });
+      if (!parts) throw new Error('the spec holds something that cannot be stored');
+      const json = Buffer.from(JSON.stringify({ format: FORMAT, binary, parts } satisfies Header));
+      if (json.length > HEADER_ROOM) throw new Error('the spec file header is too long');
+      const header = Buffer.alloc(4 + HEADER_ROOM, 0x20);
+      header.writeUInt32LE(json.length, 0);
+      json.copy(header, 4);
+      put(header, 0);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+    return true;
+  } catch {
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      // The directory itself is unusable (XDG_CACHE_HOME a file: ENOTDIR): nothing was written.
+    }
+    return false;
+  }
+}
+
 /** Removes all but the `keep` most recently used spec files, then the oldest until they take at most `maxBytes`. */
 export function pruneSpecs(dir: string, keep: number, maxBytes = MAX_SPEC_BYTES): void {
   for (const f of leastRecentlyUsed(cachedFiles(dir, /^[0-9a-f]{64}\.spec$/), keep, maxBytes)) rmSync(f.path, { force: true });
 }
 
-/** The parts of the file, each serialized. */
-interface StoredParts {
-  spec: Buffer;
-  bodies: Buffer;
-  functions: Buffer;
-  runtimeTable: Buffer | null;
-}
-
 /**
- * The spec as the file's parts: the runtime-type table and function-name
- * table that plans share are swapped for markers while it is serialized.
+ * Serializes the file's parts one at a time, each handed to `append` (which
+ * says where it went) and dropped before the next: a spec of thousands of
+ * functions makes parts of tens of MB. The runtime-type table and
+ * function-name table that plans share are swapped for markers meanwhile.
  * Null when the spec holds anything else that is not data.
  */
-function storedSpecParts(spec: TraceSpec): StoredParts | null {
+function writeSpecParts(spec: TraceSpec, append: (part: Buffer) => Range): Header['parts'] | null {
   const swaps: { holder: Record<string, unknown>; key: string; value: unknown }[] = [];
   const swap = (holder: Record<string, unknown>, key: string, value: unknown) => {
     swaps.push({ holder, key, value: holder[key] });
@@ -225,32 +256,44 @@ function storedSpecParts(spec: TraceSpec): StoredParts | null {
   const typesMark = { [TYPES_MARK]: true };
   const namesMark = { [NAMES_MARK]: true };
   const seen = new Set<object>();
+  // The tables by their own methods (an array's or a typed array's `at` is not one of them).
+  const isTypes = (x: object) => typeof (x as RuntimeTypes).lookup === 'function' && typeof (x as RuntimeTypes).table === 'function';
+  const isNames = (x: object) => typeof (x as FunctionNames).at === 'function' && !Array.isArray(x) && !ArrayBuffer.isView(x) && Object.keys(x).length === 1;
+  // Tens of thousands of objects for thousands of functions: arrays by index, objects by for-in (no key arrays made).
   const visit = (v: unknown): boolean => {
-    if (typeof v === 'function') return false;
-    if (typeof v !== 'object' || v === null || seen.has(v) || ArrayBuffer.isView(v)) return true;
+    if (typeof v !== 'object' || v === null) return typeof v !== 'function';
+    if (seen.has(v)) return true;
     seen.add(v);
+    const proto: unknown = Object.getPrototypeOf(v);
+    if (proto === Array.prototype) {
+      const list = v as unknown[];
+      for (let i = 0; i < list.length; i++) if (!visit(list[i])) return false;
+      return true;
+    }
+    if (ArrayBuffer.isView(v)) return true;
+    if (proto === Map.prototype) {
+      for (const [k, x] of v as Map<unknown, unknown>) if (!visit(k) || !visit(x)) return false;
+      return true;
+    }
+    if (proto === Set.prototype) {
+      for (const x of v as Set<unknown>) if (!visit(x)) return false;
+      return true;
+    }
     // A class instance would come back a plain object without its methods.
-    if (!PLAIN.has(Object.getPrototypeOf(v))) return false;
-    if (v instanceof Map) {
-      for (const [k, x] of v) if (!visit(k) || !visit(x)) return false;
-      return true;
-    }
-    if (v instanceof Set) {
-      for (const x of v) if (!visit(x)) return false;
-      return true;
-    }
+    if (proto !== Object.prototype && proto !== null) return false;
     const holder = v as Record<string, unknown>;
-    for (const key of Object.keys(holder)) {
+    for (const key in holder) {
       const x = holder[key];
-      if (typeof x === 'object' && x !== null && Object.values(x).some((f) => typeof f === 'function')) {
-        const t = x as Partial<RuntimeTypes & FunctionNames>;
-        if (typeof t.lookup === 'function' && typeof t.table === 'function' && (types === null || types === x)) {
-          types = x as RuntimeTypes;
-          swap(holder, key, typesMark);
-        } else if (typeof t.at === 'function' && Object.keys(x).length === 1 && (names === null || names === x)) {
-          names = x as FunctionNames;
-          swap(holder, key, namesMark);
-        } else return false;
+      if (typeof x !== 'object' || x === null) {
+        if (typeof x === 'function') return false;
+      } else if (isTypes(x)) {
+        if (types !== null && types !== x) return false;
+        types = x as RuntimeTypes;
+        swap(holder, key, typesMark);
+      } else if (isNames(x)) {
+        if (names !== null && names !== x) return false;
+        names = x as FunctionNames;
+        swap(holder, key, namesMark);
       } else if (!visit(x)) return false;
     }
     return true;
@@ -258,19 +301,24 @@ function storedSpecParts(spec: TraceSpec): StoredParts | null {
   const { notes, cSource: _c, ...rest } = spec;
   try {
     if (!visit(rest)) return null;
+    // The walk's set holds every object of the spec (36 MB at 3,128 functions). Where garbage can be collected on
+    // request (the spec builder runs with --expose-gc: src/cli/specprocess.ts), serializing then reuses its pages
+    // instead of growing the heap: the builder's peak went from 329 to 263 MiB (bench/README.md §3g).
+    seen.clear();
+    (globalThis as { gc?: () => void }).gc?.();
     const plans = plansOf(spec);
-    const bodies: PlanBodies = {
-      args: plans.map((p) => p.args),
-      marks: { types: types ? typesMark : null, names: names ? namesMark : null },
-    };
-    const bodyBytes = serialize(bodies);
-    const functionBytes = serialize([...spec.binary.functions]);
+    const marks = { types: types ? typesMark : null, names: names ? namesMark : null };
+    const bodyRanges: Range[] = [];
+    const perChunk = plansPerChunk(plans.length);
+    for (let i = 0; i < plans.length; i += perChunk) {
+      bodyRanges.push(append(serialize({ args: plans.slice(i, i + perChunk).map((p) => p.args), marks } satisfies PlanBodies)));
+    }
+    const functionRange = append(serialize([...spec.binary.functions]));
     for (const p of plans) swap(p as unknown as Record<string, unknown>, 'args', null);
     const table = types ? (types as RuntimeTypes).table!() : null;
+    const tableRange = table ? append(serialize(table)) : null;
     const stored: StoredSpec = { ...rest, binary: { ...rest.binary, functions: new Map() }, notes: notes.toData() };
-    return { spec: serialize(stored), bodies: bodyBytes, functions: functionBytes, runtimeTable: table ? serialize(table) : null };
-  } catch {
-    return null;
+    return { spec: append(serialize(stored)), bodies: bodyRanges, functions: functionRange, runtimeTable: tableRange };
   } finally {
     for (const s of swaps.reverse()) s.holder[s.key] = s.value;
   }
@@ -281,7 +329,7 @@ function storedSpecParts(spec: TraceSpec): StoredParts | null {
  * the binary's functions are deserialized on first use; the markers become
  * the shared tables again (themselves built on first use).
  */
-function restoreSpec(spec: StoredSpec, binaryPath: string, read: { bodies: () => Buffer; functions: () => Buffer; runtimeTable: (() => Buffer) | null }): TraceSpec {
+function restoreSpec(spec: StoredSpec, binaryPath: string, read: { bodies: (chunk: number) => Buffer; functions: () => Buffer; runtimeTable: (() => Buffer) | null }): TraceSpec {
   let functions: Map<string, FunctionSymbol> | null = null;
   const functionMap = () => (functions ??= new Map(deserialize(read.functions()) as [string, FunctionSymbol][]));
   const binary = { ...spec.binary, path: binaryPath };
@@ -292,23 +340,29 @@ function restoreSpec(spec: StoredSpec, binaryPath: string, read: { bodies: () =>
     set: (v: Map<string, FunctionSymbol>) => (functions = v),
   });
   const plans = plansOf(spec);
-  let bodies: PlanBodies | null = null;
-  const loadBodies = (): PlanBodies => {
-    if (bodies) return bodies;
-    bodies = deserialize(read.bodies()) as PlanBodies;
-    if (bodies.args.length !== plans.length) throw new Error('the kept plan bodies do not match the plans');
-    liven(bodies.marks, read.runtimeTable, functionMap);
+  const perChunk = plansPerChunk(plans.length);
+  const tables = sharedTables(read.runtimeTable, functionMap);
+  const loaded = new Set<number>();
+  const loadChunk = (chunk: number): void => {
+    if (loaded.has(chunk)) return;
+    const bodies = deserialize(read.bodies(chunk)) as PlanBodies;
+    const first = chunk * perChunk;
+    if (bodies.args.length !== Math.min(perChunk, plans.length - first)) throw new Error('the kept plan bodies do not match the plans');
+    tables.liven(bodies.marks);
     // Plain data properties from here on: decoding reads them for every record.
-    plans.forEach((p, i) => Object.defineProperty(p, 'args', { value: bodies!.args[i], writable: true, enumerable: true, configurable: true }));
-    return bodies;
+    bodies.args.forEach((args, k) => Object.defineProperty(plans[first + k]!, 'args', { value: args, writable: true, enumerable: true, configurable: true }));
+    loaded.add(chunk);
   };
   plans.forEach((p, i) =>
     Object.defineProperty(p, 'args', {
       enumerable: true,
       configurable: true,
-      get: () => loadBodies().args[i],
+      get: () => {
+        loadChunk(Math.floor(i / perChunk));
+        return p.args;
+      },
       set: (v: FunctionPlan['args']) => {
-        loadBodies();
+        loadChunk(Math.floor(i / perChunk));
         p.args = v;
       },
     }),
@@ -316,32 +370,42 @@ function restoreSpec(spec: StoredSpec, binaryPath: string, read: { bodies: () =>
   return { ...spec, binary, cSource: spec.cUnits.join('\n'), notes: Notes.fromData(spec.notes) };
 }
 
-/** Makes the markers the plans hold the tables they stood for, each built on first use. */
-function liven(marks: PlanBodies['marks'], runtimeTable: (() => Buffer) | null, functionMap: () => Map<string, FunctionSymbol>): void {
-  if (marks.types) {
-    if (!runtimeTable) throw new Error('a plan reads interfaces but no runtime-type table was kept');
-    let types: RuntimeTypes | null = null;
-    const table = (): RuntimeTypes => {
-      if (!types) {
-        const t = deserialize(runtimeTable()) as RuntimeTable;
-        types = runtimeTypesFromList(t.types, t.itabs);
+/**
+ * The runtime-type and function-name tables of a read spec, each built on
+ * first use and shared by every chunk; `liven` makes a chunk's markers
+ * answer from them.
+ */
+function sharedTables(runtimeTable: (() => Buffer) | null, functionMap: () => Map<string, FunctionSymbol>): { liven(marks: PlanBodies['marks']): void } {
+  let types: RuntimeTypes | null = null;
+  const typeTable = (): RuntimeTypes => {
+    if (!types) {
+      if (!runtimeTable) throw new Error('a plan reads interfaces but no runtime-type table was kept');
+      const t = deserialize(runtimeTable()) as RuntimeTable;
+      types = runtimeTypesFromList(t.types, t.itabs);
+    }
+    return types;
+  };
+  let names: FunctionNames | null = null;
+  const nameTable = (): FunctionNames => (names ??= functionNames(functionMap().values()));
+  return {
+    liven(marks) {
+      if (marks.types) {
+        if (!runtimeTable) throw new Error('a plan reads interfaces but no runtime-type table was kept');
+        delete marks.types[TYPES_MARK];
+        Object.assign(marks.types, {
+          lookup: (a: number) => typeTable().lookup(a),
+          list: () => typeTable().list(),
+          itabType: (a: number) => typeTable().itabType!(a),
+          itabsOf: (t: number) => typeTable().itabsOf!(t),
+          table: () => typeTable().table!(),
+        } satisfies RuntimeTypes);
       }
-      return types;
-    };
-    delete marks.types[TYPES_MARK];
-    Object.assign(marks.types, {
-      lookup: (a: number) => table().lookup(a),
-      list: () => table().list(),
-      itabType: (a: number) => table().itabType!(a),
-      itabsOf: (t: number) => table().itabsOf!(t),
-      table: () => table().table!(),
-    } satisfies RuntimeTypes);
-  }
-  if (marks.names) {
-    let names: FunctionNames | null = null;
-    delete marks.names[NAMES_MARK];
-    Object.assign(marks.names, { at: (pc: bigint) => (names ??= functionNames(functionMap().values())).at(pc) } satisfies FunctionNames);
-  }
+      if (marks.names) {
+        delete marks.names[NAMES_MARK];
+        Object.assign(marks.names, { at: (pc: bigint) => nameTable().at(pc) } satisfies FunctionNames);
+      }
+    },
+  };
 }
 
 /**

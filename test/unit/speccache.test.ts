@@ -12,7 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ElfFile } from '../../src/binary/elf/file.js';
 import { ALL_FEATURES } from '../../src/bpf/features.js';
 import { goBuildId, readGoBuildId } from '../../src/binary/identity.js';
-import { pruneSpecs, readCachedSpec, specCachePath, writeCachedSpec } from '../../src/bpf/speccache.js';
+import { pruneSpecs, readCachedSpec, readSpecFile, specCachePath, writeCachedSpec, writeSpecFile } from '../../src/bpf/speccache.js';
 import { buildTraceSpec, type TraceRequest, type TraceSpec } from '../../src/bpf/tracespec.js';
 import { fixtureBuild } from '../helpers/fixtures.js';
 
@@ -220,7 +220,7 @@ describe('a kept spec is not used', () => {
   const corruptions: [string, (b: Buffer) => Buffer][] = [
     ['empty', () => Buffer.alloc(0)],
     ['cut short', (b) => b.subarray(0, b.length >> 1)],
-    ['a header of another format', (b) => Buffer.from(b.toString('latin1').replace('"format":1', '"format":0'), 'latin1')],
+    ['a header of another format', (b) => Buffer.from(b.toString('latin1').replace('"format":2', '"format":1'), 'latin1')],
     ['random bytes after the header', (b) => Buffer.concat([b.subarray(0, 4 + b.readUInt32LE(0)), Buffer.from('not a spec')])],
   ];
   it.each(corruptions)('when its file is %s', (_what, corrupt) => {
@@ -229,6 +229,60 @@ describe('a kept spec is not used', () => {
     const path = specCachePath(request(bin), dir)!;
     writeFileSync(path, corrupt(readFileSync(path)));
     expect(readCachedSpec(request(bin), dir)).toBeNull();
+  });
+});
+
+describe('a spec file read back at once (writeSpecFile, readSpecFile)', () => {
+  const probesOf = (spec: TraceSpec) => {
+    const functions = [...spec.binary.functions.values()].slice(0, 40);
+    return { addresses: [0, ...functions.map((f) => f.address)], pcs: [0n, ...functions.map((f) => BigInt(f.address + 1))] };
+  };
+
+  it.each([
+    ['a binary with DWARF', composites.path, { returns: true }],
+    // Not kept in the cache (its debug info may appear later), but it can still be handed over.
+    ['a stripped binary', typesStripped.path, {}],
+  ] as const)('is the spec built: %s', (_what, path, extra) => {
+    const bin = copyBinary(path);
+    const req = request(bin, extra);
+    const built = buildTraceSpec({ ...req, elf: ElfFile.read(bin) });
+    const file = join(work, 'transfer.spec');
+    expect(writeSpecFile(file, built, null)).toBe(true);
+    const read = readSpecFile(file, bin);
+    expect(read).not.toBeNull();
+    expect(isDeepStrictEqual(asData(read!, probesOf(built)), asData(built, probesOf(built)))).toBe(true);
+    expect(read!.cSource).toBe(built.cSource);
+  });
+
+  it('without a build to check, is read whatever the binary is now', () => {
+    const bin = copyBinary(types.path);
+    const built = buildTraceSpec({ ...request(bin), elf: ElfFile.read(bin) });
+    const file = join(work, 'transfer.spec');
+    expect(writeSpecFile(file, built, null)).toBe(true);
+    writeFileSync(bin, readFileSync(bin));
+    expect(readSpecFile(file, bin)!.cSource).toBe(built.cSource);
+  });
+
+  class Opaque {
+    constructor(readonly n: number) {}
+  }
+  const unstorable: [string, (spec: TraceSpec) => void][] = [
+    ['a class instance', (spec) => Object.assign(spec.targets[0]!.plan, { extra: new Opaque(1) })],
+    ['a function', (spec) => Object.assign(spec.targets[0]!.plan, { extra: () => 1 })],
+    ['a function in an array', (spec) => Object.assign(spec.targets[0]!.plan, { extra: [1, () => 1] })],
+    ['a second runtime-type table', (spec) => Object.assign(spec.targets[0]!.plan, { extra: { lookup: () => undefined, list: () => [], table: () => ({ types: [], itabs: [] }) } })],
+  ];
+  it.each(unstorable)('is not written when the spec holds %s, and leaves the spec as it was', (_what, spoil) => {
+    const bin = copyBinary(composites.path);
+    const built = buildTraceSpec({ ...request(bin), elf: ElfFile.read(bin) });
+    spoil(built);
+    const before = built.targets.map((t) => t.plan.args);
+    const file = join(work, 'transfer.spec');
+    expect(writeSpecFile(file, built, null)).toBe(false);
+    expect(readdirSync(work).filter((f) => f.startsWith('transfer'))).toEqual([]);
+    // The tables it swapped for markers while walking are back.
+    expect(built.targets.map((t) => t.plan.args)).toEqual(before);
+    expect(planNodes(built, (n) => n.kind === 'interface' && typeof (n.types as { lookup?: unknown })?.lookup === 'function')).toBe(10);
   });
 });
 
