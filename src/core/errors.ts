@@ -74,6 +74,66 @@ export class BpfError extends WeaverError {
   }
 }
 
+/**
+ * A WeaverError as plain data, to cross from the process that builds the
+ * trace spec (src/cli/specprocess.ts) to the one that reports it: the
+ * same sentence, hint, exit code and, for -v, the same chain of causes.
+ */
+export interface WeaverErrorData {
+  name: string;
+  message: string;
+  hint?: string;
+  exitCode: number;
+  /** A ParseError's position, so that it is shown with its source line and caret. */
+  parse?: { file: string; line: number; column: number; sourceLine: string };
+  /** describeCauses of the error where it was thrown. */
+  causes: string[];
+}
+
+export function weaverErrorData(err: WeaverError): WeaverErrorData {
+  const parse = err instanceof ParseError ? { file: err.file, line: err.line, column: err.column, sourceLine: err.sourceLine } : undefined;
+  return { name: err.name, message: err.message, ...(err.hint === undefined ? {} : { hint: err.hint }), exitCode: err.exitCode, ...(parse ? { parse } : {}), causes: describeCauses(err) };
+}
+
+/** The error `data` describes, as reported where it was thrown (its class only by name). */
+class ReportedError extends WeaverError {
+  override readonly exitCode: number;
+  constructor(data: WeaverErrorData) {
+    super(data.message, { hint: data.hint });
+    this.exitCode = data.exitCode;
+    restoreCauses(this, data);
+  }
+}
+
+/** ParseError's own form, for the source line and caret; its class only by name. */
+class ReportedParseError extends ParseError {
+  override readonly exitCode: number;
+  constructor(data: WeaverErrorData & { parse: NonNullable<WeaverErrorData['parse']> }) {
+    const { file, line, column, sourceLine } = data.parse;
+    super(data.message, file, line, column, sourceLine, { hint: data.hint });
+    this.exitCode = data.exitCode;
+    restoreCauses(this, data);
+  }
+}
+
+export function weaverErrorFrom(data: WeaverErrorData): WeaverError {
+  return data.parse ? new ReportedParseError({ ...data, parse: data.parse }) : new ReportedError(data);
+}
+
+/** The name, stacks and causes as they were, so -v shows where the error arose. */
+function restoreCauses(err: Error, data: WeaverErrorData): void {
+  err.name = data.name;
+  const [own, ...causes] = data.causes;
+  if (own !== undefined) err.stack = own;
+  let at: Error = err;
+  for (const stack of causes) {
+    const cause = new Error(stack.split('\n')[0]);
+    cause.stack = stack;
+    Object.defineProperty(at, 'cause', { value: cause, configurable: true, writable: true });
+    at = cause;
+  }
+}
+
 /** Chains of causes, innermost last, for -v. */
 export function describeCauses(err: unknown): string[] {
   const out: string[] = [];

@@ -9,7 +9,7 @@
 export { defaultCacheDir } from './cachedir.js';
 export { cachedFiles, leastRecentlyUsed, type CachedFile } from './cachelru.js';
 export { formatDurationMs, parseDurationMs } from './duration.js';
-export { BpfError, EnvironmentError, InputError, NotSupportedError, ParseError, SymbolNotFoundError, UsageError, WeaverError, describeCauses } from './errors.js';
+export { BpfError, EnvironmentError, InputError, NotSupportedError, ParseError, SymbolNotFoundError, UsageError, WeaverError, describeCauses, weaverErrorData, weaverErrorFrom, type WeaverErrorData } from './errors.js';
 export { readTextUpTo } from './files.js';
 export { decoderPackageFile, filesFingerprint, filesUnder } from './fingerprint.js';
 export { packageOf, withoutTypeArguments } from './gonames.js';
