@@ -19,6 +19,7 @@ import { after, chooseTarget, describeExit, exitStatusOf, forwardSignals, output
 import { describeWriteError, EventPrinter, EXIT_OUTPUT_ERROR, formatSummary, formatTwoTraps, isSharedStream, loadCallStats, loadReturnFormat, loadOtlpExport, loadStackNames, openOutputFile, OutputWriter, pairingCounts, resolveOtlpConfig, StatusLine, stdoutTarget, summaryRecord, type OtlpExport, type OutputFailure, type SummaryFacts } from '../../output/index.js';
 import { TraceSession, resolveAttachMode, resolveTransport, type SessionOptions } from '../../events/index.js';
 import { weaverVersion } from '../flags.js';
+import { buildSpecApart, specProcessWanted } from '../specprocess.js';
 
 function checkFlags(flags: TraceFlags): void {
   if (flags.force && !flags.functionsFile) {
@@ -96,9 +97,14 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
   // (~0.1 s and tens of MB for thousands of functions) then neither delays
   // the start nor adds to the peak while clang runs.
   let keepSpec = () => {};
+  // A large binary is read in a process of its own, whose heap is gone before clang starts (src/cli/specprocess.ts).
+  const apart = !cachedSpec && flags.emit !== 'c' && specProcessWanted(target.binaryPath) ? await buildSpecApart({ request, debugFile: flags.debugFile, cache: flags.cache, verbose: Boolean(flags.verbose), specCacheDir }, verbose) : null;
   if (cachedSpec) {
     spec = cachedSpec;
     verbose('weaver: trace spec from cache');
+  } else if (apart) {
+    spec = apart;
+    verbose('weaver: trace spec built by a process of its own');
   } else {
     elf = await openBinary();
     spec = buildTraceSpec({ ...request, elf });

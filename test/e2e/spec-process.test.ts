@@ -1,0 +1,113 @@
+// End to end: a cold start that builds its trace spec in a process of its
+// own (src/cli/specprocess.ts; WEAVER_SPEC_PROCESS=always here, since the
+// fixtures are below the size that chooses it) traces every call as the
+// start that builds it in place, with and without DWARF (a stripped binary's
+// spec is handed over in a file, not kept), keeps the spec for the next
+// start, and reports the user's mistakes with the same sentence and exit
+// status. When the process cannot be made, the spec is built in place.
+
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { fixtureBuild } from '../helpers/fixtures.js';
+import { requireBpfOrSkip, runProcess, runWeaver, startTracer } from '../helpers/weaver.js';
+
+const canRun = requireBpfOrSkip();
+
+const composites = fixtureBuild({ fixture: 'composites', toolchain: '1.24', variant: 'normal' });
+const stripped = fixtureBuild({ fixture: 'composites', toolchain: '1.24', variant: 'stripped' });
+const types = fixtureBuild({ fixture: 'types', toolchain: '1.24', variant: 'normal' });
+
+const APART = /^weaver: trace spec built by a process of its own$/m;
+const FROM_CACHE = /^weaver: trace spec from cache$/m;
+
+function envWith(mode: 'always' | 'never', cacheHome: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return { ...process.env, WEAVER_SPEC_PROCESS: mode, XDG_CACHE_HOME: cacheHome, ...extra };
+}
+
+/** Traces `binary` chosen by `select` while it runs once: each call as `function(args JSON)`, sorted, and stderr. */
+async function trace(binary: string, select: string[], env: NodeJS.ProcessEnv) {
+  const tracer = await startTracer([binary, ...select, '--format', 'json', '-v'], { env });
+  const run = await runProcess(binary, []);
+  expect(run.code, run.stderr).toBe(0);
+  const traced = select[0] === '-f' ? new Set(readFileSync(select[1]!, 'utf8').split('\n').map((l) => l.slice(0, l.indexOf('(')))) : null;
+  const expected = run.stdout.split('\n').filter((l) => l.startsWith('EXPECT ') && (!traced || traced.has(l.split(' ')[1]!))).length;
+  await tracer.waitFor((lines) => lines.length >= expected, 15_000);
+  const result = await tracer.stop();
+  expect(result.code, result.stderr).toBe(0);
+  const calls = tracer
+    .lines()
+    .map((l) => JSON.parse(l) as { function: string; args?: unknown[] })
+    // Heap addresses and goroutine IDs differ between the program's runs; a map's order and selection follow its hash seed.
+    .map((c) => `${c.function}(${JSON.stringify(c.args ?? null).replace(/"0xc0[0-9a-f]{8}"/g, '"heap"').replace(/("name":"goid","type":"int64","value":)\d+/g, '$1"goid"')})`)
+    .filter((c) => !c.includes('"type":"map[') && !c.startsWith('main.mapV('))
+    .sort();
+  return { calls, expected, stderr: result.stderr };
+}
+
+describe.skipIf(!canRun)('a spec built by a process of its own, traced', () => {
+  // No named types for the stripped build: it has no DWARF to resolve them through.
+  const strippedFuncs = () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'weaver-specproc-')), 'funcs.txt');
+    writeFileSync(path, ['main.errorValues(plain error, wrapped error, none error)', 'main.anyValues(i any, s any, a any, p any, none any)', 'main.shape(s interface{ Area() int64 })'].join('\n') + '\n');
+    return path;
+  };
+  it.each([
+    // Interface values name their dynamic type, func values their function.
+    ['with DWARF: kept for the next start', composites.path, () => ['-p', 'main'], true, [/"type":"\*?main\.\w+"/, /"func":"main\.\w+/]],
+    // The dynamic types from the runtime's type descriptors, through the table handed over with the spec.
+    ['stripped: handed over in a file, not kept', stripped.path, () => ['-f', strippedFuncs()], false, [/"type":"\*?main\.\w+"/, /"type":"\*errors\.errorString"/]],
+  ] as const)('%s', async (_what, binary, select, kept, patterns) => {
+    const work = mkdtempSync(join(tmpdir(), 'weaver-specproc-e2e-'));
+    const selection = select();
+    const here = await trace(binary, selection, envWith('never', join(work, 'here')));
+    const apart = await trace(binary, selection, envWith('always', join(work, 'apart')));
+    expect(here.stderr).not.toMatch(APART);
+    expect(apart.stderr).toMatch(APART);
+    expect(apart.calls.length, apart.stderr).toBeGreaterThanOrEqual(apart.expected / 2);
+    expect(apart.calls).toEqual(here.calls);
+    for (const p of patterns) expect(apart.calls.join('\n')).toMatch(p);
+
+    const again = await trace(binary, selection, envWith('always', join(work, 'apart')));
+    expect([FROM_CACHE.test(again.stderr), APART.test(again.stderr)]).toEqual([kept, !kept]);
+    expect(again.calls).toEqual(here.calls);
+  }, 120_000);
+});
+
+describe("the user's mistakes, reported from the spec's process as in place", () => {
+  const funcsFile = (lines: string[]) => {
+    const dir = mkdtempSync(join(tmpdir(), 'weaver-specproc-'));
+    writeFileSync(join(dir, 'funcs.txt'), lines.join('\n') + '\n');
+    return join(dir, 'funcs.txt');
+  };
+  const cases: [string, string[]][] = [
+    ['a function the binary does not have', [types.path, '-f', funcsFile(['main.noSuchFunction(n int)'])]],
+    ['a line that does not parse', [types.path, '-f', funcsFile(['main.strASCII(s string'])]],
+    ['a signature that contradicts the DWARF', [types.path, '-f', funcsFile(['main.strASCII(s int) int64'])]],
+    ['a package with no functions', [types.path, '-p', 'no/such/package']],
+  ];
+  it.each(cases)('%s', async (_what, args) => {
+    const cache = mkdtempSync(join(tmpdir(), 'weaver-specproc-cache-'));
+    const here = await runWeaver(args, { env: envWith('never', cache) });
+    const apart = await runWeaver([...args, '-v'], { env: envWith('always', cache) });
+    expect(here.code).not.toBe(0);
+    expect(here.stderr).toMatch(/^weaver: /);
+    expect(apart.code).toBe(here.code);
+    // The same sentence, hint and caret; -v adds the kernel features line before it and the causes after it.
+    const lines = apart.stderr.split('\n').filter((l) => !l.startsWith('weaver: kernel features'));
+    expect(lines.join('\n').startsWith(here.stderr.trimEnd())).toBe(true);
+    // Where the error arose: in the builder (src/cli/specbuilder.ts), not in the process that reported it.
+    expect(apart.stderr).toMatch(/^\w*Error: .*\n(\s+at .*\n)*\s+at .*\/specbuilder\.js:\d+:\d+/m);
+  }, 60_000);
+
+  it('when its process cannot be made, the spec is built in place and -v says why', async () => {
+    const cache = mkdtempSync(join(tmpdir(), 'weaver-specproc-cache-'));
+    const args = [types.path, '-f', funcsFile(['main.noSuchFunction(n int)'])];
+    const here = await runWeaver(args, { env: envWith('never', cache) });
+    const fallback = await runWeaver([...args, '-v'], { env: envWith('always', cache, { TMPDIR: join(cache, 'no-such-dir') }) });
+    expect(fallback.code).toBe(here.code);
+    expect(fallback.stderr).toMatch(/^weaver: building the trace spec here: no temporary directory \(ENOENT: .*\)$/m);
+    expect(fallback.stderr).toContain(here.stderr.trimEnd());
+  }, 60_000);
+});
