@@ -9,32 +9,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fixtureBuild } from '../helpers/fixtures.js';
-import { requireBpfOrSkip, runProcess, startTracer } from '../helpers/weaver.js';
+import { traceOneRun } from '../helpers/onerun.js';
+import { requireBpfOrSkip } from '../helpers/weaver.js';
 
 const canRun = requireBpfOrSkip();
 
 const current = fixtureBuild({ fixture: 'composites', toolchain: '1.22', variant: 'normal' });
 const older = fixtureBuild({ fixture: 'composites', toolchain: '1.19', variant: 'normal' });
 
-/** Traces `-p main` of `binary` while it runs once; each call as `function(args JSON)`, sorted (goroutines interleave), and stderr. */
+/** Traces `-p main` of `binary` while it runs once, and whether the spec came from the cache. */
 async function trace(binary: string, cacheHome: string) {
-  const tracer = await startTracer([binary, '-p', 'main', '--format', 'json', '-v'], { env: { ...process.env, XDG_CACHE_HOME: cacheHome } });
-  const run = await runProcess(binary, []);
-  expect(run.code, run.stderr).toBe(0);
-  const expected = run.stdout.split('\n').filter((l) => l.startsWith('EXPECT ')).length;
-  await tracer.waitFor((lines) => lines.length >= expected, 15_000);
-  const result = await tracer.stop();
-  expect(result.code, result.stderr).toBe(0);
-  const calls = tracer
-    .lines()
-    .map((l) => JSON.parse(l) as { function: string; args?: unknown[] })
-    // Heap addresses (0xc000…) and goroutine IDs the program passes differ between its runs; nothing else may.
-    .map((c) => `${c.function}(${JSON.stringify(c.args ?? null).replace(/"0xc0[0-9a-f]{8}"/g, '"heap"').replace(/("name":"goid","type":"int64","value":)\d+/g, '$1"goid"')})`)
-    // A map's entries come in an order (and, past --max-elements, a selection) its hash seed picks anew each run.
-    // (main.mapV is passed the entries of such a map, in its order.)
-    .filter((c) => !c.includes('"type":"map[') && !c.startsWith('main.mapV('))
-    .sort();
-  return { calls, expected, fromCache: /^weaver: trace spec from cache$/m.test(result.stderr), stderr: result.stderr };
+  const run = await traceOneRun(binary, ['-p', 'main', '-v'], { ...process.env, XDG_CACHE_HOME: cacheHome });
+  return { ...run, fromCache: /^weaver: trace spec from cache$/m.test(run.stderr) };
 }
 
 describe.skipIf(!canRun)('the spec cache, traced', () => {

@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fixtureBuild } from '../helpers/fixtures.js';
-import { requireBpfOrSkip, runProcess, runWeaver, startTracer } from '../helpers/weaver.js';
+import { traceOneRun } from '../helpers/onerun.js';
+import { requireBpfOrSkip, runWeaver } from '../helpers/weaver.js';
 
 const canRun = requireBpfOrSkip();
 
@@ -26,24 +27,10 @@ function envWith(mode: 'always' | 'never', cacheHome: string, extra: NodeJS.Proc
   return { ...process.env, WEAVER_SPEC_PROCESS: mode, XDG_CACHE_HOME: cacheHome, ...extra };
 }
 
-/** Traces `binary` chosen by `select` while it runs once: each call as `function(args JSON)`, sorted, and stderr. */
-async function trace(binary: string, select: string[], env: NodeJS.ProcessEnv) {
-  const tracer = await startTracer([binary, ...select, '--format', 'json', '-v'], { env });
-  const run = await runProcess(binary, []);
-  expect(run.code, run.stderr).toBe(0);
+/** Traces `binary` chosen by `select` (-p, or -f and its file) while it runs once. */
+function trace(binary: string, select: string[], env: NodeJS.ProcessEnv) {
   const traced = select[0] === '-f' ? new Set(readFileSync(select[1]!, 'utf8').split('\n').map((l) => l.slice(0, l.indexOf('(')))) : null;
-  const expected = run.stdout.split('\n').filter((l) => l.startsWith('EXPECT ') && (!traced || traced.has(l.split(' ')[1]!))).length;
-  await tracer.waitFor((lines) => lines.length >= expected, 15_000);
-  const result = await tracer.stop();
-  expect(result.code, result.stderr).toBe(0);
-  const calls = tracer
-    .lines()
-    .map((l) => JSON.parse(l) as { function: string; args?: unknown[] })
-    // Heap addresses and goroutine IDs differ between the program's runs; a map's order and selection follow its hash seed.
-    .map((c) => `${c.function}(${JSON.stringify(c.args ?? null).replace(/"0xc0[0-9a-f]{8}"/g, '"heap"').replace(/("name":"goid","type":"int64","value":)\d+/g, '$1"goid"')})`)
-    .filter((c) => !c.includes('"type":"map[') && !c.startsWith('main.mapV('))
-    .sort();
-  return { calls, expected, stderr: result.stderr };
+  return traceOneRun(binary, [...select, '-v'], env, (fn) => !traced || traced.has(fn));
 }
 
 describe.skipIf(!canRun)('a spec built by a process of its own, traced', () => {
