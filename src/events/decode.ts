@@ -3,7 +3,7 @@
 // first; a record that does not match its plan is reported, never guessed at.
 
 import { isSignedInt, sizeOf, type CallEvent, type DecodedArg, type GoType, type IntKind, type MapCut, type Value } from '../core/index.js';
-import { HEADER_FLAG, HEADER_SIZE, MAP_WALK_STATUS, readHeader, readStackTail, SLOT_HEADER, type ArgPlan, type FunctionPlan, type ValuePlan } from '../spec/index.js';
+import { HEADER_FLAG, HEADER_SIZE, MAP_WALK_STATUS, readHeader, readStackTail, SLOT_HEADER, type ArgPlan, type FunctionPlan, type RecordHeader, type ValuePlan } from '../spec/index.js';
 import { blockPlan, dynamicLayout, withNestedNames } from './decode-dynamic.js';
 
 export class MalformedRecordError extends Error {}
@@ -27,19 +27,15 @@ export class RecordDecoder {
       throw new MalformedRecordError(`record for ${plan.name} has ${length} bytes, expected ${plan.recordSize}`);
     }
     const args = plan.args ? decodeArgs(view, base, plan.args, h.flags, 'the stack of the call could not be read') : null;
-    const event: CallEvent = {
-      ts: h.ktimeNs + this.clockOffsetNs,
-      function: plan.name,
-      pid: h.pid,
-      tid: h.tid,
-      ppid: h.ppid,
-      comm: h.comm,
-      goid: h.goid,
-      args,
-    };
+    const event: CallEvent = { ...callIdentity(h, h.ktimeNs + this.clockOffsetNs, plan.name), args };
     if (plan.stack) event.stack = decodeStack(view, base, length, plan);
     return event;
   }
+}
+
+/** What every event of a call carries first, from its record's header: when, which function, and who called it. */
+export function callIdentity(h: RecordHeader, ts: bigint, name: string): Pick<CallEvent, 'ts' | 'function' | 'pid' | 'tid' | 'ppid' | 'comm' | 'goid'> {
+  return { ts, function: name, pid: h.pid, tid: h.tid, ppid: h.ppid, comm: h.comm, goid: h.goid };
 }
 
 /**

@@ -30,7 +30,7 @@
 // batches and perf buffers back in time order); `ordered: false` turns the
 // rule off for a source that cannot.
 
-import { MalformedRecordError, RecordDecoder, decodeArgs } from './decode.js';
+import { MalformedRecordError, RecordDecoder, callIdentity, decodeArgs } from './decode.js';
 import { HEADER_FLAG, HEADER_SIZE, PAIR_FLAG, readHeader, RECORD_KIND, type FunctionPlan, type RecordHeader, type ReturnPlan } from '../spec/index.js';
 import type { CallEvent, DecodedArg } from '../core/index.js';
 
@@ -212,16 +212,7 @@ export class ReturnPairer {
     const startKtime = paired ? entryKtime : sameCall ? entry!.ktime : 0n;
     const event: PairedEvent = sameCall
       ? { ...entry!.event }
-      : {
-          ts: (startKtime || h.ktimeNs) + this.clockOffsetNs,
-          function: plan.name,
-          pid: h.pid,
-          tid: h.tid,
-          ppid: h.ppid,
-          comm: h.comm,
-          goid: h.goid,
-          args: null,
-        };
+      : { ...callIdentity(h, (startKtime || h.ktimeNs) + this.clockOffsetNs, plan.name), args: null };
     if (this.nesting && !sameCall) event.callId = event.rootCallId = this.nextCallId++;
     if (returns !== undefined) event.returns = returns;
     if (paired) event.durationNs = durationNs;
