@@ -5,6 +5,7 @@
 import { CommanderError } from 'commander';
 import { buildCli } from './flags.js';
 import { ParseError, WeaverError, describeCauses } from '../core/index.js';
+import { prestartSpecBuilder } from './specprocess.js';
 
 const EXIT_INTERNAL = 70;
 
@@ -39,8 +40,14 @@ async function main(argv: string[]): Promise<number> {
   let status = 0;
   const program = buildCli({
     trace: async (flags) => {
-      const { runTrace } = await import('./commands/trace.js');
-      status = await runTrace(flags);
+      // A large binary's spec is built by a process of its own: it starts loading now, beside weaver's own modules.
+      const builder = prestartSpecBuilder(flags);
+      try {
+        const { runTrace } = await import('./commands/trace.js');
+        status = await runTrace(flags, builder);
+      } finally {
+        builder?.dismiss();
+      }
     },
     list: async (flags) => {
       const { runList } = await import('./commands/list.js');

@@ -31,7 +31,10 @@ async function build(order: SpecBuildOrder): Promise<SpecBuildAnswer> {
 
 let verbose = false;
 try {
-  const order = JSON.parse(readFileSync(0, 'utf8')) as SpecBuildOrder;
+  const text = readFileSync(0, 'utf8');
+  // No order: weaver found the spec in its cache, or ended first.
+  if (text.trim() === '') process.exit(0);
+  const order = JSON.parse(text) as SpecBuildOrder;
   verbose = order.verbose;
   answer(await build(order));
 } catch (err) {

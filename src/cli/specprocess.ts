@@ -7,17 +7,22 @@
 // the heap is returned whole at its exit; the spec comes back through the
 // spec cache's file format (src/bpf/speccache.ts), as on a warm start.
 //
-// It costs a second Node start (~0.2 s with its imports), so a small
-// binary is analysed in place. Whatever goes wrong with the process
-// itself (not the user's input) only costs the saving: the spec is then
-// built here, as before.
+// The builder costs a second Node start and its imports (~0.27 s), so a
+// small binary is analysed in place, and for a large one the builder is
+// started first thing (src/cli/main.ts), while weaver loads its own
+// modules; a start that then finds its spec in the cache stops it.
+// Whatever goes wrong with the process itself (not the user's input) only
+// costs the saving: the spec is then built in place, as before.
+//
+// Light on imports: main.ts loads this module before anything else.
 
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { readSpecFile, type TraceRequest, type TraceSpec } from '../bpf/index.js';
+import type { TraceRequest, TraceSpec } from '../bpf/index.js';
 import { weaverErrorFrom, type WeaverErrorData } from '../core/index.js';
 
 /** Binaries of at least this size (DWARF included) are analysed apart: cmd/pprof is 18.6 MB, the httpserver fixture 8.7 MB. */
@@ -35,7 +40,7 @@ export const SPEC_PROCESS_ENV = 'WEAVER_SPEC_PROCESS';
  */
 const BUILDER_NODE_FLAGS = ['--expose-gc', '--min-semi-space-size=16', '--max-semi-space-size=16'];
 
-/** What the builder is told, as one JSON document on its standard input. */
+/** What the builder is told, as one JSON document on its standard input (none: it exits). */
 export interface SpecBuildOrder {
   request: Omit<TraceRequest, 'elf'>;
   /** openWithDebugInfo's options. */
@@ -68,22 +73,90 @@ export function specProcessWanted(binaryPath: string, env: NodeJS.ProcessEnv = p
   }
 }
 
+/** A builder process, started and loading its modules, waiting for its order. */
+export class SpecBuilder {
+  private settled = false;
+  private readonly exit: Promise<{ answer: SpecBuildAnswer } | { failed: string }>;
+
+  private constructor(private readonly child: ChildProcessByStdio<Writable, Readable, null> | null, startError: Error | null) {
+    if (!child) {
+      this.exit = Promise.resolve({ failed: `could not start (${startError?.message ?? 'unknown'})` });
+      return;
+    }
+    const out: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stdin.on('error', () => {
+      // It exited before reading its order: its exit says why.
+    });
+    this.exit = new Promise((resolve) => {
+      child.on('error', (err) => resolve({ failed: `could not start (${err.message})` }));
+      child.on('close', (code, signal) => {
+        const lines = Buffer.concat(out).toString('utf8').trim().split('\n');
+        try {
+          const answer = JSON.parse(lines[lines.length - 1]!) as SpecBuildAnswer;
+          if (typeof answer?.kind === 'string') return resolve({ answer });
+        } catch {
+          // No answer: the exit says why.
+        }
+        resolve({ failed: signal ? `was killed by ${signal}` : `exited with status ${code} without an answer` });
+      });
+    });
+  }
+
+  static start(): SpecBuilder {
+    const entry = fileURLToPath(new URL('./specbuilder.js', import.meta.url));
+    try {
+      // Its standard error is weaver's: what it says while reading (debug info found, -v lines) reaches the user as it happens.
+      return new SpecBuilder(spawn(process.execPath, [...BUILDER_NODE_FLAGS, entry], { stdio: ['pipe', 'pipe', 'inherit'] }), null);
+    } catch (err) {
+      return new SpecBuilder(null, err as Error);
+    }
+  }
+
+  /** Sends the order and waits for the builder to exit: its answer, or how it failed. */
+  run(order: SpecBuildOrder): Promise<{ answer: SpecBuildAnswer } | { failed: string }> {
+    if (!this.settled && this.child) this.child.stdin.end(JSON.stringify(order));
+    this.settled = true;
+    return this.exit;
+  }
+
+  /** Not needed after all (the spec was in the cache, or the run ended early): it exits now. */
+  dismiss(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.child?.kill();
+  }
+}
+
 /**
- * The spec of `order.request`, built by a process of its own. A WeaverError
- * there (a bad signature, a missing function) is thrown here as it was
- * reported. Null, with the reason given to `verbose`, when the process
- * itself failed: the caller then builds the spec in place.
+ * Starts the builder for a trace run that will want it: a large binary
+ * named on the command line (or by WEAVER_SPEC_PROCESS), and not --emit c.
+ * Null otherwise; runTrace then decides again once it knows the target.
  */
-export async function buildSpecApart(order: Omit<SpecBuildOrder, 'transferPath'>, verbose: (line: string) => void): Promise<TraceSpec | null> {
+export function prestartSpecBuilder(flags: { binary?: string; command?: string[]; emit?: string; types?: boolean }): SpecBuilder | null {
+  if (flags.emit || flags.types) return null;
+  const named = flags.binary ?? (flags.command?.[0]?.includes('/') ? flags.command[0] : undefined);
+  return named !== undefined && specProcessWanted(named) ? SpecBuilder.start() : null;
+}
+
+/**
+ * The spec of `order.request`, built by `builder` (started now when not
+ * given). A WeaverError there (a bad signature, a missing function) is
+ * thrown here as it was reported. Null, with the reason given to
+ * `verbose`, when the process itself failed: the caller then builds the
+ * spec in place.
+ */
+export async function buildSpecApart(order: Omit<SpecBuildOrder, 'transferPath'>, verbose: (line: string) => void, builder: SpecBuilder = SpecBuilder.start()): Promise<TraceSpec | null> {
   let dir: string;
   try {
     dir = mkdtempSync(join(tmpdir(), 'weaver-spec-'));
   } catch (err) {
+    builder.dismiss();
     verbose(`weaver: building the trace spec here: no temporary directory (${(err as Error).message})`);
     return null;
   }
   try {
-    const outcome = await runBuilder({ ...order, transferPath: join(dir, 'trace.spec') });
+    const outcome = await builder.run({ ...order, transferPath: join(dir, 'trace.spec') });
     if ('failed' in outcome) {
       verbose(`weaver: building the trace spec here: its process ${outcome.failed}`);
       return null;
@@ -94,6 +167,8 @@ export async function buildSpecApart(order: Omit<SpecBuildOrder, 'transferPath'>
       verbose('weaver: building the trace spec here: it holds values its file cannot store');
       return null;
     }
+    // Loaded already by the trace command; this module stays light for main.ts.
+    const { readSpecFile } = await import('../bpf/index.js');
     // The file stays open for the parts read on first use: removing the directory below does not cut them off.
     const spec = readSpecFile(answer.path, order.request.binaryPath);
     if (!spec) verbose(`weaver: building the trace spec here: ${answer.path} could not be read back`);
@@ -101,30 +176,4 @@ export async function buildSpecApart(order: Omit<SpecBuildOrder, 'transferPath'>
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/** Runs the builder to its exit: its answer, or how it failed. */
-function runBuilder(order: SpecBuildOrder): Promise<{ answer: SpecBuildAnswer } | { failed: string }> {
-  const entry = fileURLToPath(new URL('./specbuilder.js', import.meta.url));
-  return new Promise((resolve) => {
-    // Its standard error is weaver's: what it says while reading (debug info found, -v lines) reaches the user as it happens.
-    const child = spawn(process.execPath, [...BUILDER_NODE_FLAGS, entry], { stdio: ['pipe', 'pipe', 'inherit'] });
-    const out: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stdin.on('error', () => {
-      // It exited before reading its order: its exit says why.
-    });
-    child.stdin.end(JSON.stringify(order));
-    child.on('error', (err) => resolve({ failed: `could not start (${err.message})` }));
-    child.on('close', (code, signal) => {
-      const lines = Buffer.concat(out).toString('utf8').trim().split('\n');
-      try {
-        const answer = JSON.parse(lines[lines.length - 1]!) as SpecBuildAnswer;
-        if (typeof answer?.kind === 'string') return resolve({ answer });
-      } catch {
-        // No answer: the exit says why.
-      }
-      resolve({ failed: signal ? `was killed by ${signal}` : `exited with status ${code} without an answer` });
-    });
-  });
 }

@@ -19,7 +19,7 @@ import { after, chooseTarget, describeExit, exitStatusOf, forwardSignals, output
 import { describeWriteError, EventPrinter, EXIT_OUTPUT_ERROR, formatSummary, formatTwoTraps, isSharedStream, loadCallStats, loadReturnFormat, loadOtlpExport, loadStackNames, openOutputFile, OutputWriter, pairingCounts, resolveOtlpConfig, StatusLine, stdoutTarget, summaryRecord, type OtlpExport, type OutputFailure, type SummaryFacts } from '../../output/index.js';
 import { TraceSession, resolveAttachMode, resolveTransport, type SessionOptions } from '../../events/index.js';
 import { weaverVersion } from '../flags.js';
-import { buildSpecApart, specProcessWanted } from '../specprocess.js';
+import { buildSpecApart, specProcessWanted, type SpecBuilder } from '../specprocess.js';
 
 function checkFlags(flags: TraceFlags): void {
   if (flags.force && !flags.functionsFile) {
@@ -45,7 +45,8 @@ async function compileFilters(texts: string[], spec: TraceSpec): Promise<EventFi
   return compile(texts, spec.targets.map((t) => ({ name: t.plan.name, params: t.plan.args?.map((a) => ({ name: a.name, type: a.type })) ?? null })));
 }
 
-export async function runTrace(flags: TraceFlags): Promise<number> {
+/** `builder`: the spec's own process, started by main.ts before this module loaded (src/cli/specprocess.ts). */
+export async function runTrace(flags: TraceFlags, builder: SpecBuilder | null = null): Promise<number> {
   if (flags.types) {
     const { printSupportedTypes } = await import('./types.js');
     printSupportedTypes(process.stdout);
@@ -98,7 +99,9 @@ export async function runTrace(flags: TraceFlags): Promise<number> {
   // the start nor adds to the peak while clang runs.
   let keepSpec = () => {};
   // A large binary is read in a process of its own, whose heap is gone before clang starts (src/cli/specprocess.ts).
-  const apart = !cachedSpec && flags.emit !== 'c' && specProcessWanted(target.binaryPath) ? await buildSpecApart({ request, debugFile: flags.debugFile, cache: flags.cache, verbose: Boolean(flags.verbose), specCacheDir }, verbose) : null;
+  const wantApart = !cachedSpec && flags.emit !== 'c' && (builder !== null || specProcessWanted(target.binaryPath));
+  if (!wantApart) builder?.dismiss();
+  const apart = wantApart ? await buildSpecApart({ request, debugFile: flags.debugFile, cache: flags.cache, verbose: Boolean(flags.verbose), specCacheDir }, verbose, builder ?? undefined) : null;
   if (cachedSpec) {
     spec = cachedSpec;
     verbose('weaver: trace spec from cache');
