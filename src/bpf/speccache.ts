@@ -117,7 +117,8 @@ export function specCachePath(req: TraceRequest, dir: string): string | null {
 export function readCachedSpec(req: TraceRequest, dir: string): TraceSpec | null {
   const path = specCachePath(req, dir);
   if (!path) return null;
-  const spec = readSpecFile(path, req.binaryPath);
+  // A kept file names the build it was made from; one without (a transfer file) is no cache entry.
+  const spec = readSpecAt(path, req.binaryPath, true);
   if (!spec) return null;
   try {
     // Its modification time says when it was last used, for pruning.
@@ -135,6 +136,10 @@ export function readCachedSpec(req: TraceRequest, dir: string): TraceSpec | null
  * or was made from another build of the binary. Never throws.
  */
 export function readSpecFile(path: string, binaryPath: string): TraceSpec | null {
+  return readSpecAt(path, binaryPath, false);
+}
+
+function readSpecAt(path: string, binaryPath: string, mustNameBuild: boolean): TraceSpec | null {
   let fd: number | null = null;
   try {
     fd = openSync(path, 'r');
@@ -145,7 +150,7 @@ export function readSpecFile(path: string, binaryPath: string): TraceSpec | null
       return buf;
     };
     const header = JSON.parse(at([4, at([0, 4]).readUInt32LE(0)]).toString('utf8')) as Header;
-    if (header.format !== FORMAT || (header.binary !== null && !isCurrentBuild(binaryPath, header.binary))) {
+    if (header.format !== FORMAT || (header.binary === null ? mustNameBuild : !isCurrentBuild(binaryPath, header.binary))) {
       closeSync(fd);
       return null;
     }

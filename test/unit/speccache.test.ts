@@ -254,6 +254,15 @@ describe('a spec file read back at once (writeSpecFile, readSpecFile)', () => {
     expect(read!.cSource).toBe(built.cSource);
   });
 
+  it('is no cache entry: put at the cache path, it is not read as one', () => {
+    const bin = copyBinary(types.path);
+    const req = request(bin);
+    const built = buildAndKeep(req);
+    expect(writeSpecFile(specCachePath(req, dir)!, built, null)).toBe(true);
+    expect(readCachedSpec(req, dir)).toBeNull();
+    expect(readSpecFile(specCachePath(req, dir)!, bin)!.cSource).toBe(built.cSource);
+  });
+
   it('without a build to check, is read whatever the binary is now', () => {
     const bin = copyBinary(types.path);
     const built = buildTraceSpec({ ...request(bin), elf: ElfFile.read(bin) });
