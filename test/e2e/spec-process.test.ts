@@ -2,15 +2,17 @@
 // own (src/cli/specprocess.ts; WEAVER_SPEC_PROCESS=always here, since the
 // fixtures are below the size that chooses it) traces every call as the
 // start that builds it in place, with and without DWARF (a stripped binary's
-// spec is handed over in a file, not kept), keeps the spec for the next
-// start, and reports the user's mistakes with the same sentence and exit
-// status. When the process cannot be made, the spec is built in place.
+// spec is handed over in a file, not kept) and with its DWARF in a separate
+// file, keeps the spec for the next start, and reports the user's mistakes
+// with the same sentence and exit status. When the process cannot be made,
+// the spec is built in place.
 
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fixtureBuild } from '../helpers/fixtures.js';
+import { splitDebugInfo } from '../helpers/debugsplit.js';
 import { traceOneRun } from '../helpers/onerun.js';
 import { requireBpfOrSkip, runWeaver } from '../helpers/weaver.js';
 
@@ -40,18 +42,24 @@ describe.skipIf(!canRun)('a spec built by a process of its own, traced', () => {
     writeFileSync(path, ['main.errorValues(plain error, wrapped error, none error)', 'main.anyValues(i any, s any, a any, p any, none any)', 'main.shape(s interface{ Area() int64 })'].join('\n') + '\n');
     return path;
   };
+  // Interface values name their dynamic type, func values their function.
+  const dwarfValues = [/"type":"\*?main\.\w+"/, /"func":"main\.\w+/];
   it.each([
-    // Interface values name their dynamic type, func values their function.
-    ['with DWARF: kept for the next start', composites.path, () => ['-p', 'main'], true, [/"type":"\*?main\.\w+"/, /"func":"main\.\w+/]],
+    ['with DWARF: kept for the next start', () => composites.path, () => ['-p', 'main'], true, dwarfValues],
     // The dynamic types from the runtime's type descriptors, through the table handed over with the spec.
-    ['stripped: handed over in a file, not kept', stripped.path, () => ['-f', strippedFuncs()], false, [/"type":"\*?main\.\w+"/, /"type":"\*errors\.errorString"/]],
-  ] as const)('%s', async (_what, binary, select, kept, patterns) => {
+    ['stripped: handed over in a file, not kept', () => stripped.path, () => ['-f', strippedFuncs()], false, [/"type":"\*?main\.\w+"/, /"type":"\*errors\.errorString"/]],
+    // Found by its .gnu_debuglink: a separate debug file is looked up anew each run, so the spec is not kept.
+    ['its DWARF in a separate file: read by the builder, not kept', () => splitDebugInfo(composites.path, mkdtempSync(join(tmpdir(), 'weaver-specproc-split-')), 'composites').stripped, () => ['-p', 'main'], false, dwarfValues],
+  ] as const)('%s', async (_what, binaryOf, select, kept, patterns) => {
     const work = mkdtempSync(join(tmpdir(), 'weaver-specproc-e2e-'));
+    const binary = binaryOf();
     const selection = select();
     const here = await trace(binary, selection, envWith('never', join(work, 'here')));
     const apart = await trace(binary, selection, envWith('always', join(work, 'apart')));
     expect(here.stderr).not.toMatch(APART);
     expect(apart.stderr).toMatch(APART);
+    // What the builder says while it reads (-v) reaches weaver's stderr.
+    if (binary !== composites.path && binary !== stripped.path) expect(apart.stderr).toMatch(/^weaver: debug info from \S+\/composites\.debug \(.*\)$/m);
     expect(apart.calls.length, apart.stderr).toBeGreaterThanOrEqual(apart.expected / 2);
     expect(apart.calls).toEqual(here.calls);
     for (const p of patterns) expect(apart.calls.join('\n')).toMatch(p);
