@@ -92,16 +92,16 @@ export async function runTrace(flags: TraceFlags, builder: SpecBuilder | null = 
     const { openWithDebugInfo } = await import('../../binary/debuginfo/index.js');
     return openWithDebugInfo(target.binaryPath, { debugFile: flags.debugFile, cache: flags.cache, say: (l) => say(`weaver: ${l}`), verbose: flags.verbose });
   };
+  // A large binary is read in a process of its own, whose heap is gone before clang starts (src/cli/specprocess.ts).
+  const wantApart = !cachedSpec && flags.emit !== 'c' && (builder !== null || specProcessWanted(target.binaryPath));
+  if (!wantApart) builder?.dismiss();
+  const apart = wantApart ? await buildSpecApart({ request, debugFile: flags.debugFile, cache: flags.cache, verbose: Boolean(flags.verbose), specCacheDir }, verbose, builder ?? undefined) : null;
   let elf: ElfFile | undefined;
   let spec: TraceSpec;
   // A spec built this run is kept once tracing has begun: its serializing
   // (~0.1 s and tens of MB for thousands of functions) then neither delays
   // the start nor adds to the peak while clang runs.
   let keepSpec = () => {};
-  // A large binary is read in a process of its own, whose heap is gone before clang starts (src/cli/specprocess.ts).
-  const wantApart = !cachedSpec && flags.emit !== 'c' && (builder !== null || specProcessWanted(target.binaryPath));
-  if (!wantApart) builder?.dismiss();
-  const apart = wantApart ? await buildSpecApart({ request, debugFile: flags.debugFile, cache: flags.cache, verbose: Boolean(flags.verbose), specCacheDir }, verbose, builder ?? undefined) : null;
   if (cachedSpec) {
     spec = cachedSpec;
     verbose('weaver: trace spec from cache');
